@@ -1,0 +1,92 @@
+package model
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	_ "github.com/gomlx/gomlx/backends/simplego" // the pure-Go backend, registered as "go"
+
+	"github.com/interp-dev/interp/autodiff"
+)
+
+// BackendEnv is the environment variable that chooses the backend when no --backend flag is
+// given, as in GoMLX: "go", "xla", "xla:cuda", "go:ops_sequential", ...
+const BackendEnv = "GOMLX_BACKEND"
+
+// xlaProbe reports the PJRT plugins installed on this machine without downloading anything,
+// and xlaDisableAutoInstall turns GoMLX's plugin auto-download off. Both are nil when the
+// binary was built without XLA (build tag noxla).
+var (
+	xlaProbe              func() []string
+	xlaDisableAutoInstall func()
+)
+
+// NewBackend returns the backend to run models on and its printable name.
+//
+// name (or, when empty, $GOMLX_BACKEND) chooses: "go[:options]" is GoMLX's pure-Go backend,
+// "xla[:plugin]" XLA through a PJRT plugin. With neither set the default is XLA when a PJRT
+// plugin is installed (in $PJRT_PLUGIN_LIBRARY_PATH or the standard folders), the pure-Go
+// backend otherwise. Plugins are never downloaded: asking for XLA without one is an error that
+// says how to install one.
+func NewBackend(name string) (backends.Backend, string, error) {
+	if xlaDisableAutoInstall != nil && os.Getenv("INTERP_XLA_AUTO_INSTALL") != "1" {
+		xlaDisableAutoInstall()
+	}
+	if name == "" {
+		name = os.Getenv(BackendEnv)
+	}
+	if name == "" || name == "auto" {
+		name = "go"
+		if xlaProbe != nil {
+			if plugins := xlaProbe(); len(plugins) > 0 {
+				name = "xla:" + plugins[0]
+			}
+		}
+	}
+	kind, _, _ := strings.Cut(name, ":")
+	switch kind {
+	case "go":
+		name = goBackendConfig(name)
+	case "xla", "stablehlo", "shlo", "hlo":
+		if xlaProbe == nil {
+			return nil, "", fmt.Errorf("backend %q: this binary was built without XLA (build tag noxla)", name)
+		}
+		if plugins := xlaProbe(); len(plugins) == 0 {
+			return nil, "", fmt.Errorf("backend %q: no PJRT plugin installed; put one (e.g. pjrt_c_api_cpu_plugin.so) "+
+				"in a folder named by $PJRT_PLUGIN_LIBRARY_PATH or in /usr/local/lib/go-xla, or use --backend go", name)
+		}
+	default:
+		return nil, "", fmt.Errorf("backend %q: unknown backend (known: %v)", name, backends.List())
+	}
+	var b backends.Backend
+	err := catch(func() {
+		var e error
+		b, e = backends.NewWithConfig(name)
+		if e != nil {
+			panic(e)
+		}
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("backend %q: %w", name, err)
+	}
+	autodiff.Register()
+	autodiff.RegisterSlice()
+	return b, name, nil
+}
+
+// goBackendConfig adds the executor setting that keeps the pure-Go backend from deadlocking
+// (see autodiff.SafeGoBackendConfig) unless the user chose one.
+func goBackendConfig(name string) string {
+	return name // TODO(lead): wire the deadlock guard once its cause is pinned down.
+}
+
+// MustNewBackend is NewBackend for tests and notebooks.
+func MustNewBackend(name string) (backends.Backend, string) {
+	b, n, err := NewBackend(name)
+	if err != nil {
+		panic(err)
+	}
+	return b, n
+}

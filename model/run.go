@@ -1,0 +1,251 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/interp-dev/interp/autodiff"
+	"github.com/interp-dev/interp/hooks"
+)
+
+// Model is a loaded transformer bound to a backend. It holds weights and compiled graphs but
+// no hook state: hooks come with each Run. Safe for use by one goroutine at a time.
+type Model struct {
+	Config  Config
+	Weights *Weights
+	Backend backends.Backend
+	// BackendName is the backend that runs this model, as printed in every output ("go", "xla:cuda").
+	BackendName string
+
+	mu      sync.Mutex
+	runners map[string]*Runner
+}
+
+// New binds checked weights to a backend (see NewBackend).
+func New(w *Weights, backend backends.Backend, backendName string) (*Model, error) {
+	if err := w.Check(); err != nil {
+		return nil, err
+	}
+	autodiff.Register()
+	autodiff.RegisterSlice()
+	return &Model{Config: w.Config, Weights: w, Backend: backend, BackendName: backendName, runners: map[string]*Runner{}}, nil
+}
+
+// Output is what one run returns.
+type Output struct {
+	// Logits [B, P, V].
+	Logits *tensors.Tensor
+	// Cache holds the activations the hook set cached, by hook name.
+	Cache *hooks.Cache
+	// Grads holds d(metric)/d(activation) for each hook point named in Set.Grad.
+	Grads map[string]*tensors.Tensor
+	// Metric is the value of the Set.Grad metric (NaN when none).
+	Metric float64
+}
+
+// Runner is the compiled forward pass for one hook layout; it serves every batch shape and
+// every value of the hooks' fed tensors. Patching sweeps build one Runner and call it many times.
+type Runner struct {
+	m    *Model
+	set  *hooks.Set
+	exec *graph.Exec
+
+	mu   sync.Mutex
+	outs hooks.Outputs // layout of the last built graph's extra outputs
+}
+
+// Compile returns the runner for a hook set's layout. Sets with the same Key share a runner.
+func (m *Model) Compile(set *hooks.Set) (*Runner, error) {
+	if set == nil {
+		set = hooks.New()
+	}
+	key := set.Key()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if key != "" {
+		if r, ok := m.runners[key]; ok {
+			r.set = set
+			return r, nil
+		}
+	}
+	r := &Runner{m: m, set: set}
+	specs := ParamSpecs(m.Config)
+	exec, err := graph.NewExec(m.Backend, func(inputs []*graph.Node) []*graph.Node {
+		tokens := inputs[0]
+		p := make(Params, len(specs))
+		for i, s := range specs {
+			p[s.Name] = inputs[1+i]
+		}
+		hk := r.set.Activate(inputs[1+len(specs):])
+		logits := Forward(m.Config, p, tokens, hk)
+		outs := hk.Finish(logits)
+		r.mu.Lock()
+		r.outs = outs
+		r.mu.Unlock()
+		return append([]*graph.Node{logits}, outs.Nodes...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("model: compile: %w", err)
+	}
+	exec.SetMaxCache(256)
+	r.exec = exec
+	if key != "" {
+		if len(m.runners) > 64 {
+			clear(m.runners)
+		}
+		m.runners[key] = r
+	}
+	return r, nil
+}
+
+// Run runs the model on tokens [B, P] (int32) with the given hooks (nil for none).
+func (m *Model) Run(tokens *tensors.Tensor, set *hooks.Set) (*Output, error) {
+	r, err := m.Compile(set)
+	if err != nil {
+		return nil, err
+	}
+	return r.Run(tokens)
+}
+
+// MustRun is Run for tests and notebooks: it panics on error.
+func (m *Model) MustRun(tokens *tensors.Tensor, set *hooks.Set) *Output {
+	out, err := m.Run(tokens, set)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// Run runs the compiled forward pass on tokens with the fed tensors of the runner's set.
+func (r *Runner) Run(tokens *tensors.Tensor) (*Output, error) {
+	return r.RunWith(tokens, r.set)
+}
+
+// RunWith runs with another set of the same layout (same Key): typically the same hooks with
+// new fed values. It is how a sweep changes patch values without recompiling.
+func (r *Runner) RunWith(tokens *tensors.Tensor, set *hooks.Set) (out *Output, err error) {
+	if err := r.m.CheckTokens(tokens); err != nil {
+		return nil, err
+	}
+	if set != r.set && set.Key() != r.set.Key() {
+		return nil, errors.New("model: RunWith: hook set layout differs from the runner's (compile it instead)")
+	}
+	r.set = set
+	args := []any{tokens}
+	for _, s := range ParamSpecs(r.m.Config) {
+		args = append(args, r.m.Weights.Tensors[s.Name])
+	}
+	for _, t := range set.Inputs() {
+		args = append(args, t)
+	}
+	var results []*tensors.Tensor
+	if err := catch(func() {
+		var e error
+		results, e = r.exec.Exec(args...)
+		if e != nil {
+			panic(e)
+		}
+	}); err != nil {
+		return nil, fmt.Errorf("model: run: %w", err)
+	}
+	r.mu.Lock()
+	outs := r.outs
+	r.mu.Unlock()
+	out = &Output{Logits: results[0], Cache: hooks.NewCache(), Grads: map[string]*tensors.Tensor{}, Metric: nan()}
+	i := 1
+	for _, name := range outs.CacheNames {
+		out.Cache.Set(name, results[i])
+		i++
+	}
+	for _, name := range outs.GradNames {
+		out.Grads[name] = results[i]
+		i++
+	}
+	if outs.HasMetric {
+		out.Metric = scalarValue(results[i])
+	}
+	return out, nil
+}
+
+// CheckTokens validates a token tensor: int32 [B, P], 1 <= P <= n_ctx, 0 <= id < d_vocab.
+// The error names the offending row and position.
+func (m *Model) CheckTokens(tokens *tensors.Tensor) error {
+	if tokens == nil {
+		return errors.New("model: tokens: nil tensor")
+	}
+	if tokens.DType() != dtypes.Int32 || tokens.Rank() != 2 {
+		return fmt.Errorf("model: tokens: want int32 [batch, pos], got %s", tokens.Shape())
+	}
+	dims := tokens.Shape().Dimensions
+	if dims[0] == 0 || dims[1] == 0 {
+		return fmt.Errorf("model: tokens: empty batch or sequence (shape %v)", dims)
+	}
+	if dims[1] > m.Config.NCtx {
+		return fmt.Errorf("model: tokens: sequence length %d exceeds n_ctx %d", dims[1], m.Config.NCtx)
+	}
+	var err error
+	tensors.MustConstFlatData(tokens, func(flat []int32) {
+		for i, id := range flat {
+			if id < 0 || int(id) >= m.Config.DVocab {
+				err = fmt.Errorf("model: tokens: id %d at row %d, position %d is outside the vocabulary [0, %d)",
+					id, i/dims[1], i%dims[1], m.Config.DVocab)
+				return
+			}
+		}
+	})
+	return err
+}
+
+// Tokens converts rows of token ids to an int32 [B, P] tensor; rows must have equal length.
+func Tokens(rows [][]int) (*tensors.Tensor, error) {
+	if len(rows) == 0 {
+		return nil, errors.New("model: tokens: no rows")
+	}
+	p := len(rows[0])
+	flat := make([]int32, 0, len(rows)*p)
+	for i, row := range rows {
+		if len(row) != p {
+			return nil, fmt.Errorf("model: tokens: row %d has %d tokens, row 0 has %d (rows must have equal length)", i, len(row), p)
+		}
+		for _, id := range row {
+			flat = append(flat, int32(id))
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(flat, len(rows), p), nil
+}
+
+// catch runs fn and turns a panic (GoMLX's way of reporting graph errors) into an error.
+func catch(fn func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			switch v := r.(type) {
+			case error:
+				err = v
+			default:
+				err = fmt.Errorf("%v", v)
+			}
+		}
+	}()
+	fn()
+	return nil
+}
+
+func nan() float64 { return math.NaN() }
+
+// scalarValue reads a scalar tensor of any float dtype as float64.
+func scalarValue(t *tensors.Tensor) float64 {
+	switch v := t.Value().(type) {
+	case float32:
+		return float64(v)
+	case float64:
+		return v
+	}
+	panic(fmt.Sprintf("model: metric must be a float scalar, got %s", t.Shape()))
+}
