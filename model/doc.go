@@ -1,0 +1,38 @@
+// Package model is a GPT-style decoder-only transformer on GoMLX with a hook point at every
+// TransformerLens-named activation.
+//
+// The forward pass (model.go) reads top to bottom: embeddings, then per block LayerNorm ->
+// attention -> LayerNorm -> MLP, then the final LayerNorm and the unembedding. Each activation
+// passes through hooks.Active.Point under its TransformerLens name (blocks.3.attn.hook_z, ...),
+// so caching, patching, ablation, steering and gradients are all hooks passed with a run; the
+// Model holds no hook state. HookPoints lists every hook point and its shape once.
+//
+// # Dimension legend
+//
+//	B batch     P pos (query/key positions Pq, Pk)     D d_model
+//	H heads     K d_head                               M d_mlp      V vocab
+//
+// # Weights
+//
+// Weights are stored by TransformerLens name, attention per head: W_Q, W_K, W_V [H, D, K],
+// W_O [H, K, D], so a head's QK circuit is W_Q[h] W_K[h]^T and its OV circuit W_V[h] W_O[h]
+// (Model.QK, Model.OV). Checkpoints use the Hugging Face GPT-2 layout (config.json +
+// model.safetensors, Conv1D [in, out] weights); Load is strict: a missing, unexpected or
+// mis-shaped tensor is an error naming it.
+//
+// # Math
+//
+// LayerNorm (unfolded, as TransformerLens): x' = x - mean(x); scale = sqrt(mean(x'^2) + eps)
+// (hook_scale); hook_normalized = x'/scale * w + b. Attention: q,k,v = x W + b per head;
+// scores = q k^T / sqrt(K) with -inf above the diagonal (hook_attn_scores); pattern =
+// softmax(scores) (hook_pattern); z = pattern v (hook_z); result[h] = z[h] W_O[h] (hook_result,
+// only materialised when a hook asks for it); attn_out = sum_h result[h] + b_O. MLP: pre =
+// x W_in + b_in, post = act(pre) (gelu_new, gelu or relu), mlp_out = post W_out + b_out.
+// Logits = ln_final(resid) W_U, with W_U = W_E^T when tied.
+//
+// # Backends
+//
+// NewBackend picks XLA when a PJRT plugin is installed and GoMLX's pure-Go backend otherwise,
+// never downloading a plugin. Gradients use the efficient DotGeneral and Slice VJPs of package
+// autodiff.
+package model
