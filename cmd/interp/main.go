@@ -1,0 +1,102 @@
+// Command interp is the command-line face of the interp library: run a model with hooks,
+// tokenize text, inspect a model's hook points (and, as the library grows, patch, discover,
+// train, sae, transcoder). Every subcommand is flags, one library call and an exit code.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+type command struct {
+	name, usage string
+	run         func(args []string, stdout, stderr io.Writer) error
+}
+
+var commands = []command{
+	{"run", "run a model and save logits and cached activations to safetensors", cmdRun},
+	{"tokenize", "print the token ids of a text as a JSON array", cmdTokenize},
+	{"info", "print a model's config and every hook point with its shape", cmdInfo},
+	{"models", "list the built-in models", cmdModels},
+}
+
+func main() {
+	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Main runs the CLI with args and returns the exit code (0 ok, 1 failure, 2 usage).
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			err := c.run(args[1:], stdout, stderr)
+			switch {
+			case err == nil:
+				return 0
+			case errors.Is(err, flag.ErrHelp):
+				return 0
+			case errors.As(err, new(usageError)):
+				fmt.Fprintf(stderr, "interp %s: %v\n", c.name, oneLine(err))
+				return 2
+			default:
+				fmt.Fprintf(stderr, "interp %s: %v\n", c.name, oneLine(err))
+				return 1
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "interp: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: interp <command> [flags]   (interp <command> -h for its flags)")
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.usage)
+	}
+}
+
+// usageError marks bad flags or arguments (exit code 2).
+type usageError struct{ error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// oneLine keeps an error message on one line (GoMLX errors can carry newlines).
+func oneLine(err error) string {
+	s := strings.TrimSpace(err.Error())
+	if i := strings.Index(s, "\n"); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("interp "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
