@@ -67,6 +67,9 @@ func usage(w io.Writer) {
 	}
 }
 
+// helpOut is where each flag set prints -h.
+var helpOut = map[*flag.FlagSet]io.Writer{}
+
 // usageError marks bad flags or arguments (exit code 2).
 type usageError struct{ error }
 
@@ -84,13 +87,21 @@ func oneLine(err error) string {
 // newFlags returns a flag set that reports errors instead of exiting.
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("interp "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// flag's own error printing is silenced: Main prints one line per error. -h prints the
+	// flags to stderr.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	helpOut[fs] = stderr
 	return fs
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			w := helpOut[fs]
+			fmt.Fprintf(w, "usage: %s [flags]\n", fs.Name())
+			fs.SetOutput(w)
+			fs.PrintDefaults()
 			return err
 		}
 		return usageError{err}
