@@ -231,6 +231,10 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("model: write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("model: write %s: %w", path, err)
+	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("model: write %s: %w", path, err)
