@@ -7,6 +7,7 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego" // the pure-Go backend, registered as "go"
+	_ "github.com/interp-dev/interp/fastcpu"    // this project's CPU backend, registered as "fastcpu"
 
 	"github.com/interp-dev/interp/autodiff"
 )
@@ -38,7 +39,7 @@ func NewBackend(name string) (backends.Backend, string, error) {
 		name = os.Getenv(BackendEnv)
 	}
 	if name == "" || name == "auto" {
-		name = "go"
+		name = "fastcpu"
 		if xlaProbe != nil {
 			if plugins := xlaProbe(); len(plugins) > 0 {
 				name = "xla:" + plugins[0]
@@ -47,6 +48,7 @@ func NewBackend(name string) (backends.Backend, string, error) {
 	}
 	kind, _, _ := strings.Cut(name, ":")
 	switch kind {
+	case "fastcpu":
 	case "go":
 		name = goBackendConfig(name)
 	case "xla", "stablehlo", "shlo", "hlo":
@@ -76,10 +78,14 @@ func NewBackend(name string) (backends.Backend, string, error) {
 	return b, name, nil
 }
 
-// goBackendConfig adds the executor setting that keeps the pure-Go backend from deadlocking
-// (see autodiff.SafeGoBackendConfig) unless the user chose one.
+// goBackendConfig keeps GoMLX's pure-Go backend clear of its nested worker-pool deadlock (see
+// package autodiff): plain "go" runs ops sequentially (each op still uses every core; no stdout
+// chatter, clean under -race), and a user's parallel configuration gets the guard appended.
 func goBackendConfig(name string) string {
-	return name // TODO(lead): wire the deadlock guard once its cause is pinned down.
+	if name == "go" {
+		return autodiff.LowMemorySafeGoBackendConfig()
+	}
+	return autodiff.GuardGoBackendConfig(name)
 }
 
 // MustNewBackend is NewBackend for tests and notebooks.

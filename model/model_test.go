@@ -2,8 +2,10 @@ package model
 
 import (
 	"math"
+	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/stretchr/testify/require"
@@ -24,7 +26,7 @@ func testModel(t testing.TB, c Config, seed uint64) *Model {
 	t.Helper()
 	w, err := NewRandomWeights(c, seed)
 	require.NoError(t, err)
-	b, name := MustNewBackend("go")
+	b, name := MustNewBackend("") // $GOMLX_BACKEND, else the default order
 	m, err := New(w, b, name)
 	require.NoError(t, err)
 	return m
@@ -293,3 +295,26 @@ func requireClose(t *testing.T, got, want []float32, tol float64, what string) {
 	}
 }
 
+
+// TestFallbackToPureGo runs a graph with an op the fast backend lacks: the run falls
+// back to the pure-Go backend, says so in Output.Backend, and computes the same logits.
+// (BitwiseAnd stands in for any op fastcpu lacks; the pure-Go backend has it.)
+func TestFallbackToPureGo(t *testing.T) {
+	c := testConfigs["attn-only"]
+	w, err := NewRandomWeights(c, 8)
+	require.NoError(t, err)
+	b, name := MustNewBackend("fastcpu")
+	m, err := New(w, b, name)
+	require.NoError(t, err)
+	tok := randTokens(t, 2, 5, c.DVocab, 3)
+	plain := m.MustRun(tok, nil)
+	require.Equal(t, "fastcpu", plain.Backend)
+	set := hooks.New().Func(hooks.ResidPre(1), "bitwise-noop", func(x *graph.Node, _ []*graph.Node) *graph.Node {
+		i := graph.ConvertDType(x, dtypes.Int32)
+		bits := graph.ConvertDType(graph.BitwiseAnd(i, i), dtypes.Float32)
+		return graph.Add(x, graph.MulScalar(bits, 0))
+	})
+	out := m.MustRun(tok, set)
+	require.True(t, strings.HasPrefix(out.Backend, "go"), out.Backend)
+	requireClose(t, floats(out.Logits), floats(plain.Logits), 1e-5, "fallback logits")
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"strings"
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
@@ -12,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/interp-dev/interp/autodiff"
+	"github.com/interp-dev/interp/fastcpu"
 	"github.com/interp-dev/interp/hooks"
 )
 
@@ -24,8 +27,9 @@ type Model struct {
 	// BackendName is the backend that runs this model, as printed in every output ("go", "xla:cuda").
 	BackendName string
 
-	mu      sync.Mutex
-	runners map[string]*Runner
+	mu       sync.Mutex
+	runners  map[string]*Runner
+	fallback *Model // the same weights on the pure-Go backend, for graphs fastcpu cannot run
 }
 
 // New binds checked weights to a backend (see NewBackend).
@@ -48,6 +52,8 @@ type Output struct {
 	Grads map[string]*tensors.Tensor
 	// Metric is the value of the Set.Grad metric (NaN when none).
 	Metric float64
+	// Backend names the backend that ran this graph.
+	Backend string
 }
 
 // Runner is the compiled forward pass for one hook layout; it serves every batch shape and
@@ -59,6 +65,8 @@ type Runner struct {
 
 	mu   sync.Mutex
 	outs hooks.Outputs // layout of the last built graph's extra outputs
+
+	fallback *Runner // set when this graph needs an op the fast backend lacks
 }
 
 // Compile returns the runner for a hook set's layout. Sets with the same Key share a runner.
@@ -138,12 +146,15 @@ func (r *Runner) RunWith(tokens *tensors.Tensor, set *hooks.Set) (out *Output, e
 		return nil, errors.New("model: RunWith: hook set layout differs from the runner's (compile it instead)")
 	}
 	r.set = set
-	args := []any{tokens}
+	if r.fallback != nil {
+		return r.fallback.RunWith(tokens, set)
+	}
+	args := []any{onBackend(tokens, r.m.Backend)}
 	for _, s := range ParamSpecs(r.m.Config) {
 		args = append(args, r.m.Weights.Tensors[s.Name])
 	}
 	for _, t := range set.Inputs() {
-		args = append(args, t)
+		args = append(args, onBackend(t, r.m.Backend))
 	}
 	var results []*tensors.Tensor
 	if err := catch(func() {
@@ -153,12 +164,18 @@ func (r *Runner) RunWith(tokens *tensors.Tensor, set *hooks.Set) (out *Output, e
 			panic(e)
 		}
 	}); err != nil {
+		if fastcpu.IsNotImplemented(err) && strings.HasPrefix(r.m.BackendName, fastcpu.BackendName) {
+			if fb, ferr := r.fallbackRunner(err); ferr == nil {
+				return fb.RunWith(tokens, set)
+			}
+		}
 		return nil, fmt.Errorf("model: run: %w", err)
 	}
 	r.mu.Lock()
 	outs := r.outs
 	r.mu.Unlock()
-	out = &Output{Logits: results[0], Cache: hooks.NewCache(), Grads: map[string]*tensors.Tensor{}, Metric: nan()}
+	out = &Output{Logits: results[0], Cache: hooks.NewCache(), Grads: map[string]*tensors.Tensor{}, Metric: nan(),
+		Backend: r.m.BackendName}
 	i := 1
 	for _, name := range outs.CacheNames {
 		out.Cache.Set(name, results[i])
@@ -172,6 +189,53 @@ func (r *Runner) RunWith(tokens *tensors.Tensor, set *hooks.Set) (out *Output, e
 		out.Metric = scalarValue(results[i])
 	}
 	return out, nil
+}
+
+// fallbackRunner compiles this runner's hook layout on the pure-Go backend, after the fast
+// backend reported an op it does not implement, and says so once on stderr.
+func (r *Runner) fallbackRunner(cause error) (*Runner, error) {
+	m := r.m
+	m.mu.Lock()
+	if m.fallback == nil {
+		b, name, err := NewBackend("go")
+		if err != nil {
+			m.mu.Unlock()
+			return nil, err
+		}
+		m.fallback = &Model{Config: m.Config, Weights: m.Weights.Clone(), Backend: b, BackendName: name, runners: map[string]*Runner{}}
+	}
+	fb := m.fallback
+	m.mu.Unlock()
+	fallbackWarn.Do(func() {
+		fmt.Fprintf(os.Stderr, "interp: backend %s cannot run a graph (%v); running it on %s\n", m.BackendName, firstLine(cause), fb.BackendName)
+	})
+	runner, err := fb.Compile(r.set)
+	if err != nil {
+		return nil, err
+	}
+	r.fallback = runner
+	return runner, nil
+}
+
+var fallbackWarn sync.Once
+
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// onBackend returns t, or a host copy of it when it already lives on another backend (GoMLX
+// tensors cannot move between backends), so callers may share inputs between models.
+func onBackend(t *tensors.Tensor, b backends.Backend) *tensors.Tensor {
+	if tb, err := t.Backend(); err == nil && tb != nil && tb != b {
+		if c, err := t.LocalClone(); err == nil {
+			return c
+		}
+	}
+	return t
 }
 
 // CheckTokens validates a token tensor: int32 [B, P], 1 <= P <= n_ctx, 0 <= id < d_vocab.

@@ -1,0 +1,157 @@
+package fastcpu
+
+import (
+	"slices"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/pkg/errors"
+)
+
+// DotGeneral is a batched matrix multiply. Each operand is brought (by a strided copy, skipped
+// when its axes are already in order) to [batch, rows, contracted] or [batch, contracted, rows]
+// and the product goes to Gemm as batch x (M x K) . (K x N), which writes the output directly in
+// GoMLX's [batch..., lhs cross..., rhs cross...] layout.
+
+func init() { implementedOps[backends.OpTypeDotGeneral] = true }
+
+// dotSide describes how one operand enters Gemm.
+type dotSide struct {
+	perm      []int // axis order to copy into, or nil when used in place
+	permDims  []int
+	trans     bool // stored as [batch, K, M] (lhs) / [batch, N, K] (rhs)
+	rows, k   int
+	batchSize int
+}
+
+// planSide chooses between the two layouts Gemm accepts without a copy, copying only when
+// neither matches. first names the layout of the non-transposed form.
+func planSide(s shapes.Shape, batch, contract []int, isLHS bool) dotSide {
+	var cross []int
+	for ax := range s.Rank() {
+		if !slices.Contains(batch, ax) && !slices.Contains(contract, ax) {
+			cross = append(cross, ax)
+		}
+	}
+	prod := func(axes []int) int {
+		p := 1
+		for _, a := range axes {
+			p *= s.Dimensions[a]
+		}
+		return p
+	}
+	d := dotSide{rows: prod(cross), k: prod(contract), batchSize: prod(batch)}
+	isIdentity := func(p []int) bool {
+		// Axes of size 1 can sit anywhere without changing the memory layout.
+		var nz []int
+		for _, a := range p {
+			if s.Dimensions[a] != 1 {
+				nz = append(nz, a)
+			}
+		}
+		return slices.IsSorted(nz)
+	}
+	plain := slices.Concat(batch, cross, contract) // lhs [B, M, K]; rhs [B, N, K] (transposed)
+	other := slices.Concat(batch, contract, cross) // lhs [B, K, M] (transposed); rhs [B, K, N]
+	if isLHS {
+		if isIdentity(plain) {
+			return d
+		}
+		if isIdentity(other) {
+			d.trans = true
+			return d
+		}
+		d.perm = plain
+	} else {
+		if isIdentity(other) {
+			return d
+		}
+		if isIdentity(plain) {
+			d.trans = true
+			return d
+		}
+		d.perm = other
+	}
+	for _, a := range d.perm {
+		d.permDims = append(d.permDims, s.Dimensions[a])
+	}
+	return d
+}
+
+// arrange returns the operand's data in the planned layout.
+func (d dotSide) arrange(buf *Buffer) any {
+	if d.perm == nil {
+		return buf.flat
+	}
+	inStr := rowMajorStrides(buf.shape.Dimensions)
+	sStr := make([]int, len(d.perm))
+	for k, p := range d.perm {
+		sStr[k] = inStr[p]
+	}
+	out := newBuffer(shapes.Make(buf.shape.DType, d.permDims...))
+	copyAny(out.flat, 0, rowMajorStrides(d.permDims), buf.flat, 0, sStr, d.permDims)
+	return out.flat
+}
+
+func (b *Builder) DotGeneral(lhs backends.Op, lhsContractingAxes, lhsBatchAxes []int,
+	rhs backends.Op, rhsContractingAxes, rhsBatchAxes []int) (backends.Op, error) {
+	ns, err := b.in(lhs, rhs)
+	if err != nil {
+		return nil, err
+	}
+	ls, rs := ns[0].shape, ns[1].shape
+	if ls.DType != rs.DType {
+		return nil, errors.Errorf("DotGeneral: dtypes differ: %s and %s", ls, rs)
+	}
+	if len(lhsContractingAxes) != len(rhsContractingAxes) || len(lhsBatchAxes) != len(rhsBatchAxes) {
+		return nil, errors.Errorf("DotGeneral: %d/%d contracting and %d/%d batch axes", len(lhsContractingAxes),
+			len(rhsContractingAxes), len(lhsBatchAxes), len(rhsBatchAxes))
+	}
+	for i := range lhsContractingAxes {
+		if ls.Dimensions[lhsContractingAxes[i]] != rs.Dimensions[rhsContractingAxes[i]] {
+			return nil, errors.Errorf("DotGeneral: contracting axes %v of %s and %v of %s differ", lhsContractingAxes, ls, rhsContractingAxes, rs)
+		}
+	}
+	outDims := []int{}
+	for i, a := range lhsBatchAxes {
+		if ls.Dimensions[a] != rs.Dimensions[rhsBatchAxes[i]] {
+			return nil, errors.Errorf("DotGeneral: batch axes %v of %s and %v of %s differ", lhsBatchAxes, ls, rhsBatchAxes, rs)
+		}
+		outDims = append(outDims, ls.Dimensions[a])
+	}
+	for ax := range ls.Rank() {
+		if !slices.Contains(lhsBatchAxes, ax) && !slices.Contains(lhsContractingAxes, ax) {
+			outDims = append(outDims, ls.Dimensions[ax])
+		}
+	}
+	for ax := range rs.Rank() {
+		if !slices.Contains(rhsBatchAxes, ax) && !slices.Contains(rhsContractingAxes, ax) {
+			outDims = append(outDims, rs.Dimensions[ax])
+		}
+	}
+	shape := shapes.Make(ls.DType, outDims...)
+	L := planSide(ls, lhsBatchAxes, lhsContractingAxes, true)
+	R := planSide(rs, rhsBatchAxes, rhsContractingAxes, false)
+	batch, m, n, k := L.batchSize, L.rows, R.rows, L.k
+	var fn kernel
+	switch ls.DType {
+	case dtypes.Float32:
+		fn = func(ins []*Buffer) *Buffer {
+			out := newBuffer(shape)
+			a, bb := L.arrange(ins[0]).([]float32), R.arrange(ins[1]).([]float32)
+			Gemm(batch, m, n, k, a, m*k, L.trans, bb, k*n, R.trans, out.flat.([]float32))
+			return out
+		}
+	case dtypes.Float64:
+		fn = func(ins []*Buffer) *Buffer {
+			out := newBuffer(shape)
+			a, bb := L.arrange(ins[0]).([]float64), R.arrange(ins[1]).([]float64)
+			GemmF64(batch, m, n, k, a, m*k, L.trans, bb, k*n, R.trans, out.flat.([]float64))
+			return out
+		}
+	default:
+		return nil, errors.Wrapf(b.Builder.ErrFn(backends.OpTypeDotGeneral), "dtype %s", ls.DType)
+	}
+	return b.add(backends.OpTypeDotGeneral, shape, fn, ns...), nil
+}
