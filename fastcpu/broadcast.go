@@ -42,6 +42,9 @@ func forEachRun(out, aDims, bDims []int, fn runFn) {
 	for _, d := range out {
 		total *= d
 	}
+	if total == 0 {
+		return // a zero dimension: nothing to compute
+	}
 	if len(axes) == 0 { // every dimension is 1
 		fn(0, 0, 0, total, 0, 0)
 		return

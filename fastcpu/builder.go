@@ -2,6 +2,7 @@ package fastcpu
 
 import (
 	"reflect"
+	"slices"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/notimplemented"
@@ -98,7 +99,7 @@ func (b *Builder) Constant(flat any, dims ...int) (backends.Op, error) {
 		return nil, errors.Errorf("backend %q: Constant: flat must be a slice, got %T", BackendName, flat)
 	}
 	shape := shapes.Make(dtypes.FromGoType(v.Type().Elem()), dims...)
-	if !shape.DType.IsSupported() || shape.Size() != v.Len() {
+	if !slices.Contains(supportedDTypes, shape.DType) || shape.Size() != v.Len() { // dtypes' IsSupported omits Uint64
 		return nil, errors.Errorf("backend %q: Constant: %T[%d] does not fit dims %v", BackendName, flat, v.Len(), dims)
 	}
 	buf := newBuffer(shape)

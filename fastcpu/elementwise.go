@@ -441,6 +441,18 @@ func (b *Builder) Where(condition, onTrue, onFalse backends.Op) (backends.Op, er
 			whereLoop(o, c, ins[1].flat.([]int64), ins[2].flat.([]int64), size, scalarC, scalarT, scalarF)
 		case []bool:
 			whereLoop(o, c, ins[1].flat.([]bool), ins[2].flat.([]bool), size, scalarC, scalarT, scalarF)
+		case []int8:
+			whereLoop(o, c, ins[1].flat.([]int8), ins[2].flat.([]int8), size, scalarC, scalarT, scalarF)
+		case []int16:
+			whereLoop(o, c, ins[1].flat.([]int16), ins[2].flat.([]int16), size, scalarC, scalarT, scalarF)
+		case []uint8:
+			whereLoop(o, c, ins[1].flat.([]uint8), ins[2].flat.([]uint8), size, scalarC, scalarT, scalarF)
+		case []uint16:
+			whereLoop(o, c, ins[1].flat.([]uint16), ins[2].flat.([]uint16), size, scalarC, scalarT, scalarF)
+		case []uint32:
+			whereLoop(o, c, ins[1].flat.([]uint32), ins[2].flat.([]uint32), size, scalarC, scalarT, scalarF)
+		case []uint64:
+			whereLoop(o, c, ins[1].flat.([]uint64), ins[2].flat.([]uint64), size, scalarC, scalarT, scalarF)
 		default:
 			panic(errors.Errorf("Where: dtype %s not supported", shape.DType))
 		}

@@ -225,6 +225,18 @@ func addStrided(dst any, dOff int, dStr []int, src any, sOff int, sStr []int, di
 		addBox(d, dOff, dStr, src.([]int32), sOff, sStr, dims)
 	case []int64:
 		addBox(d, dOff, dStr, src.([]int64), sOff, sStr, dims)
+	case []int8:
+		addBox(d, dOff, dStr, src.([]int8), sOff, sStr, dims)
+	case []int16:
+		addBox(d, dOff, dStr, src.([]int16), sOff, sStr, dims)
+	case []uint8:
+		addBox(d, dOff, dStr, src.([]uint8), sOff, sStr, dims)
+	case []uint16:
+		addBox(d, dOff, dStr, src.([]uint16), sOff, sStr, dims)
+	case []uint32:
+		addBox(d, dOff, dStr, src.([]uint32), sOff, sStr, dims)
+	case []uint64:
+		addBox(d, dOff, dStr, src.([]uint64), sOff, sStr, dims)
 	default:
 		panic(errors.Errorf("ScatterSum: unsupported type %T", dst))
 	}

@@ -118,6 +118,9 @@ func (b *Builder) reduce(op backends.OpType, kind reduceKind, x backends.Op, axe
 			reduceRowsF32(out.flat.([]float32), f, rowLen, kind)
 			return out
 		}
+		if reduceIntsAny(out.flat, ins[0].flat, in.Dimensions, reduced, kind) {
+			return out
+		}
 		reduceGeneral(out, ins[0], in, reduced, kind)
 		return out
 	}, n), nil
@@ -215,19 +218,7 @@ func (b *Builder) ArgMinMax(x backends.Op, axis int, outputDType dtypes.DType, i
 	dim := dims[axis]
 	return b.add(backends.OpTypeArgMinMax, shape, func(ins []*Buffer) *Buffer {
 		out := newBuffer(shape)
-		get, set := getterOf(ins[0].flat), setterOf(out.flat)
-		for o := range outer {
-			for i := range inner {
-				best, bestIdx := 0.0, 0
-				for d := range dim {
-					v := get((o*dim+d)*inner + i)
-					if d == 0 || math.IsNaN(v) && !math.IsNaN(best) || (isMin && v < best) || (!isMin && v > best) {
-						best, bestIdx = v, d
-					}
-				}
-				set(o*inner+i, float64(bestIdx))
-			}
-		}
+		argMinMaxAny(ins[0].flat, outer, dim, inner, isMin, setterOf(out.flat))
 		return out
 	}, n), nil
 }

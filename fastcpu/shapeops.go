@@ -42,6 +42,9 @@ func mergeAxes(dims, dStr, sStr []int) ([]int, []int, []int) {
 }
 
 func copyStrided[T any](dst []T, dOff int, dStr []int, src []T, sOff int, sStr []int, dims []int) {
+	if slices.Contains(dims, 0) {
+		return // empty box
+	}
 	dims, dStr, sStr = mergeAxes(dims, dStr, sStr)
 	if len(dims) == 0 {
 		dst[dOff] = src[sOff]
@@ -344,6 +347,9 @@ func (b *Builder) ConvertDType(x backends.Op, dtype dtypes.DType) (backends.Op, 
 				}
 				return out
 			}
+		}
+		if convertAny(ins[0].flat, out.flat) {
+			return out
 		}
 		get, set := getterOf(ins[0].flat), setterOf(out.flat)
 		for i := range shape.Size() {

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs the forward-pass benchmarks of docs/PERFORMANCE.md in one go: the PyTorch reference
+# (bench/torch_forward.py, needs Debian's python3-torch) and the Go benchmarks on each backend,
+# back to back on the same machine. Results go to bench/results/ (JSON from PyTorch, text from go test).
+#   bench/run.sh [backends...]   (default: fastcpu go)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p bench/results
+backends=("${@:-fastcpu go}")
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+echo "== PyTorch reference"
+/usr/bin/python3 bench/torch_forward.py --runs 5 --skip-tl | tee "bench/results/torch-$stamp.json"
+for b in ${backends[@]}; do
+  echo "== Go benchmarks on $b"
+  GOMLX_BACKEND=$b go test ./model/ -run '^$' -bench 'ForwardGPT2Small|ForwardAttnOnly2L|MatMul' -benchtime 3x -count 1 -timeout 60m \
+    | tee "bench/results/go-$b-$stamp.txt"
+done
