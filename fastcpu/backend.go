@@ -81,10 +81,6 @@ type Buffer struct {
 	flat  any
 }
 
-func newBuffer(shape shapes.Shape) *Buffer {
-	return &Buffer{shape: shape, flat: reflect.MakeSlice(reflect.SliceOf(shape.DType.GoType()), shape.Size(), shape.Size()).Interface()}
-}
-
 func toBuffer(b backends.Buffer) (*Buffer, error) {
 	buf, ok := b.(*Buffer)
 	if !ok || buf == nil {
@@ -131,13 +127,13 @@ func (b *Backend) BufferFromFlatData(_ backends.DeviceNum, flat any, shape shape
 	if src.Kind() != reflect.Slice || src.Type().Elem() != shape.DType.GoType() || src.Len() != shape.Size() {
 		return nil, errors.Errorf("backend %q: BufferFromFlatData: flat %T[%d] does not match shape %s", BackendName, flat, src.Len(), shape)
 	}
-	buf := newBuffer(shape)
+	buf := newZeroBuffer(shape)
 	reflect.Copy(reflect.ValueOf(buf.flat), src)
 	return buf, nil
 }
 
 func (b *Backend) NewSharedBuffer(_ backends.DeviceNum, shape shapes.Shape) (backends.Buffer, any, error) {
-	buf := newBuffer(shape)
+	buf := newZeroBuffer(shape)
 	return buf, buf.flat, nil
 }
 

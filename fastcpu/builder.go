@@ -102,7 +102,7 @@ func (b *Builder) Constant(flat any, dims ...int) (backends.Op, error) {
 	if !slices.Contains(supportedDTypes, shape.DType) || shape.Size() != v.Len() { // dtypes' IsSupported omits Uint64
 		return nil, errors.Errorf("backend %q: Constant: %T[%d] does not fit dims %v", BackendName, flat, v.Len(), dims)
 	}
-	buf := newBuffer(shape)
+	buf := newZeroBuffer(shape)
 	reflect.Copy(reflect.ValueOf(buf.flat), v)
 	n := b.add(backends.OpTypeConstant, shape, nil)
 	n.constant = buf

@@ -79,10 +79,10 @@ func planSide(s shapes.Shape, batch, contract []int, isLHS bool) dotSide {
 	return d
 }
 
-// arrange returns the operand's data in the planned layout.
-func (d dotSide) arrange(buf *Buffer) any {
+// arrange returns the operand in the planned layout: buf itself, or a copy that done releases.
+func (d dotSide) arrange(buf *Buffer) *Buffer {
 	if d.perm == nil {
-		return buf.flat
+		return buf
 	}
 	inStr := rowMajorStrides(buf.shape.Dimensions)
 	sStr := make([]int, len(d.perm))
@@ -91,7 +91,14 @@ func (d dotSide) arrange(buf *Buffer) any {
 	}
 	out := newBuffer(shapes.Make(buf.shape.DType, d.permDims...))
 	copyAny(out.flat, 0, rowMajorStrides(d.permDims), buf.flat, 0, sStr, d.permDims)
-	return out.flat
+	return out
+}
+
+// done returns a copy made by arrange to the pool.
+func (d dotSide) done(arranged *Buffer) {
+	if d.perm != nil {
+		release(arranged)
+	}
 }
 
 func (b *Builder) DotGeneral(lhs backends.Op, lhsContractingAxes, lhsBatchAxes []int,
@@ -139,15 +146,19 @@ func (b *Builder) DotGeneral(lhs backends.Op, lhsContractingAxes, lhsBatchAxes [
 	case dtypes.Float32:
 		fn = func(ins []*Buffer) *Buffer {
 			out := newBuffer(shape)
-			a, bb := L.arrange(ins[0]).([]float32), R.arrange(ins[1]).([]float32)
-			Gemm(batch, m, n, k, a, m*k, L.trans, bb, k*n, R.trans, out.flat.([]float32))
+			la, ra := L.arrange(ins[0]), R.arrange(ins[1])
+			Gemm(batch, m, n, k, la.flat.([]float32), m*k, L.trans, ra.flat.([]float32), k*n, R.trans, out.flat.([]float32))
+			L.done(la)
+			R.done(ra)
 			return out
 		}
 	case dtypes.Float64:
 		fn = func(ins []*Buffer) *Buffer {
 			out := newBuffer(shape)
-			a, bb := L.arrange(ins[0]).([]float64), R.arrange(ins[1]).([]float64)
-			GemmF64(batch, m, n, k, a, m*k, L.trans, bb, k*n, R.trans, out.flat.([]float64))
+			la, ra := L.arrange(ins[0]), R.arrange(ins[1])
+			GemmF64(batch, m, n, k, la.flat.([]float64), m*k, L.trans, ra.flat.([]float64), k*n, R.trans, out.flat.([]float64))
+			L.done(la)
+			R.done(ra)
 			return out
 		}
 	default:

@@ -3,6 +3,7 @@ package fastcpu
 import (
 	"fmt"
 	"reflect"
+	"time"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -85,6 +86,7 @@ func (e *Executable) Execute(inputs []backends.Buffer, _ []bool, _ backends.Devi
 	}()
 	vals := make([]*Buffer, len(e.b.nodes))
 	protected := map[uintptr]bool{} // data that must not be handed out as an output: inputs and constants
+	refs := map[uintptr]int{}       // live values per data pointer (views share their input's data)
 	for i, n := range e.order {
 		switch {
 		case n.param >= 0:
@@ -105,15 +107,31 @@ func (e *Executable) Execute(inputs []backends.Buffer, _ []bool, _ backends.Devi
 			for j, in := range n.inputs {
 				ins[j] = vals[in.id]
 			}
+			var t0 time.Time
+			if opTimes != nil {
+				t0 = time.Now()
+			}
 			out := n.fn(ins)
+			if opTimes != nil {
+				opTimes.add(n.op, time.Since(t0))
+			}
 			if !out.shape.Equal(n.shape) {
 				panic(errors.Errorf("op %s produced shape %s, want %s", n.op, out.shape, n.shape))
 			}
 			vals[n.id] = out
+			refs[dataPtr(out)]++
 		}
 		for _, in := range n.inputs {
-			if e.lastUse[in.id] == i {
+			if e.lastUse[in.id] == i && vals[in.id] != nil {
+				v := vals[in.id]
 				vals[in.id] = nil
+				if in.param >= 0 || in.constant != nil {
+					continue
+				}
+				p := dataPtr(v)
+				if refs[p]--; refs[p] == 0 && !protected[p] && p != 0 {
+					release(v)
+				}
 			}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/interp-dev/interp/fastcpu"
 	"github.com/interp-dev/interp/hooks"
 )
 
@@ -133,4 +134,11 @@ func peakRSSGiB() float64 {
 		}
 	}
 	return -1
+}
+
+// TestMain prints fastcpu's per-op time table after benchmarks run with INTERP_PROFILE_OPS=1.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	fastcpu.WriteOpTimes(os.Stderr)
+	os.Exit(code)
 }

@@ -1,0 +1,146 @@
+package fastcpu
+
+// Batched float32/float64 matrix multiplication (GEMM).
+//
+// Gemm uses OpenBLAS when it can be loaded at runtime (dlopen through purego,
+// see gemm_blas.go: no cgo headers or link-time dependency), and falls back to
+// a pure-Go cache-blocked kernel otherwise (gemm_go.go; an AVX-512/AVX2 kernel
+// written with simd/archsimd is used instead of the scalar one when the package
+// is built with GOEXPERIMENT=simd, see gemm_simd_amd64.go).
+//
+// Environment variables:
+//
+//	INTERP_NO_BLAS=1   never load OpenBLAS, always use the Go kernels.
+//	INTERP_BLAS_LIB=p  dlopen p instead of libopenblas.so.0 / libopenblas.so.
+//
+// Threading policy (measured on a 2-core AMD EPYC Zen 4, see gemm_bench_test.go):
+//
+//   - One big problem (or a small batch of big problems): a single
+//     OpenBLAS call, letting OpenBLAS use all its threads.
+//   - A batch of many small/medium problems: the batch is split across
+//     GOMAXPROCS goroutines, each calling single-threaded sgemm (OpenBLAS is
+//     switched to 1 thread for the duration of the call, under a lock, and
+//     restored afterwards). See gemmBLASPolicy for the thresholds.
+//   - Tiny problems: the Go kernel, which has no per-call overhead.
+
+import (
+	"fmt"
+	"os"
+	"sync"
+)
+
+// Gemm computes, for each of `batch` independent problems, C[i] = A[i] · B[i]
+// (C overwritten, not accumulated), all row-major and contiguous: A[i] is m×k
+// (or k×m when transA: then A[i] is stored as its transpose), B[i] is k×n (or
+// n×k when transB). a, b, c hold batch*m*k, batch*k*n, batch*m*n elements.
+// aBatchStride/bBatchStride may be 0 to broadcast one A or B across the batch.
+//
+// C[i] starts at c[i*m*n]. Gemm is safe for concurrent use.
+func Gemm(batch, m, n, k int, a []float32, aBatchStride int, transA bool, b []float32, bBatchStride int, transB bool, c []float32) {
+	if !gemmCheck(batch, m, n, k, len(a), aBatchStride, len(b), bBatchStride, len(c)) {
+		return
+	}
+	if k == 0 {
+		clear(c[:batch*m*n])
+		return
+	}
+	if blas := gemmBLAS(); blas != nil && !gemmGoForTiny(batch, m, n, k) {
+		blas.sgemmBatch(batch, m, n, k, a, aBatchStride, transA, b, bBatchStride, transB, c)
+		return
+	}
+	gemmGo(batch, m, n, k, a, aBatchStride, transA, b, bBatchStride, transB, c)
+}
+
+// GemmF64 is Gemm for float64.
+func GemmF64(batch, m, n, k int, a []float64, aBatchStride int, transA bool, b []float64, bBatchStride int, transB bool, c []float64) {
+	if !gemmCheck(batch, m, n, k, len(a), aBatchStride, len(b), bBatchStride, len(c)) {
+		return
+	}
+	if k == 0 {
+		clear(c[:batch*m*n])
+		return
+	}
+	if blas := gemmBLAS(); blas != nil && !gemmGoForTiny(batch, m, n, k) {
+		blas.dgemmBatch(batch, m, n, k, a, aBatchStride, transA, b, bBatchStride, transB, c)
+		return
+	}
+	gemmGo(batch, m, n, k, a, aBatchStride, transA, b, bBatchStride, transB, c)
+}
+
+// GemmImpl reports which implementation Gemm uses: "openblas (/path/libopenblas.so.0)" or "go"
+// (or "go+avx512"/"go+avx2" when built with GOEXPERIMENT=simd on a CPU that supports it).
+func GemmImpl() string {
+	if blas := gemmBLAS(); blas != nil {
+		return "openblas (" + blas.path + ")"
+	}
+	return "go" + gemmGoKernelSuffix()
+}
+
+// gemmCheck validates the arguments; it returns false if there is nothing to do.
+func gemmCheck(batch, m, n, k, la, aStride, lb, bStride, lc int) bool {
+	if batch < 0 || m < 0 || n < 0 || k < 0 || aStride < 0 || bStride < 0 {
+		panic(fmt.Sprintf("fastcpu.Gemm: negative dimension or stride: batch=%d m=%d n=%d k=%d aBatchStride=%d bBatchStride=%d",
+			batch, m, n, k, aStride, bStride))
+	}
+	if batch == 0 || m == 0 || n == 0 {
+		return false
+	}
+	if lc < batch*m*n {
+		panic(fmt.Sprintf("fastcpu.Gemm: len(c)=%d < batch*m*n=%d", lc, batch*m*n))
+	}
+	if k == 0 {
+		return true
+	}
+	if need := (batch-1)*aStride + m*k; la < need {
+		panic(fmt.Sprintf("fastcpu.Gemm: len(a)=%d < %d (batch=%d, aBatchStride=%d, m=%d, k=%d)", la, need, batch, aStride, m, k))
+	}
+	if need := (batch-1)*bStride + k*n; lb < need {
+		panic(fmt.Sprintf("fastcpu.Gemm: len(b)=%d < %d (batch=%d, bBatchStride=%d, k=%d, n=%d)", lb, need, batch, bStride, k, n))
+	}
+	return true
+}
+
+// gemmGoForTiny reports whether the problem is small enough that the Go
+// kernel (gemmDirect) beats OpenBLAS plus the fixed cost of a purego call
+// (measured crossover: about 8×8×8).
+func gemmGoForTiny(batch, m, n, k int) bool {
+	return !forceBLASSmall && m*n*k <= gemmDirectMaxMNK
+}
+
+var (
+	blasOnce sync.Once
+	blasLib  *blasLibrary // nil if OpenBLAS is not available or disabled.
+
+	// forceGoGemm is a test hook: when true, Gemm/GemmF64 use the Go kernels.
+	forceGoGemm bool
+	// forceBLASSmall is a benchmark hook: never use the Go kernel for tiny problems.
+	forceBLASSmall bool
+)
+
+func gemmBLAS() *blasLibrary {
+	if forceGoGemm {
+		return nil
+	}
+	blasOnce.Do(func() {
+		if v := os.Getenv("INTERP_NO_BLAS"); v != "" && v != "0" {
+			return
+		}
+		blasLib = blasLoad()
+	})
+	return blasLib
+}
+
+// blasThreadsMode selects how OpenBLAS calls are parallelised.
+type blasThreading int
+
+const (
+	// blasGoThreads: OpenBLAS always runs single-threaded; each Gemm call is
+	// cut into tasks (problems of the batch, or row/column blocks of C) run on
+	// GOMAXPROCS goroutines.
+	blasGoThreads blasThreading = iota
+	// blasOpenBLASThreads: one OpenBLAS call per problem, multi-threaded by
+	// OpenBLAS's own thread pool.
+	blasOpenBLASThreads
+)
+
+var blasThreadsMode = blasGoThreads

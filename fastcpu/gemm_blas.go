@@ -1,0 +1,251 @@
+//go:build (linux || darwin || freebsd || netbsd) && (amd64 || arm64)
+
+package fastcpu
+
+// OpenBLAS binding, loaded at runtime with dlopen via purego: building needs
+// neither cgo nor OpenBLAS headers, and a binary runs (with the Go fallback) on
+// machines without OpenBLAS.
+//
+// We call the Fortran entry points sgemm_/dgemm_ (all arguments by pointer)
+// rather than cblas_sgemm: purego.SyscallN cannot pass the float alpha/beta
+// arguments of cblas_sgemm in the right registers, and purego.RegisterFunc goes
+// through reflection on each call. A row-major C = op(A)·op(B) is computed as the
+// column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, exactly what cblas_sgemm does internally.
+
+import (
+	"os"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+)
+
+type blasLibrary struct {
+	path         string
+	sgemm        uintptr // sgemm_
+	dgemm        uintptr // dgemm_
+	setThreadsFn uintptr // openblas_set_num_threads(int)
+	getThreadsFn uintptr // openblas_get_num_threads() int
+	maxThreads   int     // OpenBLAS thread count for blasOpenBLASThreads mode.
+
+	// threadsMu guards OpenBLAS's global thread count, normally 1: calls
+	// relying on that hold it for reading; blasOpenBLASThreads mode changes it
+	// while holding it for writing.
+	threadsMu sync.RWMutex
+}
+
+// blasCandidates are tried in order by blasLoad.
+var blasCandidates = []string{
+	"libopenblas.so.0",
+	"libopenblas.so",
+	"/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
+	"/usr/lib/aarch64-linux-gnu/libopenblas.so.0",
+	"libopenblas.dylib",
+	"/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
+	"/usr/local/opt/openblas/lib/libopenblas.dylib",
+}
+
+func blasLoad() *blasLibrary {
+	candidates := blasCandidates
+	if p := os.Getenv("INTERP_BLAS_LIB"); p != "" {
+		candidates = []string{p}
+	}
+	// We parallelise over goroutines and call OpenBLAS single-threaded (see
+	// blasThreadsMode), so OpenBLAS need not start its thread pool at load
+	// time: its worker threads busy-wait (sched_yield) for 2^28 cycles (~0.1 s)
+	// after start-up and after every multi-threaded call, stealing the CPU
+	// from the Go code that runs between two GEMMs. OpenBLAS reads these
+	// variables once, in its constructor; they are restored afterwards.
+	defer blasSetEnvTemporarily("OPENBLAS_NUM_THREADS", "1")()
+	// Should the pool be used (blasOpenBLASThreads), spin only 2^20 cycles (~0.4 ms).
+	defer blasSetEnvTemporarily("OPENBLAS_THREAD_TIMEOUT", "20")()
+	for _, name := range candidates {
+		h, err := purego.Dlopen(name, purego.RTLD_NOW|purego.RTLD_LOCAL)
+		if err != nil || h == 0 {
+			continue
+		}
+		lib := &blasLibrary{}
+		lib.sgemm, _ = purego.Dlsym(h, "sgemm_")
+		lib.dgemm, _ = purego.Dlsym(h, "dgemm_")
+		lib.setThreadsFn, _ = purego.Dlsym(h, "openblas_set_num_threads")
+		lib.getThreadsFn, _ = purego.Dlsym(h, "openblas_get_num_threads")
+		if lib.sgemm == 0 || lib.dgemm == 0 || lib.setThreadsFn == 0 || lib.getThreadsFn == 0 {
+			_ = purego.Dlclose(h)
+			continue
+		}
+		lib.path = blasDlPath(h, lib.sgemm, name)
+		lib.maxThreads = max(1, runtime.NumCPU())
+		lib.setThreads(1)
+		return lib
+	}
+	return nil
+}
+
+// blasDlPath returns the resolved path of the library that defines sym, using
+// dladdr when available, else the name given to dlopen.
+func blasDlPath(h, sym uintptr, name string) string {
+	dladdr, err := purego.Dlsym(purego.RTLD_DEFAULT, "dladdr")
+	if err != nil || dladdr == 0 {
+		return name
+	}
+	var info struct {
+		fname *byte // C string owned by the dynamic loader.
+		fbase uintptr
+		sname *byte
+		saddr uintptr
+	}
+	r, _, _ := purego.SyscallN(dladdr, sym, uintptr(unsafe.Pointer(&info)))
+	if r == 0 || info.fname == nil {
+		return name
+	}
+	var buf []byte
+	for p := info.fname; *p != 0 && len(buf) < 4096; p = (*byte)(unsafe.Add(unsafe.Pointer(p), 1)) {
+		buf = append(buf, *p)
+	}
+	return string(buf)
+}
+
+// blasArgs holds the by-pointer scalar arguments of sgemm_/dgemm_. It is heap
+// allocated (one per worker per Gemm call) so its address is stable during the
+// C call; m and n are updated between calls for the edge tasks.
+type blasArgs struct {
+	transA, transB [4]byte // Fortran CHARACTER*1 ('N' or 'T'), padded.
+	m, n, k        int32
+	lda, ldb, ldc  int32
+	alpha, beta    [8]byte // float32 or float64 bits.
+}
+
+const blasMaxInt32 = 1<<31 - 1
+
+// newBlasArgs prepares the column-major call computing the row-major C
+// (m×n, row stride n) = op(A)·op(B) for a problem of full size m×n×k:
+// column-major, C is Cᵀ (n×m, ldc=n) = op(B)ᵀ (n×k) · op(A)ᵀ (k×m), and the
+// row-major B buffer is, column-major, Bᵀ when !transB (ld = n) or B when
+// transB (ld = k); likewise for A.
+func newBlasArgs(m, n, k int, transA, transB, f64 bool) *blasArgs {
+	if m > blasMaxInt32 || n > blasMaxInt32 || k > blasMaxInt32 {
+		panic("fastcpu.Gemm: dimension too large for 32-bit BLAS")
+	}
+	args := &blasArgs{
+		m: int32(n), n: int32(m), k: int32(k), ldc: int32(n),
+		transA: [4]byte{'N'}, transB: [4]byte{'N'},
+	}
+	// "A" of the column-major call is our B.
+	if transB {
+		args.transA[0] = 'T'
+		args.lda = int32(k)
+	} else {
+		args.lda = int32(n)
+	}
+	// "B" of the column-major call is our A.
+	if transA {
+		args.transB[0] = 'T'
+		args.ldb = int32(m)
+	} else {
+		args.ldb = int32(k)
+	}
+	if f64 {
+		*(*float64)(unsafe.Pointer(&args.alpha)) = 1
+	} else {
+		*(*float32)(unsafe.Pointer(&args.alpha)) = 1
+	}
+	return args
+}
+
+// call invokes fn (sgemm_ or dgemm_) on one (sub)problem; ptrA/B/C point at
+// its first elements.
+func (lib *blasLibrary) call(fn uintptr, args *blasArgs, ptrA, ptrB, ptrC unsafe.Pointer) {
+	purego.SyscallN(fn,
+		uintptr(unsafe.Pointer(&args.transA[0])), uintptr(unsafe.Pointer(&args.transB[0])),
+		uintptr(unsafe.Pointer(&args.m)), uintptr(unsafe.Pointer(&args.n)), uintptr(unsafe.Pointer(&args.k)),
+		uintptr(unsafe.Pointer(&args.alpha[0])),
+		uintptr(ptrB), uintptr(unsafe.Pointer(&args.lda)),
+		uintptr(ptrA), uintptr(unsafe.Pointer(&args.ldb)),
+		uintptr(unsafe.Pointer(&args.beta[0])),
+		uintptr(ptrC), uintptr(unsafe.Pointer(&args.ldc)),
+	)
+}
+
+func (lib *blasLibrary) setThreads(n int) { purego.SyscallN(lib.setThreadsFn, uintptr(n)) }
+
+func (lib *blasLibrary) sgemmBatch(batch, m, n, k int, a []float32, aStride int, transA bool, b []float32, bStride int, transB bool, c []float32) {
+	blasBatch(lib, lib.sgemm, false, batch, m, n, k, a, aStride, transA, b, bStride, transB, c)
+}
+
+func (lib *blasLibrary) dgemmBatch(batch, m, n, k int, a []float64, aStride int, transA bool, b []float64, bStride int, transB bool, c []float64) {
+	blasBatch(lib, lib.dgemm, true, batch, m, n, k, a, aStride, transA, b, bStride, transB, c)
+}
+
+func blasBatch[T float32 | float64](lib *blasLibrary, fn uintptr, f64 bool, batch, m, n, k int, a []T, aStride int, transA bool, b []T, bStride int, transB bool, c []T) {
+	defer runtime.KeepAlive(a)
+	defer runtime.KeepAlive(b)
+	defer runtime.KeepAlive(c)
+	pa, pb, pc := unsafe.Pointer(unsafe.SliceData(a)), unsafe.Pointer(unsafe.SliceData(b)), unsafe.Pointer(unsafe.SliceData(c))
+	size := unsafe.Sizeof(a[0])
+	at := func(p unsafe.Pointer, elems int) unsafe.Pointer { return unsafe.Add(p, uintptr(elems)*size) }
+	// Element offsets of row i of op(A) and of column j of op(B).
+	aRow, bCol := k, 1
+	if transA {
+		aRow = 1
+	}
+	if transB {
+		bCol = k
+	}
+
+	if blasThreadsMode == blasOpenBLASThreads {
+		// One call per problem, OpenBLAS multi-threaded (its own thread pool).
+		lib.threadsMu.Lock()
+		defer lib.threadsMu.Unlock()
+		lib.setThreads(lib.maxThreads)
+		defer lib.setThreads(1)
+		args := newBlasArgs(m, n, k, transA, transB, f64)
+		for i := range batch {
+			lib.call(fn, args, at(pa, i*aStride), at(pb, i*bStride), at(pc, i*m*n))
+		}
+		runtime.KeepAlive(args)
+		return
+	}
+
+	// Default: OpenBLAS single-threaded, parallelism over goroutines.
+	lib.threadsMu.RLock()
+	defer lib.threadsMu.RUnlock()
+	var argsBuf [64]*blasArgs
+	gemmParallel(batch, m, n, k, 16, func(w int, t gemmTask) {
+		var args *blasArgs
+		if w < len(argsBuf) {
+			if argsBuf[w] == nil {
+				argsBuf[w] = newBlasArgs(m, n, k, transA, transB, f64)
+			}
+			args = argsBuf[w]
+		} else {
+			args = newBlasArgs(m, n, k, transA, transB, f64)
+		}
+		args.m, args.n = int32(t.j1-t.j0), int32(t.i1-t.i0)
+		lib.call(fn, args,
+			at(pa, t.b*aStride+t.i0*aRow),
+			at(pb, t.b*bStride+t.j0*bCol),
+			at(pc, t.b*m*n+t.i0*n+t.j0))
+		runtime.KeepAlive(args)
+	})
+}
+
+// blasNumThreads returns openblas_get_num_threads(), or 0 if OpenBLAS is not loaded.
+func blasNumThreads() int {
+	lib := gemmBLAS()
+	if lib == nil {
+		return 0
+	}
+	n, _, _ := purego.SyscallN(lib.getThreadsFn)
+	return int(int32(n))
+}
+
+// blasSetEnvTemporarily sets an environment variable (unless the user already set
+// it) and returns a function restoring the previous state.
+func blasSetEnvTemporarily(key, value string) (restore func()) {
+	if _, ok := os.LookupEnv(key); ok {
+		return func() {}
+	}
+	_ = os.Setenv(key, value)
+	return func() { _ = os.Unsetenv(key) }
+}
