@@ -25,6 +25,7 @@ type node struct {
 	param    int     // parameter index, or -1
 	constant *Buffer // for constants
 	view     bool    // the kernel may return an input's data (no allocation)
+	axes     []int   // reduced axes, for reductions (used by the fusion pass)
 	builder  *Builder
 }
 

@@ -21,6 +21,7 @@ type Executable struct {
 }
 
 func newExecutable(b *Builder, outputs []*node) *Executable {
+	fuse(b, outputs)
 	needed := make([]bool, len(b.nodes))
 	var mark func(n *node)
 	mark = func(n *node) {

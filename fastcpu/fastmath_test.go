@@ -55,3 +55,41 @@ func BenchmarkExpF32(b *testing.B) {
 		}
 	})
 }
+
+// TestVectorKernels checks the cgo vector kernels (same polynomials as the scalar Go ones; gcc
+// may fuse multiply-adds) against float64 math: relative error at most 4e-7, except that vexp
+// flushes results below 2^-126 to 0.
+func TestVectorKernels(t *testing.T) {
+	var xs []float32
+	for i := range 100001 {
+		xs = append(xs, float32(-110+220*float64(i)/100000))
+	}
+	xs = append(xs, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 0, -0.0001, 0.0001)
+	ye, yt := make([]float32, len(xs)), make([]float32, len(xs))
+	vexp(xs, ye)
+	vtanh(xs, yt)
+	for i, x := range xs {
+		for _, c := range []struct {
+			name      string
+			got, want float32
+		}{{"exp", ye[i], float32(math.Exp(float64(x)))}, {"tanh", yt[i], float32(math.Tanh(float64(x)))}} {
+			g, w := float64(c.got), float64(c.want)
+			if math.IsNaN(w) && math.IsNaN(g) || g == w {
+				continue
+			}
+			if c.name == "exp" && x < -87.33 && g == 0 && w < 1.2e-38 {
+				continue
+			}
+			if math.Abs(g-w) > 4e-7*math.Abs(w) && math.Abs(g-w) > 1e-30 {
+				t.Fatalf("%s(%g): vector %g, want %g", c.name, x, g, w)
+			}
+		}
+	}
+	// Softmax rows, including -inf entries (masked attention) which must give exact zeros.
+	in := []float32{1, 2, 3, float32(math.Inf(-1)), 0, 0, 0, 0}
+	out := make([]float32, len(in))
+	vsoftmaxRows(in, out, 4)
+	if out[3] != 0 || math.Abs(float64(out[0]+out[1]+out[2])-1) > 1e-6 || math.Abs(float64(out[4])-0.25) > 1e-7 {
+		t.Fatalf("softmax rows: %v", out)
+	}
+}

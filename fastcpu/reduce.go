@@ -112,7 +112,7 @@ func (b *Builder) reduce(op backends.OpType, kind reduceKind, x backends.Op, axe
 			rowLen *= in.Dimensions[k]
 		}
 	}
-	return b.add(op, shape, func(ins []*Buffer) *Buffer {
+	rn := b.add(op, shape, func(ins []*Buffer) *Buffer {
 		out := newBuffer(shape)
 		if f, ok := ins[0].flat.([]float32); ok && suffix {
 			reduceRowsF32(out.flat.([]float32), f, rowLen, kind)
@@ -123,7 +123,9 @@ func (b *Builder) reduce(op backends.OpType, kind reduceKind, x backends.Op, axe
 		}
 		reduceGeneral(out, ins[0], in, reduced, kind)
 		return out
-	}, n), nil
+	}, n)
+	rn.axes = slices.Clone(axes)
+	return rn, nil
 }
 
 func reduceRowsF32(out, in []float32, rowLen int, kind reduceKind) {

@@ -69,13 +69,9 @@ func (b *Builder) unary(op backends.OpType, x backends.Op) (backends.Op, error) 
 						o[i] = -a[i]
 					}
 				case backends.OpTypeExp:
-					for i := s; i < e; i++ {
-						o[i] = expF32(a[i])
-					}
+					vexp(a[s:e], o[s:e])
 				case backends.OpTypeTanh:
-					for i := s; i < e; i++ {
-						o[i] = tanhF32(a[i])
-					}
+					vtanh(a[s:e], o[s:e])
 				case backends.OpTypeLogistic:
 					for i := s; i < e; i++ {
 						o[i] = 1 / (1 + expF32(-a[i]))

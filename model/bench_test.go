@@ -142,3 +142,80 @@ func TestMain(m *testing.M) {
 	fastcpu.WriteOpTimes(os.Stderr)
 	os.Exit(code)
 }
+
+// trainStepExec builds one SGD training step of the model as a single graph: next-token
+// cross-entropy over all positions, gradients with respect to every weight, and the update.
+// It returns the loss and the new weights.
+func trainStepExec(b *testing.B, m *Model, lr float64) *graph.Exec {
+	specs := ParamSpecs(m.Config)
+	exec, err := graph.NewExec(m.Backend, func(inputs []*graph.Node) []*graph.Node {
+		tokens := inputs[0]
+		p := Params{}
+		var ws []*graph.Node
+		for i, s := range specs {
+			p[s.Name] = inputs[1+i]
+			ws = append(ws, inputs[1+i])
+		}
+		logits := Forward(m.Config, p, tokens, nil) // [B, P, V]
+		dims := logits.Shape().Dimensions
+		B, P, V := dims[0], dims[1], dims[2]
+		pred := graph.Slice(logits, graph.AxisRange(), graph.AxisRange(0, P-1), graph.AxisRange())  // [B, P-1, V]
+		target := graph.Slice(tokens, graph.AxisRange(), graph.AxisRange(1, P))                      // [B, P-1]
+		logp := graph.LogSoftmax(pred, -1)                                                          // [B, P-1, V]
+		onehot := graph.OneHot(target, V, logp.DType())                                             // [B, P-1, V]
+		loss := graph.DivScalar(graph.Neg(graph.ReduceAllSum(graph.Mul(logp, onehot))), float64(B*(P-1)))
+		grads := graph.Gradient(loss, ws...)
+		outs := []*graph.Node{loss}
+		for i, w := range ws {
+			outs = append(outs, graph.Sub(w, graph.MulScalar(grads[i], lr)))
+		}
+		return outs
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return exec
+}
+
+// BenchmarkTrainStepAttnOnly2L: one SGD step (forward, cross-entropy, backward through every
+// weight, update) of the 2-layer attention-only model of the induction-head studies: d_model 64,
+// 8 heads, vocab 64, batch 32 x pos 64. PyTorch side: bench/torch_train_step.py.
+func BenchmarkTrainStepAttnOnly2L(b *testing.B) {
+	m := testModel(b, AttnOnlyToy(2, 8, 64, 64, 64), 0)
+	exec := trainStepExec(b, m, 1e-3)
+	tok := randTokens(b, 32, 64, 64, 1)
+	args := []any{tok}
+	for _, s := range ParamSpecs(m.Config) {
+		args = append(args, m.Weights.Tensors[s.Name])
+	}
+	if _, err := exec.Exec(args...); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		outs, err := exec.Exec(args...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, o := range outs {
+			o.FinalizeAll()
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*1e3, "ms/step")
+}
+
+// BenchmarkSoftmax: softmax over the last axis of a [32, 8, 64, 64] float32 tensor (the toy
+// model's attention pattern).
+func BenchmarkSoftmax(b *testing.B) {
+	backend, _ := MustNewBackend("")
+	exec := graph.MustNewExec(backend, func(x *graph.Node) *graph.Node { return graph.Softmax(x, -1) })
+	x := tensors.FromShape(shapes.Make(dtypes.Float32, 32, 8, 64, 64))
+	exec.MustExec(x)
+	b.ResetTimer()
+	for b.Loop() {
+		exec.MustExec(x)[0].FinalizeAll()
+	}
+	b.StopTimer()
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*1e3, "ms")
+}

@@ -1,0 +1,116 @@
+//go:build cgo
+
+package fastcpu
+
+/*
+#cgo CFLAGS: -O3
+
+#include <stdint.h>
+#include <string.h>
+
+// Vectorisable float32 kernels. gcc compiles each for AVX-512, AVX2 and baseline x86-64 and
+// picks at load time (target_clones); the loops are branch-free so they vectorise. The
+// polynomials are the same as fastmath.go's scalar Go versions.
+
+#if defined(__x86_64__)
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CLONES
+#endif
+
+static inline float exp_poly(float x0) {
+	float x = x0 > 88.72283905206835f ? 88.72283905206835f : x0;
+	x = x < -87.3365447505531f ? -87.3365447505531f : x;
+	float fx = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+	float r = x - fx * 0.693359375f - fx * -2.12194440e-4f;
+	float z = r * r;
+	float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r +
+		1.6666665459e-1f) * r + 5.0000001201e-1f;
+	p = p * z + r + 1.0f;
+	int32_t n = (int32_t)fx;
+	float extra = n > 127 ? 2.0f : 1.0f; // 2^128 is not a float: scale by 2^127 * 2
+	n = n > 127 ? 127 : n;
+	int32_t bits = (n + 127) << 23;
+	float scale;
+	memcpy(&scale, &bits, 4);
+	float res = p * scale * extra;
+	res = x0 < -87.3365447505531f ? 0.0f : res;
+	res = x0 > 88.72283905206835f ? __builtin_inff() : res;
+	return x0 != x0 ? x0 : res;
+}
+
+CLONES void interp_vexp(const float *x, float *y, int64_t n) {
+	for (int64_t i = 0; i < n; i++) y[i] = exp_poly(x[i]);
+}
+
+static inline float tanh_rat(float x) {
+	const float c = 7.90531110763549805f;
+	x = x > c ? c : x;
+	x = x < -c ? -c : x;
+	float x2 = x * x;
+	float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+	p = x2 * p + -8.60467152213735e-11f;
+	p = x2 * p + 5.12229709037114e-08f;
+	p = x2 * p + 1.48572235717979e-05f;
+	p = x2 * p + 6.37261928875436e-04f;
+	p = x2 * p + 4.89352455891786e-03f;
+	p = x * p;
+	float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+	q = x2 * q + 2.26843463243900e-03f;
+	q = x2 * q + 4.89352518554385e-03f;
+	return p / q;
+}
+
+CLONES void interp_vtanh(const float *x, float *y, int64_t n) {
+	for (int64_t i = 0; i < n; i++) {
+		float v = x[i];
+		float t = tanh_rat(v);
+		y[i] = (v < 0.0004f && v > -0.0004f) ? v : t;
+	}
+}
+
+CLONES void interp_softmax_rows(const float *x, float *y, int64_t rows, int64_t n) {
+	for (int64_t r = 0; r < rows; r++) {
+		const float *xr = x + r * n;
+		float *yr = y + r * n;
+		float m = xr[0];
+		for (int64_t i = 1; i < n; i++) m = xr[i] > m ? xr[i] : m;
+		float s = 0.0f;
+		for (int64_t i = 0; i < n; i++) {
+			float e = exp_poly(xr[i] - m);
+			yr[i] = e;
+			s += e;
+		}
+		float inv = 1.0f / s;
+		for (int64_t i = 0; i < n; i++) yr[i] *= inv;
+	}
+}
+*/
+import "C"
+
+import "unsafe"
+
+// exp_poly flushes results below 2^-126 (x < -87.34) to 0 where expF32 computes subnormals.
+
+const haveVMath = true
+
+func vexp(x, y []float32) {
+	if len(x) == 0 {
+		return
+	}
+	C.interp_vexp((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(x)))
+}
+
+func vtanh(x, y []float32) {
+	if len(x) == 0 {
+		return
+	}
+	C.interp_vtanh((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(x)))
+}
+
+func vsoftmaxRows(x, y []float32, n int) {
+	if len(x) == 0 {
+		return
+	}
+	C.interp_softmax_rows((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(x)/n), C.int64_t(n))
+}
