@@ -51,6 +51,32 @@ func binLoop[T any, O any](out []O, a, b []T, o, ao, bo, n, sa, sb int, op func(
 // the graphs this engine builds).
 func f32Loop(kind backends.OpType, out, a, b []float32, o, ao, bo, n, sa, sb int) bool {
 	out = out[o : o+n]
+	if haveVMath && n >= 512 {
+		op := -1
+		switch kind {
+		case backends.OpTypeAdd:
+			op = 0
+		case backends.OpTypeSub:
+			op = 1
+		case backends.OpTypeMul:
+			op = 2
+		case backends.OpTypeDiv:
+			op = 3
+		}
+		if op >= 0 {
+			switch {
+			case sa == 1 && sb == 1:
+				vbinary(op, 0, a[ao:ao+n], b[bo:bo+n], out)
+				return true
+			case sa == 1 && sb == 0:
+				vbinary(op, 1, a[ao:ao+n], b[bo:bo+1], out)
+				return true
+			case sa == 0 && sb == 1:
+				vbinary(op, 2, a[ao:ao+1], b[bo:bo+n], out)
+				return true
+			}
+		}
+	}
 	if sa == 1 && sb == 1 {
 		a, b = a[ao:ao+n], b[bo:bo+n]
 		switch kind {
@@ -465,21 +491,50 @@ func init() { implementedOps[backends.OpTypeWhere] = true }
 
 func whereLoop[T any](o []T, c []bool, t, f []T, n int, sc, st, sf bool) {
 	parallelFor(n, 1<<15, func(s, e int) {
-		for i := s; i < e; i++ {
-			ci, ti, fi := i, i, i
-			if sc {
-				ci = 0
+		switch {
+		case !sc && !st && !sf:
+			for i := s; i < e; i++ {
+				if c[i] {
+					o[i] = t[i]
+				} else {
+					o[i] = f[i]
+				}
 			}
-			if st {
-				ti = 0
+		case !sc && !st && sf:
+			f0 := f[0]
+			for i := s; i < e; i++ {
+				if c[i] {
+					o[i] = t[i]
+				} else {
+					o[i] = f0
+				}
 			}
-			if sf {
-				fi = 0
+		case !sc && st && !sf:
+			t0 := t[0]
+			for i := s; i < e; i++ {
+				if c[i] {
+					o[i] = t0
+				} else {
+					o[i] = f[i]
+				}
 			}
-			if c[ci] {
-				o[i] = t[ti]
-			} else {
-				o[i] = f[fi]
+		default:
+			for i := s; i < e; i++ {
+				ci, ti, fi := i, i, i
+				if sc {
+					ci = 0
+				}
+				if st {
+					ti = 0
+				}
+				if sf {
+					fi = 0
+				}
+				if c[ci] {
+					o[i] = t[ti]
+				} else {
+					o[i] = f[fi]
+				}
 			}
 		}
 	})

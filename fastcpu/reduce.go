@@ -118,6 +118,10 @@ func (b *Builder) reduce(op backends.OpType, kind reduceKind, x backends.Op, axe
 			reduceRowsF32(out.flat.([]float32), f, rowLen, kind)
 			return out
 		}
+		if f, ok := ins[0].flat.([]float32); ok && kind == rSum {
+			reduceSumF32(out.flat.([]float32), f, in, reduced)
+			return out
+		}
 		if reduceIntsAny(out.flat, ins[0].flat, in.Dimensions, reduced, kind) {
 			return out
 		}
@@ -156,6 +160,64 @@ func reduceRowsF32(out, in []float32, rowLen int, kind reduceKind) {
 			}
 		}
 	})
+}
+
+// reduceSumF32 sums float32 over any axes: the input is streamed once in runs along its last
+// (merged) axis, each run either added element-wise into an output row (last axis kept: bias
+// gradients, sums over the batch) or summed into one output slot (last axis reduced).
+func reduceSumF32(out []float32, in []float32, inShape shapes.Shape, reduced []bool) {
+	dims := inShape.Dimensions
+	outStr := make([]int, len(dims))
+	s := 1
+	for k := len(dims) - 1; k >= 0; k-- {
+		if !reduced[k] {
+			outStr[k] = s
+			s *= dims[k]
+		}
+	}
+	inStr := rowMajorStrides(dims)
+	md, mo, mi := mergeAxes(dims, outStr, inStr) // axes merge when contiguous in both
+	acc := make([]float64, len(out))
+	if len(md) == 0 {
+		if len(in) > 0 {
+			acc[0] = float64(in[0])
+		}
+	} else {
+		r := len(md) - 1
+		n, os := md[r], mo[r]
+		idx := make([]int, r)
+		o, i := 0, 0
+		outer := len(in) / n
+		for it := 0; it < outer; it++ {
+			row := in[i : i+n]
+			if os == 0 {
+				var sum float64
+				for _, v := range row {
+					sum += float64(v)
+				}
+				acc[o] += sum
+			} else {
+				a := acc[o : o+n]
+				for j, v := range row {
+					a[j] += float64(v)
+				}
+			}
+			for k := r - 1; k >= 0; k-- {
+				idx[k]++
+				o += mo[k]
+				i += mi[k]
+				if idx[k] < md[k] {
+					break
+				}
+				o -= mo[k] * md[k]
+				i -= mi[k] * md[k]
+				idx[k] = 0
+			}
+		}
+	}
+	for j, v := range acc {
+		out[j] = float32(v)
+	}
 }
 
 // reduceGeneral streams the input once, accumulating each element into its output slot.

@@ -85,6 +85,34 @@ CLONES void interp_softmax_rows(const float *x, float *y, int64_t rows, int64_t 
 		for (int64_t i = 0; i < n; i++) yr[i] *= inv;
 	}
 }
+// Binary float32 ops on runs: mode 0: y = a op b (both contiguous); mode 1: y = a op b[0];
+// mode 2: y = a[0] op b. op: 0 add, 1 sub, 2 mul, 3 div.
+CLONES void interp_vbinary(int op, int mode, const float *a, const float *b, float *y, int64_t n) {
+	if (mode == 0) {
+		switch (op) {
+		case 0: for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i]; break;
+		case 1: for (int64_t i = 0; i < n; i++) y[i] = a[i] - b[i]; break;
+		case 2: for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i]; break;
+		case 3: for (int64_t i = 0; i < n; i++) y[i] = a[i] / b[i]; break;
+		}
+	} else if (mode == 1) {
+		float v = b[0];
+		switch (op) {
+		case 0: for (int64_t i = 0; i < n; i++) y[i] = a[i] + v; break;
+		case 1: for (int64_t i = 0; i < n; i++) y[i] = a[i] - v; break;
+		case 2: for (int64_t i = 0; i < n; i++) y[i] = a[i] * v; break;
+		case 3: for (int64_t i = 0; i < n; i++) y[i] = a[i] / v; break;
+		}
+	} else {
+		float v = a[0];
+		switch (op) {
+		case 0: for (int64_t i = 0; i < n; i++) y[i] = v + b[i]; break;
+		case 1: for (int64_t i = 0; i < n; i++) y[i] = v - b[i]; break;
+		case 2: for (int64_t i = 0; i < n; i++) y[i] = v * b[i]; break;
+		case 3: for (int64_t i = 0; i < n; i++) y[i] = v / b[i]; break;
+		}
+	}
+}
 */
 import "C"
 
@@ -113,4 +141,13 @@ func vsoftmaxRows(x, y []float32, n int) {
 		return
 	}
 	C.interp_softmax_rows((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(x)/n), C.int64_t(n))
+}
+
+// vbinary applies op (0 add, 1 sub, 2 mul, 3 div) on a run; mode as in interp_vbinary.
+func vbinary(op, mode int, a, b, y []float32) {
+	if len(y) == 0 {
+		return
+	}
+	C.interp_vbinary(C.int(op), C.int(mode), (*C.float)(unsafe.Pointer(&a[0])), (*C.float)(unsafe.Pointer(&b[0])),
+		(*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(y)))
 }

@@ -19,3 +19,6 @@ func vtanh(x, y []float32) {
 }
 
 func vsoftmaxRows(x, y []float32, n int) { softmaxRowsGo(y, x, n) }
+
+// vbinary is only called when haveVMath.
+func vbinary(op, mode int, a, b, y []float32) { panic("fastcpu: vbinary without cgo") }

@@ -97,9 +97,13 @@ func attention(c Config, p Params, l int, x *Node, hk *hooks.Active) *Node {
 	// scores[b, h, q, s] = q[b, q, h, :] . k[b, s, h, :] / sqrt(K), causally masked with -inf.
 	scores := DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2}) // [B, H, Pq, Pk]
 	scores = MulScalar(scores, 1/math.Sqrt(float64(c.DHead)))
-	dims := scores.Shape().Dimensions
-	causal := BroadcastToDims(ExpandLeftToRank(LowerTriangular(scores.Graph(), dims[2]), 4), dims...)
-	scores = Where(causal, scores, BroadcastToDims(Infinity(scores.Graph(), scores.DType(), -1), dims...))
+	// The mask is added ([1, 1, P, P]: 0 on and below the diagonal, -inf above) rather than
+	// selected with a [B, H, P, P] Where: the same values, without materialising a broadcast
+	// mask; the gradient at masked positions is zero either way (their pattern is 0).
+	g, P := scores.Graph(), scores.Shape().Dimensions[2]
+	zero, negInf := ScalarZero(g, scores.DType()), Infinity(g, scores.DType(), -1)
+	mask := Where(LowerTriangular(g, P), BroadcastToDims(zero, P, P), BroadcastToDims(negInf, P, P)) // [P, P]
+	scores = Add(scores, ExpandLeftToRank(mask, 4))
 	scores = hk.Point(hooks.AttnScores(l), scores)
 	pattern := hk.Point(hooks.Pattern(l), Softmax(scores, -1)) // [B, H, Pq, Pk]
 
