@@ -10,8 +10,9 @@ backends=("${@:-fastcpu go}")
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 echo "== PyTorch reference"
 /usr/bin/python3 bench/torch_forward.py --runs 5 --skip-tl | tee "bench/results/torch-$stamp.json"
+/usr/bin/python3 bench/torch_train_step.py | tee "bench/results/torch-train-$stamp.json"
 for b in ${backends[@]}; do
   echo "== Go benchmarks on $b"
-  GOMLX_BACKEND=$b go test ./model/ -run '^$' -bench 'ForwardGPT2Small|ForwardAttnOnly2L|MatMul' -benchtime 3x -count 1 -timeout 60m \
+  GOMLX_BACKEND=$b go test ./model/ -run '^$' -bench 'ForwardGPT2Small|ForwardAttnOnly2L|MatMul|TrainStep|Softmax' -benchtime 5x -count 1 -timeout 60m \
     | tee "bench/results/go-$b-$stamp.txt"
 done
