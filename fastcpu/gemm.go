@@ -3,7 +3,7 @@ package fastcpu
 // Batched float32/float64 matrix multiplication (GEMM).
 //
 // Gemm uses OpenBLAS when it can be loaded at runtime (dlopen through purego,
-// see gemm_blas.go: no cgo headers or link-time dependency), and falls back to
+// see gemm_blas.go: no OpenBLAS headers or link-time dependency), and falls back to
 // a pure-Go cache-blocked kernel otherwise (gemm_go.go; an AVX-512/AVX2 kernel
 // written with simd/archsimd is used instead of the scalar one when the package
 // is built with GOEXPERIMENT=simd, see gemm_simd_amd64.go).
@@ -13,15 +13,35 @@ package fastcpu
 //	INTERP_NO_BLAS=1   never load OpenBLAS, always use the Go kernels.
 //	INTERP_BLAS_LIB=p  dlopen p instead of libopenblas.so.0 / libopenblas.so.
 //
-// Threading policy (measured on a 2-core AMD EPYC Zen 4, see gemm_bench_test.go):
+// Threading policy (measured on the 2-core AMD EPYC Zen 4 dev machine with
+// OpenBLAS 0.3.21; tables in gemm_bench_test.go / TestGemmPerfTable):
 //
-//   - One big problem (or a small batch of big problems): a single
-//     OpenBLAS call, letting OpenBLAS use all its threads.
-//   - A batch of many small/medium problems: the batch is split across
-//     GOMAXPROCS goroutines, each calling single-threaded sgemm (OpenBLAS is
-//     switched to 1 thread for the duration of the call, under a lock, and
-//     restored afterwards). See gemmBLASPolicy for the thresholds.
-//   - Tiny problems: the Go kernel, which has no per-call overhead.
+//   - A call is planned as tasks (newGemmPlan): the problems of the batch, or,
+//     when the batch is smaller than the number of goroutines (GOMAXPROCS) or
+//     does not spread evenly over them, row (or column) blocks of each C.
+//     Work under ~2 MFLOP per goroutine is not split at all (waking a core
+//     costs several µs, more in a VM).
+//   - Batches that spread evenly (the batch-parallel case: attention,
+//     per-head products, ...): OpenBLAS single-threaded, tasks on goroutines.
+//     Much faster than looping over multi-threaded OpenBLAS calls: attention
+//     96×(128×64×128) ~165 vs ~105 GFLOP/s, 256×(64×8×64) ~125 vs ~80.
+//   - Problems that would be cut into blocks (typically one big GEMM): one
+//     OpenBLAS call per problem, threaded by OpenBLAS itself (it shares packed
+//     panels between its threads): ~5% faster on 1024×768×3072 (~205 vs ~195
+//     GFLOP/s), 20-40% on 64..128-row problems. Thin ones (m or n < 16, or
+//     k < 128) are still cut into blocks on goroutines, which measured faster.
+//   - OpenBLAS's thread pool is started lazily (OPENBLAS_NUM_THREADS=1 at
+//     dlopen) and its threads spin only 2^20 cycles (~0.4 ms) after a call
+//     (OPENBLAS_THREAD_TIMEOUT=20 unless set by the user) instead of the
+//     default 2^28 (~0.1 s), during which they steal the CPU from the Go code
+//     running between two GEMMs (measured: GoMLX-style Go work after a GEMM
+//     ran 2x slower with the default).
+//   - In the goroutine mode, for A·Bᵀ with small k (<= 32) B is first copied
+//     transposed: OpenBLAS's small-matrix path is up to 2x slower for A·Bᵀ
+//     than for A·B (256×(64×8×64) with transB: 61 -> 86 GFLOP/s).
+//   - Problems with m·n·k <= 512 use the Go kernel (gemmDirect), cheaper than
+//     the call overhead plus OpenBLAS's own.
+//   - Without OpenBLAS the Go kernels use the same task plan.
 
 import (
 	"fmt"
@@ -134,13 +154,17 @@ func gemmBLAS() *blasLibrary {
 type blasThreading int
 
 const (
-	// blasGoThreads: OpenBLAS always runs single-threaded; each Gemm call is
-	// cut into tasks (problems of the batch, or row/column blocks of C) run on
+	// blasAutoThreads (default): blasGoThreads, except for problems that would
+	// be cut into parts (batch < cores, or not spread evenly), which use
+	// blasOpenBLASThreads. See blasUseOpenBLASThreads.
+	blasAutoThreads blasThreading = iota
+	// blasGoThreads: OpenBLAS runs single-threaded; each Gemm call is cut into
+	// tasks (problems of the batch, or row/column blocks of C) run on
 	// GOMAXPROCS goroutines.
-	blasGoThreads blasThreading = iota
+	blasGoThreads
 	// blasOpenBLASThreads: one OpenBLAS call per problem, multi-threaded by
 	// OpenBLAS's own thread pool.
 	blasOpenBLASThreads
 )
 
-var blasThreadsMode = blasGoThreads
+var blasThreadsMode = blasAutoThreads

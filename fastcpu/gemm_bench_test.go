@@ -9,10 +9,13 @@ import (
 // Benchmarks report GFLOP/s (2·batch·m·n·k per op). Shapes are written
 // batch×(m×k×n). Paths:
 //
-//	default      Gemm as is (OpenBLAS if loaded, Go kernel for tiny problems)
-//	openblas     OpenBLAS single-threaded, work split over GOMAXPROCS goroutines
-//	openblas-mt  one OpenBLAS call per problem, OpenBLAS's own threads
+//	default      Gemm as is: OpenBLAS if loaded with the automatic threading
+//	             policy (see gemm.go), Go kernel for tiny problems
+//	openblas     OpenBLAS single-threaded, tasks on GOMAXPROCS goroutines
+//	openblas-mt  one OpenBLAS call per problem, threaded by OpenBLAS itself
 //	go           the Go kernel (SIMD one when built with GOEXPERIMENT=simd)
+//
+// TestGemmPerfTable (gemm_perf_test.go) prints the same as a table.
 //
 // Run e.g.: go test -run XXX -bench Gemm -benchtime 2s ./fastcpu
 
@@ -71,7 +74,7 @@ func BenchmarkGemm(b *testing.B) {
 				}{{"openblas", blasGoThreads}, {"openblas-mt", blasOpenBLASThreads}} {
 					b.Run(p.name, func(b *testing.B) {
 						blasThreadsMode, forceBLASSmall = p.mode, true
-						defer func() { blasThreadsMode, forceBLASSmall = blasGoThreads, false }()
+						defer func() { blasThreadsMode, forceBLASSmall = blasAutoThreads, false }()
 						run(b)
 					})
 				}

@@ -1,15 +1,18 @@
-//go:build (linux || darwin || freebsd || netbsd) && (amd64 || arm64)
+//go:build (linux || darwin) && (amd64 || arm64)
 
 package fastcpu
 
 // OpenBLAS binding, loaded at runtime with dlopen via purego: building needs
-// neither cgo nor OpenBLAS headers, and a binary runs (with the Go fallback) on
-// machines without OpenBLAS.
+// neither OpenBLAS headers nor the library, and a binary runs (with the Go
+// fallback) on machines without OpenBLAS.
 //
 // We call the Fortran entry points sgemm_/dgemm_ (all arguments by pointer)
 // rather than cblas_sgemm: purego.SyscallN cannot pass the float alpha/beta
 // arguments of cblas_sgemm in the right registers, and purego.RegisterFunc goes
-// through reflection on each call. A row-major C = op(A)·op(B) is computed as the
+// through reflection on each call. The call itself goes through a tiny cgo
+// trampoline when cgo is enabled (gemm_blas_cgo.go: ~0.05 µs per call), else
+// through purego.SyscallN (gemm_blas_nocgo.go: ~0.25 µs; up to ~20% slower on
+// batches of tiny problems). A row-major C = op(A)·op(B) is computed as the
 // column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, exactly what cblas_sgemm does internally.
 
 import (
@@ -27,11 +30,11 @@ type blasLibrary struct {
 	dgemm        uintptr // dgemm_
 	setThreadsFn uintptr // openblas_set_num_threads(int)
 	getThreadsFn uintptr // openblas_get_num_threads() int
-	maxThreads   int     // OpenBLAS thread count for blasOpenBLASThreads mode.
+	maxThreads   int     // Most threads OpenBLAS may use for one call (NumCPU).
 
 	// threadsMu guards OpenBLAS's global thread count, normally 1: calls
-	// relying on that hold it for reading; blasOpenBLASThreads mode changes it
-	// while holding it for writing.
+	// relying on that hold it for reading; calls threaded by OpenBLAS raise it
+	// while holding it for writing, and restore it.
 	threadsMu sync.RWMutex
 }
 
@@ -51,14 +54,14 @@ func blasLoad() *blasLibrary {
 	if p := os.Getenv("INTERP_BLAS_LIB"); p != "" {
 		candidates = []string{p}
 	}
-	// We parallelise over goroutines and call OpenBLAS single-threaded (see
-	// blasThreadsMode), so OpenBLAS need not start its thread pool at load
-	// time: its worker threads busy-wait (sched_yield) for 2^28 cycles (~0.1 s)
-	// after start-up and after every multi-threaded call, stealing the CPU
-	// from the Go code that runs between two GEMMs. OpenBLAS reads these
-	// variables once, in its constructor; they are restored afterwards.
+	// OpenBLAS is normally called single-threaded (see the threading policy
+	// in gemm.go), so it need not start its thread pool at load time, and when
+	// it is used its worker threads should not busy-wait (sched_yield) for
+	// 2^28 cycles (~0.1 s) after each call, stealing the CPU from the Go code
+	// that runs between two GEMMs: 2^20 cycles (~0.4 ms) instead. OpenBLAS
+	// reads these variables once, in its constructor; they are restored
+	// afterwards. A value set by the user is left alone.
 	defer blasSetEnvTemporarily("OPENBLAS_NUM_THREADS", "1")()
-	// Should the pool be used (blasOpenBLASThreads), spin only 2^20 cycles (~0.4 ms).
 	defer blasSetEnvTemporarily("OPENBLAS_THREAD_TIMEOUT", "20")()
 	for _, name := range candidates {
 		h, err := purego.Dlopen(name, purego.RTLD_NOW|purego.RTLD_LOCAL)
@@ -154,17 +157,10 @@ func newBlasArgs(m, n, k int, transA, transB, f64 bool) *blasArgs {
 }
 
 // call invokes fn (sgemm_ or dgemm_) on one (sub)problem; ptrA/B/C point at
-// its first elements.
+// its first elements. blasCall is a cgo call when cgo is available
+// (gemm_blas_cgo.go), else a purego.SyscallN (gemm_blas_nocgo.go).
 func (lib *blasLibrary) call(fn uintptr, args *blasArgs, ptrA, ptrB, ptrC unsafe.Pointer) {
-	purego.SyscallN(fn,
-		uintptr(unsafe.Pointer(&args.transA[0])), uintptr(unsafe.Pointer(&args.transB[0])),
-		uintptr(unsafe.Pointer(&args.m)), uintptr(unsafe.Pointer(&args.n)), uintptr(unsafe.Pointer(&args.k)),
-		uintptr(unsafe.Pointer(&args.alpha[0])),
-		uintptr(ptrB), uintptr(unsafe.Pointer(&args.lda)),
-		uintptr(ptrA), uintptr(unsafe.Pointer(&args.ldb)),
-		uintptr(unsafe.Pointer(&args.beta[0])),
-		uintptr(ptrC), uintptr(unsafe.Pointer(&args.ldc)),
-	)
+	blasCall(fn, args, ptrA, ptrB, ptrC)
 }
 
 func (lib *blasLibrary) setThreads(n int) { purego.SyscallN(lib.setThreadsFn, uintptr(n)) }
@@ -193,11 +189,12 @@ func blasBatch[T float32 | float64](lib *blasLibrary, fn uintptr, f64 bool, batc
 		bCol = k
 	}
 
-	if blasThreadsMode == blasOpenBLASThreads {
-		// One call per problem, OpenBLAS multi-threaded (its own thread pool).
+	plan := newGemmPlan(batch, m, n, k, 16, 16, runtime.GOMAXPROCS(0))
+	if blasUseOpenBLASThreads(plan, m, n, k) {
+		// One call per problem, multi-threaded by OpenBLAS's own thread pool.
 		lib.threadsMu.Lock()
 		defer lib.threadsMu.Unlock()
-		lib.setThreads(lib.maxThreads)
+		lib.setThreads(min(runtime.GOMAXPROCS(0), lib.maxThreads))
 		defer lib.setThreads(1)
 		args := newBlasArgs(m, n, k, transA, transB, f64)
 		for i := range batch {
@@ -207,27 +204,76 @@ func blasBatch[T float32 | float64](lib *blasLibrary, fn uintptr, f64 bool, batc
 		return
 	}
 
-	// Default: OpenBLAS single-threaded, parallelism over goroutines.
+	// OpenBLAS single-threaded, tasks spread over goroutines.
 	lib.threadsMu.RLock()
 	defer lib.threadsMu.RUnlock()
-	var argsBuf [64]*blasArgs
-	gemmParallel(batch, m, n, k, 16, func(w int, t gemmTask) {
-		var args *blasArgs
-		if w < len(argsBuf) {
-			if argsBuf[w] == nil {
-				argsBuf[w] = newBlasArgs(m, n, k, transA, transB, f64)
+	// OpenBLAS's small-matrix path is up to 2x slower for A·Bᵀ than for A·B
+	// (e.g. 256×(64×8×64): 46 vs 120 GFLOP/s): for small B, copy it transposed
+	// first (k·n element copies against 2·m·n·k flops).
+	preTransB := transB && !transA && k <= blasPreTransposeMaxK && m >= 16 && k*n <= 1<<16
+	type workerState struct {
+		args    *blasArgs
+		bt      []T            // B transposed (k×n), when preTransB.
+		btSrc   unsafe.Pointer // problem whose B is in bt (broadcast B: copied once).
+		btJ0    int
+		btJ1    int
+		started bool
+	}
+	workers := make([]workerState, plan.nw)
+	gemmParallel(plan, batch, m, n, func(w int, t gemmTask) {
+		ws := &workers[w]
+		if !ws.started {
+			ws.started = true
+			ws.args = newBlasArgs(m, n, k, transA, transB && !preTransB, f64)
+			if preTransB {
+				ws.bt = make([]T, k*n)
 			}
-			args = argsBuf[w]
-		} else {
-			args = newBlasArgs(m, n, k, transA, transB, f64)
 		}
+		args := ws.args
 		args.m, args.n = int32(t.j1-t.j0), int32(t.i1-t.i0)
-		lib.call(fn, args,
-			at(pa, t.b*aStride+t.i0*aRow),
-			at(pb, t.b*bStride+t.j0*bCol),
-			at(pc, t.b*m*n+t.i0*n+t.j0))
-		runtime.KeepAlive(args)
+		ptrB := at(pb, t.b*bStride+t.j0*bCol)
+		if preTransB {
+			src := at(pb, t.b*bStride)
+			if src != ws.btSrc || t.j0 != ws.btJ0 || t.j1 != ws.btJ1 {
+				gemmTransposeCols(ws.bt, b[t.b*bStride:], n, k, t.j0, t.j1)
+				ws.btSrc, ws.btJ0, ws.btJ1 = src, t.j0, t.j1
+			}
+			ptrB = unsafe.Pointer(&ws.bt[t.j0])
+		}
+		lib.call(fn, args, at(pa, t.b*aStride+t.i0*aRow), ptrB, at(pc, t.b*m*n+t.i0*n+t.j0))
+		runtime.KeepAlive(ws.args)
+		runtime.KeepAlive(ws.bt)
 	})
+}
+
+// Largest k for which a transposed B is copied before small OpenBLAS calls.
+const blasPreTransposeMaxK = 32
+
+// gemmTransposeCols writes columns [j0,j1) of op(B) = Bᵀ, where src holds B as
+// n×k row-major, into dst as k×n row-major.
+func gemmTransposeCols[T gemmFloat](dst, src []T, n, k, j0, j1 int) {
+	for j := j0; j < j1; j++ {
+		row := src[j*k : j*k+k]
+		for p, v := range row {
+			dst[p*n+j] = v
+		}
+	}
+}
+
+// blasUseOpenBLASThreads decides, for a call planned as p, whether to let
+// OpenBLAS multi-thread each problem itself instead of running tasks on
+// goroutines (see the policy in gemm.go).
+func blasUseOpenBLASThreads(p gemmPlan, m, n, k int) bool {
+	switch blasThreadsMode {
+	case blasGoThreads:
+		return false
+	case blasOpenBLASThreads:
+		return true
+	}
+	// blasAutoThreads: problems that would be cut into parts (a batch too
+	// small to spread evenly over the cores) are better threaded by OpenBLAS,
+	// which shares its packed panels between threads, unless they are thin.
+	return p.nw > 1 && p.s > 1 && m >= 16 && n >= 16 && k >= 128
 }
 
 // blasNumThreads returns openblas_get_num_threads(), or 0 if OpenBLAS is not loaded.

@@ -1,4 +1,4 @@
-//go:build !((linux || darwin || freebsd || netbsd) && (amd64 || arm64))
+//go:build !((linux || darwin) && (amd64 || arm64))
 
 package fastcpu
 
@@ -17,3 +17,5 @@ func (lib *blasLibrary) dgemmBatch(batch, m, n, k int, a []float64, aStride int,
 }
 
 func blasNumThreads() int { return 0 }
+
+func blasUseOpenBLASThreads(p gemmPlan, m, n, k int) bool { return false }

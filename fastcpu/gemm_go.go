@@ -57,18 +57,40 @@ type gemmBuffers[T gemmFloat] struct {
 	tile   []T
 }
 
+// gemmBufCache keeps packing buffers between calls. Not a sync.Pool: the pool
+// is emptied at every GC, and freshly allocated buffers are expensive (first
+// touch page faults, very slow in a VM: measured 1.5-2x slower GEMMs).
+// At most GOMAXPROCS buffers (a few MiB each) are kept per element type.
+type gemmBufCache[T gemmFloat] struct {
+	mu   sync.Mutex
+	free []*gemmBuffers[T]
+}
+
 var (
-	gemmBufPool32 sync.Pool
-	gemmBufPool64 sync.Pool
+	gemmBufCache32 gemmBufCache[float32]
+	gemmBufCache64 gemmBufCache[float64]
 )
 
+func gemmBufCacheFor[T gemmFloat]() *gemmBufCache[T] {
+	var zero T
+	if _, ok := any(zero).(float32); ok {
+		return any(&gemmBufCache32).(*gemmBufCache[T])
+	}
+	return any(&gemmBufCache64).(*gemmBufCache[T])
+}
+
+// gemmGetBuffers returns packing buffers large enough for an m×n×k problem.
 func gemmGetBuffers[T gemmFloat](kr *gemmKernel[T], m, n, k int) *gemmBuffers[T] {
-	pool := gemmBufPool[T]()
+	cache := gemmBufCacheFor[T]()
 	var bufs *gemmBuffers[T]
-	if v := pool.Get(); v != nil {
-		bufs = v.(*gemmBuffers[T])
-	} else {
-		bufs = &gemmBuffers[T]{tile: make([]T, kr.mr*kr.nr)}
+	cache.mu.Lock()
+	if l := len(cache.free); l > 0 {
+		bufs = cache.free[l-1]
+		cache.free = cache.free[:l-1]
+	}
+	cache.mu.Unlock()
+	if bufs == nil {
+		bufs = &gemmBuffers[T]{}
 	}
 	kc := min(k, kr.kc)
 	mc := min(gemmRoundUp(m, kr.mr), kr.mc)
@@ -85,19 +107,21 @@ func gemmGetBuffers[T gemmFloat](kr *gemmKernel[T], m, n, k int) *gemmBuffers[T]
 	return bufs
 }
 
-func gemmBufPool[T gemmFloat]() *sync.Pool {
-	var zero T
-	if _, ok := any(zero).(float32); ok {
-		return &gemmBufPool32
+// gemmPutBuffers returns buffers to the cache.
+func gemmPutBuffers[T gemmFloat](bufs *gemmBuffers[T]) {
+	cache := gemmBufCacheFor[T]()
+	cache.mu.Lock()
+	if len(cache.free) < runtime.GOMAXPROCS(0) {
+		cache.free = append(cache.free, bufs)
 	}
-	return &gemmBufPool64
+	cache.mu.Unlock()
 }
 
 func gemmRoundUp(x, m int) int { return (x + m - 1) / m * m }
 
 // gemmGo is the pure-Go batched GEMM (see Gemm for the arguments).
 func gemmGo[T gemmFloat](batch, m, n, k int, a []T, aStride int, transA bool, b []T, bStride int, transB bool, c []T) {
-	kr := gemmGoKernel[T]()
+	kr := gemmGoKernel[T](n)
 	base := gemmProblem[T]{m: m, n: n, k: k, ldc: n}
 	if transA {
 		base.ars, base.acs = 1, m
@@ -119,8 +143,9 @@ func gemmGo[T gemmFloat](batch, m, n, k int, a []T, aStride int, transA bool, b 
 		return
 	}
 	// Per-worker packing buffers, allocated on first use.
-	bufs := make([]*gemmBuffers[T], runtime.GOMAXPROCS(0))
-	gemmParallel(batch, m, n, k, kr.mr, func(w int, t gemmTask) {
+	plan := newGemmPlan(batch, m, n, k, kr.mr, kr.nr, runtime.GOMAXPROCS(0))
+	bufs := make([]*gemmBuffers[T], plan.nw)
+	gemmParallel(plan, batch, m, n, func(w int, t gemmTask) {
 		p := base
 		p.a = a[t.b*aStride+t.i0*p.ars:]
 		p.b = b[t.b*bStride+t.j0*p.bcs:]
@@ -133,7 +158,7 @@ func gemmGo[T gemmFloat](batch, m, n, k int, a []T, aStride int, transA bool, b 
 	})
 	for _, buf := range bufs {
 		if buf != nil {
-			gemmBufPool[T]().Put(buf)
+			gemmPutBuffers(buf)
 		}
 	}
 }

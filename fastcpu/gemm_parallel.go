@@ -1,7 +1,6 @@
 package fastcpu
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -16,44 +15,63 @@ type gemmTask struct {
 // get at least ~25 µs of work.
 const gemmMinFlopsPerWorker = 2 << 20
 
-// gemmParallel cuts the batch into tasks and runs them on up to GOMAXPROCS
-// goroutines (the calling goroutine included), calling run(worker, task).
-// Each problem is cut into s parts (along m, or along n when m is small) so
-// that the number of tasks is a multiple of the number of workers when the
-// batch is small; align is the preferred granularity of the cuts.
-//
-// Plain goroutines and a WaitGroup per call: no shared bounded pool, so
-// nested or concurrent calls cannot deadlock.
-func gemmParallel(batch, m, n, k, align int, run func(worker int, t gemmTask)) {
+// gemmPlan says how gemmParallel cuts a call: nw goroutines, each problem cut
+// into s parts along m (splitRows) or n, at multiples of align.
+type gemmPlan struct {
+	nw, s     int
+	splitRows bool
+	align     int
+}
+
+// newGemmPlan plans a call on at most maxWorkers goroutines. Each problem is
+// cut into s parts (along m, or along n when m is small) so that the number of
+// tasks is a multiple of the number of workers when the batch is small;
+// alignM and alignN are the preferred granularities of cuts along m and n.
+func newGemmPlan(batch, m, n, k, alignM, alignN, maxWorkers int) gemmPlan {
 	flops := 2 * batch * m * n * k
-	nw := runtime.GOMAXPROCS(0)
+	nw := maxWorkers
 	if byWork := flops / gemmMinFlopsPerWorker; byWork < nw {
 		nw = byWork
 	}
 	if nw <= 1 {
-		for b := range batch {
-			run(0, gemmTask{b, 0, m, 0, n})
-		}
-		return
+		return gemmPlan{nw: 1, s: 1, splitRows: true, align: alignM}
 	}
-
 	// Parts per problem: 1 if the batch balances well over the workers,
 	// otherwise enough that batch·s is a multiple of nw.
 	s := 1
 	if batch%nw != 0 && batch < 4*nw {
 		s = nw / gemmGCD(batch, nw)
 	}
-	splitRows := m >= s*align || m >= n
+	p := gemmPlan{s: s, splitRows: m >= s*alignM || m >= n, align: alignN}
 	dim := n
-	if splitRows {
+	if p.splitRows {
+		dim, p.align = m, alignM
+	}
+	units := (dim + p.align - 1) / p.align
+	p.s = max(1, min(s, units))
+	p.nw = min(nw, batch*p.s)
+	return p
+}
+
+// gemmParallel runs the tasks of plan p on p.nw goroutines (the calling
+// goroutine included), calling run(worker, task) with worker in [0, p.nw).
+//
+// Plain goroutines and a WaitGroup per call: no shared bounded pool, so
+// nested or concurrent calls cannot deadlock.
+func gemmParallel(p gemmPlan, batch, m, n int, run func(worker int, t gemmTask)) {
+	if p.nw <= 1 && p.s <= 1 {
+		for b := range batch {
+			run(0, gemmTask{b, 0, m, 0, n})
+		}
+		return
+	}
+	dim := n
+	if p.splitRows {
 		dim = m
 	}
-	units := (dim + align - 1) / align
-	s = max(1, min(s, units))
-	cut := func(p int) int { return min(p*units/s*align, dim) }
-
-	nTasks := batch * s
-	nw = min(nw, nTasks)
+	units := (dim + p.align - 1) / p.align
+	cut := func(part int) int { return min(part*units/p.s*p.align, dim) }
+	nTasks := batch * p.s
 	var next atomic.Int64
 	worker := func(w int) {
 		for {
@@ -61,12 +79,12 @@ func gemmParallel(batch, m, n, k, align int, run func(worker int, t gemmTask)) {
 			if t >= nTasks {
 				return
 			}
-			b, p := t/s, t%s
-			lo, hi := cut(p), cut(p+1)
+			b, part := t/p.s, t%p.s
+			lo, hi := cut(part), cut(part+1)
 			if lo >= hi {
 				continue
 			}
-			if splitRows {
+			if p.splitRows {
 				run(w, gemmTask{b, lo, hi, 0, n})
 			} else {
 				run(w, gemmTask{b, 0, m, lo, hi})
@@ -74,7 +92,7 @@ func gemmParallel(batch, m, n, k, align int, run func(worker int, t gemmTask)) {
 		}
 	}
 	var wg sync.WaitGroup
-	for w := 1; w < nw; w++ {
+	for w := 1; w < p.nw; w++ {
 		wg.Go(func() { worker(w) })
 	}
 	worker(0)

@@ -1,14 +1,13 @@
 package fastcpu
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -19,7 +18,7 @@ import (
 //
 //	GEMM_PERF=1 go test -run TestGemmPerfTable -v ./fastcpu
 //	GEMM_PERF=1 GEMM_PERF_ROUNDS=5 GEMM_PERF_SHAPES='^96x|1024x768x768$' ...
-//	GEMM_PERF=1 GEMM_PERF_EXTRA='4,256,256,256;2,512,512,512' ...  (batch,m,k,n)
+//	GEMM_PERF=1 GEMM_PERF_EXTRA='4,256,256,256;2,512,512,512,0,1' ...  (batch,m,k,n[,transA,transB])
 //
 // Best-of-N (rather than the mean) is used because the development machine is
 // shared; the best run is the one least disturbed by other processes.
@@ -30,6 +29,17 @@ func TestGemmPerfTable(t *testing.T) {
 	rounds := 3
 	if v, err := strconv.Atoi(os.Getenv("GEMM_PERF_ROUNDS")); err == nil && v > 0 {
 		rounds = v
+	}
+	// GEMM_GO_BLOCKING="kc,mc,nc" overrides the float32 Go kernel's blocking (tuning).
+	if v := os.Getenv("GEMM_GO_BLOCKING"); v != "" {
+		kr := *gemmGoKernel32
+		if _, err := fmt.Sscanf(v, "%d,%d,%d", &kr.kc, &kr.mc, &kr.nc); err != nil {
+			t.Fatalf("bad GEMM_GO_BLOCKING %q: %v", v, err)
+		}
+		kr.mc, kr.nc = gemmRoundUp(kr.mc, kr.mr), gemmRoundUp(kr.nc, kr.nr)
+		old := gemmGoKernel32
+		gemmGoKernel32 = &kr
+		defer func() { gemmGoKernel32 = old }()
 	}
 	var filter *regexp.Regexp
 	if f := os.Getenv("GEMM_PERF_SHAPES"); f != "" {
@@ -42,7 +52,7 @@ func TestGemmPerfTable(t *testing.T) {
 	mode := func(m blasThreading) func() func() {
 		return func() func() {
 			blasThreadsMode, forceBLASSmall = m, true
-			return func() { blasThreadsMode, forceBLASSmall = blasGoThreads, false }
+			return func() { blasThreadsMode, forceBLASSmall = blasAutoThreads, false }
 		}
 	}
 	paths := []path{{"default", func() func() { return func() {} }}}
@@ -54,6 +64,16 @@ func TestGemmPerfTable(t *testing.T) {
 		return func() { forceGoGemm = false }
 	}})
 
+	if f := os.Getenv("GEMM_PERF_PATHS"); f != "" {
+		re := regexp.MustCompile(f)
+		var kept []path
+		for _, p := range paths {
+			if re.MatchString(p.name) {
+				kept = append(kept, p)
+			}
+		}
+		paths = kept
+	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%-28s", "shape b×(m×k×n)")
 	for _, p := range paths {
@@ -66,10 +86,22 @@ func TestGemmPerfTable(t *testing.T) {
 		shapes = nil
 		for _, spec := range strings.Split(extra, ";") {
 			var s gemmBenchShape
-			if _, err := fmt.Sscanf(spec, "%d,%d,%d,%d", &s.batch, &s.m, &s.k, &s.n); err != nil {
-				t.Fatalf("bad GEMM_PERF_EXTRA entry %q: %v", spec, err)
+			var ta, tb int
+			f := strings.Split(spec, ",")
+			if len(f) == 4 {
+				f = append(f, "0", "0")
 			}
+			if _, err := fmt.Sscanf(strings.Join(f, " "), "%d %d %d %d %d %d", &s.batch, &s.m, &s.k, &s.n, &ta, &tb); err != nil {
+				t.Fatalf("bad GEMM_PERF_EXTRA entry %q (want batch,m,k,n[,transA,transB]): %v", spec, err)
+			}
+			s.transA, s.transB = ta != 0, tb != 0
 			s.name = fmt.Sprintf("%dx(%dx%dx%d)", s.batch, s.m, s.k, s.n)
+			if s.transA {
+				s.name += "_tA"
+			}
+			if s.transB {
+				s.name += "_tB"
+			}
 			shapes = append(shapes, s)
 		}
 	}
@@ -130,55 +162,9 @@ func gemmDefaultPathName(batch, m, n, k int) string {
 	if gemmBLAS() == nil || gemmGoForTiny(batch, m, n, k) {
 		return "go" + gemmGoKernelSuffix()
 	}
-	if blasThreadsMode == blasOpenBLASThreads {
+	plan := newGemmPlan(batch, m, n, k, 16, 16, runtime.GOMAXPROCS(0))
+	if blasUseOpenBLASThreads(plan, m, n, k) {
 		return "openblas-mt"
 	}
 	return "openblas"
-}
-
-// gemmLoadSample is a snapshot of the machine's busy CPU time and this process's CPU time.
-type gemmLoadSample struct {
-	wall       time.Time
-	busy, self time.Duration
-}
-
-func gemmReadLoad() gemmLoadSample {
-	ls := gemmLoadSample{wall: time.Now()}
-	if data, err := os.ReadFile("/proc/stat"); err == nil {
-		line, _, _ := bytes.Cut(data, []byte("\n"))
-		f := strings.Fields(string(line)) // cpu user nice system idle iowait irq softirq steal ...
-		for i, v := range f[1:] {
-			if i == 3 || i == 4 {
-				continue // idle, iowait
-			}
-			n, _ := strconv.Atoi(v)
-			ls.busy += time.Duration(n) * 10 * time.Millisecond // USER_HZ = 100
-		}
-	}
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		ls.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	return ls
-}
-
-// otherSince returns the average number of CPUs used by other processes since l0.
-func (l gemmLoadSample) otherSince(l0 gemmLoadSample) float64 {
-	wall := l.wall.Sub(l0.wall)
-	if wall <= 0 {
-		return 0
-	}
-	return max(0, float64((l.busy-l0.busy)-(l.self-l0.self))/float64(wall))
-}
-
-// gemmWaitIdle waits (up to maxWait) until other processes use less than 10% of a CPU.
-func gemmWaitIdle(maxWait time.Duration) {
-	deadline := time.Now().Add(maxWait)
-	for time.Now().Before(deadline) {
-		l0 := gemmReadLoad()
-		time.Sleep(time.Second)
-		if gemmReadLoad().otherSince(l0) < 0.1 {
-			return
-		}
-	}
 }

@@ -1,12 +1,16 @@
 package fastcpu
 
-// Scalar (portable) micro-kernels. Without SIMD, Go compiles each multiply-add
-// to a MULSS+ADDSS pair; the tile is sized so that accumulators, the A column
-// and the B row all stay in the 15 usable X registers.
+// Scalar (portable) micro-kernels, used by a plain build (no GOEXPERIMENT=simd)
+// when OpenBLAS is not available. Go compiles each multiply-add to a
+// MULSS+ADDSS pair (no FMA contraction at the default GOAMD64=v1) and does
+// not vectorise, so this is at best ~12 GFLOP/s per core on Zen 4.
 
 var (
 	gemmGoKernel32 = &gemmKernel[float32]{name: "scalar", mr: 2, nr: 4, kc: 256, mc: 128, nc: 2048, kern: gemmKernScalar2x4[float32]}
 	gemmGoKernel64 = &gemmKernel[float64]{name: "scalar", mr: 2, nr: 4, kc: 256, mc: 64, nc: 2048, kern: gemmKernScalar2x4[float64]}
+
+	// gemmGoKernel32Narrow, if set, is used instead of gemmGoKernel32 when n <= its nr.
+	gemmGoKernel32Narrow *gemmKernel[float32]
 
 	// gemmGoKernelName names the SIMD kernels when they are in use.
 	gemmGoKernelName string
@@ -19,9 +23,12 @@ func gemmGoKernelSuffix() string {
 	return "+" + gemmGoKernelName
 }
 
-func gemmGoKernel[T gemmFloat]() *gemmKernel[T] {
+func gemmGoKernel[T gemmFloat](n int) *gemmKernel[T] {
 	var zero T
 	if _, ok := any(zero).(float32); ok {
+		if nk := gemmGoKernel32Narrow; nk != nil && n <= nk.nr {
+			return any(nk).(*gemmKernel[T])
+		}
 		return any(gemmGoKernel32).(*gemmKernel[T])
 	}
 	return any(gemmGoKernel64).(*gemmKernel[T])

@@ -10,7 +10,8 @@ package fastcpu
 // does one FMA into that row's accumulator. The broadcast register dies in the
 // FMA (Go only exposes the 213 FMA form, whose result overwrites the first
 // multiplicand), so no copies are needed; 12 accumulators + B + broadcasts fit
-// in the 15 vector registers Go's register allocator uses.
+// in the 15 vector registers Go's register allocator uses (X0-X14: in Go 1.26
+// X16-X31 are not allocatable even with AVX-512).
 //
 // The `_ = g[i]` bounds checks are deliberate: each one ends a basic block.
 // Go's scheduler otherwise issues every load and broadcast of the loop body
@@ -29,6 +30,8 @@ func init() {
 	case archsimd.X86.AVX512():
 		gemmGoKernel32 = &gemmKernel[float32]{name: "avx512", mr: 12, nr: 16, kc: 256, mc: 240, nc: 4096, kern: gemmKernAVX512F32}
 		gemmGoKernel64 = &gemmKernel[float64]{name: "avx512", mr: 12, nr: 8, kc: 256, mc: 120, nc: 4096, kern: gemmKernAVX512F64}
+		// For n <= 8 the 16-wide tile would be half padding.
+		gemmGoKernel32Narrow = &gemmKernel[float32]{name: "avx2", mr: 12, nr: 8, kc: 256, mc: 240, nc: 4096, kern: gemmKernAVX2F32}
 		gemmGoKernelName = "avx512"
 	case archsimd.X86.AVX2() && archsimd.X86.FMA():
 		gemmUseAVX2Kernels()
@@ -39,6 +42,7 @@ func init() {
 func gemmUseAVX2Kernels() {
 	gemmGoKernel32 = &gemmKernel[float32]{name: "avx2", mr: 12, nr: 8, kc: 256, mc: 240, nc: 4096, kern: gemmKernAVX2F32}
 	gemmGoKernel64 = &gemmKernel[float64]{name: "scalar", mr: 2, nr: 4, kc: 256, mc: 64, nc: 2048, kern: gemmKernScalar2x4[float64]}
+	gemmGoKernel32Narrow = nil
 	gemmGoKernelName = "avx2"
 }
 

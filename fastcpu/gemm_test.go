@@ -48,6 +48,7 @@ var gemmTestShapes = []gemmShape{
 	{1, 256, 512, 128, -1, -1},
 	{1, 513, 257, 129, -1, -1}, // big enough to be cut into row blocks
 	{1, 3, 1000, 300, -1, -1},  // cut into column blocks
+	{1, 20, 4000, 32, -1, -1},  // column blocks, small k (B copied transposed when transB)
 	{3, 200, 100, 300, -1, -1}, // odd batch: each problem cut in two
 	{3, 7, 13, 5, -1, -1},
 	{5, 16, 24, 8, -1, -1},
@@ -114,8 +115,10 @@ func checkGemm[T gemmFloat](t *testing.T, gemm gemmFunc[T], s gemmShape, transA,
 				}
 				got := float64(cb[i*s.n+j])
 				if diff := math.Abs(got - ref); !(diff <= tol*math.Sqrt(float64(s.k))*scale+1e-30) {
-					t.Fatalf("%v transA=%v transB=%v: C[%d][%d,%d] = %g, want %g (diff %g, scale %g)",
+					// Errorf+return rather than Fatalf: also called from other goroutines.
+					t.Errorf("%v transA=%v transB=%v: C[%d][%d,%d] = %g, want %g (diff %g, scale %g)",
 						s, transA, transB, bi, i, j, got, ref, diff, scale)
+					return
 				}
 			}
 		}
@@ -126,6 +129,9 @@ func runGemmShapes[T gemmFloat](t *testing.T, gemm gemmFunc[T], tol float64) {
 	for _, s := range gemmTestShapes {
 		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 			checkGemm(t, gemm, s, tr[0], tr[1], tol)
+			if t.Failed() {
+				t.FailNow()
+			}
 		}
 	}
 }
@@ -167,8 +173,8 @@ func TestGemmF64BLAS(t *testing.T) {
 // OpenBLAS thread count is back to 1 afterwards.
 func TestGemmBLASThreadModes(t *testing.T) {
 	gemmRequireBLAS(t)
-	defer func() { blasThreadsMode = blasGoThreads }()
-	for _, mode := range []blasThreading{blasOpenBLASThreads, blasGoThreads} {
+	defer func() { blasThreadsMode = blasAutoThreads }()
+	for _, mode := range []blasThreading{blasOpenBLASThreads, blasGoThreads, blasAutoThreads} {
 		blasThreadsMode = mode
 		for _, s := range []gemmShape{{5, 7, 13, 5, -1, -1}, {4, 9, 11, 6, 0, -1}, {4, 9, 11, 6, -1, 0},
 			{12, 128, 128, 64, -1, -1}, {3, 200, 100, 300, -1, -1}, {1, 513, 257, 129, -1, -1}, {1, 3, 1000, 300, -1, -1}} {
