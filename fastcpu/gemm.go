@@ -39,7 +39,7 @@ package fastcpu
 //   - In the goroutine mode, for A·Bᵀ with small k (<= 32) B is first copied
 //     transposed: OpenBLAS's small-matrix path is up to 2x slower for A·Bᵀ
 //     than for A·B (256×(64×8×64) with transB: 61 -> 86 GFLOP/s).
-//   - Problems with m·n·k <= 512 use the Go kernel (gemmDirect), cheaper than
+//   - Problems with m·n·k <= 384 use the Go kernel (gemmDirect), cheaper than
 //     the call overhead plus OpenBLAS's own.
 //   - Without OpenBLAS the Go kernels use the same task plan.
 
@@ -122,7 +122,7 @@ func gemmCheck(batch, m, n, k, la, aStride, lb, bStride, lc int) bool {
 
 // gemmGoForTiny reports whether the problem is small enough that the Go
 // kernel (gemmDirect) beats OpenBLAS plus the fixed cost of a purego call
-// (measured crossover: about 8×8×8).
+// (measured crossover: between 6×6×6 and 8×8×8).
 func gemmGoForTiny(batch, m, n, k int) bool {
 	return !forceBLASSmall && m*n*k <= gemmDirectMaxMNK
 }

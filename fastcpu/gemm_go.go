@@ -272,7 +272,7 @@ func gemmPackB[T gemmFloat](dst []T, p gemmProblem[T], pc, kc, jc, nc, nr int) {
 }
 
 // Problems with m·n·k up to this size are computed by gemmDirect.
-const gemmDirectMaxMNK = 8 * 8 * 8
+const gemmDirectMaxMNK = 384
 
 // gemmDirect computes a tiny problem without packing, four columns of C at a
 // time with the sums in registers.
