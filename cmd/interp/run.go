@@ -81,6 +81,6 @@ func loadModel(spec, backend string, stderr io.Writer) (*model.Model, string, er
 	if err != nil {
 		return nil, "", err
 	}
-	fmt.Fprintf(stderr, "interp: model %s on backend %s\n", spec, name)
+	fmt.Fprintf(stderr, "interp: model %s on backend %s (%s)\n", spec, name, b.Description())
 	return m, dir, nil
 }
