@@ -43,11 +43,11 @@ func (b *Backend) String() string { return BackendName }
 func (b *Backend) Description() string {
 	return fmt.Sprintf("fastcpu: interp's CPU backend (matmul: %s)", GemmImpl())
 }
-func (b *Backend) NumDevices() int                                   { return 1 }
-func (b *Backend) DeviceDescription(backends.DeviceNum) string       { return "cpu#0" }
-func (b *Backend) Finalize()                                         { b.finalized = true }
-func (b *Backend) IsFinalized() bool                                 { return b.finalized }
-func (b *Backend) HasSharedBuffers() bool                            { return true }
+func (b *Backend) NumDevices() int                                             { return 1 }
+func (b *Backend) DeviceDescription(backends.DeviceNum) string                 { return "cpu#0" }
+func (b *Backend) Finalize()                                                   { b.finalized = true }
+func (b *Backend) IsFinalized() bool                                           { return b.finalized }
+func (b *Backend) HasSharedBuffers() bool                                      { return true }
 func (b *Backend) BufferDeviceNum(backends.Buffer) (backends.DeviceNum, error) { return 0, nil }
 
 // Capabilities lists the ops this backend implements.

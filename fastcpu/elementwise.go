@@ -279,14 +279,30 @@ func init() {
 	}
 }
 
-func (b *Builder) Add(x, y backends.Op) (backends.Op, error) { return b.binary(backends.OpTypeAdd, x, y) }
-func (b *Builder) Sub(x, y backends.Op) (backends.Op, error) { return b.binary(backends.OpTypeSub, x, y) }
-func (b *Builder) Mul(x, y backends.Op) (backends.Op, error) { return b.binary(backends.OpTypeMul, x, y) }
-func (b *Builder) Div(x, y backends.Op) (backends.Op, error) { return b.binary(backends.OpTypeDiv, x, y) }
-func (b *Builder) Max(x, y backends.Op) (backends.Op, error) { return b.binary(backends.OpTypeMax, x, y) }
-func (b *Builder) Min(x, y backends.Op) (backends.Op, error) { return b.binary(backends.OpTypeMin, x, y) }
-func (b *Builder) Pow(x, y backends.Op) (backends.Op, error) { return b.binary(backends.OpTypePow, x, y) }
-func (b *Builder) Rem(x, y backends.Op) (backends.Op, error) { return b.binary(backends.OpTypeRem, x, y) }
+func (b *Builder) Add(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeAdd, x, y)
+}
+func (b *Builder) Sub(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeSub, x, y)
+}
+func (b *Builder) Mul(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeMul, x, y)
+}
+func (b *Builder) Div(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeDiv, x, y)
+}
+func (b *Builder) Max(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeMax, x, y)
+}
+func (b *Builder) Min(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeMin, x, y)
+}
+func (b *Builder) Pow(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypePow, x, y)
+}
+func (b *Builder) Rem(x, y backends.Op) (backends.Op, error) {
+	return b.binary(backends.OpTypeRem, x, y)
+}
 
 // ---- comparisons and logical ops ---------------------------------------------------------
 
@@ -375,7 +391,9 @@ func init() {
 	}
 }
 
-func (b *Builder) Equal(x, y backends.Op) (backends.Op, error) { return b.compare(backends.OpTypeEqual, x, y) }
+func (b *Builder) Equal(x, y backends.Op) (backends.Op, error) {
+	return b.compare(backends.OpTypeEqual, x, y)
+}
 func (b *Builder) NotEqual(x, y backends.Op) (backends.Op, error) {
 	return b.compare(backends.OpTypeNotEqual, x, y)
 }

@@ -8,17 +8,17 @@ import "math"
 // relative error within a few float32 ulps (tested against math in fastmath_test.go).
 
 const (
-	expHi    = 88.72283905206835 // exp overflows float32 above this
-	expLo    = -103.97207708     // and underflows to 0 below this
-	log2e    = 1.44269504088896341
-	ln2Hi    = 0.693359375
-	ln2Lo    = -2.12194440e-4
-	expC1    = 1.9875691500e-4 // Cephes expf polynomial
-	expC2    = 1.3981999507e-3
-	expC3    = 8.3334519073e-3
-	expC4    = 4.1665795894e-2
-	expC5    = 1.6666665459e-1
-	expC6    = 5.0000001201e-1
+	expHi = 88.72283905206835 // exp overflows float32 above this
+	expLo = -103.97207708     // and underflows to 0 below this
+	log2e = 1.44269504088896341
+	ln2Hi = 0.693359375
+	ln2Lo = -2.12194440e-4
+	expC1 = 1.9875691500e-4 // Cephes expf polynomial
+	expC2 = 1.3981999507e-3
+	expC3 = 8.3334519073e-3
+	expC4 = 4.1665795894e-2
+	expC5 = 1.6666665459e-1
+	expC6 = 5.0000001201e-1
 )
 
 // expF32 is exp(x) for float32 (Cephes expf: Cody-Waite reduction and a degree-6 polynomial).

@@ -7,7 +7,7 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego" // the pure-Go backend, registered as "go"
-	_ "github.com/interp-dev/interp/fastcpu"    // this project's CPU backend, registered as "fastcpu"
+	_ "github.com/interp-dev/interp/fastcpu"     // this project's CPU backend, registered as "fastcpu"
 
 	"github.com/interp-dev/interp/autodiff"
 )

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/interp-dev/interp/fastcpu"
@@ -159,10 +159,10 @@ func trainStepExec(b *testing.B, m *Model, lr float64) *graph.Exec {
 		logits := Forward(m.Config, p, tokens, nil) // [B, P, V]
 		dims := logits.Shape().Dimensions
 		B, P, V := dims[0], dims[1], dims[2]
-		pred := graph.Slice(logits, graph.AxisRange(), graph.AxisRange(0, P-1), graph.AxisRange())  // [B, P-1, V]
-		target := graph.Slice(tokens, graph.AxisRange(), graph.AxisRange(1, P))                      // [B, P-1]
-		logp := graph.LogSoftmax(pred, -1)                                                          // [B, P-1, V]
-		onehot := graph.OneHot(target, V, logp.DType())                                             // [B, P-1, V]
+		pred := graph.Slice(logits, graph.AxisRange(), graph.AxisRange(0, P-1), graph.AxisRange()) // [B, P-1, V]
+		target := graph.Slice(tokens, graph.AxisRange(), graph.AxisRange(1, P))                    // [B, P-1]
+		logp := graph.LogSoftmax(pred, -1)                                                         // [B, P-1, V]
+		onehot := graph.OneHot(target, V, logp.DType())                                            // [B, P-1, V]
 		loss := graph.DivScalar(graph.Neg(graph.ReduceAllSum(graph.Mul(logp, onehot))), float64(B*(P-1)))
 		grads := graph.Gradient(loss, ws...)
 		outs := []*graph.Node{loss}

@@ -4,8 +4,8 @@ import (
 	"math"
 	"strconv"
 
-	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best dot-imported.
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best dot-imported.
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 
 	"github.com/interp-dev/interp/hooks"
@@ -30,8 +30,8 @@ func Forward(c Config, p Params, tokens *Node, hk *hooks.Active) *Node {
 	embed = hk.Point(hooks.Embed, embed)
 	resid := embed
 	if c.PositionalEmbeddings {
-		positions := Iota(g, shapes.Make(dtypes.Int32, pos, 1), 0)          // [P, 1]
-		posEmbed := Gather(p["pos_embed.W_pos"], positions)                  // [P, D]
+		positions := Iota(g, shapes.Make(dtypes.Int32, pos, 1), 0)                // [P, 1]
+		posEmbed := Gather(p["pos_embed.W_pos"], positions)                       // [P, D]
 		posEmbed = BroadcastToDims(InsertAxes(posEmbed, 0), batch, pos, c.DModel) // [B, P, D]
 		posEmbed = hk.Point(hooks.PosEmbed, posEmbed)
 		resid = Add(resid, posEmbed)

@@ -254,7 +254,7 @@ func TestGradientsAtHooks(t *testing.T) {
 		g := logits.Graph()
 		oh := make([]float32, c.DVocab)
 		oh[2], oh[5] = 1, -1
-		w := graph.Const(g, oh)                                                    // [V]
+		w := graph.Const(g, oh)                                                              // [V]
 		last := graph.Slice(logits, graph.AxisRange(), graph.AxisElem(3), graph.AxisRange()) // [1, 1, V]
 		return graph.ReduceAllSum(graph.Mul(last, graph.ExpandLeftToRank(w, 3)))
 	}
@@ -294,7 +294,6 @@ func requireClose(t *testing.T, got, want []float32, tol float64, what string) {
 		t.Fatalf("%s: max |diff| %g at %d (got %g, want %g), tolerance %g", what, worst, at, got[at], want[at], tol)
 	}
 }
-
 
 // TestFallbackToPureGo runs a graph with an op the fast backend lacks: the run falls
 // back to the pure-Go backend, says so in Output.Backend, and computes the same logits.
