@@ -52,7 +52,7 @@ func TestRunPromptAndTokenize(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Equal(t, "[15496,995]\n", stdout)
 
-	out := filepath.Join(t.TempDir(), "p.safetensors")
+	out := filepath.Join(t.TempDir(), "new-dir", "p.safetensors") // --out may name a folder that does not exist yet
 	code, _, stderr := runCLI(t, "run", "--prompt", "Hello world", "--cache", "blocks.0.hook_resid_pre", "--out", out)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stderr, "on backend")

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -56,6 +58,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	tokens, err := model.Tokens(rows)
 	if err != nil {
 		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return fmt.Errorf("--out %s: %w", *out, err)
 	}
 	start := time.Now()
 	if err := m.RunToFile(tokens, names, *out, *modelSpec); err != nil {
