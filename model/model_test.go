@@ -317,3 +317,33 @@ func TestFallbackToPureGo(t *testing.T) {
 	require.True(t, strings.HasPrefix(out.Backend, "go"), out.Backend)
 	requireClose(t, floats(out.Logits), floats(plain.Logits), 1e-5, "fallback logits")
 }
+
+// TestCompiledGraphReuse checks that hook sets differing only in fed values share one compiled
+// runner (sweeps do not recompile), and that an unkeyed Go function hook is never shared.
+func TestCompiledGraphReuse(t *testing.T) {
+	c := testConfigs["attn-only"]
+	m := testModel(t, c, 9)
+	tok := randTokens(t, 1, 4, c.DVocab, 2)
+	clean := m.MustRun(tok, hooks.New().Cache(hooks.ResidPre(1)))
+	v := clean.Cache.MustGet(hooks.ResidPre(1))
+	zeros := tensors.FromShape(v.Shape())
+	r1, err := m.Compile(hooks.New().Replace(hooks.ResidPre(1), v))
+	require.NoError(t, err)
+	r2, err := m.Compile(hooks.New().Replace(hooks.ResidPre(1), zeros))
+	require.NoError(t, err)
+	require.Same(t, r1.c, r2.c, "same layout, different values: one compiled graph")
+	a, err := r1.Run(tok)
+	require.NoError(t, err)
+	b, err := r2.RunWith(tok, hooks.New().Replace(hooks.ResidPre(1), v))
+	require.NoError(t, err)
+	requireClose(t, floats(a.Logits), floats(b.Logits), 0, "runner reused with new values")
+
+	fn := func(x *graph.Node, _ []*graph.Node) *graph.Node { return x }
+	u1, err := m.Compile(hooks.New().Func(hooks.ResidPre(1), "", fn))
+	require.NoError(t, err)
+	u2, err := m.Compile(hooks.New().Func(hooks.ResidPre(1), "", fn))
+	require.NoError(t, err)
+	require.NotSame(t, u1.c, u2.c, "unkeyed function hooks are compiled per set")
+	_, err = r1.RunWith(tok, hooks.New().Zero(hooks.ResidPre(1)))
+	require.ErrorContains(t, err, "layout differs")
+}

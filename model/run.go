@@ -28,7 +28,7 @@ type Model struct {
 	BackendName string
 
 	mu       sync.Mutex
-	runners  map[string]*Runner
+	runners  map[string]*compiled
 	fallback *Model // the same weights on the pure-Go backend, for graphs fastcpu cannot run
 }
 
@@ -39,7 +39,7 @@ func New(w *Weights, backend backends.Backend, backendName string) (*Model, erro
 	}
 	autodiff.Register()
 	autodiff.RegisterSlice()
-	return &Model{Config: w.Config, Weights: w, Backend: backend, BackendName: backendName, runners: map[string]*Runner{}}, nil
+	return &Model{Config: w.Config, Weights: w, Backend: backend, BackendName: backendName, runners: map[string]*compiled{}}, nil
 }
 
 // Output is what one run returns.
@@ -56,20 +56,27 @@ type Output struct {
 	Backend string
 }
 
-// Runner is the compiled forward pass for one hook layout; it serves every batch shape and
-// every value of the hooks' fed tensors. Patching sweeps build one Runner and call it many times.
+// Runner runs the compiled forward pass of one hook layout with one hook set. Runners of sets
+// with the same layout (hooks.Set.Key) share the compiled graph, which serves every batch shape and
+// every value of the fed tensors: patching sweeps compile once and call RunWith many times.
 type Runner struct {
-	m    *Model
-	set  *hooks.Set
-	exec *graph.Exec
-
-	mu   sync.Mutex
-	outs hooks.Outputs // layout of the last built graph's extra outputs
-
-	fallback *Runner // set when this graph needs an op the fast backend lacks
+	c   *compiled
+	set *hooks.Set
 }
 
-// Compile returns the runner for a hook set's layout. Sets with the same Key share a runner.
+// compiled is the graph shared by the runners of one layout.
+type compiled struct {
+	m    *Model
+	exec *graph.Exec
+
+	mu       sync.Mutex    // serialises runs: the graph function reads building
+	building *hooks.Set    // the set whose hooks build a graph for a new shape
+	outs     hooks.Outputs // layout of the built graphs' extra outputs
+
+	fallback *compiled // set when this graph needs an op the fast backend lacks
+}
+
+// Compile returns a runner for a hook set. Sets with the same Key share one compiled graph.
 func (m *Model) Compile(set *hooks.Set) (*Runner, error) {
 	if set == nil {
 		set = hooks.New()
@@ -78,12 +85,11 @@ func (m *Model) Compile(set *hooks.Set) (*Runner, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if key != "" {
-		if r, ok := m.runners[key]; ok {
-			r.set = set
-			return r, nil
+		if c, ok := m.runners[key]; ok {
+			return &Runner{c: c, set: set}, nil
 		}
 	}
-	r := &Runner{m: m, set: set}
+	c := &compiled{m: m}
 	specs := ParamSpecs(m.Config)
 	exec, err := graph.NewExec(m.Backend, func(inputs []*graph.Node) []*graph.Node {
 		tokens := inputs[0]
@@ -91,26 +97,23 @@ func (m *Model) Compile(set *hooks.Set) (*Runner, error) {
 		for i, s := range specs {
 			p[s.Name] = inputs[1+i]
 		}
-		hk := r.set.Activate(inputs[1+len(specs):])
+		hk := c.building.Activate(inputs[1+len(specs):])
 		logits := Forward(m.Config, p, tokens, hk)
-		outs := hk.Finish(logits)
-		r.mu.Lock()
-		r.outs = outs
-		r.mu.Unlock()
-		return append([]*graph.Node{logits}, outs.Nodes...)
+		c.outs = hk.Finish(logits)
+		return append([]*graph.Node{logits}, c.outs.Nodes...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("model: compile: %w", err)
 	}
 	exec.SetMaxCache(256)
-	r.exec = exec
+	c.exec = exec
 	if key != "" {
 		if len(m.runners) > 64 {
 			clear(m.runners)
 		}
-		m.runners[key] = r
+		m.runners[key] = c
 	}
-	return r, nil
+	return &Runner{c: c, set: set}, nil
 }
 
 // Run runs the model on tokens [B, P] (int32) with the given hooks (nil for none).
@@ -138,44 +141,51 @@ func (r *Runner) Run(tokens *tensors.Tensor) (*Output, error) {
 
 // RunWith runs with another set of the same layout (same Key): typically the same hooks with
 // new fed values. It is how a sweep changes patch values without recompiling.
-func (r *Runner) RunWith(tokens *tensors.Tensor, set *hooks.Set) (out *Output, err error) {
-	if err := r.m.CheckTokens(tokens); err != nil {
+func (r *Runner) RunWith(tokens *tensors.Tensor, set *hooks.Set) (*Output, error) {
+	if err := r.c.m.CheckTokens(tokens); err != nil {
 		return nil, err
 	}
 	if set != r.set && set.Key() != r.set.Key() {
 		return nil, errors.New("model: RunWith: hook set layout differs from the runner's (compile it instead)")
 	}
-	r.set = set
-	if r.fallback != nil {
-		return r.fallback.RunWith(tokens, set)
+	return r.c.run(tokens, set)
+}
+
+func (c *compiled) run(tokens *tensors.Tensor, set *hooks.Set) (*Output, error) {
+	if c.fallback != nil {
+		return c.fallback.run(tokens, set)
 	}
-	args := []any{onBackend(tokens, r.m.Backend)}
-	for _, s := range ParamSpecs(r.m.Config) {
-		args = append(args, r.m.Weights.Tensors[s.Name])
+	m := c.m
+	args := []any{onBackend(tokens, m.Backend)}
+	for _, s := range ParamSpecs(m.Config) {
+		args = append(args, m.Weights.Tensors[s.Name])
 	}
 	for _, t := range set.Inputs() {
-		args = append(args, onBackend(t, r.m.Backend))
+		args = append(args, onBackend(t, m.Backend))
 	}
 	var results []*tensors.Tensor
-	if err := catch(func() {
+	var outs hooks.Outputs
+	err := catch(func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.building = set
 		var e error
-		results, e = r.exec.Exec(args...)
+		results, e = c.exec.Exec(args...)
 		if e != nil {
 			panic(e)
 		}
-	}); err != nil {
-		if fastcpu.IsNotImplemented(err) && strings.HasPrefix(r.m.BackendName, fastcpu.BackendName) {
-			if fb, ferr := r.fallbackRunner(err); ferr == nil {
-				return fb.RunWith(tokens, set)
+		outs = c.outs
+	})
+	if err != nil {
+		if fastcpu.IsNotImplemented(err) && strings.HasPrefix(m.BackendName, fastcpu.BackendName) {
+			if fb, ferr := c.fallbackFor(set, err); ferr == nil {
+				return fb.run(tokens, set)
 			}
 		}
 		return nil, fmt.Errorf("model: run: %w", err)
 	}
-	r.mu.Lock()
-	outs := r.outs
-	r.mu.Unlock()
-	out = &Output{Logits: results[0], Cache: hooks.NewCache(), Grads: map[string]*tensors.Tensor{}, Metric: nan(),
-		Backend: r.m.BackendName}
+	out := &Output{Logits: results[0], Cache: hooks.NewCache(), Grads: map[string]*tensors.Tensor{}, Metric: nan(),
+		Backend: m.BackendName}
 	i := 1
 	for _, name := range outs.CacheNames {
 		out.Cache.Set(name, results[i])
@@ -191,10 +201,10 @@ func (r *Runner) RunWith(tokens *tensors.Tensor, set *hooks.Set) (out *Output, e
 	return out, nil
 }
 
-// fallbackRunner compiles this runner's hook layout on the pure-Go backend, after the fast
-// backend reported an op it does not implement, and says so once on stderr.
-func (r *Runner) fallbackRunner(cause error) (*Runner, error) {
-	m := r.m
+// fallbackFor compiles this layout on the pure-Go backend, after the fast backend reported an op
+// it does not implement, and says so once on stderr.
+func (c *compiled) fallbackFor(set *hooks.Set, cause error) (*compiled, error) {
+	m := c.m
 	m.mu.Lock()
 	if m.fallback == nil {
 		b, name, err := NewBackend("go")
@@ -202,19 +212,19 @@ func (r *Runner) fallbackRunner(cause error) (*Runner, error) {
 			m.mu.Unlock()
 			return nil, err
 		}
-		m.fallback = &Model{Config: m.Config, Weights: m.Weights.Clone(), Backend: b, BackendName: name, runners: map[string]*Runner{}}
+		m.fallback = &Model{Config: m.Config, Weights: m.Weights.Clone(), Backend: b, BackendName: name, runners: map[string]*compiled{}}
 	}
 	fb := m.fallback
 	m.mu.Unlock()
 	fallbackWarn.Do(func() {
 		fmt.Fprintf(os.Stderr, "interp: backend %s cannot run a graph (%v); running it on %s\n", m.BackendName, firstLine(cause), fb.BackendName)
 	})
-	runner, err := fb.Compile(r.set)
+	r, err := fb.Compile(set)
 	if err != nil {
 		return nil, err
 	}
-	r.fallback = runner
-	return runner, nil
+	c.fallback = r.c
+	return r.c, nil
 }
 
 var fallbackWarn sync.Once
