@@ -79,7 +79,3 @@ func tanhF32(x float32) float32 {
 	q = x2*q + 4.89352518554385e-03
 	return p / q
 }
-
-// erfF32 is erf(x) for float32, via float64 math.Erf: it is rare in the graphs (exact GELU), so
-// accuracy wins over speed.
-func erfF32(x float32) float32 { return float32(math.Erf(float64(x))) }

@@ -184,7 +184,7 @@ func (c *compiled) run(tokens *tensors.Tensor, set *hooks.Set) (*Output, error) 
 		}
 		return nil, fmt.Errorf("model: run: %w", err)
 	}
-	out := &Output{Logits: results[0], Cache: hooks.NewCache(), Grads: map[string]*tensors.Tensor{}, Metric: nan(),
+	out := &Output{Logits: results[0], Cache: hooks.NewCache(), Grads: map[string]*tensors.Tensor{}, Metric: math.NaN(),
 		Backend: m.BackendName}
 	i := 1
 	for _, name := range outs.CacheNames {
@@ -310,8 +310,6 @@ func catch(fn func()) (err error) {
 	fn()
 	return nil
 }
-
-func nan() float64 { return math.NaN() }
 
 // scalarValue reads a scalar tensor of any float dtype as float64.
 func scalarValue(t *tensors.Tensor) float64 {
