@@ -34,18 +34,22 @@ var builtin = map[string]struct {
 // DefaultModel is the model commands use when --model is not given.
 const DefaultModel = "toy-gpt2"
 
-// BuiltinNames lists the built-in models with a line about each.
+// BuiltinNames lists the built-in models (embedded trained models and models built in code)
+// with a line about each.
 func BuiltinNames() []string {
 	var out []string
 	for n, b := range builtin {
 		out = append(out, n+": "+b.about)
+	}
+	for _, n := range embeddedNames() {
+		out = append(out, n+": "+embeddedAbout(n))
 	}
 	sort.Strings(out)
 	return out
 }
 
 // LoadAny loads a model by directory (config.json + model.safetensors, Hugging Face GPT-2
-// layout) or by built-in name. It returns the weights and the directory ("" for built-ins),
+// layout) or by built-in name (an embedded trained model, or one built in code). It returns the weights and the directory ("" for built-ins),
 // where a tokenizer may live.
 func LoadAny(spec string) (*Weights, string, error) {
 	if spec == "" {
@@ -62,7 +66,17 @@ func LoadAny(spec string) (*Weights, string, error) {
 		w, err := b.make()
 		return w, "", err
 	}
-	var names []string
+	names := embeddedNames()
+	for _, n := range names {
+		if n == spec {
+			dir, err := embeddedDir(n)
+			if err != nil {
+				return nil, "", err
+			}
+			w, err := Load(dir)
+			return w, dir, err
+		}
+	}
 	for n := range builtin {
 		names = append(names, n)
 	}

@@ -17,6 +17,8 @@ type command struct {
 	run         func(args []string, stdout, stderr io.Writer) error
 }
 
+// commands lists the subcommands in usage order; files of later subcommands (patch, train, sae, ...)
+// append theirs in an init function.
 var commands = []command{
 	{"run", "run a model and save logits and cached activations to safetensors", cmdRun},
 	{"tokenize", "print the token ids of a text as a JSON array", cmdTokenize},

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/interp-dev/interp/heads"
+	"github.com/interp-dev/interp/internal/plots"
+	"github.com/interp-dev/interp/model"
+)
+
+func init() {
+	commands = append(commands, command{"heads", "score every head as previous-token, duplicate-token and induction head", cmdHeads})
+}
+
+func cmdHeads(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("heads", stderr)
+	modelSpec := fs.String("model", model.DefaultModel, "model directory or built-in name")
+	backend := fs.String("backend", "", "backend (see interp run -h)")
+	half := fs.Int("half", 0, "length of the random half that is repeated (default: min(50, (n_ctx-1)/2))")
+	batch := fs.Int("batch", 16, "number of repeated random sequences")
+	seed := fs.Uint64("seed", 0, "seed of the random sequences")
+	excludeBOS := fs.Bool("exclude-bos", false, "ignore attention to position 0 (detect_head's exclude_bos)")
+	excludeCur := fs.Bool("exclude-current-token", false, "ignore attention to the query's own position")
+	out := fs.String("out", "", "write the scores as JSON to this file")
+	plot := fs.String("plot", "", "write a heatmap of the scores (.png or .svg)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	m, _, err := loadModel(*modelSpec, *backend, stderr)
+	if err != nil {
+		return err
+	}
+	n := *half
+	if n == 0 {
+		n = min(50, (m.Config.NCtx-1)/2)
+	}
+	if n < 1 || 2*n+1 > m.Config.NCtx {
+		return usagef("--half %d: sequences of 2*half+1 tokens must fit n_ctx %d", n, m.Config.NCtx)
+	}
+	if *batch < 1 {
+		return usagef("--batch %d: want at least 1", *batch)
+	}
+	tokens := heads.RepeatedTokens(*seed, *batch, n, m.Config.DVocab)
+	s, err := heads.Compute(m, tokens, heads.Options{ExcludeBOS: *excludeBOS, ExcludeCurrentToken: *excludeCur})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "model %s: head detector scores on %d sequences of BOS + %d random tokens repeated twice\n", *modelSpec, *batch, n)
+	fmt.Fprint(stdout, s.Table())
+	for _, k := range heads.Kinds {
+		fmt.Fprintf(stdout, "top %s: %v\n", k, s.Top(k, 3))
+	}
+	if *out != "" {
+		data, err := json.MarshalIndent(map[string]any{"model": *modelSpec, "backend": m.BackendName, "sequences": *batch,
+			"half": n, "seed": *seed, "scores": s}, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := writeFile(*out, append(data, '\n')); err != nil {
+			return err
+		}
+	}
+	if *plot != "" {
+		var z [][]float64
+		var rows, cols []string
+		for l := range m.Config.NLayers {
+			for _, k := range heads.Kinds {
+				z = append(z, s.Of(k)[l])
+				rows = append(rows, fmt.Sprintf("L%d %s", l, map[heads.Kind]string{heads.PrevToken: "prev", heads.DuplicateToken: "dup", heads.Induction: "ind"}[k]))
+			}
+		}
+		for h := range m.Config.NHeads {
+			cols = append(cols, fmt.Sprintf("H%d", h))
+		}
+		if err := os.MkdirAll(filepath.Dir(*plot), 0o755); err != nil {
+			return err
+		}
+		if err := plots.Heatmap(*plot, "head detector scores ("+*modelSpec+")", z, rows, cols, "head", "layer, score"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFile writes data to path atomically (temp file + rename), creating the folder.
+func writeFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

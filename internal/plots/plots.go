@@ -1,0 +1,272 @@
+package plots
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/palette/moreland"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// Series is one line of a line chart.
+type Series struct {
+	Name string
+	X, Y []float64
+}
+
+// Mark is a labelled vertical line on a line chart (e.g. the phase-change step).
+type Mark struct {
+	X     float64
+	Label string
+}
+
+// Lines writes a line chart of series to path (.png or .svg).
+func Lines(path, title, xlabel, ylabel string, series []Series, marks ...Mark) error {
+	p := plot.New()
+	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, xlabel, ylabel
+	p.Add(plotter.NewGrid())
+	ymin, ymax := math.Inf(1), math.Inf(-1)
+	for i, s := range series {
+		if len(s.X) != len(s.Y) {
+			return fmt.Errorf("plots: %s: series %q has %d x and %d y values", path, s.Name, len(s.X), len(s.Y))
+		}
+		pts := make(plotter.XYs, 0, len(s.X))
+		for j := range s.X {
+			if math.IsNaN(s.Y[j]) || math.IsInf(s.Y[j], 0) {
+				continue
+			}
+			pts = append(pts, plotter.XY{X: s.X[j], Y: s.Y[j]})
+			ymin, ymax = math.Min(ymin, s.Y[j]), math.Max(ymax, s.Y[j])
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(pts)
+		if err != nil {
+			return fmt.Errorf("plots: %s: series %q: %w", path, s.Name, err)
+		}
+		l.Color = plotutil.Color(i)
+		l.Width = vg.Points(1.5)
+		p.Add(l)
+		if s.Name != "" {
+			p.Legend.Add(s.Name, l)
+		}
+	}
+	if ymin > ymax {
+		ymin, ymax = 0, 1
+	}
+	for _, m := range marks {
+		l, err := plotter.NewLine(plotter.XYs{{X: m.X, Y: ymin}, {X: m.X, Y: ymax}})
+		if err != nil {
+			return err
+		}
+		l.Color = color.Gray{Y: 90}
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(l)
+		if m.Label != "" {
+			p.Legend.Add(m.Label, l)
+		}
+	}
+	p.Legend.Top = true
+	return save(p, path, 7*vg.Inch, 4.5*vg.Inch)
+}
+
+// Heatmap writes z [rows][cols] as a heatmap to path (.png or .svg): row 0 at the top, a
+// blue-white-red colour map symmetric around 0 and a colour bar. rowLabels and colLabels label
+// every row and column (nil: their indices).
+func Heatmap(path, title string, z [][]float64, rowLabels, colLabels []string, xlabel, ylabel string) error {
+	rows := len(z)
+	if rows == 0 || len(z[0]) == 0 {
+		return fmt.Errorf("plots: %s: empty heatmap", path)
+	}
+	cols := len(z[0])
+	for r := range z {
+		if len(z[r]) != cols {
+			return fmt.Errorf("plots: %s: heatmap row %d has %d values, row 0 has %d", path, r, len(z[r]), cols)
+		}
+	}
+	if rowLabels == nil {
+		rowLabels = indexLabels(rows)
+	}
+	if colLabels == nil {
+		colLabels = indexLabels(cols)
+	}
+	if len(rowLabels) != rows || len(colLabels) != cols {
+		return fmt.Errorf("plots: %s: %d row labels and %d column labels for a %dx%d heatmap", path, len(rowLabels), len(colLabels), rows, cols)
+	}
+	limit := 0.0
+	for _, row := range z {
+		for _, v := range row {
+			if !math.IsNaN(v) {
+				limit = math.Max(limit, math.Abs(v))
+			}
+		}
+	}
+	if limit == 0 {
+		limit = 1
+	}
+	cmap := moreland.SmoothBlueRed()
+	cmap.SetMin(-limit)
+	cmap.SetMax(limit)
+	hm := plotter.NewHeatMap(grid(z), cmap.Palette(255))
+	hm.Min, hm.Max = -limit, limit
+	hm.NaN = color.Gray{Y: 200}
+
+	p := plot.New()
+	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, xlabel, ylabel
+	p.Add(hm)
+	p.X.Tick.Marker = labelTicks(colLabels, func(i int) float64 { return float64(i) })
+	p.Y.Tick.Marker = labelTicks(rowLabels, func(i int) float64 { return -float64(i) })
+	if cols > 12 {
+		p.X.Tick.Label.Rotation = math.Pi / 2.5
+		p.X.Tick.Label.XAlign = draw.XRight
+		p.X.Tick.Label.YAlign = draw.YCenter
+	}
+
+	bar := plot.New()
+	bar.HideX()
+	bar.Y.Padding = 0
+	bar.Title.Text = " "
+	bar.Add(&plotter.ColorBar{ColorMap: cmap, Vertical: true})
+
+	w := vg.Length(math.Min(math.Max(float64(cols)*0.45+2.5, 5), 16)) * vg.Inch
+	h := vg.Length(math.Min(math.Max(float64(rows)*0.35+2, 3.5), 14)) * vg.Inch
+	c, err := canvas(path, w, h)
+	if err != nil {
+		return err
+	}
+	dc := draw.New(c)
+	barW := vg.Inch * 0.9
+	left := draw.Crop(dc, 0, -barW, 0, 0)
+	right := draw.Crop(dc, w-barW, 0, 0, 0)
+	p.Draw(left)
+	bar.Draw(right)
+	return writeCanvas(c, path)
+}
+
+// Histogram writes a histogram of values with the given number of bins to path.
+func Histogram(path, title, xlabel string, values []float64, bins int) error {
+	var finite plotter.Values
+	for _, v := range values {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			finite = append(finite, v)
+		}
+	}
+	if len(finite) == 0 {
+		return fmt.Errorf("plots: %s: no finite values to histogram", path)
+	}
+	h, err := plotter.NewHist(finite, bins)
+	if err != nil {
+		return fmt.Errorf("plots: %s: %w", path, err)
+	}
+	h.FillColor = plotutil.Color(0)
+	p := plot.New()
+	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, xlabel, "count"
+	p.Add(h)
+	return save(p, path, 6*vg.Inch, 4*vg.Inch)
+}
+
+// Bars writes a bar chart, one labelled bar per value, to path.
+func Bars(path, title, ylabel string, labels []string, values []float64) error {
+	if len(labels) != len(values) || len(values) == 0 {
+		return fmt.Errorf("plots: %s: %d labels for %d values", path, len(labels), len(values))
+	}
+	b, err := plotter.NewBarChart(plotter.Values(values), vg.Points(14))
+	if err != nil {
+		return fmt.Errorf("plots: %s: %w", path, err)
+	}
+	b.Color = plotutil.Color(0)
+	p := plot.New()
+	p.Title.Text, p.Y.Label.Text = title, ylabel
+	p.Add(b)
+	p.NominalX(labels...)
+	if len(labels) > 10 {
+		p.X.Tick.Label.Rotation = math.Pi / 2.5
+		p.X.Tick.Label.XAlign = draw.XRight
+	}
+	w := vg.Length(math.Min(math.Max(float64(len(values))*0.3+2, 5), 16)) * vg.Inch
+	return save(p, path, w, 4*vg.Inch)
+}
+
+// grid adapts [rows][cols] values to plotter.GridXYZ: column c at x = c, row r at y = -r.
+type grid [][]float64
+
+func (g grid) Dims() (c, r int)   { return len(g[0]), len(g) }
+func (g grid) Z(c, r int) float64 { return g[r][c] }
+func (g grid) X(c int) float64    { return float64(c) }
+func (g grid) Y(r int) float64    { return -float64(r) }
+
+// labelTicks puts labels[i] at at(i), thinning them to at most 40 visible labels.
+func labelTicks(labels []string, at func(int) float64) plot.ConstantTicks {
+	step := (len(labels) + 39) / 40
+	ticks := make(plot.ConstantTicks, 0, len(labels))
+	for i, l := range labels {
+		if i%step != 0 {
+			l = ""
+		}
+		ticks = append(ticks, plot.Tick{Value: at(i), Label: l})
+	}
+	return ticks
+}
+
+func indexLabels(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprint(i)
+	}
+	return out
+}
+
+func format(path string) (string, error) {
+	switch ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(path), ".")); ext {
+	case "png", "svg":
+		return ext, nil
+	default:
+		return "", fmt.Errorf("plots: %s: unsupported image format %q (use .png or .svg)", path, ext)
+	}
+}
+
+func save(p *plot.Plot, path string, w, h vg.Length) error {
+	c, err := canvas(path, w, h)
+	if err != nil {
+		return err
+	}
+	p.Draw(draw.New(c))
+	return writeCanvas(c, path)
+}
+
+func canvas(path string, w, h vg.Length) (vg.CanvasWriterTo, error) {
+	f, err := format(path)
+	if err != nil {
+		return nil, err
+	}
+	return draw.NewFormattedCanvas(w, h, f)
+}
+
+// writeCanvas writes the image atomically: a temp file beside path, then a rename.
+func writeCanvas(c vg.CanvasWriterTo, path string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("plots: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := c.WriteTo(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("plots: write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("plots: write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("plots: %w", err)
+	}
+	return nil
+}

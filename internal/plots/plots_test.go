@@ -1,0 +1,67 @@
+package plots
+
+import (
+	"bytes"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestFigures(t *testing.T) {
+	dir := t.TempDir()
+	z := [][]float64{{-1, 0, 2}, {0.5, 1, -2}}
+	cases := []struct {
+		name string
+		draw func(path string) error
+	}{
+		{"lines.png", func(p string) error {
+			return Lines(p, "loss", "step", "nats", []Series{{"train", []float64{0, 1, 2}, []float64{3, 2, 1}}}, Mark{1, "phase change"})
+		}},
+		{"lines.svg", func(p string) error {
+			return Lines(p, "loss", "step", "nats", []Series{{"a", []float64{0, 1}, []float64{1, 0}}, {"b", []float64{0, 1}, []float64{0, 1}}})
+		}},
+		{"heat.png", func(p string) error { return Heatmap(p, "scores", z, []string{"L0", "L1"}, []string{"a", "b", "c"}, "head", "layer") }},
+		{"heat.svg", func(p string) error { return Heatmap(p, "scores", z, nil, nil, "pos", "layer") }},
+		{"hist.png", func(p string) error { return Histogram(p, "density", "log10 freq", []float64{-3, -2, -2, -1}, 5) }},
+		{"bars.svg", func(p string) error { return Bars(p, "overlap", "share", []string{"a", "b"}, []float64{0.2, 0.8}) }},
+	}
+	for _, c := range cases {
+		path := filepath.Join(dir, c.name)
+		if err := c.draw(path); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(c.name, ".png") {
+			img, err := png.Decode(bytes.NewReader(data))
+			if err != nil {
+				t.Fatalf("%s: not a PNG: %v", c.name, err)
+			}
+			if b := img.Bounds(); b.Dx() < 200 || b.Dy() < 200 {
+				t.Errorf("%s: image %dx%d too small", c.name, b.Dx(), b.Dy())
+			}
+		} else if !bytes.Contains(data, []byte("<svg")) {
+			t.Errorf("%s: not an SVG", c.name)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := Lines(filepath.Join(dir, "x.jpg"), "", "", "", nil); err == nil || !strings.Contains(err.Error(), "x.jpg") {
+		t.Errorf("unsupported format: got %v", err)
+	}
+	if err := Heatmap(filepath.Join(dir, "h.png"), "", [][]float64{{1, 2}, {3}}, nil, nil, "", ""); err == nil || !strings.Contains(err.Error(), "row 1") {
+		t.Errorf("ragged heatmap: got %v", err)
+	}
+	if err := Heatmap(filepath.Join(dir, "h.png"), "", [][]float64{{1}}, []string{"a", "b"}, nil, "", ""); err == nil {
+		t.Error("label count mismatch: no error")
+	}
+	if err := Lines(filepath.Join(dir, "l.png"), "", "", "", []Series{{"s", []float64{1}, nil}}); err == nil {
+		t.Error("x/y length mismatch: no error")
+	}
+}
