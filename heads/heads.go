@@ -1,7 +1,7 @@
 package heads
 
 import (
-		"fmt"
+	"fmt"
 	"math/rand/v2"
 	"sort"
 	"strings"

@@ -22,7 +22,9 @@ func TestFigures(t *testing.T) {
 		{"lines.svg", func(p string) error {
 			return Lines(p, "loss", "step", "nats", []Series{{"a", []float64{0, 1}, []float64{1, 0}}, {"b", []float64{0, 1}, []float64{0, 1}}})
 		}},
-		{"heat.png", func(p string) error { return Heatmap(p, "scores", z, []string{"L0", "L1"}, []string{"a", "b", "c"}, "head", "layer") }},
+		{"heat.png", func(p string) error {
+			return Heatmap(p, "scores", z, []string{"L0", "L1"}, []string{"a", "b", "c"}, "head", "layer")
+		}},
 		{"heat.svg", func(p string) error { return Heatmap(p, "scores", z, nil, nil, "pos", "layer") }},
 		{"hist.png", func(p string) error { return Histogram(p, "density", "log10 freq", []float64{-3, -2, -2, -1}, 5) }},
 		{"bars.svg", func(p string) error { return Bars(p, "overlap", "share", []string{"a", "b"}, []float64{0.2, 0.8}) }},
