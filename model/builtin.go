@@ -31,6 +31,19 @@ var builtin = map[string]struct {
 	},
 }
 
+// RegisterBuiltin adds a model built in code under name, for packages that construct models
+// (the planted-circuit models of circuits/ register themselves this way). It panics on a
+// duplicate name: built-in names are fixed at init time.
+func RegisterBuiltin(name, about string, make func() (*Weights, error)) {
+	if _, dup := builtin[name]; dup {
+		panic("model: RegisterBuiltin: duplicate built-in model " + name)
+	}
+	builtin[name] = struct {
+		about string
+		make  func() (*Weights, error)
+	}{about, make}
+}
+
 // DefaultModel is the model commands use when --model is not given.
 const DefaultModel = "toy-gpt2"
 
