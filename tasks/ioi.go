@@ -1,0 +1,278 @@
+package tasks
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/interp-dev/interp/tokenizer"
+)
+
+// ioiTask is indirect object identification (Wang et al. 2022) on the 15
+// BABA templates and their ABBA forms, for the toy word vocabulary ("ioi")
+// or GPT-2's tokenizer ("ioi-gpt2"). Names, places and objects are single
+// tokens with a leading space (" Mary" in GPT-2, "Mary" as a word).
+//
+// Prompts are [BOS] + the template up to, not including, the final IO name
+// ("When Mary and John went to the store, John gave a drink to"). Pairs
+// alternate BABA (even rows) and ABBA (odd rows); Answer is IO, Wrong is S,
+// Pos the last position. The corrupted prompt is the ABC form: the same
+// template, place and object with three distinct names X, Y, Z that are
+// neither IO nor S in the three name slots. All rows of one Pairs call use
+// templates of one token length (see Options.Template), so no padding is
+// needed.
+//
+// Batch rows are whole sentences, answer included, over all 30 templates;
+// only the answer's prediction counts in the loss. Rows shorter than the
+// longest template are padded at the end (after the answer, where a causal
+// model cannot see them) with "<|endoftext|>".
+type ioiTask struct {
+	name                   string
+	tok                    tokenizer.Tokenizer
+	bos, pad               int // bos < 0: none
+	names, places, objects []string
+	nameIDs                map[string]int // name -> id of " "+name
+	lens                   []int          // [15] prompt length, BOS included, of each BABA template
+	group                  []int          // the BABA templates Pairs draws from
+	batchLen               int
+}
+
+func newIOI(name string, opt Options, gpt2 bool) (Task, error) {
+	t := &ioiTask{name: name, tok: opt.Tokenizer}
+	if gpt2 {
+		t.names, t.places, t.objects = IOIPaperNames, IOIPaperPlaces, IOIPaperObjects
+	} else {
+		t.names, t.places, t.objects = ToyIOINames, ToyIOIPlaces, ToyIOIObjects
+	}
+	if t.tok == nil {
+		if gpt2 {
+			tok, err := tokenizer.GPT2()
+			if err != nil {
+				return nil, err
+			}
+			t.tok = tok
+		} else {
+			t.tok = IOITokenizer()
+		}
+	}
+	var err error
+	if t.names, err = singleTokenWords(t.tok, t.names, "names", 5); err != nil {
+		return nil, err
+	}
+	if t.places, err = singleTokenWords(t.tok, t.places, "places", 1); err != nil {
+		return nil, err
+	}
+	if t.objects, err = singleTokenWords(t.tok, t.objects, "objects", 1); err != nil {
+		return nil, err
+	}
+	t.nameIDs = map[string]int{}
+	for _, w := range t.names {
+		t.nameIDs[w], _ = tokenizer.SingleToken(t.tok, " "+w) // one token: checked above
+	}
+	t.bos, t.pad = bosAndPad(t.tok, opt.NoBOS)
+
+	// Names, places and objects are single tokens, so each template's
+	// prompts all have one length; measure it with the first words.
+	count := map[int]int{}
+	for _, tmpl := range BABATemplates {
+		ids, err := t.encode(fillIOI(tmpl, []string{t.names[1], t.names[0], t.names[1]}, t.places[0], t.objects[0]))
+		if err != nil {
+			return nil, err
+		}
+		t.lens = append(t.lens, len(ids))
+		count[len(ids)]++
+		t.batchLen = max(t.batchLen, len(ids)+1)
+	}
+	switch {
+	case opt.Template < 0 || opt.Template > len(BABATemplates):
+		return nil, fmt.Errorf("template %d is out of range [1, %d] (0 = all templates of the most common length)", opt.Template, len(BABATemplates))
+	case opt.Template > 0:
+		t.group = []int{opt.Template - 1}
+	default:
+		best := 0
+		for l, c := range count {
+			if c > count[best] || c == count[best] && l < best {
+				best = l
+			}
+		}
+		for i, l := range t.lens {
+			if l == best {
+				t.group = append(t.group, i)
+			}
+		}
+	}
+	if err := checkTextSizes(t.tok, opt, t.batchLen); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// singleTokenWords returns the words of list that are one token with a
+// leading space under tok, and an error if fewer than need remain.
+func singleTokenWords(tok tokenizer.Tokenizer, list []string, what string, need int) ([]string, error) {
+	var keep []string
+	for _, w := range list {
+		id, err := tokenizer.SingleToken(tok, " "+w)
+		// A word-level tokenizer maps unknown words to one unk token:
+		// require the token to be the word itself.
+		if err == nil && strings.TrimSpace(tok.TokenString(id)) == w {
+			keep = append(keep, w)
+		}
+	}
+	if len(keep) < need {
+		return nil, fmt.Errorf("only %d of the %d %s are single tokens with %s, need %d", len(keep), len(list), what, tok.Name(), need)
+	}
+	return keep, nil
+}
+
+// bosAndPad returns the tokenizer's "<|endoftext|>" id as BOS (-1 if noBOS
+// or it has none) and as the padding id (0 if it has none).
+func bosAndPad(tok tokenizer.Tokenizer, noBOS bool) (bos, pad int) {
+	eot, err := tokenizer.SingleToken(tok, tokenizer.EndOfTextToken)
+	if err != nil {
+		return -1, 0
+	}
+	if noBOS {
+		return -1, eot
+	}
+	return eot, eot
+}
+
+// checkTextSizes checks a text task's tokenizer and longest sequence
+// against Options.Vocab and Options.SeqLen.
+func checkTextSizes(tok tokenizer.Tokenizer, opt Options, longest int) error {
+	if opt.Vocab > 0 && tok.VocabSize() > opt.Vocab {
+		return fmt.Errorf("tokenizer %s has %d ids, more than the model's vocabulary of %d", tok.Name(), tok.VocabSize(), opt.Vocab)
+	}
+	if opt.SeqLen > 0 && longest > opt.SeqLen {
+		return fmt.Errorf("sequences of %d tokens do not fit the model's %d positions", longest, opt.SeqLen)
+	}
+	return nil
+}
+
+// fillIOI fills a template's prompt: everything before the final " [A]",
+// with names[i] in the i-th name slot ([A] or [B]) in order of appearance.
+func fillIOI(tmpl string, names []string, place, object string) string {
+	body := strings.TrimSuffix(tmpl, " [A]")
+	body = strings.ReplaceAll(body, "[PLACE]", place)
+	body = strings.ReplaceAll(body, "[OBJECT]", object)
+	var sb strings.Builder
+	for k := 0; ; k++ {
+		a, b := strings.Index(body, "[A]"), strings.Index(body, "[B]")
+		i := a
+		if i < 0 || b >= 0 && b < i {
+			i = b
+		}
+		if i < 0 {
+			break
+		}
+		sb.WriteString(body[:i])
+		sb.WriteString(names[k])
+		body = body[i+3:]
+	}
+	sb.WriteString(body)
+	return sb.String()
+}
+
+// slotOrder returns IO and S in the order of a template's three name slots:
+// S, IO, S for BABA and IO, S, S for ABBA.
+func slotOrder(abba bool, io, s string) []string {
+	if abba {
+		return []string{io, s, s}
+	}
+	return []string{s, io, s}
+}
+
+func (t *ioiTask) Name() string { return t.name }
+
+// encode tokenizes text with the BOS prepended.
+func (t *ioiTask) encode(text string) ([]int, error) {
+	ids, err := t.tok.Encode(text)
+	if err != nil {
+		return nil, err
+	}
+	if t.bos >= 0 {
+		ids = append([]int{t.bos}, ids...)
+	}
+	return ids, nil
+}
+
+// tokenID returns the id of " "+name.
+func (t *ioiTask) tokenID(name string) int { return t.nameIDs[name] }
+
+// ioiRow is one drawn IOI example.
+type ioiRow struct {
+	template       int // index into BABATemplates
+	abba           bool
+	io, s          string
+	place, object  string
+	cleanText, abc string
+}
+
+func (t *ioiTask) drawRow(rng *rand.Rand, template int, abba bool) ioiRow {
+	perm := rng.Perm(len(t.names))
+	r := ioiRow{
+		template: template,
+		abba:     abba,
+		io:       t.names[perm[0]],
+		s:        t.names[perm[1]],
+		place:    t.places[rng.IntN(len(t.places))],
+		object:   t.objects[rng.IntN(len(t.objects))],
+	}
+	tmpl := BABATemplates[template]
+	if abba {
+		tmpl = ABBATemplate(tmpl)
+	}
+	r.cleanText = fillIOI(tmpl, slotOrder(abba, r.io, r.s), r.place, r.object)
+	r.abc = fillIOI(tmpl, []string{t.names[perm[2]], t.names[perm[3]], t.names[perm[4]]}, r.place, r.object)
+	return r
+}
+
+func (t *ioiTask) Batch(rng *rand.Rand, batch int) Batch {
+	b := Batch{Tokens: make([][]int, batch), LossMask: make([][]bool, batch)}
+	for i := range b.Tokens {
+		r := t.drawRow(rng, rng.IntN(len(BABATemplates)), rng.IntN(2) == 1)
+		ids, err := t.encode(r.cleanText)
+		if err != nil || len(ids) != t.lens[r.template] {
+			panic(fmt.Sprintf("tasks: %s: prompt %q: %d tokens (want %d), %v", t.name, r.cleanText, len(ids), t.lens[r.template], err))
+		}
+		answerAt := len(ids)
+		ids = append(ids, t.tokenID(r.io))
+		for len(ids) < t.batchLen {
+			ids = append(ids, t.pad)
+		}
+		b.Tokens[i] = ids
+		b.LossMask[i] = maskAt(t.batchLen, answerAt-1)
+	}
+	return b
+}
+
+func (t *ioiTask) Pairs(seed uint64, n int) (*Pairs, error) {
+	if err := checkPairsN(t.name, n); err != nil {
+		return nil, err
+	}
+	rng := seededRand(seed)
+	p := newPairs(n)
+	p.Text = make([]string, n)
+	for i := range n {
+		r := t.drawRow(rng, t.group[rng.IntN(len(t.group))], i%2 == 1)
+		clean, err := t.encode(r.cleanText)
+		if err != nil {
+			return nil, fmt.Errorf("tasks: %s: prompt %q: %w", t.name, r.cleanText, err)
+		}
+		corrupted, err := t.encode(r.abc)
+		if err != nil {
+			return nil, fmt.Errorf("tasks: %s: prompt %q: %w", t.name, r.abc, err)
+		}
+		want := t.lens[t.group[0]]
+		if len(clean) != want || len(corrupted) != want {
+			return nil, fmt.Errorf("tasks: %s: prompts of one Pairs call differ in token length: %q is %d tokens, %q %d, want %d",
+				t.name, r.cleanText, len(clean), r.abc, len(corrupted), want)
+		}
+		p.Clean[i], p.Corrupted[i] = clean, corrupted
+		p.Pos[i] = want - 1
+		p.Answer[i], p.Wrong[i] = t.tokenID(r.io), t.tokenID(r.s)
+		p.Text[i] = r.cleanText
+	}
+	return p, nil
+}

@@ -1,0 +1,201 @@
+package tasks
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/interp-dev/interp/tokenizer"
+)
+
+func count(s []int, id int) int {
+	n := 0
+	for _, x := range s {
+		if x == id {
+			n++
+		}
+	}
+	return n
+}
+
+// nameTokens returns the name tokens of ids, in order.
+func (t *ioiTask) nameTokens(ids []int) []int {
+	isName := map[int]bool{}
+	for _, id := range t.nameIDs {
+		isName[id] = true
+	}
+	var out []int
+	for _, id := range ids {
+		if isName[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func TestIOIPairs(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		opt      Options
+		plen     int
+		template string // every prompt contains it, when set
+	}{
+		{"ioi", Options{}, 16, ""},
+		{"ioi", Options{Template: 5}, 16, "had a long argument, and afterwards"},
+		{"ioi-gpt2", Options{}, 16, ""},
+		{"ioi-gpt2", Options{Template: 1, NoBOS: true}, 15, "went to the"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			task := newTask(t, tc.name, tc.opt).(*ioiTask)
+			p, err := task.Pairs(1, 40)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range p.Clean {
+				c, x := p.Clean[i], p.Corrupted[i]
+				if len(c) != tc.plen || p.Pos[i] != tc.plen-1 {
+					t.Fatalf("row %d: %d tokens, Pos %d; want %d tokens and Pos %d", i, len(c), p.Pos[i], tc.plen, tc.plen-1)
+				}
+				if (c[0] == task.bos) == tc.opt.NoBOS {
+					t.Fatalf("row %d starts with %d (NoBOS %v, BOS %d)", i, c[0], tc.opt.NoBOS, task.bos)
+				}
+				io, s := p.Answer[i], p.Wrong[i]
+				if count(c, io) != 1 || count(c, s) != 2 {
+					t.Fatalf("row %d %q: IO appears %d times and S %d, want 1 and 2", i, p.Text[i], count(c, io), count(c, s))
+				}
+				names := task.nameTokens(c)
+				// BABA (even rows): S IO S; ABBA (odd rows): IO S S.
+				want := []int{s, io, s}
+				if i%2 == 1 {
+					want = []int{io, s, s}
+				}
+				if !slices.Equal(names, want) {
+					t.Fatalf("row %d %q: names %v, want %v", i, p.Text[i], names, want)
+				}
+				abc := task.nameTokens(x)
+				if len(abc) != 3 || abc[0] == abc[1] || abc[1] == abc[2] || abc[0] == abc[2] ||
+					slices.Contains(abc, io) || slices.Contains(abc, s) {
+					t.Fatalf("row %d: ABC names %v are not three distinct names other than IO %d and S %d", i, abc, io, s)
+				}
+				for j := range c {
+					if c[j] != x[j] && !slices.Contains(names, c[j]) {
+						t.Fatalf("row %d: clean and corrupted differ at non-name position %d", i, j)
+					}
+				}
+				ids, err := task.tok.Encode(p.Text[i])
+				if err != nil || !slices.Equal(ids, c[len(c)-len(ids):]) {
+					t.Fatalf("row %d: Text %q encodes to %v, prompt is %v", i, p.Text[i], ids, c)
+				}
+				if !strings.Contains(p.Text[i], tc.template) {
+					t.Fatalf("row %d: %q is not of template %q", i, p.Text[i], tc.template)
+				}
+			}
+		})
+	}
+}
+
+func TestIOIBatch(t *testing.T) {
+	for _, name := range []string{"ioi", "ioi-gpt2"} {
+		task := newTask(t, name, Options{}).(*ioiTask)
+		b := task.Batch(seededRand(9), 64)
+		templates := map[int]bool{}
+		for i, row := range b.Tokens {
+			at := slices.Index(b.LossMask[i], true) + 1 // the answer's position
+			if slices.Contains(b.LossMask[i][at:], true) {
+				t.Fatalf("%s row %d: loss mask %v has more than one position", name, i, b.LossMask[i])
+			}
+			names := task.nameTokens(row[:at])
+			io := row[at]
+			if len(names) != 3 || count(names, io) != 1 || names[2] == io {
+				t.Fatalf("%s row %d: answer %d is not the IO of names %v", name, i, io, names)
+			}
+			for _, id := range row[at+1:] {
+				if id != task.pad {
+					t.Fatalf("%s row %d: %v is not padded after the answer with %d", name, i, row, task.pad)
+				}
+			}
+			templates[at] = true
+		}
+		if len(templates) < 3 {
+			t.Errorf("%s: batch answers sit at %d distinct positions; want mixed templates", name, len(templates))
+		}
+	}
+}
+
+func TestIOITemplates(t *testing.T) {
+	if len(BABATemplates) != 15 {
+		t.Fatalf("%d BABA templates, want 15", len(BABATemplates))
+	}
+	for _, tc := range []struct{ baba, abba string }{
+		{BABATemplates[0], "Then, [A] and [B] went to the [PLACE]. [B] gave a [OBJECT] to [A]"},
+		{BABATemplates[13], "The [PLACE] [A] and [B] went to had a [OBJECT]. [B] gave it to [A]"},
+	} {
+		if got := ABBATemplate(tc.baba); got != tc.abba {
+			t.Errorf("ABBATemplate(%q) = %q, want %q", tc.baba, got, tc.abba)
+		}
+	}
+	got := fillIOI(BABATemplates[5], []string{"John", "Mary", "John"}, "store", "drink")
+	if want := "After John and Mary went to the store, John gave a drink to"; got != want {
+		t.Errorf("fillIOI = %q, want %q", got, want)
+	}
+	gpt2 := newTask(t, "ioi-gpt2", Options{}).(*ioiTask)
+	if len(gpt2.names) < 90 || len(gpt2.places) != 8 || len(gpt2.objects) != 8 {
+		t.Errorf("ioi-gpt2 has %d names, %d places, %d objects; want >= 90, 8, 8", len(gpt2.names), len(gpt2.places), len(gpt2.objects))
+	}
+	if id := gpt2.tokenID("Mary"); id != 5335 {
+		t.Errorf("ioi-gpt2 \" Mary\" = %d, want 5335", id)
+	}
+}
+
+// TestIOITokenizerRoundTrip writes the toy tokenizer as tokenizer.json and
+// reads it back with the repo's loader: same vocabulary, same encodings.
+func TestIOITokenizerRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteIOITokenizer(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tokenizer.FromDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName, err := tokenizer.ForModel(dir, "")
+	if err != nil || byName.VocabSize() != got.VocabSize() {
+		t.Fatalf("ForModel: %v", err)
+	}
+	want := IOITokenizer()
+	if got.VocabSize() != want.VocabSize() || want.VocabSize() != 89 {
+		t.Fatalf("vocab size %d read back, %d written; want 89", got.VocabSize(), want.VocabSize())
+	}
+	for id := range want.VocabSize() {
+		if got.TokenString(id) != want.TokenString(id) {
+			t.Fatalf("token %d: %q read back, %q written", id, got.TokenString(id), want.TokenString(id))
+		}
+	}
+	if want.TokenString(IOIEndOfText) != tokenizer.EndOfTextToken || want.TokenString(IOIUnknown) != "<unk>" {
+		t.Fatalf("ids 0, 1 are %q, %q", want.TokenString(0), want.TokenString(1))
+	}
+	task := newTask(t, "ioi", Options{})
+	p, err := task.Pairs(4, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := append(p.Text, "<|endoftext|>Mary,John.went  Zebedee!", "")
+	for _, text := range texts {
+		a, errA := want.Encode(text)
+		b, errB := got.Encode(text)
+		if errA != nil || errB != nil || !slices.Equal(a, b) {
+			t.Fatalf("Encode(%q): %v %v written, %v %v read back", text, a, errA, b, errB)
+		}
+		da, _ := want.Decode(a)
+		db, _ := got.Decode(b)
+		if da != db {
+			t.Fatalf("Decode: %q written, %q read back", da, db)
+		}
+	}
+	if ids, _ := want.Encode("Zebedee"); !slices.Equal(ids, []int{IOIUnknown}) {
+		t.Errorf("unknown word encodes to %v, want [<unk>]", ids)
+	}
+	if _, err := want.Decode([]int{want.VocabSize()}); err == nil {
+		t.Error("Decode of an out-of-range id did not fail")
+	}
+}

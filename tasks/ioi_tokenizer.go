@@ -1,0 +1,184 @@
+package tasks
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"unicode"
+
+	"github.com/interp-dev/interp/tokenizer"
+)
+
+// Special tokens of the toy IOI vocabulary.
+const (
+	IOIEndOfText = 0 // "<|endoftext|>": BOS and padding
+	IOIUnknown   = 1 // "<unk>": the WordLevel unk_token
+)
+
+// ioiWordTokenizer is the toy IOI tokenizer: Hugging Face's WordLevel model
+// with the Whitespace pre-tokenizer (words are the runs \w+ and [^\w\s]+,
+// so "store," is "store" then ","), and "<|endoftext|>" as a special token.
+// It encodes exactly like tokenizer.FromDir on the directory that
+// WriteIOITokenizer writes.
+type ioiWordTokenizer struct {
+	words []string       // id -> word
+	ids   map[string]int // word -> id
+}
+
+var ioiTokenizer = sync.OnceValue(func() *ioiWordTokenizer {
+	t := &ioiWordTokenizer{ids: map[string]int{}}
+	add := func(w string) {
+		if _, ok := t.ids[w]; !ok {
+			t.ids[w] = len(t.words)
+			t.words = append(t.words, w)
+		}
+	}
+	add(tokenizer.EndOfTextToken)
+	add("<unk>")
+	noSlots := strings.NewReplacer("[A]", " ", "[B]", " ", "[PLACE]", " ", "[OBJECT]", " ")
+	for _, tmpl := range BABATemplates {
+		for _, w := range splitWords(noSlots.Replace(tmpl), nil) {
+			add(w)
+		}
+	}
+	for _, list := range [][]string{ToyIOINames, ToyIOIPlaces, ToyIOIObjects} {
+		for _, w := range list {
+			add(w)
+		}
+	}
+	return t
+})
+
+// IOITokenizer returns the word-level tokenizer of the toy IOI task: id 0 is
+// "<|endoftext|>" (BOS and padding), id 1 "<unk>", then the template words
+// and punctuation, the names (ToyIOINames), places and objects. Every word
+// is one token.
+func IOITokenizer() tokenizer.Tokenizer { return ioiTokenizer() }
+
+// WriteIOITokenizer writes the toy IOI tokenizer to dir/tokenizer.json, a
+// Hugging Face tokenizer file (WordLevel model, Whitespace pre-tokenizer)
+// that tokenizer.FromDir and the Python tokenizers library read. dir must
+// exist; the file is written to a temporary name and renamed.
+func WriteIOITokenizer(dir string) error {
+	t := ioiTokenizer()
+	type addedToken struct {
+		ID         int    `json:"id"`
+		Content    string `json:"content"`
+		SingleWord bool   `json:"single_word"`
+		LStrip     bool   `json:"lstrip"`
+		RStrip     bool   `json:"rstrip"`
+		Normalized bool   `json:"normalized"`
+		Special    bool   `json:"special"`
+	}
+	file := map[string]any{
+		"version":    "1.0",
+		"truncation": nil,
+		"padding":    nil,
+		"added_tokens": []addedToken{
+			{ID: IOIEndOfText, Content: t.words[IOIEndOfText], Special: true},
+			{ID: IOIUnknown, Content: t.words[IOIUnknown], Special: true},
+		},
+		"normalizer":     nil,
+		"pre_tokenizer":  map[string]string{"type": "Whitespace"},
+		"post_processor": nil,
+		"decoder":        nil,
+		"model": map[string]any{
+			"type":      "WordLevel",
+			"vocab":     t.ids,
+			"unk_token": t.words[IOIUnknown],
+		},
+	}
+	data, err := json.MarshalIndent(file, "", "  ")
+	if err != nil {
+		return fmt.Errorf("tasks: ioi tokenizer: %w", err)
+	}
+	path := filepath.Join(dir, tokenizer.TokenizerJSONFile)
+	tmp, err := os.CreateTemp(dir, ".tokenizer-*.json")
+	if err != nil {
+		return fmt.Errorf("tasks: write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("tasks: write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("tasks: write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("tasks: write %s: %w", path, err)
+	}
+	return nil
+}
+
+func (t *ioiWordTokenizer) Encode(text string) ([]int, error) {
+	text = strings.ToValidUTF8(text, "\uFFFD")
+	var ids []int
+	for {
+		seg, rest, found := strings.Cut(text, tokenizer.EndOfTextToken)
+		for _, w := range splitWords(seg, nil) {
+			id, ok := t.ids[w]
+			if !ok {
+				id = IOIUnknown
+			}
+			ids = append(ids, id)
+		}
+		if !found {
+			return ids, nil
+		}
+		ids = append(ids, IOIEndOfText)
+		text = rest
+	}
+}
+
+func (t *ioiWordTokenizer) Decode(ids []int) (string, error) {
+	words := make([]string, len(ids))
+	for i, id := range ids {
+		if id < 0 || id >= len(t.words) {
+			return "", fmt.Errorf("tasks: ioi tokenizer: decode: token id %d (at position %d) is not in the vocabulary of size %d", id, i, len(t.words))
+		}
+		words[i] = t.words[id]
+	}
+	return strings.Join(words, " "), nil
+}
+
+func (t *ioiWordTokenizer) VocabSize() int { return len(t.words) }
+func (t *ioiWordTokenizer) Name() string   { return "wordlevel:ioi" }
+
+func (t *ioiWordTokenizer) TokenString(id int) string {
+	if id < 0 || id >= len(t.words) {
+		return ""
+	}
+	return t.words[id]
+}
+
+// splitWords appends the words of text as Hugging Face's Whitespace
+// pre-tokenizer splits it: the maximal runs of \w and of [^\w\s].
+func splitWords(text string, dst []string) []string {
+	class := func(r rune) int {
+		switch {
+		case unicode.IsSpace(r):
+			return 0
+		case r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) || unicode.Is(unicode.Pc, r):
+			return 1
+		default:
+			return 2
+		}
+	}
+	start, cur := 0, 0
+	for i, r := range text {
+		if c := class(r); c != cur {
+			if cur != 0 {
+				dst = append(dst, text[start:i])
+			}
+			start, cur = i, c
+		}
+	}
+	if cur != 0 {
+		dst = append(dst, text[start:])
+	}
+	return dst
+}
