@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/interp-dev/interp/model"
+	"github.com/interp-dev/interp/tasks"
+	"github.com/interp-dev/interp/train"
+)
+
+func init() {
+	commands = append(commands, command{"train", "train a model on a task, optionally with clamped activations", cmdTrain})
+}
+
+// clampFlags collects repeated --clamp flags.
+type clampFlags []string
+
+func (c *clampFlags) String() string     { return strings.Join(*c, " ") }
+func (c *clampFlags) Set(s string) error { *c = append(*c, s); return nil }
+
+// toyConfigName is the built-in model config of the induction-head studies.
+const toyConfigName = "attn-only-2l"
+
+func cmdTrain(args []string, stdout, stderr io.Writer) error {
+	def := train.DefaultConfig()
+	fs := newFlags("train", stderr)
+	taskName := fs.String("task", "induction", "task: "+strings.Join(tasks.Names(), ", "))
+	modelConfig := fs.String("model-config", toyConfigName, "model to train from random weights: "+toyConfigName+
+		" (2 layers x 8 heads, d_model 64, attention-only) or a config.json file")
+	initModel := fs.String("init", "", "start from this model directory or built-in name instead of random weights")
+	vocab := fs.Int("vocab", 64, "vocabulary size for --model-config "+toyConfigName)
+	out := fs.String("out", "", "output folder: checkpoint/, metrics.jsonl, summary.json, progress.png (rerun to resume)")
+	var clamps clampFlags
+	fs.Var(&clamps, "clamp", "clamp HOOK[head=..][pos=..]=VALUE, repeatable; VALUE: "+strings.Join(train.ClampValues, " | "))
+	steps := fs.Int("steps", def.Steps, "optimizer steps")
+	batch := fs.Int("batch", def.Batch, "sequences per step")
+	seqLen := fs.Int("seq-len", def.SeqLen, "sequence length given to the task (and n_ctx of "+toyConfigName+")")
+	lr := fs.Float64("lr", def.LR, "peak learning rate")
+	warmup := fs.Int("warmup", def.WarmupSteps, "linear warmup steps")
+	minLR := fs.Float64("min-lr", def.MinLR, "final learning rate as a fraction of --lr (cosine decay)")
+	wd := fs.Float64("weight-decay", def.WeightDecay, "AdamW weight decay (weight matrices and embeddings)")
+	clip := fs.Float64("grad-clip", def.GradClip, "global gradient-norm clip (0: off)")
+	seed := fs.Uint64("seed", def.Seed, "seed of the data, evaluation batch and random weights")
+	evalEvery := fs.Int("eval-every", def.EvalEvery, "log progress measures every N steps")
+	ckptEvery := fs.Int("checkpoint-every", def.CheckpointEvery, "checkpoint every N steps")
+	backend := fs.String("backend", "", "backend: fastcpu, go, xla[:plugin] (default: $GOMLX_BACKEND, else XLA if a PJRT plugin is installed, else fastcpu)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("--out is required")
+	}
+	cfg := def
+	cfg.Steps, cfg.Batch, cfg.SeqLen, cfg.LR, cfg.WarmupSteps, cfg.MinLR = *steps, *batch, *seqLen, *lr, *warmup, *minLR
+	cfg.WeightDecay, cfg.GradClip, cfg.Seed, cfg.EvalEvery, cfg.CheckpointEvery, cfg.OutDir = *wd, *clip, *seed, *evalEvery, *ckptEvery, *out
+	if err := cfg.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	var cs []train.Clamp
+	for _, spec := range clamps {
+		c, err := train.ParseClamp(spec)
+		if err != nil {
+			return usagef("--clamp: %v", err)
+		}
+		cs = append(cs, c)
+	}
+
+	var w *model.Weights
+	var err error
+	modelDesc := *initModel
+	if *initModel != "" {
+		if *modelConfig != toyConfigName {
+			return usagef("give --init or --model-config, not both")
+		}
+		if w, _, err = model.LoadAny(*initModel); err != nil {
+			return err
+		}
+	} else {
+		var c model.Config
+		if *modelConfig == toyConfigName {
+			c = model.AttnOnlyToy(2, 8, 64, *vocab, *seqLen)
+		} else if c, err = model.ReadHFConfig(*modelConfig); err != nil {
+			return err
+		}
+		if w, err = model.NewRandomWeights(c, *seed); err != nil {
+			return err
+		}
+		modelDesc = *modelConfig + " (random weights, seed " + fmt.Sprint(*seed) + ")"
+	}
+	task, err := tasks.New(*taskName, tasks.Options{Vocab: w.Config.DVocab, SeqLen: min(*seqLen, w.Config.NCtx)})
+	if err != nil {
+		return err
+	}
+	for _, c := range cs { // hook names and heads before the backend starts (positions: in Run)
+		if err := c.Check(w.Config, min(*seqLen, w.Config.NCtx)); err != nil {
+			return fmt.Errorf("--clamp: %w", err)
+		}
+	}
+	b, bname, err := model.NewBackend(*backend)
+	if err != nil {
+		return err
+	}
+	m, err := model.New(w, b, bname)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "interp: model %s on backend %s (%s)\n", modelDesc, bname, b.Description())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := train.Run(ctx, m, task, cfg, cs...)
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted after step %d; run the same command again to resume from the last checkpoint in %s", res.Steps, *out)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "trained %d steps of %s on %s in %.1fs (backend %s)", res.Steps, *taskName, modelDesc, res.Elapsed.Seconds(), res.Backend)
+	if res.ResumedFrom > 0 {
+		fmt.Fprintf(stdout, ", resumed from step %d", res.ResumedFrom)
+	}
+	fmt.Fprintf(stdout, "\nfinal loss %.4f", res.Loss)
+	if n := len(res.Evals); n > 0 {
+		e := res.Evals[n-1]
+		fmt.Fprintf(stdout, "; evaluation: first-half loss %.4f, repeated-half loss %.4f, max induction score %.3f",
+			e.FirstHalfLoss, e.RepeatedHalfLoss, e.MaxInduction)
+	}
+	if res.PhaseChange.Found {
+		fmt.Fprintf(stdout, "\nphase change at step %d (repeated-half loss falling %.2g per step)", res.PhaseChange.Step, -res.PhaseChange.Slope)
+	} else {
+		fmt.Fprintf(stdout, "\nno phase change (the repeated-half loss fell %.2f nats at most, under %.1f)", res.PhaseChange.Drop, train.PhaseChangeMinDrop)
+	}
+	fmt.Fprintf(stdout, "\nwrote %s (model), %s, %s, %s\n", train.CheckpointPath(*out),
+		filepath.Join(*out, "metrics.jsonl"), filepath.Join(*out, "summary.json"), filepath.Join(*out, "progress.png"))
+	return nil
+}

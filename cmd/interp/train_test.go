@@ -1,0 +1,77 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/interp-dev/interp/model"
+)
+
+// tinyTrain are the flags of a small, fast training run (a 2-layer attention-only model with
+// vocabulary 16 on 15-token sequences).
+func tinyTrain(out string, extra ...string) []string {
+	args := []string{"train", "--task", "induction", "--vocab", "16", "--seq-len", "15", "--batch", "4",
+		"--steps", "6", "--eval-every", "3", "--checkpoint-every", "3", "--out", out}
+	return append(args, extra...)
+}
+
+func TestTrainRunsAndResumes(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, tinyTrain(out, "--clamp", "blocks.0.attn.hook_pattern[head=2]=prev-token")...)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "on backend")
+	require.Contains(t, stdout, "trained 6 steps of induction")
+	for _, f := range []string{"checkpoint/config.json", "checkpoint/model.safetensors", "checkpoint/optimizer.safetensors",
+		"checkpoint/state.json", "metrics.jsonl", "summary.json", "progress.png"} {
+		_, err := os.Stat(filepath.Join(out, f))
+		require.NoError(t, err, f)
+	}
+	w, err := model.Load(filepath.Join(out, "checkpoint"))
+	require.NoError(t, err)
+	require.Equal(t, 8, w.Config.NHeads)
+
+	// Asking for more steps changes the schedule: refused, naming the field.
+	code, _, stderr = runCLI(t, tinyTrain(out, "--steps", "9", "--clamp", "blocks.0.attn.hook_pattern[head=2]=prev-token")...)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "steps (checkpoint 6, now 9)")
+	require.Equal(t, 1, strings.Count(strings.TrimSpace(stderr), "\n")+0, "want the backend line and one error line:\n%s", stderr)
+
+	// The same command again resumes from the final checkpoint and has nothing left to do.
+	code, stdout, stderr = runCLI(t, tinyTrain(out, "--clamp", "blocks.0.attn.hook_pattern[head=2]=prev-token")...)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "resumed from step 6")
+}
+
+func TestTrainErrors(t *testing.T) {
+	out := t.TempDir()
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"train", "--steps", "2"}, 2, "--out is required"},
+		{tinyTrain(out, "--clamp", "blocks.0.attn.hook_patern=zero"), 1, `"blocks.0.attn.hook_patern"`},
+		{tinyTrain(out, "--clamp", "blocks.0.attn.hook_patern=zero"), 1, "blocks.0.attn.hook_pattern"}, // did you mean
+		{tinyTrain(out, "--clamp", "blocks.0.attn.hook_pattern[head=8]=zero"), 1, "head 8 out of range (the model has 8 heads)"},
+		{tinyTrain(out, "--clamp", "blocks.0.attn.hook_pattern[pos=20]=zero"), 1, "position 20 out of range"},
+		{tinyTrain(out, "--clamp", "blocks.0.attn.hook_pattern=perfect"), 2, `unknown value "perfect"`},
+		{tinyTrain(out, "--clamp", "blocks.0.hook_attn_out=prev-token"), 1, "prev-token is an attention pattern"},
+		{tinyTrain(out, "--clamp", "blocks.0.attn.hook_z[head=1]=const:/nonexistent.safetensors"), 2, "/nonexistent.safetensors"},
+		{tinyTrain(out, "--task", "induktion"), 1, `unknown task "induktion"`},
+		{tinyTrain(out, "--lr", "-1"), 2, "lr must be positive"},
+		{tinyTrain(out, "--model-config", "/nonexistent/config.json"), 1, "/nonexistent/config.json"},
+	}
+	for _, tc := range cases {
+		code, _, stderr := runCLI(t, tc.args...)
+		require.Equal(t, tc.code, code, "%v: %s", tc.args, stderr)
+		require.Contains(t, stderr, tc.want, "%v", tc.args)
+		require.NotContains(t, stderr, "goroutine", "no stack traces")
+		require.Equal(t, 0, strings.Count(strings.TrimSpace(stderr), "\n"), "one line: %s", stderr)
+	}
+	_, err := os.Stat(filepath.Join(out, "checkpoint"))
+	require.True(t, os.IsNotExist(err), "a failed run must not train")
+}

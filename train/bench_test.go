@@ -1,0 +1,49 @@
+package train
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/interp-dev/interp/model"
+)
+
+// BenchmarkTrainStep is one AdamW step (forward, masked cross-entropy, backward through every
+// weight, gradient clipping, update; one compiled graph) of the 2-layer attention-only model of the
+// induction-head studies: d_model 64, 8 heads, n_ctx 64, vocab 64, batch 32 x 64 tokens, no clamps.
+// The PyTorch side is bench/torch_train_loop.py.
+func BenchmarkTrainStep(b *testing.B) {
+	w, err := model.NewRandomWeights(model.AttnOnlyToy(2, 8, 64, 64, 64), 0)
+	require.NoError(b, err)
+	backend, _ := model.MustNewBackend("")
+	cfg := DefaultConfig()
+	plan, err := newClampPlan(w.Config, 64, nil)
+	require.NoError(b, err)
+	step, err := newStepExec(backend, w.Config, cfg, plan, 32)
+	require.NoError(b, err)
+	rng := rand.New(rand.NewPCG(1, 2))
+	rows := make([][]int, 32)
+	for i := range rows {
+		rows[i] = make([]int, 64)
+		for j := range rows[i] {
+			rows[i][j] = rng.IntN(64)
+		}
+	}
+	tokens, err := model.Tokens(rows)
+	require.NoError(b, err)
+	mask := maskTensor(nil, 32, 32, 64)
+	st := newAdamState(w)
+	t := 1
+	_, _, err = step.run(st, cfg, t, 1e-3, tokens, mask) // compile outside the timer
+	require.NoError(b, err)
+	b.ResetTimer()
+	for b.Loop() {
+		t++
+		if _, _, err := step.run(st, cfg, t, 1e-3, tokens, mask); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*1e3, "ms/step")
+}

@@ -1,0 +1,178 @@
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/interp-dev/interp/model"
+)
+
+// A checkpoint is the folder OutDir/checkpoint:
+//
+//	config.json, model.safetensors   the weights, Hugging Face GPT-2 layout (model.Save; model.Load reads it)
+//	optimizer.safetensors            AdamW's moments "m.<param>" and "v.<param>"
+//	state.json                       step, config, clamps, task, model config, elapsed time
+//
+// It is written into a fresh temporary folder in OutDir, then renamed over the previous one
+// (which is first renamed to checkpoint.old and removed once the new one is in place), so a crash
+// at any moment leaves a complete checkpoint or checkpoint.old.
+const (
+	checkpointDir = "checkpoint"
+	oldSuffix     = ".old"
+	tmpPrefix     = ".checkpoint-tmp-"
+)
+
+// State is the state.json of a checkpoint.
+type State struct {
+	// Step is the number of completed steps.
+	Step   int      `json:"step"`
+	Config Config   `json:"config"`
+	Clamps []string `json:"clamps"`
+	Task   string   `json:"task"`
+	// Pos is the length of the task's sequences.
+	Pos   int          `json:"pos"`
+	Model model.Config `json:"model"`
+	// Tokens is the number of tokens trained on; ElapsedS the training time so far.
+	Tokens   int64   `json:"tokens"`
+	ElapsedS float64 `json:"elapsed_s"`
+}
+
+// CheckpointPath is the folder of OutDir's current checkpoint (a model directory that model.Load
+// and `--model` accept).
+func CheckpointPath(outDir string) string { return filepath.Join(outDir, checkpointDir) }
+
+func saveCheckpoint(outDir string, c model.Config, st *adamState, state State) error {
+	specs := model.ParamSpecs(c)
+	w := &model.Weights{Config: c, Tensors: map[string]*tensors.Tensor{}}
+	opt := map[string]*tensors.Tensor{}
+	for i, sp := range specs {
+		w.Tensors[sp.Name] = st.params[i]
+		opt["m."+sp.Name] = st.m[i]
+		opt["v."+sp.Name] = st.v[i]
+	}
+	tmp, err := os.MkdirTemp(outDir, tmpPrefix)
+	if err != nil {
+		return fmt.Errorf("train: checkpoint: %w", err)
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	if err := model.Save(w, tmp); err != nil {
+		return fmt.Errorf("train: checkpoint: %w", err)
+	}
+	if err := model.WriteSafetensors(filepath.Join(tmp, "optimizer.safetensors"), opt,
+		map[string]string{"format": "interp-adamw", "step": fmt.Sprint(state.Step)}); err != nil {
+		return fmt.Errorf("train: checkpoint: %w", err)
+	}
+	if err := writeJSON(filepath.Join(tmp, "state.json"), state); err != nil {
+		return fmt.Errorf("train: checkpoint: %w", err)
+	}
+	final := CheckpointPath(outDir)
+	old := final + oldSuffix
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("train: checkpoint: %w", err)
+	}
+	if _, err := os.Stat(final); err == nil {
+		if err := os.Rename(final, old); err != nil {
+			return fmt.Errorf("train: checkpoint: %w", err)
+		}
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("train: checkpoint: %w", err)
+	}
+	syncDir(outDir)
+	return os.RemoveAll(old)
+}
+
+// loadCheckpoint reads OutDir's checkpoint (or checkpoint.old when a crash interrupted the swap).
+// It returns nil, nil when there is none.
+func loadCheckpoint(outDir string) (*State, *adamState, error) {
+	dir := CheckpointPath(outDir)
+	if _, err := os.Stat(filepath.Join(dir, "state.json")); err != nil {
+		dir += oldSuffix
+		if _, err := os.Stat(filepath.Join(dir, "state.json")); err != nil {
+			return nil, nil, nil
+		}
+	}
+	var state State
+	data, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: resume: %w", err)
+	}
+	if err := json.Unmarshal(data, &state); err != nil {
+		return nil, nil, fmt.Errorf("train: resume: %s: %w", filepath.Join(dir, "state.json"), err)
+	}
+	w, err := model.Load(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: resume: %w", err)
+	}
+	optPath := filepath.Join(dir, "optimizer.safetensors")
+	opt, _, err := model.ReadSafetensors(optPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: resume: %w", err)
+	}
+	st := &adamState{}
+	for _, sp := range model.ParamSpecs(w.Config) {
+		m, v := opt["m."+sp.Name], opt["v."+sp.Name]
+		if m == nil || v == nil {
+			return nil, nil, fmt.Errorf("train: resume: %s: missing moments of %s", optPath, sp.Name)
+		}
+		if !m.Shape().Equal(w.Tensors[sp.Name].Shape()) || !v.Shape().Equal(w.Tensors[sp.Name].Shape()) {
+			return nil, nil, fmt.Errorf("train: resume: %s: moments of %s have shape %s, weights %s", optPath, sp.Name, m.Shape(), w.Tensors[sp.Name].Shape())
+		}
+		st.params = append(st.params, w.Tensors[sp.Name])
+		st.m = append(st.m, m)
+		st.v = append(st.v, v)
+	}
+	state.Model = w.Config // the weights' own config is authoritative
+	return &state, st, nil
+}
+
+// removeStaleTemps deletes temporary checkpoint folders a crash left behind.
+func removeStaleTemps(outDir string) {
+	entries, _ := os.ReadDir(outDir)
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), tmpPrefix) {
+			os.RemoveAll(filepath.Join(outDir, e.Name()))
+		}
+	}
+}
+
+// writeJSON writes v as indented JSON to path atomically (temporary file + rename).
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(data, '\n'))
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(data)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}

@@ -1,0 +1,95 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/interp-dev/interp/hooks"
+	"github.com/interp-dev/interp/model"
+)
+
+func requireSameWeights(t *testing.T, want, got *model.Weights) {
+	t.Helper()
+	for _, sp := range model.ParamSpecs(want.Config) {
+		require.Equal(t, want.Flat(sp.Name), got.Flat(sp.Name), "%s differs", sp.Name)
+	}
+}
+
+// TestResumeIsExact interrupts a run (by cancelling its context) after its second checkpoint,
+// resumes it from a fresh model, and gets the weights, optimizer trajectory and metrics of an
+// uninterrupted run bit for bit; then the same from checkpoint.old alone (a crash in the middle of
+// the checkpoint swap).
+func TestResumeIsExact(t *testing.T) {
+	task := inductionTask(t, 16, 15)
+	clamp := Clamp{Hook: hooks.Pattern(0), Heads: []int{1}, Value: PrevToken()}
+	cfg := tinyConfig(20)
+	cfg.CheckpointEvery, cfg.EvalEvery = 6, 5
+
+	cfg.OutDir = t.TempDir()
+	full, err := Run(context.Background(), tinyModel(t, 1), task, cfg, clamp)
+	require.NoError(t, err)
+	fullMetrics, err := ReadMetrics(filepath.Join(cfg.OutDir, metricsFile))
+	require.NoError(t, err)
+	saved, err := model.Load(CheckpointPath(cfg.OutDir))
+	require.NoError(t, err)
+	requireSameWeights(t, full.Weights, saved)
+
+	for _, crashInSwap := range []bool{false, true} {
+		cfg.OutDir = t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		part, err := Run(ctx, tinyModel(t, 1), &cancelAfter{Task: task, n: 14, cancel: cancel}, cfg, clamp)
+		require.True(t, errors.Is(err, context.Canceled), "got %v", err)
+		require.Equal(t, 15, part.Steps)
+		if crashInSwap {
+			ck := CheckpointPath(cfg.OutDir)
+			require.NoError(t, os.Rename(ck, ck+oldSuffix))
+			require.NoError(t, os.MkdirAll(filepath.Join(cfg.OutDir, tmpPrefix+"123"), 0o755))
+		}
+		res, err := Run(context.Background(), tinyModel(t, 99), task, cfg, clamp) // initial weights unused
+		require.NoError(t, err)
+		require.Equal(t, 12, res.ResumedFrom)
+		require.Equal(t, 20, res.Steps)
+		requireSameWeights(t, full.Weights, res.Weights)
+		require.Equal(t, full.Loss, res.Loss)
+
+		got, err := ReadMetrics(filepath.Join(cfg.OutDir, metricsFile))
+		require.NoError(t, err)
+		require.Len(t, got, len(fullMetrics))
+		for i := range got {
+			got[i].ElapsedS, fullMetrics[i].ElapsedS = 0, 0
+			require.Equal(t, fullMetrics[i], got[i])
+		}
+		_, err = os.Stat(filepath.Join(cfg.OutDir, tmpPrefix+"123"))
+		require.True(t, os.IsNotExist(err), "stale temporary checkpoint left behind")
+	}
+}
+
+func TestResumeRefusesChanges(t *testing.T) {
+	task := inductionTask(t, 16, 15)
+	cfg := tinyConfig(3)
+	cfg.OutDir = t.TempDir()
+	_, err := Run(context.Background(), tinyModel(t, 1), task, cfg)
+	require.NoError(t, err)
+
+	lr := cfg
+	lr.LR = 0.02
+	_, err = Run(context.Background(), tinyModel(t, 1), task, lr)
+	require.ErrorContains(t, err, "lr (checkpoint 0.01, now 0.02)")
+
+	_, err = Run(context.Background(), tinyModel(t, 1), task, cfg, Clamp{Hook: hooks.Pattern(0), Value: Uniform()})
+	require.ErrorContains(t, err, "clamps")
+
+	_, err = Run(context.Background(), tinyModel(t, 1), inductionTask(t, 16, 13), cfg)
+	require.Error(t, err)
+
+	// Changing only how often to evaluate or checkpoint is fine.
+	ev := cfg
+	ev.EvalEvery = 1
+	_, err = Run(context.Background(), tinyModel(t, 1), task, ev)
+	require.NoError(t, err)
+}

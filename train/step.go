@@ -1,0 +1,182 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/interp-dev/interp/model"
+)
+
+// stepExec is one training step compiled as a single graph:
+//
+//	inputs:  tokens [N, P] int32, loss mask [N, P-1] float32, decay, stepSize, sqrtBC2 (scalars),
+//	         params..., m..., v... (ParamSpecs order), the clamps' inputs
+//	outputs: loss, grad norm (before clipping), new params..., new m..., new v...
+//
+// The first `rows` token rows are the batch; the rest are MeanRef reference rows (mask 0).
+type stepExec struct {
+	exec  *graph.Exec
+	specs []model.ParamSpec
+	plan  *clampPlan
+}
+
+// decays reports whether AdamW's weight decay applies to a parameter: weight matrices and
+// embeddings (W_*), not biases (b_*) or LayerNorm parameters (.w, .b).
+func decays(name string) bool {
+	return strings.HasPrefix(name[strings.LastIndexByte(name, '.')+1:], "W_")
+}
+
+func newStepExec(backend backends.Backend, c model.Config, cfg Config, plan *clampPlan, rows int) (*stepExec, error) {
+	specs := model.ParamSpecs(c)
+	n := len(specs)
+	s := &stepExec{specs: specs, plan: plan}
+	exec, err := graph.NewExec(backend, func(in []*graph.Node) []*graph.Node {
+		tokens, mask := in[0], in[1]
+		decay, stepSize, sqrtBC2 := in[2], in[3], in[4]
+		params, ms, vs := in[5:5+n], in[5+n:5+2*n], in[5+2*n:5+3*n]
+		extra := in[5+3*n:]
+		p := model.Params{}
+		for i, sp := range specs {
+			p[sp.Name] = params[i]
+		}
+		logits, _ := plan.forward(p, tokens, rows, extra) // [N, P, V]
+		loss := maskedCrossEntropy(logits, tokens, mask)
+		grads := graph.Gradient(loss, params...)
+
+		// Global gradient norm and clipping, as torch.nn.utils.clip_grad_norm_.
+		var sq *graph.Node
+		for _, g := range grads {
+			t := graph.ReduceAllSum(graph.Square(g))
+			if sq == nil {
+				sq = t
+			} else {
+				sq = graph.Add(sq, t)
+			}
+		}
+		norm := graph.Sqrt(sq)
+		if cfg.GradClip > 0 {
+			coef := graph.MinScalar(graph.Div(graph.Scalar(norm.Graph(), norm.DType(), cfg.GradClip), graph.AddScalar(norm, 1e-6)), 1.0)
+			for i := range grads {
+				grads[i] = graph.Mul(grads[i], coef)
+			}
+		}
+
+		// AdamW (torch.optim.AdamW): w *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+		// w -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
+		outs := []*graph.Node{loss, norm}
+		newM, newV := make([]*graph.Node, n), make([]*graph.Node, n)
+		var newP []*graph.Node
+		for i, sp := range specs {
+			g := grads[i]
+			newM[i] = graph.Add(graph.MulScalar(ms[i], cfg.Beta1), graph.MulScalar(g, 1-cfg.Beta1))
+			newV[i] = graph.Add(graph.MulScalar(vs[i], cfg.Beta2), graph.MulScalar(graph.Square(g), 1-cfg.Beta2))
+			denom := graph.AddScalar(graph.Div(graph.Sqrt(newV[i]), sqrtBC2), cfg.Eps)
+			w := params[i]
+			if cfg.WeightDecay > 0 && decays(sp.Name) {
+				w = graph.Mul(w, decay)
+			}
+			newP = append(newP, graph.Sub(w, graph.Mul(graph.Div(newM[i], denom), stepSize)))
+		}
+		outs = append(outs, newP...)
+		outs = append(outs, newM...)
+		return append(outs, newV...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("train: compile step: %w", err)
+	}
+	s.exec = exec
+	return s, nil
+}
+
+// maskedCrossEntropy is the mean next-token cross-entropy over the entries where mask [N, P-1]
+// is 1: -sum(mask * log softmax(logits[:, :P-1])[target]) / max(sum(mask), 1).
+func maskedCrossEntropy(logits, tokens, mask *graph.Node) *graph.Node {
+	logp := tokenLogProbs(logits, tokens)                                         // [N, P-1]
+	total := graph.MaxScalar(graph.ReduceAllSum(mask), 1.0)                       // scalar
+	return graph.Div(graph.Neg(graph.ReduceAllSum(graph.Mul(logp, mask))), total) // scalar
+}
+
+// tokenLogProbs is log p(tokens[:, p+1] | tokens[:, :p+1]) for every position, [N, P-1].
+func tokenLogProbs(logits, tokens *graph.Node) *graph.Node {
+	dims := logits.Shape().Dimensions
+	P, V := dims[1], dims[2]
+	pred := graph.SliceAxis(logits, 1, graph.AxisRange(0, P-1)) // [N, P-1, V]
+	target := graph.SliceAxis(tokens, 1, graph.AxisRange(1, P)) // [N, P-1]
+	logp := graph.LogSoftmax(pred, -1)                          // [N, P-1, V]
+	onehot := graph.OneHot(target, V, logp.DType())             // [N, P-1, V]
+	return graph.ReduceSum(graph.Mul(logp, onehot), -1)         // [N, P-1]
+}
+
+// adamState is the optimizer's state: the params and the first and second moments, on the
+// backend, in ParamSpecs order.
+type adamState struct {
+	params, m, v []*tensors.Tensor
+}
+
+// newAdamState starts from weights w with zero moments.
+func newAdamState(w *model.Weights) *adamState {
+	st := &adamState{}
+	for _, sp := range model.ParamSpecs(w.Config) {
+		t := w.Tensors[sp.Name]
+		st.params = append(st.params, t)
+		st.m = append(st.m, tensors.FromShape(t.Shape()))
+		st.v = append(st.v, tensors.FromShape(t.Shape()))
+	}
+	return st
+}
+
+// run performs step t (1-based, for the bias corrections) at learning rate lr and replaces the
+// state with the new one. It returns the loss and the gradient norm before clipping.
+func (s *stepExec) run(st *adamState, cfg Config, t int, lr float64, tokens, mask *tensors.Tensor) (loss, norm float64, err error) {
+	bc1 := 1 - math.Pow(cfg.Beta1, float64(t))
+	bc2 := 1 - math.Pow(cfg.Beta2, float64(t))
+	args := []any{tokens, mask,
+		float32(1 - lr*cfg.WeightDecay), float32(lr / bc1), float32(math.Sqrt(bc2))}
+	for _, group := range [][]*tensors.Tensor{st.params, st.m, st.v} {
+		for _, x := range group {
+			args = append(args, x)
+		}
+	}
+	for _, x := range s.plan.inputs {
+		args = append(args, x)
+	}
+	outs, err := s.exec.Exec(args...)
+	if err != nil {
+		return 0, 0, fmt.Errorf("train: step %d: %w", t, err)
+	}
+	loss = float64(tensors.ToScalar[float32](outs[0]))
+	norm = float64(tensors.ToScalar[float32](outs[1]))
+	n := len(s.specs)
+	old := [][]*tensors.Tensor{st.params, st.m, st.v}
+	st.params, st.m, st.v = outs[2:2+n], outs[2+n:2+2*n], outs[2+2*n:2+3*n]
+	// Free the previous state's buffers, except the caller's initial weights.
+	if t > 1 {
+		for _, group := range old {
+			for _, x := range group {
+				x.FinalizeAll()
+			}
+		}
+	}
+	outs[0].FinalizeAll()
+	outs[1].FinalizeAll()
+	return loss, norm, nil
+}
+
+// maskTensor converts a task batch's loss mask (nil: every position) to float32 [N, P-1], with
+// zeros for the extra reference rows beyond the batch.
+func maskTensor(mask [][]bool, rows, total, pos int) *tensors.Tensor {
+	flat := make([]float32, total*(pos-1))
+	for r := range rows {
+		for p := range pos - 1 {
+			if mask == nil || mask[r][p] {
+				flat[r*(pos-1)+p] = 1
+			}
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(flat, total, pos-1)
+}
