@@ -34,7 +34,7 @@ func Example() {
 		fmt.Printf("  corrupted: %s\n", corrupted)
 	}
 	// Output:
-	// [[0 12 10 12 12 12 10 12 12] [0 4 1 8 7 4 1 8 7]]
+	// [[0 10 12 12 4 10 12 12 4] [0 8 7 2 3 10 7 10 7]]
 	// Then, Paul and Sarah went to the hospital. Paul gave a computer to -> Sarah (not Paul)
 	//   corrupted: <|endoftext|> Then , Amanda and John went to the hospital . Jennifer gave a computer to
 	// Then, Nicole and David went to the restaurant. David gave a snack to -> Nicole (not David)

@@ -2,12 +2,17 @@ package tasks
 
 import "math/rand/v2"
 
-// induction is the repeated-random-tokens task of Olsson et al. (2022):
+// induction is the repeated-random-tokens task of Olsson et al. (2022). Training rows are
 //
-//	[BOS, t1 .. tL, t1 .. tL],  t_i uniform in [1, Vocab)
+//	[BOS, f1 .. fm, t1 .. tL, t1 .. tL],  f_i, t_i uniform in [1, Vocab)
 //
-// P = 2L+1 with L = (SeqLen-1)/2. Every position counts in the loss; the
-// first half is unpredictable, the second half is predictable by an
+// of fixed length P = 2*half+1 (half = (SeqLen-1)/2), with the repeated segment's length L drawn
+// per row from [max(2, half/4), half] and m = P-1-2L filler tokens before it. The offset of the
+// repeat varies from row to row on purpose: with a fixed offset (always L = half) a model with
+// learned positional embeddings solves the task with one positional head (attend to position
+// p-L+1 and copy) and never needs previous-token or induction heads (seen in our first study
+// runs: a model with layer 0 zeroed still "learned induction"). Every position counts in the
+// loss; the filler and the first copy are unpredictable, the second copy is predictable by an
 // induction head (in-context loss).
 type induction struct {
 	vocab, half int
@@ -30,7 +35,26 @@ func InductionHalf(seqLen int) int { return (seqLen - 1) / 2 }
 
 func (t *induction) Name() string { return "induction" }
 
-// sequence returns [BOS, first.., first..] with a fresh random first half.
+// trainingSequence returns [BOS, filler.., segment.., segment..] with a random segment length.
+func (t *induction) trainingSequence(rng *rand.Rand) []int {
+	p := 2*t.half + 1
+	lo := max(2, t.half/4)
+	l := lo + rng.IntN(t.half-lo+1)
+	s := make([]int, p)
+	s[0] = BOS
+	start := p - 2*l
+	for i := 1; i < start; i++ {
+		s[i] = randIn(rng, 1, t.vocab)
+	}
+	for i := range l {
+		s[start+i] = randIn(rng, 1, t.vocab)
+		s[start+l+i] = s[start+i]
+	}
+	return s
+}
+
+// sequence returns [BOS, first.., first..] with a fresh random first half (the layout of
+// Pairs and of the head detector's input).
 func (t *induction) sequence(rng *rand.Rand) []int {
 	s := make([]int, 2*t.half+1)
 	s[0] = BOS
@@ -44,7 +68,7 @@ func (t *induction) sequence(rng *rand.Rand) []int {
 func (t *induction) Batch(rng *rand.Rand, batch int) Batch {
 	b := Batch{Tokens: make([][]int, batch)}
 	for i := range b.Tokens {
-		b.Tokens[i] = t.sequence(rng)
+		b.Tokens[i] = t.trainingSequence(rng)
 	}
 	return b
 }

@@ -276,3 +276,13 @@ func (t *ioiTask) Pairs(seed uint64, n int) (*Pairs, error) {
 	}
 	return p, nil
 }
+
+// WriteTokenizer saves the toy task's word-level tokenizer (tokenizer.json) into a model
+// folder, so a model trained on "ioi" carries its vocabulary; for "ioi-gpt2" it does nothing
+// (GPT-2's tokenizer is built in). Training calls it for every checkpoint.
+func (t *ioiTask) WriteTokenizer(dir string) error {
+	if t.name != "ioi" {
+		return nil
+	}
+	return WriteIOITokenizer(dir)
+}

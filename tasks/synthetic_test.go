@@ -14,6 +14,7 @@ func TestInduction(t *testing.T) {
 			t.Fatalf("InductionHalf(%d) = %d, want %d", tc.seqLen, got, tc.half)
 		}
 		b := task.Batch(seededRand(1), 32)
+		lens := map[int]int{}
 		if b.LossMask != nil {
 			t.Error("induction LossMask is not nil (all positions)")
 		}
@@ -21,12 +22,21 @@ func TestInduction(t *testing.T) {
 			if len(s) != 2*tc.half+1 || s[0] != BOS {
 				t.Fatalf("row %d = %v: want BOS then 2x%d tokens", i, s, tc.half)
 			}
-			if !slices.Equal(s[1:1+tc.half], s[1+tc.half:]) {
-				t.Fatalf("row %d = %v: second half does not repeat the first", i, s)
+			n := len(s)
+			l := repeatLen(s, max(2, tc.half/4), tc.half)
+			if l == 0 {
+				t.Fatalf("row %d = %v: does not end with a segment of %d..%d tokens repeated twice", i, s, max(2, tc.half/4), tc.half)
+			}
+			lens[l]++
+			if !slices.Equal(s[n-2*l:n-l], s[n-l:]) {
+				t.Fatalf("row %d = %v: second copy differs", i, s)
 			}
 			if slices.Contains(s[1:], BOS) {
 				t.Fatalf("row %d = %v uses BOS after position 0", i, s)
 			}
+		}
+		if tc.half >= 8 && len(lens) < 4 {
+			t.Errorf("seq len %d: repeat lengths %v: the offset should vary from row to row", tc.seqLen, lens)
 		}
 		p, err := task.Pairs(5, 64)
 		if err != nil {
@@ -178,4 +188,16 @@ func TestICLClassify(t *testing.T) {
 			}
 		}
 	}
+}
+
+// repeatLen returns the largest L in [lo, hi] such that s ends with a segment of L tokens
+// repeated twice, or 0.
+func repeatLen(s []int, lo, hi int) int {
+	n := len(s)
+	for l := hi; l >= lo; l-- {
+		if 2*l < n && slices.Equal(s[n-2*l:n-l], s[n-l:]) {
+			return l
+		}
+	}
+	return 0
 }

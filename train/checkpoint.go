@@ -47,7 +47,7 @@ type State struct {
 // and `--model` accept).
 func CheckpointPath(outDir string) string { return filepath.Join(outDir, checkpointDir) }
 
-func saveCheckpoint(outDir string, c model.Config, st *adamState, state State) error {
+func saveCheckpoint(outDir string, c model.Config, st *adamState, state State, task any) error {
 	specs := model.ParamSpecs(c)
 	w := &model.Weights{Config: c, Tensors: map[string]*tensors.Tensor{}}
 	opt := map[string]*tensors.Tensor{}
@@ -63,6 +63,12 @@ func saveCheckpoint(outDir string, c model.Config, st *adamState, state State) e
 	defer os.RemoveAll(tmp) // a no-op once renamed
 	if err := model.Save(w, tmp); err != nil {
 		return fmt.Errorf("train: checkpoint: %w", err)
+	}
+	// A task with its own vocabulary (the toy IOI task) saves its tokenizer beside the weights.
+	if tw, ok := task.(interface{ WriteTokenizer(dir string) error }); ok {
+		if err := tw.WriteTokenizer(tmp); err != nil {
+			return fmt.Errorf("train: checkpoint: tokenizer: %w", err)
+		}
 	}
 	if err := model.WriteSafetensors(filepath.Join(tmp, "optimizer.safetensors"), opt,
 		map[string]string{"format": "interp-adamw", "step": fmt.Sprint(state.Step)}); err != nil {

@@ -150,7 +150,7 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 		}
 		if cfg.OutDir != "" && every(done, cfg.CheckpointEvery, cfg.Steps) {
 			state := State{Step: done, Config: cfg, Clamps: descs, Task: task.Name(), Pos: pos, Model: c, Tokens: tokensSeen, ElapsedS: elapsed()}
-			if err := saveCheckpoint(cfg.OutDir, c, st, state); err != nil {
+			if err := saveCheckpoint(cfg.OutDir, c, st, state, task); err != nil {
 				return nil, err
 			}
 		}
