@@ -137,7 +137,8 @@ func Heatmap(path, title string, z [][]float64, rowLabels, colLabels []string, x
 	bar.Title.Text = " "
 	bar.Add(&plotter.ColorBar{ColorMap: cmap, Vertical: true})
 
-	w := vg.Length(math.Min(math.Max(float64(cols)*0.45+2.5, 5), 16)) * vg.Inch
+	// Wide enough for the columns and for the title (about 0.08 inch a character).
+	w := vg.Length(math.Min(math.Max(math.Max(float64(cols)*0.45+2.5, 5), float64(len(title))*0.08+2), 16)) * vg.Inch
 	h := vg.Length(math.Min(math.Max(float64(rows)*0.35+2, 3.5), 14)) * vg.Inch
 	c, err := canvas(path, w, h)
 	if err != nil {
