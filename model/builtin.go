@@ -45,7 +45,7 @@ func RegisterBuiltin(name, about string, make func() (*Weights, error)) {
 }
 
 // DefaultModel is the model commands use when --model is not given.
-const DefaultModel = "toy-gpt2"
+const DefaultModel = "ioi-toy"
 
 // BuiltinNames lists the built-in models (embedded trained models and models built in code)
 // with a line about each.

@@ -53,12 +53,19 @@ func TestRunPromptAndTokenize(t *testing.T) {
 	require.Equal(t, "[15496,995]\n", stdout)
 
 	out := filepath.Join(t.TempDir(), "new-dir", "p.safetensors") // --out may name a folder that does not exist yet
-	code, _, stderr := runCLI(t, "run", "--prompt", "Hello world", "--cache", "blocks.0.hook_resid_pre", "--out", out)
+	code, _, stderr := runCLI(t, "run", "--model", "toy-gpt2", "--prompt", "Hello world", "--cache", "blocks.0.hook_resid_pre", "--out", out)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stderr, "on backend")
 	got, _, err := model.ReadSafetensors(out)
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 2, 50257}, got["logits"].Shape().Dimensions)
+
+	// The default model (ioi-toy, embedded) tokenizes with its own word vocabulary.
+	code, _, stderr = runCLI(t, "run", "--prompt", "When Mary and John went to the store, John gave a drink to", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	got, _, err = model.ReadSafetensors(out)
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 14, 89}, got["logits"].Shape().Dimensions)
 
 	code, stdout, _ = runCLI(t, "info", "--model", goldenDir)
 	require.Equal(t, 0, code)
