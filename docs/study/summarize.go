@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/interp-dev/interp/internal/plots"
+	"github.com/interp-dev/interp/train"
 )
 
 type metrics struct {
@@ -69,16 +70,23 @@ func main() {
 			conds[name] = c
 		}
 		c.seeds = append(c.seeds, seed)
-		if s.PhaseChange.Found {
-			c.phase = append(c.phase, fmt.Sprint(s.PhaseChange.Step))
-			c.phaseSteps = append(c.phaseSteps, float64(s.PhaseChange.Step))
+		// The phase change is recomputed from the metrics with the current definition.
+		ms := readMetrics(filepath.Join(d, "metrics.jsonl"))
+		var steps []int
+		var rep []float64
+		for _, m := range ms {
+			steps = append(steps, m.Step)
+			rep = append(rep, m.Repeated)
+		}
+		if pc := train.DetectPhaseChange(steps, rep); pc.Found {
+			c.phase = append(c.phase, fmt.Sprint(pc.Step))
+			c.phaseSteps = append(c.phaseSteps, float64(pc.Step))
 		} else {
 			c.phase = append(c.phase, "none")
 		}
 		c.final = append(c.final, s.Final.Repeated)
 		c.maxInd = append(c.maxInd, s.Final.MaxInduction)
 		c.prev = append(c.prev, maxOf(s.Final.PrevScores[0]))
-		ms := readMetrics(filepath.Join(d, "metrics.jsonl"))
 		var x, y []float64
 		for _, m := range ms {
 			x = append(x, float64(m.Step))
