@@ -37,18 +37,26 @@ func Forward(c Config, p Params, tokens *Node, hk *hooks.Active) *Node {
 		resid = Add(resid, posEmbed)
 	}
 
-	for l := range c.NLayers {
+	return ForwardFrom(c, p, resid, 0, hk)
+}
+
+// ForwardFrom runs blocks start..L-1, the final LayerNorm and the unembedding on resid [B, P, D],
+// the residual stream entering block start (hook_resid_pre of start), and returns the logits
+// [B, P, V]. Patching sweeps use it to recompute only the layers after a patch point.
+func ForwardFrom(c Config, p Params, resid *Node, start int, hk *hooks.Active) *Node {
+	for l := start; l < c.NLayers; l++ {
 		resid = block(c, p, l, resid, hk)
 	}
+	return unembed(c, p, layerNorm(c, p, "ln_final", resid, hk))
+}
 
-	x := layerNorm(c, p, "ln_final", resid, hk)
-	var logits *Node
+// unembed maps the final normalised residual stream [..., D] to logits [..., V].
+func unembed(c Config, p Params, x *Node) *Node {
+	last := x.Rank() - 1
 	if c.TiedEmbeddings {
-		logits = DotGeneral(x, []int{2}, nil, p["embed.W_E"], []int{1}, nil) // [B, P, V]
-	} else {
-		logits = DotGeneral(x, []int{2}, nil, p["unembed.W_U"], []int{0}, nil) // [B, P, V]
+		return DotGeneral(x, []int{last}, nil, p["embed.W_E"], []int{1}, nil) // [..., V]
 	}
-	return logits
+	return DotGeneral(x, []int{last}, nil, p["unembed.W_U"], []int{0}, nil) // [..., V]
 }
 
 // block is one transformer block: resid_pre -> (+attn) resid_mid -> (+mlp) resid_post.

@@ -54,6 +54,7 @@ func Lines(path, title, xlabel, ylabel string, series []Series, marks ...Mark) e
 			return fmt.Errorf("plots: %s: series %q: %w", path, s.Name, err)
 		}
 		l.Color = plotutil.Color(i)
+		l.Dashes = plotutil.Dashes(i / len(plotutil.DefaultColors)) // solid first, then dashed
 		l.Width = vg.Points(1.5)
 		p.Add(l)
 		if s.Name != "" {
