@@ -267,6 +267,9 @@ func writeCanvas(c vg.CanvasWriterTo, path string) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("plots: write %s: %w", path, err)
 	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // CreateTemp makes 0600 files
+		return fmt.Errorf("plots: %w", err)
+	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("plots: %w", err)
 	}
