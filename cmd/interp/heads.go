@@ -103,5 +103,8 @@ func writeFile(path string, data []byte) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // CreateTemp makes 0600 files
+		return err
+	}
 	return os.Rename(tmp.Name(), path)
 }

@@ -1,0 +1,504 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/interp-dev/interp/internal/progress"
+	"github.com/interp-dev/interp/model"
+	"github.com/interp-dev/interp/sae"
+	"github.com/interp-dev/interp/tasks"
+	"github.com/interp-dev/interp/tokenizer"
+	"github.com/interp-dev/interp/transcoder"
+)
+
+func init() {
+	commands = append(commands, command{"transcoder", "transcoders replacing MLPs: train, eval, paths (interp transcoder <sub> -h)", cmdTranscoder})
+}
+
+func cmdTranscoder(args []string, stdout, stderr io.Writer) error {
+	subs := map[string]func([]string, io.Writer, io.Writer) error{
+		"train": cmdTranscoderTrain, "eval": cmdTranscoderEval, "paths": cmdTranscoderPaths,
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stderr, "usage: interp transcoder train|eval|paths [flags]")
+		fmt.Fprintln(stderr, "  train  train a transcoder per chosen MLP (ln2.hook_normalized -> hook_mlp_out; SAELens files)")
+		fmt.Fprintln(stderr, "  eval   FVU, L0, dead latents, and CE loss / KL with one or all MLPs replaced")
+		fmt.Fprintln(stderr, "  paths  attribution graph of a feature or logit on one prompt (JSON, DOT, SVG)")
+		if len(args) == 0 {
+			return usagef("give a subcommand: train, eval or paths")
+		}
+		return nil
+	}
+	fn, ok := subs[args[0]]
+	if !ok {
+		return usagef("unknown subcommand %q (want train, eval or paths)", args[0])
+	}
+	return fn(args[1:], stdout, stderr)
+}
+
+// parseLayers reads "all" or a comma-separated list of layers.
+func parseLayers(s string, n int) ([]int, error) {
+	if s == "all" {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = i
+		}
+		return out, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		l, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || l < 0 || l >= n {
+			return nil, usagef("--layers %q: want all or layers in [0, %d)", s, n)
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("transcoder train", stderr)
+	modelSpec := fs.String("model", model.DefaultModel, "model directory or built-in name")
+	backend := fs.String("backend", "", "backend (see interp run -h)")
+	layers := fs.String("layers", "all", "MLP layers to train transcoders for: all or e.g. 0,1")
+	input := fs.String("input", "", "input hook template, {L} for the layer (default blocks.{L}.ln2.hook_normalized)")
+	target := fs.String("target", "", "target hook template (default blocks.{L}.hook_mlp_out)")
+	arch := fs.String("arch", "relu", "architecture: relu, topk, batchtopk or jumprelu")
+	k := fs.Int("k", 32, "active latents per row (topk, batchtopk)")
+	skip := fs.Bool("skip", false, "add a linear skip connection (skip transcoder, W_skip)")
+	expansion := fs.Int("expansion", 8, "d_sae = expansion * d_model")
+	dSAE := fs.Int("d-sae", 0, "number of latents (overrides --expansion)")
+	nTokens := fs.Int("tokens", 1_000_000, "training rows per transcoder; steps = tokens / batch")
+	batch := fs.Int("batch", 4096, "rows per training step")
+	lr := fs.Float64("lr", 1e-3, "Adam learning rate")
+	sparsity := fs.Float64("sparsity", -1, "L1 (relu) or L0 (jumprelu) coefficient (-1: 5 for relu, 1 for jumprelu)")
+	resample := fs.Int("resample-every", 0, "resample dead latents every N steps (0: never)")
+	normalize := fs.Bool("normalize", true, "scale activations to mean norm sqrt(d) (folded into the saved weights)")
+	skipBOS := fs.Bool("skip-bos", true, "leave position 0 out of the training rows")
+	seqBatch := fs.Int("seq-batch", 32, "token rows per model run")
+	bufferRows := fs.Int("buffer-rows", 1<<15, "rows in the shuffling buffer")
+	out := fs.String("out", "", "output directory: one folder L<layer> per transcoder (cfg.json, sae_weights.safetensors)")
+	data := addDataFlags(fs, 0)
+	fs.Lookup("task").DefValue, *data.task = "ioi", "ioi"
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("--out is required")
+	}
+	a, err := sae.ParseArch(*arch)
+	if err != nil {
+		return usagef("--arch: %v", err)
+	}
+	if *batch < 1 || *nTokens < 1 || *expansion < 1 || *dSAE < 0 {
+		return usagef("--batch, --tokens and --expansion must be positive")
+	}
+	m, dir, err := loadModel(*modelSpec, *backend, stderr)
+	if err != nil {
+		return err
+	}
+	if !m.Config.HasMLP() {
+		return usagef("model %s has no MLPs (attention-only): nothing to transcode", *modelSpec)
+	}
+	ls, err := parseLayers(*layers, m.Config.NLayers)
+	if err != nil {
+		return err
+	}
+	steps := (*nTokens + *batch - 1) / *batch
+	for _, l := range ls {
+		spec := transcoder.Spec{Layer: l, Arch: a, DSAE: *expansion * m.Config.DModel, K: *k, Skip: *skip,
+			Input: strings.ReplaceAll(*input, "{L}", strconv.Itoa(l)), Target: strings.ReplaceAll(*target, "{L}", strconv.Itoa(l))}
+		if *dSAE > 0 {
+			spec.DSAE = *dSAE
+		}
+		if _, err := transcoder.NewConfig(m.Config, spec); err != nil {
+			return usagef("%v", err)
+		}
+		src, err := data.source(m, dir)
+		if err != nil {
+			return err
+		}
+		topt := sae.TrainOptions{Steps: steps, Batch: *batch, LR: *lr, DecaySteps: steps / 5, Sparsity: *sparsity,
+			SparsityWarmupSteps: steps / 20, DeadWindow: max(int64(*nTokens)/5, int64(*batch)), ResampleEvery: *resample,
+			UnitNormDecoder: a == sae.TopK || a == sae.BatchTopK, CheckpointEvery: max(1, steps/10),
+			Init: sae.InitOptions{EncoderFromDecoder: true}}
+		if topt.Sparsity < 0 {
+			topt.Sparsity = map[sae.Arch]float64{sae.ReLU: 5, sae.JumpReLU: 1}[a]
+		}
+		bar := progress.New(steps, fmt.Sprintf("transcoder L%d", l))
+		topt.OnStep = func(step int, st sae.StepStats) {
+			bar.Add(1, fmt.Sprintf("mse %.4g l0 %.1f dead %d", st.MSE, st.L0, st.Dead))
+		}
+		job := transcoder.Job{Spec: spec}
+		job.Config.Meta = sae.Meta{PrependBOS: *data.tokensFile == ""}
+		job.Train, job.Seed, job.Out = topt, *data.seed+uint64(l), filepath.Join(*out, fmt.Sprintf("L%d", l))
+		job.Store = sae.StoreOptions{SeqBatch: *seqBatch, SkipBOS: *skipBOS, BufferRows: *bufferRows, Normalize: *normalize}
+		start := time.Now()
+		s, log, err := transcoder.RunJob(m, src, *modelSpec, job)
+		bar.Finish()
+		if err != nil {
+			return err
+		}
+		secs := time.Since(start).Seconds()
+		c := s.Config
+		fmt.Fprintf(stdout, "trained %s transcoder %s -> %s (%d -> %d -> %d): %d steps x %d rows in %.1fs (%.0f rows/s, backend %s)\n",
+			c.Arch, c.Site.Hook, c.TargetSite().Hook, c.DIn, c.DSAE, c.Out(), steps, *batch, secs, float64(steps**batch)/secs, m.BackendName)
+		if len(log) > 0 {
+			last := log[len(log)-1]
+			fmt.Fprintf(stdout, "  step %d: mse %.4g (normalised units), l0 %.2f, dead %d of %d latents\n", last.Step, last.MSE, last.L0, last.Dead, c.DSAE)
+		}
+		os.Remove(filepath.Join(job.Out, sae.CheckpointFile))
+		fmt.Fprintf(stdout, "  wrote %s\n", job.Out)
+	}
+	return nil
+}
+
+// loadTranscoders reads --transcoders: comma-separated folders, each a transcoder (cfg.json) or
+// a folder of transcoder folders (as train writes).
+func loadTranscoders(spec string, m *model.Model) ([]*sae.SAE, error) {
+	if spec == "" {
+		return nil, usagef("--transcoders is required (a folder written by interp transcoder train)")
+	}
+	var dirs []string
+	for _, d := range strings.Split(spec, ",") {
+		if _, err := os.Stat(filepath.Join(d, sae.CfgFile)); err == nil {
+			dirs = append(dirs, d)
+			continue
+		}
+		subs, _ := filepath.Glob(filepath.Join(d, "*", sae.CfgFile))
+		if len(subs) == 0 {
+			return nil, fmt.Errorf("--transcoders %s: no %s in it or its subfolders", d, sae.CfgFile)
+		}
+		sort.Strings(subs)
+		for _, s := range subs {
+			dirs = append(dirs, filepath.Dir(s))
+		}
+	}
+	var out []*sae.SAE
+	for _, d := range dirs {
+		s, err := transcoder.Load(d, m.Backend)
+		if err != nil {
+			return nil, err
+		}
+		if err := transcoder.Check(m.Config, s); err != nil {
+			return nil, fmt.Errorf("%s: %w", d, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// transcoderModel picks --model, or the transcoders' model_name when it loads.
+func transcoderModel(spec, tcs, backend string, stderr io.Writer) (*model.Model, string, string, error) {
+	if spec == "" {
+		spec = model.DefaultModel
+		first := strings.Split(tcs, ",")[0]
+		cands, _ := filepath.Glob(filepath.Join(first, "*", sae.CfgFile))
+		cands = append([]string{filepath.Join(first, sae.CfgFile)}, cands...)
+		for _, c := range cands {
+			raw, err := os.ReadFile(c)
+			if err != nil {
+				continue
+			}
+			var cfg struct {
+				ModelName string `json:"model_name"`
+			}
+			if json.Unmarshal(raw, &cfg) == nil && cfg.ModelName != "" {
+				if _, _, err := model.LoadAny(cfg.ModelName); err == nil {
+					spec = cfg.ModelName
+				}
+			}
+			break
+		}
+	}
+	m, dir, err := loadModel(spec, backend, stderr)
+	return m, dir, spec, err
+}
+
+func cmdTranscoderEval(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("transcoder eval", stderr)
+	modelSpec := fs.String("model", "", "model directory or built-in name (default: the transcoders' model_name, else "+model.DefaultModel+")")
+	backend := fs.String("backend", "", "backend (see interp run -h)")
+	tcs := fs.String("transcoders", "", "transcoder folders (comma-separated; a folder of L<layer> folders loads them all)")
+	batches := fs.Int("batches", 8, "token batches to evaluate")
+	seqBatch := fs.Int("seq-batch", 8, "token rows per batch")
+	skipBOS := fs.Bool("skip-bos", true, "leave position 0 out of the reconstruction metrics")
+	out := fs.String("out", "", "metrics JSON (default: eval.json in the first --transcoders folder)")
+	data := addDataFlags(fs, 1)
+	fs.Lookup("task").DefValue, *data.task = "ioi", "ioi"
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *batches < 1 || *seqBatch < 1 {
+		return usagef("--batches and --seq-batch must be positive")
+	}
+	if *tcs == "" {
+		return usagef("--transcoders is required (a folder written by interp transcoder train)")
+	}
+	m, dir, spec, err := transcoderModel(*modelSpec, *tcs, *backend, stderr)
+	if err != nil {
+		return err
+	}
+	ts, err := loadTranscoders(*tcs, m)
+	if err != nil {
+		return err
+	}
+	src, err := maskedSource(data, m, dir)
+	if err != nil {
+		return err
+	}
+	met, err := transcoder.Evaluate(m, ts, src, transcoder.EvalOptions{Batches: *batches, SeqBatch: *seqBatch, SkipBOS: *skipBOS})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d transcoder(s) on model %s, %s (%d tokens, %d scored predictions, backend %s); clean CE loss %.4f\n",
+		len(ts), spec, src.Name(), met.Tokens, met.Scored, met.Backend, met.CEClean)
+	repl := func(r transcoder.Replacement) {
+		fmt.Fprintf(stdout, "    CE loss: replaced %.4f   with error %.4f   zero-ablated %.4f   CE loss recovered %.4f\n",
+			r.CE, r.CEWithError, r.CEZero, r.CERecovered)
+		fmt.Fprintf(stdout, "    KL from clean: replaced %.5g   with error %.3g   zero-ablated %.5g   KL score %.4f\n",
+			r.KL, r.KLWithError, r.KLZero, r.KLScore)
+	}
+	for _, l := range met.Layers {
+		fmt.Fprintf(stdout, "  layer %d (%s -> %s): L0 %.3f   MSE %.5g   FVU %.4f   cosine %.4f   dead %.4f\n",
+			l.Layer, l.Input, l.Target, l.L0, l.MSE, l.FVU, l.CosSim, l.DeadFrac)
+		repl(l.Alone)
+	}
+	if len(met.Layers) > 1 {
+		fmt.Fprintf(stdout, "  all %d MLPs replaced (layers %v):\n", len(met.Layers), met.All.Layers)
+		repl(met.All)
+	}
+	if *out == "" {
+		*out = filepath.Join(strings.Split(*tcs, ",")[0], "eval.json")
+	}
+	js, err := json.MarshalIndent(map[string]any{"transcoders": *tcs, "model": spec, "data": src.Name(), "metrics": met}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFile(*out, append(js, '\n')); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", *out)
+	return nil
+}
+
+// maskedSource is data.source, keeping a task's loss mask so that the CE loss and KL are scored
+// where the task's predictions count (the IOI answer, the repeated half of an induction row).
+func maskedSource(d dataFlags, m *model.Model, dir string) (sae.TokenSource, error) {
+	if *d.tokensFile != "" {
+		return d.source(m, dir)
+	}
+	seqLen := *d.seqLen
+	if seqLen == 0 {
+		seqLen = min(64, m.Config.NCtx)
+	}
+	if seqLen < 1 || seqLen > m.Config.NCtx {
+		return nil, usagef("--seq-len %d: must be in [1, n_ctx = %d]", seqLen, m.Config.NCtx)
+	}
+	opt := tasks.Options{Vocab: m.Config.DVocab, SeqLen: seqLen}
+	if tok, err := tokenizer.ForModel(dir, m.Config.Tokenizer); err == nil {
+		opt.Tokenizer = tok
+	}
+	t, err := tasks.New(*d.task, opt)
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(*d.seed, 0xda7a))
+	return transcoder.TaskSource{Label: "task:" + *d.task, Fn: func(n int) ([][]int, [][]bool) {
+		b := t.Batch(rng, n)
+		return b.Tokens, b.LossMask
+	}}, nil
+}
+
+// parseIntList reads comma-separated integers.
+func parseIntList(flag, s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, usagef("--%s: %q is not an integer", flag, f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func cmdTranscoderPaths(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("transcoder paths", stderr)
+	modelSpec := fs.String("model", "", "model directory or built-in name (default: the transcoders' model_name, else "+model.DefaultModel+")")
+	backend := fs.String("backend", "", "backend (see interp run -h)")
+	tcs := fs.String("transcoders", "", "transcoder folders (comma-separated; a folder of L<layer> folders loads them all)")
+	prompt := fs.String("prompt", "", "prompt text (tokenized with the model's tokenizer, or the task's)")
+	tokensFlag := fs.String("tokens", "", "prompt token ids, e.g. 0,5,17 (instead of --prompt)")
+	task := fs.String("task", "ioi", "without --prompt/--tokens: the first clean prompt of this task, scored on its answer - wrong logit")
+	seed := fs.Uint64("seed", 1, "seed of the task prompt")
+	feature := fs.String("feature", "", "target feature LAYER:LATENT (default: a logit target)")
+	logit := fs.String("logit", "", "target logit TOKEN or TOKEN,WRONG (ids; default: the task's answer and wrong token)")
+	pos := fs.Int("pos", -1, "target position (-1: the last, or the task's scored position)")
+	depth := fs.Int("depth", 3, "most components on a path below the target")
+	branch := fs.Int("branch", 5, "largest contributors followed from each node")
+	beam := fs.Int("beam", 20, "paths kept at each depth")
+	top := fs.Int("top", 10, "paths, de-embeddings and connections printed")
+	out := fs.String("out", "", "output prefix: PREFIX.json, PREFIX.dot and PREFIX.svg")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("--out is required (the graph is written to OUT.json, OUT.dot, OUT.svg)")
+	}
+	if *tcs == "" {
+		return usagef("--transcoders is required (a folder written by interp transcoder train)")
+	}
+	if *depth < 1 || *branch < 1 || *beam < 1 || *top < 1 {
+		return usagef("--depth, --branch, --beam and --top must be positive")
+	}
+	m, dir, _, err := transcoderModel(*modelSpec, *tcs, *backend, stderr)
+	if err != nil {
+		return err
+	}
+	ts, err := loadTranscoders(*tcs, m)
+	if err != nil {
+		return err
+	}
+	tok, _ := tokenizer.ForModel(dir, m.Config.Tokenizer)
+	if tok == nil && *task == "ioi" {
+		tok = tasks.IOITokenizer()
+	}
+	label := tokenLabeler(tok, *task)
+
+	var ids []int
+	tg := transcoder.Target{Pos: *pos, Wrong: -1}
+	switch {
+	case *tokensFlag != "":
+		if ids, err = parseIntList("tokens", *tokensFlag); err != nil {
+			return err
+		}
+	case *prompt != "":
+		if tok == nil {
+			return usagef("--prompt: model %s has no tokenizer; give --tokens", *modelSpec)
+		}
+		if ids, err = tok.Encode(*prompt); err != nil {
+			return err
+		}
+	default:
+		t, err := tasks.New(*task, tasks.Options{Vocab: m.Config.DVocab, SeqLen: min(64, m.Config.NCtx), Tokenizer: tok})
+		if err != nil {
+			return err
+		}
+		pairs, err := t.Pairs(*seed, 1)
+		if err != nil {
+			return err
+		}
+		ids = pairs.Clean[0]
+		tg.Logit, tg.Token, tg.Wrong = true, pairs.Answer[0], pairs.Wrong[0]
+		if tg.Pos < 0 {
+			tg.Pos = pairs.Pos[0]
+		}
+	}
+	if len(ids) == 0 {
+		return usagef("empty prompt")
+	}
+	if tg.Pos < 0 {
+		tg.Pos = len(ids) - 1
+	}
+	if tg.Pos >= len(ids) {
+		return usagef("--pos %d: the prompt has %d tokens", tg.Pos, len(ids))
+	}
+	if *feature != "" {
+		parts, err := parseIntList("feature", strings.ReplaceAll(*feature, ":", ","))
+		if err != nil || len(parts) != 2 {
+			return usagef("--feature %q: want LAYER:LATENT", *feature)
+		}
+		tg = transcoder.FeatureTarget(parts[0], parts[1], tg.Pos)
+	} else if *logit != "" {
+		v, err := parseIntList("logit", *logit)
+		if err != nil || len(v) < 1 || len(v) > 2 {
+			return usagef("--logit %q: want TOKEN or TOKEN,WRONG", *logit)
+		}
+		tg.Logit, tg.Token, tg.Wrong = true, v[0], -1
+		if len(v) == 2 {
+			tg.Wrong = v[1]
+		}
+	} else if !tg.Logit {
+		return usagef("give --feature LAYER:LATENT or --logit TOKEN[,WRONG] (or no prompt, to use the task's)")
+	}
+	a, err := transcoder.NewAnalysis(m, ts, ids)
+	if err != nil {
+		return err
+	}
+	g, err := a.Paths(tg, transcoder.PathOptions{Depth: *depth, Branch: *branch, Beam: *beam})
+	if err != nil {
+		return err
+	}
+	g.SetTokenLabels(label)
+	toks := make([]string, len(ids))
+	for i, id := range ids {
+		toks[i] = label(id)
+	}
+	fmt.Fprintf(stdout, "prompt: %s\n", strings.Join(toks, " | "))
+	fmt.Fprintf(stdout, "target %s = %.4f (constant %.4f); %d paths\n", g.Target.Label(label), g.Value, g.Constant, len(g.Paths))
+	for i, p := range g.Paths[:min(*top, len(g.Paths))] {
+		names := make([]string, len(p.Nodes))
+		for j, n := range p.Nodes {
+			names[len(p.Nodes)-1-j] = n.Label(label)
+		}
+		fmt.Fprintf(stdout, "  %2d. %+.4f  %s\n", i+1, p.Attribution, strings.Join(names, " -> "))
+	}
+	if tg.Logit == false {
+		var s *sae.SAE
+		for _, t := range ts {
+			if transcoder.Layer(t) == tg.Layer {
+				s = t
+			}
+		}
+		de, err := transcoder.DeEmbed(m, s, tg.Latent, *top)
+		if err == nil {
+			parts := make([]string, len(de))
+			for i, d := range de {
+				parts[i] = fmt.Sprintf("%s %.3f", label(d.Index), d.Score)
+			}
+			fmt.Fprintf(stdout, "de-embedding (tokens that most drive L%d latent %d directly): %s\n", tg.Layer, tg.Latent, strings.Join(parts, ", "))
+		}
+		for _, up := range ts {
+			if transcoder.Layer(up) >= tg.Layer {
+				continue
+			}
+			conn, err := transcoder.Connections(m, up, s)
+			if err != nil {
+				return err
+			}
+			parts := []string{}
+			for _, c := range transcoder.TopUpstream(conn, tg.Latent, *top) {
+				parts = append(parts, fmt.Sprintf("%d %.3f", c.Index, c.Score))
+			}
+			fmt.Fprintf(stdout, "input-invariant connections from L%d latents: %s\n", transcoder.Layer(up), strings.Join(parts, ", "))
+		}
+	}
+	for _, f := range []struct {
+		ext   string
+		write func(io.Writer) error
+	}{{".json", g.WriteJSON}, {".dot", g.WriteDOT}, {".svg", g.WriteSVG}} {
+		var buf bytes.Buffer
+		if err := f.write(&buf); err != nil {
+			return err
+		}
+		if err := writeFile(*out+f.ext, buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "wrote %s.json, %s.dot and %s.svg\n", *out, *out, *out)
+	return nil
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/interp-dev/interp/model"
+	"github.com/interp-dev/interp/sae"
+	"github.com/interp-dev/interp/transcoder"
+)
+
+// TestTranscoderTrainEvalPaths trains skip transcoders for both MLPs of ioi-toy on a tiny token
+// budget, evaluates them (CE loss recovered with every MLP replaced) and draws a path graph.
+func TestTranscoderTrainEvalPaths(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tc")
+	code, stdout, stderr := runCLI(t, "transcoder", "train", "--tokens", "4096", "--batch", "1024", "--expansion", "2",
+		"--skip", "--seq-batch", "16", "--buffer-rows", "2048", "--out", dir)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "trained relu transcoder blocks.0.ln2.hook_normalized -> blocks.0.hook_mlp_out (64 -> 128 -> 64): 4 steps")
+	require.Contains(t, stdout, "blocks.1.ln2.hook_normalized -> blocks.1.hook_mlp_out")
+	b, _ := model.MustNewBackend("")
+	s, err := transcoder.Load(filepath.Join(dir, "L1"), b)
+	require.NoError(t, err)
+	require.True(t, s.Config.Skip)
+	require.Equal(t, "blocks.1.hook_mlp_out", s.Config.TargetSite().Hook)
+	var cfg map[string]any
+	raw, err := os.ReadFile(filepath.Join(dir, "L1", sae.CfgFile))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &cfg))
+	require.Equal(t, "skip_transcoder", cfg["architecture"])
+	require.Equal(t, "blocks.1.hook_mlp_out", cfg["hook_name_out"])
+
+	code, stdout, stderr = runCLI(t, "transcoder", "eval", "--transcoders", dir, "--batches", "2", "--seq-batch", "16")
+	require.Equal(t, 0, code, stderr)
+	for _, want := range []string{"on model ioi-toy", "layer 0", "layer 1", "FVU", "all 2 MLPs replaced", "CE loss recovered", "KL score"} {
+		require.Contains(t, stdout, want)
+	}
+	var got struct {
+		Metrics transcoder.Metrics `json:"metrics"`
+	}
+	raw, err = os.ReadFile(filepath.Join(dir, "eval.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &got))
+	all := got.Metrics.All
+	require.Equal(t, []int{0, 1}, all.Layers)
+	require.InDelta(t, got.Metrics.CEClean, all.CEWithError, 1e-4, "the error term restores the clean loss")
+	require.Greater(t, all.CEZero, got.Metrics.CEClean, "zero-ablating the MLPs hurts")
+	require.InDelta(t, (all.CEZero-all.CE)/(all.CEZero-got.Metrics.CEClean), all.CERecovered, 1e-9)
+
+	out := filepath.Join(t.TempDir(), "graph")
+	code, stdout, stderr = runCLI(t, "transcoder", "paths", "--transcoders", dir, "--depth", "2", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "target logit")
+	require.Contains(t, stdout, " 1. ")
+	for _, ext := range []string{".json", ".dot", ".svg"} {
+		data, err := os.ReadFile(out + ext)
+		require.NoError(t, err, ext)
+		require.NotEmpty(t, data)
+	}
+	dot, _ := os.ReadFile(out + ".dot")
+	require.True(t, strings.HasPrefix(string(dot), "digraph"))
+
+	code, _, stderr = runCLI(t, "transcoder", "paths", "--transcoders", dir, "--out", out, "--feature", "7")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "LAYER:LATENT")
+	code, _, stderr = runCLI(t, "transcoder", "train", "--model", "toy-attn-only", "--out", dir)
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "no MLPs")
+}
