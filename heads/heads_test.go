@@ -138,3 +138,38 @@ func TestMatchesTransformerLensFormulas(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbeddedInductionModel: the embedded induction-2l model (trained by interp train, see
+// docs/MODELS.md) has induction heads in layer 1 and none in layer 0.
+func TestEmbeddedInductionModel(t *testing.T) {
+	w, _, err := model.LoadAny("induction-2l")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend, name := model.MustNewBackend("")
+	m, err := model.New(w, backend, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Compute(m, RepeatedTokens(0, 8, 31, m.Config.DVocab), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := s.Top(Induction, 8)
+	for _, h := range top {
+		if h.Layer != 1 || h.Score < 0.15 {
+			t.Errorf("induction head %v: want all 8 layer-1 heads above 0.15 (top 8: %v)", h, top)
+		}
+	}
+	if l0 := maxOfRow(s.Induction[0]); l0 > 0.05 {
+		t.Errorf("layer 0 max induction score %.3f, want < 0.05", l0)
+	}
+}
+
+func maxOfRow(xs []float64) float64 {
+	m := xs[0]
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
+}

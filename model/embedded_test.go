@@ -13,7 +13,7 @@ import (
 // extraction is reused (same folder, same bytes) on a second load.
 func TestEmbeddedModels(t *testing.T) {
 	names := embeddedNames()
-	for _, want := range []string{"ioi-toy"} {
+	for _, want := range []string{"induction-2l", "ioi-toy"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("embedded model %q missing (have %v)", want, names)
 		}
