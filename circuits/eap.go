@@ -1,0 +1,264 @@
+package circuits
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/interp-dev/interp/hooks"
+	"github.com/interp-dev/interp/internal/progress"
+	"github.com/interp-dev/interp/model"
+)
+
+// Edge attribution patching (EAP, Syed et al. 2023) approximates the effect of ablating the edge
+// s -> r with the corrupted output of s to first order:
+//
+//	score(s -> r) = sum_{b, p} (out_s^corrupted - out_s^clean)[b, p, :] . dm/dx_r[b, p, :]
+//
+// where x_r is the receiver's input before its LayerNorm (the residual stream as r reads it, per
+// head and per q/k/v input) and m the mean logit difference. It takes one clean and one
+// corrupted forward pass (the sender outputs) and one backward pass: hooks.Set.Grad gives dm/d
+// hook_q / hook_k / hook_v / hook_mlp_pre / final hook_resid_post, and the chain rule back to x_r
+// is done in a small graph per layer:
+//
+//	dm/dx_norm = W_Q[h] dm/dq[h]                                 (likewise k, v, and W_in for MLPs)
+//	dm/dx     = (g - mean(g) - xhat mean(g xhat)) / sigma,  g = w_ln * dm/dx_norm
+//
+// with xhat = (x - mean x) / sigma and sigma the cached hook_scale (identity without LayerNorm).
+// EAP-IG (Hanna et al. 2024) replaces dm/dx_r by its average along the straight path between the
+// corrupted and the clean token embeddings (hook_embed = e_corr + alpha (e_clean - e_corr)),
+// alpha = (k - 1/2)/steps for k = 1..steps (the midpoint rule), one forward and backward pass per
+// step.
+
+// eapEdgeScores returns the signed score of every edge by name; steps = 0 is EAP, steps > 0
+// EAP-IG with that many interpolation steps.
+func (e *experiment) eapEdgeScores(steps int) (map[string]float64, error) {
+	diffs := e.senderDiffs() // [S, N, P, D]
+	acc := map[string]float64{}
+	runs := max(steps, 1)
+	label := "eap"
+	if steps > 0 {
+		label = "eap-ig"
+	}
+	bar := progress.New(runs, label)
+	defer bar.Finish()
+	for k := range runs {
+		set := hooks.New()
+		if steps > 0 {
+			alpha := (float64(k) + 0.5) / float64(steps)
+			set.Replace(hooks.Embed, interpolate(e.corrOut.tokEmbed, e.cleanOut.tokEmbed, alpha))
+		}
+		out, err := e.receiverGrads(set)
+		if err != nil {
+			return nil, err
+		}
+		scores, err := e.edgeScoresFromGrads(out, diffs)
+		if err != nil {
+			return nil, err
+		}
+		for name, v := range scores {
+			acc[name] += v / float64(runs)
+		}
+		bar.Add(1, "")
+	}
+	return acc, nil
+}
+
+// receiverGradNames lists the hook points whose gradients give every receiver's input gradient.
+func (e *experiment) receiverGradNames() []string {
+	c := e.m.Config
+	var names []string
+	for l := range c.NLayers {
+		names = append(names, hooks.Q(l), hooks.K(l), hooks.V(l))
+		if c.HasMLP() {
+			names = append(names, hooks.MLPPre(l))
+		}
+	}
+	return append(names, hooks.ResidPost(c.NLayers-1))
+}
+
+// receiverGrads runs the clean prompts (with set's hooks) and returns the gradients of the mean
+// logit difference at the receivers, with the LayerNorm inputs and scales cached.
+func (e *experiment) receiverGrads(set *hooks.Set) (*model.Output, error) {
+	c := e.m.Config
+	set.Grad(logitDiffMetricKey, logitDiffMetric, e.receiverGradNames(), metricInputs(e.pairs, e.plen, c.DVocab)...)
+	if c.HasLN() {
+		for l := range c.NLayers {
+			set.Cache(hooks.ResidPre(l), hooks.LN1Scale(l))
+			if c.HasMLP() {
+				set.Cache(hooks.ResidMid(l), hooks.LN2Scale(l))
+			}
+		}
+	}
+	out, err := e.m.Run(e.clean, set)
+	if err != nil {
+		return nil, fmt.Errorf("circuits: gradient run: %w", err)
+	}
+	return out, nil
+}
+
+// senderDiffs stacks out^corrupted - out^clean of every sender, in sender order: [S, N, P, D].
+func (e *experiment) senderDiffs() *tensors.Tensor {
+	var senders []Node
+	for _, n := range e.g.Nodes {
+		if n.Kind != Logits {
+			senders = append(senders, n)
+		}
+	}
+	N, P, D := e.n, e.plen, e.m.Config.DModel
+	flat := make([]float32, 0, len(senders)*N*P*D)
+	for _, s := range senders {
+		a, b := e.corrOut.output(s), e.cleanOut.output(s)
+		for i := range a {
+			flat = append(flat, a[i]-b[i])
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(flat, len(senders), N, P, D)
+}
+
+// edgeScoresFromGrads dots the sender differences with every receiver's input gradient.
+func (e *experiment) edgeScoresFromGrads(out *model.Output, diffs *tensors.Tensor) (map[string]float64, error) {
+	c := e.m.Config
+	g := e.g
+	scores := map[string]float64{}
+	record := func(r Node, in Input, sh *tensors.Tensor, heads int) {
+		flat := tensors.MustCopyFlatData[float32](sh) // [S, heads]
+		for _, s := range g.Senders(r) {
+			i := g.senderIndex(s)
+			h := 0
+			if r.Kind == Head {
+				h = r.Head
+			}
+			scores[Edge{From: s, To: r, Input: in}.String()] = float64(flat[i*heads+h])
+		}
+	}
+	for l := range c.NLayers {
+		var ln []*tensors.Tensor
+		if c.HasLN() {
+			ln = []*tensors.Tensor{out.Cache.MustGet(hooks.ResidPre(l)), out.Cache.MustGet(hooks.LN1Scale(l)),
+				e.m.Weights.Tensors[blockName(l, "ln1.w")]}
+		}
+		for i, name := range []string{hooks.Q(l), hooks.K(l), hooks.V(l)} {
+			w := e.m.Weights.Tensors[attn(l, [...]string{"W_Q", "W_K", "W_V"}[i])]
+			sh, err := chainScores(e.m.Backend, out.Grads[name], w, diffs, ln)
+			if err != nil {
+				return nil, err
+			}
+			for h := range c.NHeads {
+				record(HeadNode(l, h), [...]Input{InQ, InK, InV}[i], sh, c.NHeads)
+			}
+		}
+		if c.HasMLP() {
+			ln2 := []*tensors.Tensor{out.Cache.MustGet(hooks.ResidMid(l)), out.Cache.MustGet(hooks.LN2Scale(l)),
+				e.m.Weights.Tensors[blockName(l, "ln2.w")]}
+			gPre := out.Grads[hooks.MLPPre(l)] // [N, P, M] -> [N, P, 1, M]
+			dims := gPre.Shape().Dimensions
+			win := e.m.Weights.Tensors[blockName(l, "mlp.W_in")] // [D, M] -> [1, D, M]
+			sh, err := chainScores(e.m.Backend, reshaped(gPre, dims[0], dims[1], 1, dims[2]), reshaped(win, 1, c.DModel, dims[2]), diffs, ln2)
+			if err != nil {
+				return nil, err
+			}
+			record(MLPNode(l), "", sh, 1)
+		}
+	}
+	gOut := out.Grads[hooks.ResidPost(c.NLayers-1)] // [N, P, D]
+	dims := gOut.Shape().Dimensions
+	sh, err := chainScores(e.m.Backend, reshaped(gOut, dims[0], dims[1], 1, dims[2]), identity(c.DModel), diffs, nil)
+	if err != nil {
+		return nil, err
+	}
+	record(LogitsNode(), "", sh, 1)
+	return scores, nil
+}
+
+// chainExecs are the compiled chain-rule graphs, with and without LayerNorm, per backend.
+var chainExecs sync.Map // key: backend + ln -> *graph.Exec
+
+// chainScores computes scores [S, H] = diffs [S, N, P, D] . dm/dx [H, N, P, D], where dm/dx is
+// the gradient at the receivers' inputs from the gradient at their projections g [N, P, H, K]
+// through W [H, D, K] and (when ln is set: resid [N, P, D], scale [N, P, 1], w [D]) LayerNorm.
+func chainScores(b backends.Backend, g, w, diffs *tensors.Tensor, ln []*tensors.Tensor) (*tensors.Tensor, error) {
+	withLN := ln != nil
+	key := fmt.Sprintf("%p/%v", b, withLN)
+	ex, ok := chainExecs.Load(key)
+	if !ok {
+		exec, err := graph.NewExec(b, func(in []*graph.Node) *graph.Node {
+			gp, wt, d := in[0], in[1], in[2]
+			gx := graph.DotGeneral(gp, []int{3}, []int{2}, wt, []int{2}, []int{0}) // [H, N, P, D]
+			if withLN {
+				dims := gx.Shape().Dimensions
+				resid, scale, lnw := in[3], in[4], in[5]
+				xc := graph.Sub(resid, graph.ReduceAndKeep(resid, graph.ReduceMean, -1))
+				xhat := graph.BroadcastToDims(graph.InsertAxes(graph.Div(xc, scale), 0), dims...) // [H, N, P, D]
+				sc := graph.BroadcastToDims(graph.InsertAxes(scale, 0), dims...)
+				gy := graph.Mul(gx, graph.BroadcastToDims(graph.Reshape(lnw, 1, 1, 1, dims[3]), dims...))
+				mg := graph.BroadcastToDims(graph.ReduceAndKeep(gy, graph.ReduceMean, -1), dims...)
+				mgx := graph.BroadcastToDims(graph.ReduceAndKeep(graph.Mul(gy, xhat), graph.ReduceMean, -1), dims...)
+				gx = graph.Div(graph.Sub(graph.Sub(gy, mg), graph.Mul(xhat, mgx)), sc)
+			}
+			return graph.DotGeneral(d, []int{1, 2, 3}, nil, gx, []int{1, 2, 3}, nil) // [S, H]
+		})
+		if err != nil {
+			return nil, err
+		}
+		exec.SetMaxCache(256)
+		ex, _ = chainExecs.LoadOrStore(key, exec)
+	}
+	args := []any{g, w, diffs}
+	for _, t := range ln {
+		args = append(args, t)
+	}
+	var res []*tensors.Tensor
+	err := catch(func() {
+		var err error
+		res, err = ex.(*graph.Exec).Exec(args...)
+		if err != nil {
+			panic(err)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("circuits: attribution scores: %w", err)
+	}
+	return res[0], nil
+}
+
+// interpolate returns a + alpha (b - a) for tensors of equal shape.
+func interpolate(a, b *tensors.Tensor, alpha float64) *tensors.Tensor {
+	x, y := tensors.MustCopyFlatData[float32](a), tensors.MustCopyFlatData[float32](b)
+	for i := range x {
+		x[i] += float32(alpha) * (y[i] - x[i])
+	}
+	return tensors.FromFlatDataAndDimensions(x, a.Shape().Dimensions...)
+}
+
+// reshaped returns a host copy of t with new dimensions.
+func reshaped(t *tensors.Tensor, dims ...int) *tensors.Tensor {
+	return tensors.FromFlatDataAndDimensions(tensors.MustCopyFlatData[float32](t), dims...)
+}
+
+// identity is the [1, n, n] identity.
+func identity(n int) *tensors.Tensor {
+	flat := make([]float32, n*n)
+	for i := range n {
+		flat[i*n+i] = 1
+	}
+	return tensors.FromFlatDataAndDimensions(flat, 1, n, n)
+}
+
+// catch runs fn and turns a panic (GoMLX's way of reporting graph errors) into an error.
+func catch(fn func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(error); ok {
+				err = e
+			} else {
+				err = fmt.Errorf("%v", r)
+			}
+		}
+	}()
+	fn()
+	return nil
+}

@@ -1,0 +1,180 @@
+package circuits
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/interp-dev/interp/model"
+	"github.com/interp-dev/interp/tasks"
+)
+
+// randomPairs makes n clean/corrupted pairs of random tokens for models without a task.
+func randomPairs(seed uint64, n, plen, vocab int) *tasks.Pairs {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	p := &tasks.Pairs{}
+	for range n {
+		c, r := make([]int, plen), make([]int, plen)
+		for j := range c {
+			c[j], r[j] = rng.IntN(vocab), rng.IntN(vocab)
+		}
+		p.Clean, p.Corrupted = append(p.Clean, c), append(p.Corrupted, r)
+		p.Answer, p.Wrong = append(p.Answer, rng.IntN(vocab)), append(p.Wrong, rng.IntN(vocab))
+		p.Pos = append(p.Pos, plen-1-rng.IntN(2))
+	}
+	return p
+}
+
+func builtinModel(t testing.TB, name string) *model.Model {
+	t.Helper()
+	w, _, err := model.LoadAny(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, bn := model.MustNewBackend("")
+	m, err := model.New(w, b, bn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// towards returns a + eps (b - a) for every sender output.
+func towards(a, b *senderActs, eps float64) *senderActs {
+	out := &senderActs{embed: interpolate(a.embed, b.embed, eps)}
+	for l := range a.result {
+		out.result = append(out.result, interpolate(a.result[l], b.result[l], eps))
+	}
+	for l := range a.mlp {
+		out.mlp = append(out.mlp, interpolate(a.mlp[l], b.mlp[l], eps))
+	}
+	return out
+}
+
+// EAP's score of an edge is the derivative of the metric along "move the sender's output, as
+// the receiver sees it, towards its corrupted value": check it against central finite
+// differences of the edge ablation, on a model with LayerNorm and MLPs and on an
+// attention-only one.
+func TestEAPMatchesFiniteDifferencesOfEdgeAblation(t *testing.T) {
+	for _, name := range []string{"toy-gpt2", "planted-ioi"} {
+		t.Run(name, func(t *testing.T) {
+			m := builtinModel(t, name)
+			var pairs *tasks.Pairs
+			if name == "planted-ioi" {
+				task, err := tasks.New("ioi", tasks.Options{Vocab: m.Config.DVocab, SeqLen: m.Config.NCtx})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if pairs, err = task.Pairs(3, 6); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				pairs = randomPairs(5, 4, 10, m.Config.DVocab)
+			}
+			e, err := newExperiment(m, pairs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			scores, err := e.eapEdgeScores(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(scores) != len(e.g.Edges) {
+				t.Fatalf("%d edge scores for %d edges", len(scores), len(e.g.Edges))
+			}
+			// Check the 8 highest-scoring edges and a spread of others.
+			var check []Edge
+			for i, x := range e.g.Edges {
+				if i%9 == 0 {
+					check = append(check, x)
+				}
+			}
+			top := topEdges(scores, e.g, 8)
+			if s := math.Abs(scores[top[0].String()]); s < 0.05 {
+				t.Fatalf("largest |EAP score| %.4f: too small for the check to mean anything", s)
+			}
+			check = append(check, top...)
+			const eps = 1e-2
+			for _, x := range check {
+				masks := e.g.newEdgeMasks(func(y Edge) bool { return y == x })
+				var md [2]float64
+				for i, sign := range []float64{1, -1} {
+					logits, err := e.runEdgeAblation(e.clean, masks, towards(e.cleanOut, e.corrOut, sign*eps))
+					if err != nil {
+						t.Fatal(err)
+					}
+					md[i] = mean(logitDiffs(logits, pairs))
+				}
+				fd := (md[0] - md[1]) / (2 * eps)
+				got := scores[x.String()]
+				t.Logf("%-16s EAP %+.5f  finite difference %+.5f", x, got, fd)
+				if math.Abs(got-fd) > 2e-3+0.03*math.Abs(fd) {
+					t.Errorf("edge %s: EAP score %.5f, finite difference %.5f", x, got, fd)
+				}
+			}
+		})
+	}
+}
+
+// topEdges returns the n edges with the largest |score|.
+func topEdges(scores map[string]float64, g *Graph, n int) []Edge {
+	ranked := append([]Edge(nil), g.Edges...)
+	for i := range ranked { // selection of the top n
+		for j := i + 1; j < len(ranked); j++ {
+			if math.Abs(scores[ranked[j].String()]) > math.Abs(scores[ranked[i].String()]) {
+				ranked[i], ranked[j] = ranked[j], ranked[i]
+			}
+		}
+		if i+1 == n {
+			break
+		}
+	}
+	return ranked[:n]
+}
+
+// Ablating every outgoing edge of a node is ablating the node; ablating no edge is the clean
+// run.
+func TestEdgeAblationAgreesWithNodeAblation(t *testing.T) {
+	m := builtinModel(t, "toy-gpt2")
+	pairs := randomPairs(9, 3, 8, m.Config.DVocab)
+	e, err := newExperiment(m, pairs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	none, err := e.runEdgeAblation(e.clean, e.g.newEdgeMasks(func(Edge) bool { return false }), e.corrOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(none, e.cleanOut.logits); d > 1e-3 {
+		t.Errorf("no edge ablated: logits differ from the clean run by %g", d)
+	}
+	for _, n := range []Node{HeadNode(0, 1), MLPNode(0), HeadNode(1, 3), MLPNode(1)} {
+		masks := newNodeMasks(m.Config, e.n)
+		masks.set(n, 0, e.n)
+		want, err := e.runNodeAblation(e.clean, masks, e.corrOut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.runEdgeAblation(e.clean, e.g.newEdgeMasks(func(x Edge) bool { return x.From == n }), e.corrOut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := maxAbsDiff(got, want); d > 1e-3 {
+			t.Errorf("node %s: edge ablation and node ablation logits differ by %g", n, d)
+		}
+		if d := maxAbsDiff(want, e.cleanOut.logits); d < 1e-3 {
+			t.Errorf("node %s: ablation changed nothing (%g)", n, d)
+		}
+	}
+}
+
+func maxAbsDiff(a, b *tensors.Tensor) float64 {
+	x, y := tensors.MustCopyFlatData[float32](a), tensors.MustCopyFlatData[float32](b)
+	var d float64
+	for i := range x {
+		d = math.Max(d, math.Abs(float64(x[i]-y[i])))
+	}
+	return d
+}

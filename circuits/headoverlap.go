@@ -1,0 +1,230 @@
+package circuits
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/interp-dev/interp/internal/progress"
+	"github.com/interp-dev/interp/sae"
+)
+
+// Head overlap (O'Neill & Bui 2024, circuit identification with discrete sparse-autoencoder
+// codes): which heads behave differently on prompts the model solves than on prompts it cannot.
+//
+//  1. Each head's output (hook_result) averaged over positions, for every positive and negative
+//     prompt: rows [prompt x head, d_model].
+//  2. One small SAE shared by all heads is trained on those rows (ReLU, 200 latents, L1 0.02,
+//     Adam lr 1e-3, 500 full-batch epochs, b_dec subtracted from the input (tied pre-encoder
+//     bias, started at the data mean), unit-norm decoder rows).
+//  3. The code of (prompt, head) is its SAE's most active latent (-1, "silent", when none is
+//     active).
+//  4. Node score of head h: the number of codes h takes on positive prompts and never on
+//     negative ones, divided (by default) by the number of distinct codes h takes at all, then
+//     a softmax over heads.
+//     The chosen circuit is the heads with at least one such code.
+//  5. Edge score of the head pair (h1, h2), h1 in an earlier layer: the number of code pairs
+//     (code_h1, code_h2) seen together on a positive prompt and never on a negative one.
+//
+// Positives are the clean prompts the model gets right (logit difference > 0); negatives the
+// corrupted prompts (IOI: the ABC prompts, whose names make the answer unpredictable).
+
+// HeadOverlapOptions configure head overlap; zero values take the paper's defaults.
+type HeadOverlapOptions struct {
+	Examples int     // clean/corrupted pairs (default 10)
+	Latents  int     // SAE width (default 200)
+	L1       float64 // L1 coefficient (default 0.02)
+	LR       float64 // Adam learning rate (default 1e-3)
+	Epochs   int     // full-batch training steps (default 500)
+	Seed     uint64  // SAE initialisation
+	// Raw keeps the raw count of unique positive codes instead of dividing it by the head's
+	// number of distinct codes.
+	Raw bool
+}
+
+func (o *HeadOverlapOptions) defaults() {
+	if o.Examples == 0 {
+		o.Examples = 10
+	}
+	if o.Latents == 0 {
+		o.Latents = 200
+	}
+	if o.L1 == 0 {
+		o.L1 = 0.02
+	}
+	if o.LR == 0 {
+		o.LR = 1e-3
+	}
+	if o.Epochs == 0 {
+		o.Epochs = 500
+	}
+}
+
+type headOverlapResult struct {
+	nodeScores, edgeScores map[string]float64
+	chosen                 []Node // heads with at least one code unique to the positives
+	settings               map[string]any
+}
+
+func (e *experiment) headOverlap(opt HeadOverlapOptions) (*headOverlapResult, error) {
+	opt.defaults()
+	c := e.m.Config
+	var pos []int
+	for i, v := range e.cleanLD {
+		if v > 0 {
+			pos = append(pos, i)
+		}
+	}
+	if len(pos) == 0 {
+		return nil, fmt.Errorf("circuits: head overlap: the model solves none of the %d clean prompts (logit difference > 0)", e.n)
+	}
+	nh := c.NLayers * c.NHeads
+	posRows := meanHeadOutputs(e.cleanOut.result, pos)             // [len(pos) * nh * D]
+	negRows := meanHeadOutputs(e.corrOut.result, seq(e.n))         // [N * nh * D]
+	rows := append(append([]float32(nil), posRows...), negRows...) // training rows
+	codes, err := trainAndCode(rows, c.DModel, opt, e.m.Backend)   // [rows]
+	if err != nil {
+		return nil, err
+	}
+	posCodes, negCodes := codes[:len(pos)*nh], codes[len(pos)*nh:]
+	heads := e.g.Heads()
+	raw := make([]float64, nh)
+	for k := range heads {
+		neg := map[int]bool{}
+		all := map[int]bool{}
+		for i := range e.n {
+			neg[negCodes[i*nh+k]] = true
+			all[negCodes[i*nh+k]] = true
+		}
+		uniq := map[int]bool{}
+		for i := range pos {
+			code := posCodes[i*nh+k]
+			all[code] = true
+			if !neg[code] {
+				uniq[code] = true
+			}
+		}
+		raw[k] = float64(len(uniq))
+		if !opt.Raw {
+			raw[k] /= float64(len(all))
+		}
+	}
+	res := &headOverlapResult{nodeScores: map[string]float64{}, edgeScores: map[string]float64{},
+		settings: map[string]any{"examples": e.n, "positives": len(pos), "latents": opt.Latents, "l1": opt.L1,
+			"lr": opt.LR, "epochs": opt.Epochs, "normalised": !opt.Raw}}
+	for k, p := range softmax(raw) {
+		res.nodeScores[heads[k].String()] = p
+		if raw[k] > 0 {
+			res.chosen = append(res.chosen, heads[k])
+		}
+	}
+	for a := range heads {
+		for b := range heads {
+			if heads[a].Layer >= heads[b].Layer {
+				continue
+			}
+			neg := map[[2]int]bool{}
+			for i := range e.n {
+				neg[[2]int{negCodes[i*nh+a], negCodes[i*nh+b]}] = true
+			}
+			uniq := map[[2]int]bool{}
+			for i := range pos {
+				if pr := [2]int{posCodes[i*nh+a], posCodes[i*nh+b]}; !neg[pr] {
+					uniq[pr] = true
+				}
+			}
+			res.edgeScores[Edge{From: heads[a], To: heads[b]}.String()] = float64(len(uniq))
+		}
+	}
+	return res, nil
+}
+
+// meanHeadOutputs returns, for the given rows of hook_result tensors (one per layer, [N, P, H,
+// D]), every head's output averaged over positions: [len(rows) * L*H * D], heads in layer order.
+func meanHeadOutputs(result []*tensors.Tensor, rows []int) []float32 {
+	dims := result[0].Shape().Dimensions
+	P, H, D := dims[1], dims[2], dims[3]
+	L := len(result)
+	out := make([]float32, len(rows)*L*H*D)
+	for l, t := range result {
+		flat := tensors.MustCopyFlatData[float32](t)
+		for i, r := range rows {
+			for h := range H {
+				dst := out[((i*L+l)*H+h)*D : ((i*L+l)*H+h+1)*D]
+				for p := range P {
+					src := flat[((r*P+p)*H+h)*D:]
+					for d := range D {
+						dst[d] += src[d] / float32(P)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// trainAndCode trains the shared SAE on rows [n * d] and returns each row's code.
+func trainAndCode(rows []float32, d int, opt HeadOverlapOptions, b backends.Backend) ([]int, error) {
+	n := len(rows) / d
+	cfg := sae.Config{Arch: sae.ReLU, DIn: d, DSAE: opt.Latents, ApplyBDecToInput: true}
+	tr, err := sae.NewTrainer(cfg, b, sae.TrainOptions{Steps: opt.Epochs, Batch: n, LR: opt.LR, Sparsity: opt.L1,
+		UnitNormDecoder: true, InitBDecMean: true, Init: sae.InitOptions{Seed: opt.Seed}, DeadWindow: math.MaxInt64})
+	if err != nil {
+		return nil, fmt.Errorf("circuits: head overlap: %w", err)
+	}
+	bar := progress.New(opt.Epochs, "head-overlap SAE")
+	for range opt.Epochs {
+		st, err := tr.Step(rows, nil)
+		if err != nil {
+			bar.Finish()
+			return nil, fmt.Errorf("circuits: head overlap: %w", err)
+		}
+		bar.Add(1, fmt.Sprintf("mse %.4g, L0 %.1f", st.MSE, st.L0))
+	}
+	bar.Finish()
+	f, err := tr.SAE().Encode(tensors.FromFlatDataAndDimensions(rows, n, d))
+	if err != nil {
+		return nil, fmt.Errorf("circuits: head overlap: %w", err)
+	}
+	acts := tensors.MustCopyFlatData[float32](f)
+	codes := make([]int, n)
+	for i := range n {
+		row := acts[i*opt.Latents : (i+1)*opt.Latents]
+		codes[i] = -1
+		best := float32(0)
+		for j, v := range row {
+			if v > best {
+				best, codes[i] = v, j
+			}
+		}
+	}
+	return codes, nil
+}
+
+// softmax of xs.
+func softmax(xs []float64) []float64 {
+	mx := math.Inf(-1)
+	for _, x := range xs {
+		mx = math.Max(mx, x)
+	}
+	out := make([]float64, len(xs))
+	var z float64
+	for i, x := range xs {
+		out[i] = math.Exp(x - mx)
+		z += out[i]
+	}
+	for i := range out {
+		out[i] /= z
+	}
+	return out
+}
+
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}

@@ -1,0 +1,165 @@
+package circuits
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/interp-dev/interp/internal/plots"
+)
+
+// Cross-task reuse (Merullo et al. 2023): how much two circuits, e.g. found for two tasks on one
+// model, share. For node (or edge) sets A and B:
+//
+//	Jaccard = |A n B| / |A u B|,  A in B = |A n B| / |A|,  B in A = |A n B| / |B|
+
+// Overlap compares the nodes or the edges of two circuits.
+type Overlap struct {
+	Level   string   `json:"level"` // "nodes" or "edges"
+	A       int      `json:"a"`     // |A|
+	B       int      `json:"b"`     // |B|
+	Shared  int      `json:"shared"`
+	Union   int      `json:"union"`
+	Jaccard float64  `json:"jaccard"`
+	AInB    float64  `json:"a_in_b"`
+	BInA    float64  `json:"b_in_a"`
+	Both    []string `json:"both"`
+	OnlyA   []string `json:"only_a"`
+	OnlyB   []string `json:"only_b"`
+}
+
+// Compare returns the node overlap of a and b, and the edge overlap when both have edges (nil
+// otherwise).
+func Compare(a, b Circuit) (nodes, edges *Overlap) {
+	nodes = overlap("nodes", a.NodeSet(), b.NodeSet())
+	if len(a.Edges) > 0 && len(b.Edges) > 0 {
+		edges = overlap("edges", a.EdgeSet(), b.EdgeSet())
+	}
+	return nodes, edges
+}
+
+func overlap(level string, a, b map[string]bool) *Overlap {
+	o := &Overlap{Level: level, A: len(a), B: len(b), Both: []string{}, OnlyA: []string{}, OnlyB: []string{}}
+	for k := range a {
+		if b[k] {
+			o.Both = append(o.Both, k)
+		} else {
+			o.OnlyA = append(o.OnlyA, k)
+		}
+	}
+	for k := range b {
+		if !a[k] {
+			o.OnlyB = append(o.OnlyB, k)
+		}
+	}
+	for _, s := range [][]string{o.Both, o.OnlyA, o.OnlyB} {
+		sortNames(s)
+	}
+	o.Shared = len(o.Both)
+	o.Union = o.Shared + len(o.OnlyA) + len(o.OnlyB)
+	o.Jaccard, o.AInB, o.BInA = ratio(o.Shared, o.Union), ratio(o.Shared, o.A), ratio(o.Shared, o.B)
+	return o
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// sortNames orders node or edge names by their place in the residual stream.
+func sortNames(names []string) {
+	key := func(s string) (int, int, string) {
+		from, _, _ := strings.Cut(s, "->")
+		n, err := ParseNode(from)
+		if err != nil {
+			return 1 << 30, 0, s
+		}
+		return n.order(), n.Head, s
+	}
+	sort.Slice(names, func(i, j int) bool {
+		oi, hi, si := key(names[i])
+		oj, hj, sj := key(names[j])
+		if oi != oj {
+			return oi < oj
+		}
+		if hi != hj {
+			return hi < hj
+		}
+		return si < sj
+	})
+}
+
+// OverlapTable formats node and edge overlaps (edges may be nil) as a text table.
+func OverlapTable(nameA, nameB string, nodes, edges *Overlap) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "A = %s\nB = %s\n", nameA, nameB)
+	fmt.Fprintf(&b, "%-6s %5s %5s %6s %5s %8s %7s %7s\n", "level", "|A|", "|B|", "shared", "union", "jaccard", "A in B", "B in A")
+	for _, o := range []*Overlap{nodes, edges} {
+		if o != nil {
+			fmt.Fprintf(&b, "%-6s %5d %5d %6d %5d %8.3f %7.3f %7.3f\n", o.Level, o.A, o.B, o.Shared, o.Union, o.Jaccard, o.AInB, o.BInA)
+		}
+	}
+	fmt.Fprintf(&b, "shared nodes: %s\nonly in A:    %s\nonly in B:    %s\n",
+		strings.Join(nodes.Both, " "), strings.Join(nodes.OnlyA, " "), strings.Join(nodes.OnlyB, " "))
+	return b.String()
+}
+
+// PlotOverlap draws the overlap fractions as bars: Jaccard ("J"), the share of A inside B ("AinB")
+// and of B inside A ("BinA"), for nodes and for edges.
+func PlotOverlap(path, nameA, nameB string, nodes, edges *Overlap) error {
+	var labels []string
+	var values []float64
+	for _, o := range []*Overlap{nodes, edges} {
+		if o == nil {
+			continue
+		}
+		l := strings.TrimSuffix(o.Level, "s")
+		labels = append(labels, l+" J", l+" AinB", l+" BinA")
+		values = append(values, o.Jaccard, o.AInB, o.BInA)
+	}
+	return plots.Bars(path, fmt.Sprintf("A = %s, B = %s", nameA, nameB), "overlap (J = shared / union)", labels, values)
+}
+
+// ReadCircuitFile reads a circuit from a JSON file: a discovery result (its "circuit"), a report
+// of several methods (PATH#METHOD picks one) or a bare circuit {"nodes": [...], "edges":
+// [...]}. The label names it (model, task and method, or the file name).
+func ReadCircuitFile(spec string) (Circuit, string, error) {
+	path, method, _ := strings.Cut(spec, "#")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Circuit{}, "", err
+	}
+	var probe struct {
+		Result
+		Results []*Result `json:"results"`
+		Nodes   []string  `json:"nodes"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return Circuit{}, "", fmt.Errorf("circuits: %s: %w", path, err)
+	}
+	label := func(r *Result) string { return fmt.Sprintf("%s/%s/%s", r.Model, r.Task, r.Method) }
+	switch {
+	case probe.Results != nil:
+		var have []string
+		for _, r := range probe.Results {
+			if string(r.Method) == method {
+				return r.Circuit, label(r), nil
+			}
+			have = append(have, string(r.Method))
+		}
+		return Circuit{}, "", fmt.Errorf("circuits: %s holds the results of %s: pick one with %s#METHOD", path, strings.Join(have, ", "), path)
+	case probe.Method != "":
+		return probe.Circuit, label(&probe.Result), nil
+	case probe.Nodes != nil:
+		var c Circuit
+		if err := json.Unmarshal(data, &c); err != nil {
+			return Circuit{}, "", fmt.Errorf("circuits: %s: %w", path, err)
+		}
+		return c, path, nil
+	}
+	return Circuit{}, "", fmt.Errorf("circuits: %s: neither a discovery result nor a circuit (no \"circuit\", \"results\" or \"nodes\")", path)
+}

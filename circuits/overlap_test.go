@@ -1,0 +1,89 @@
+package circuits
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func mustNodes(t *testing.T, names ...string) []Node {
+	t.Helper()
+	var out []Node
+	for _, s := range names {
+		n, err := ParseNode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func TestCompareCircuits(t *testing.T) {
+	a := Circuit{Nodes: mustNodes(t, "0.1", "1.2", "2.0")}
+	b := Circuit{Nodes: mustNodes(t, "1.2", "2.0", "2.3", "3.1")}
+	nodes, edges := Compare(a, b)
+	if edges != nil {
+		t.Errorf("edge overlap %+v for circuits without edges", edges)
+	}
+	// Shared {1.2, 2.0}, union 5: Jaccard 2/5, A in B 2/3, B in A 2/4.
+	if nodes.Shared != 2 || nodes.Union != 5 || math.Abs(nodes.Jaccard-0.4) > 1e-12 ||
+		math.Abs(nodes.AInB-2.0/3) > 1e-12 || math.Abs(nodes.BInA-0.5) > 1e-12 {
+		t.Errorf("node overlap %+v, want shared 2, union 5, Jaccard 0.4, A in B 2/3, B in A 1/2", nodes)
+	}
+	if strings.Join(nodes.Both, " ") != "1.2 2.0" || strings.Join(nodes.OnlyA, " ") != "0.1" || strings.Join(nodes.OnlyB, " ") != "2.3 3.1" {
+		t.Errorf("sets: both %v, only A %v, only B %v", nodes.Both, nodes.OnlyA, nodes.OnlyB)
+	}
+	a.Edges = []Edge{{From: HeadNode(0, 1), To: HeadNode(1, 2), Input: InK}, {From: HeadNode(2, 0), To: LogitsNode()}}
+	b.Edges = []Edge{{From: HeadNode(2, 0), To: LogitsNode()}}
+	if _, edges = Compare(a, b); edges == nil || edges.Shared != 1 || edges.Jaccard != 0.5 || edges.BInA != 1 {
+		t.Errorf("edge overlap %+v, want shared 1, Jaccard 1/2, B in A 1", edges)
+	}
+	if tab := OverlapTable("A", "B", nodes, edges); !strings.Contains(tab, "0.400") || !strings.Contains(tab, "only in A:    0.1") {
+		t.Errorf("table:\n%s", tab)
+	}
+}
+
+func TestReadCircuitFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, v any) string {
+		data, err := MarshalIndentJSON(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c := Circuit{Nodes: mustNodes(t, "0.1", "1.2"), Edges: []Edge{{From: HeadNode(0, 1), To: HeadNode(1, 2), Input: InV}}}
+	res := &Result{Model: "m", Task: "ioi", Method: ACDC, Circuit: c}
+	single := write("one.json", res)
+	report := write("all.json", &Report{Model: "m", Task: "ioi", Results: []*Result{{Method: EAP}, res}})
+	bare := write("bare.json", c)
+	for _, spec := range []string{single, report + "#acdc", bare} {
+		got, label, err := ReadCircuitFile(spec)
+		if err != nil {
+			t.Fatalf("%s: %v", spec, err)
+		}
+		if len(got.Nodes) != 2 || got.Nodes[1] != HeadNode(1, 2) || len(got.Edges) != 1 || got.Edges[0] != c.Edges[0] {
+			t.Errorf("%s: circuit %+v, want %+v", spec, got, c)
+		}
+		if label == "" {
+			t.Errorf("%s: empty label", spec)
+		}
+	}
+	for spec, want := range map[string]string{
+		report:                                  "pick one with",
+		report + "#head-overlap":                "pick one with",
+		write("x.json", map[string]int{"a": 1}): "neither",
+		filepath.Join(dir, "missing"):           "no such file",
+	} {
+		if _, _, err := ReadCircuitFile(spec); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one containing %q", spec, err, want)
+		}
+	}
+}

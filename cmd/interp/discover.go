@@ -1,0 +1,216 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/interp-dev/interp/circuits"
+	"github.com/interp-dev/interp/tasks"
+)
+
+func init() {
+	commands = append(commands, command{"discover", "find a circuit (head-overlap, acdc, eap, eap-ig, patching) and score it; --compare two circuits", cmdDiscover})
+}
+
+func cmdDiscover(args []string, stdout, stderr io.Writer) error {
+	// --compare takes two files: pull them out before the flags are parsed.
+	var compare []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == "--compare" || args[i] == "-compare" {
+			if i+2 >= len(args) {
+				return usagef("--compare takes two circuit files: --compare A.json B.json")
+			}
+			compare = args[i+1 : i+3]
+			args = append(append([]string(nil), args[:i]...), args[i+3:]...)
+			break
+		}
+	}
+	fs := newFlags("discover", stderr)
+	modelSpec := fs.String("model", "planted-ioi", "model directory or built-in name (planted-ioi, planted-induction: hand-set weights with a known circuit)")
+	taskName := fs.String("task", "", "task (default: the planted model's own; "+strings.Join(circuits.TaskNames(), ", ")+")")
+	method := fs.String("method", "all", "head-overlap, acdc, eap, eap-ig, patching, or all (a comparison table)")
+	out := fs.String("out", "", "write the result as JSON (scores, circuit, ground truth, faithfulness, wall time)")
+	plot := fs.String("plot", "", "circuit diagram (.svg, with a .dot beside it, or .dot); with --method all one per method (NAME.METHOD.svg); with --compare a bar chart (.png or .svg)")
+	backend := fs.String("backend", "", "backend (see interp run -h)")
+	examples := fs.Int("examples", 20, "clean/corrupted pairs (head-overlap: --sae-examples)")
+	seed := fs.Uint64("seed", 0, "seed of the pairs and of the SAE")
+	ablation := fs.String("ablation", "resample", "what replaces ablated nodes and edges (ACDC, faithfulness): resample, mean or zero")
+	acdcMetric := fs.String("acdc-metric", "kl", "ACDC metric: kl or logit-diff")
+	tau := fs.Float64("tau", 0, "ACDC threshold (default 0.01 for kl, 0.02 of the clean-corrupted gap for logit-diff)")
+	steps := fs.Int("steps", 5, "EAP-IG interpolation steps")
+	keep := fs.Float64("keep", 0.1, "score-based methods keep the nodes/edges scoring at least this fraction of the top score")
+	truth := fs.String("truth", "", "ground-truth circuit: a known name (gpt2-small-ioi, a planted model) or a circuit JSON file (default: the planted model's)")
+	saeExamples := fs.Int("sae-examples", 10, "head-overlap: clean/corrupted pairs")
+	saeLatents := fs.Int("sae-latents", 200, "head-overlap: SAE latents")
+	saeL1 := fs.Float64("sae-l1", 0.02, "head-overlap: SAE L1 coefficient")
+	saeEpochs := fs.Int("sae-epochs", 500, "head-overlap: SAE full-batch epochs")
+	saeRaw := fs.Bool("sae-raw", false, "head-overlap: raw counts of unique positive codes (default: divided by the head's distinct codes)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if compare != nil {
+		return discoverCompare(compare, *out, *plot, stdout)
+	}
+
+	var methods []circuits.Method
+	if *method == "all" {
+		methods = circuits.Methods()
+	} else {
+		m, err := circuits.ParseMethod(*method)
+		if err != nil {
+			return usageError{err}
+		}
+		methods = []circuits.Method{m}
+	}
+	abl, err := circuits.ParseAblation(*ablation)
+	if err != nil {
+		return usageError{err}
+	}
+	am := circuits.MetricKind(*acdcMetric)
+	if am != circuits.KL && am != circuits.LogitDiff {
+		return usagef("--acdc-metric %q: want kl or logit-diff", *acdcMetric)
+	}
+	if *examples < 1 || *saeExamples < 1 || *steps < 1 || *saeEpochs < 1 || *saeLatents < 1 {
+		return usagef("--examples, --sae-examples, --steps, --sae-epochs and --sae-latents must be positive")
+	}
+	if *keep <= 0 || *keep > 1 {
+		return usagef("--keep %g: want a fraction in (0, 1]", *keep)
+	}
+	if *plot != "" {
+		if ext := strings.ToLower(filepath.Ext(*plot)); ext != ".svg" && ext != ".dot" {
+			return usagef("--plot %s: want a .svg or .dot file", *plot)
+		}
+	}
+	planted, isPlanted := circuits.LookupPlanted(*modelSpec)
+	if *taskName == "" {
+		if !isPlanted {
+			return usagef("--task is required for model %s (tasks: %s)", *modelSpec, strings.Join(circuits.TaskNames(), ", "))
+		}
+		*taskName = planted.Task
+	}
+	var gt *circuits.Circuit
+	switch {
+	case *truth != "":
+		c, err := loadTruth(*truth)
+		if err != nil {
+			return err
+		}
+		gt = &c
+	case isPlanted:
+		gt = &planted.Circuit
+	}
+
+	m, _, err := loadModel(*modelSpec, *backend, stderr)
+	if err != nil {
+		return err
+	}
+	task, err := circuits.NewTask(*taskName, tasks.Options{Vocab: m.Config.DVocab, SeqLen: m.Config.NCtx})
+	if err != nil {
+		return err
+	}
+	opt := circuits.Options{Examples: *examples, Seed: *seed, Ablation: abl, ACDCMetric: am, Tau: *tau, Steps: *steps,
+		Keep: *keep, Truth: gt, HeadOverlap: circuits.HeadOverlapOptions{Examples: *saeExamples, Latents: *saeLatents,
+			L1: *saeL1, Epochs: *saeEpochs, Seed: *seed, Raw: *saeRaw}}
+	report, err := circuits.DiscoverAll(m, *modelSpec, task, opt, methods)
+	if err != nil {
+		return err
+	}
+	first := report.Results[0]
+	fmt.Fprintf(stdout, "model %s, task %s, backend %s: logit difference clean %.3f, corrupted %.3f\n",
+		*modelSpec, task.Name(), m.BackendName, first.CleanMetric, first.CorruptedMetric)
+	fmt.Fprint(stdout, circuits.TableHeader())
+	for _, r := range report.Results {
+		fmt.Fprint(stdout, r.TableRow())
+	}
+	if gt == nil {
+		fmt.Fprintln(stdout, "(no ground truth: give --truth for ROC AUC and F1)")
+	}
+	for _, r := range report.Results {
+		fmt.Fprintf(stdout, "%s circuit: %s\n", r.Method, nodeList(r.Circuit))
+	}
+	if *out != "" {
+		var v any = report
+		if len(report.Results) == 1 {
+			v = first
+		}
+		data, err := circuits.MarshalIndentJSON(v)
+		if err != nil {
+			return err
+		}
+		if err := writeFile(*out, data); err != nil {
+			return err
+		}
+	}
+	if *plot != "" {
+		g := circuits.NewGraph(m.Config)
+		for _, r := range report.Results {
+			path := *plot
+			if len(report.Results) > 1 {
+				ext := filepath.Ext(path)
+				path = strings.TrimSuffix(path, ext) + "." + string(r.Method) + ext
+			}
+			title := fmt.Sprintf("%s on %s: %s", r.Method, *modelSpec, task.Name())
+			if err := circuits.WriteDiagram(path, g, r.Circuit, r.NodeScores, title); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// loadTruth reads a ground truth by known name or from a circuit JSON file.
+func loadTruth(spec string) (circuits.Circuit, error) {
+	if c, err := circuits.KnownCircuit(spec); err == nil {
+		return c, nil
+	}
+	c, _, err := circuits.ReadCircuitFile(spec)
+	if err != nil {
+		return circuits.Circuit{}, fmt.Errorf("--truth %s: not a known circuit and not a readable circuit file: %w", spec, err)
+	}
+	return c, nil
+}
+
+func nodeList(c circuits.Circuit) string {
+	var s []string
+	for _, n := range c.Nodes {
+		s = append(s, n.String())
+	}
+	if len(s) == 0 {
+		return "(empty)"
+	}
+	return strings.Join(s, " ")
+}
+
+// discoverCompare prints and saves the overlap of two circuits (cross-task reuse).
+func discoverCompare(files []string, out, plot string, stdout io.Writer) error {
+	a, la, err := circuits.ReadCircuitFile(files[0])
+	if err != nil {
+		return err
+	}
+	b, lb, err := circuits.ReadCircuitFile(files[1])
+	if err != nil {
+		return err
+	}
+	nodes, edges := circuits.Compare(a, b)
+	fmt.Fprint(stdout, circuits.OverlapTable(la, lb, nodes, edges))
+	if out != "" {
+		data, err := circuits.MarshalIndentJSON(map[string]any{"a": la, "b": lb, "nodes": nodes, "edges": edges})
+		if err != nil {
+			return err
+		}
+		if err := writeFile(out, data); err != nil {
+			return err
+		}
+	}
+	if plot != "" {
+		if ext := strings.ToLower(filepath.Ext(plot)); ext != ".svg" && ext != ".png" {
+			return usagef("--plot %s: want a .png or .svg file for --compare", plot)
+		}
+		if err := circuits.PlotOverlap(plot, la, lb, nodes, edges); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestDiscover(t *testing.T) {
+	dir := t.TempDir()
+	out, plot := filepath.Join(dir, "ioi.json"), filepath.Join(dir, "ioi.svg")
+	code, stdout, stderr := runCLI(t, "discover", "--model", "planted-ioi", "--method", "eap-ig", "--examples", "4",
+		"--out", out, "--plot", plot)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "task ioi")
+	require.Contains(t, stdout, "eap-ig circuit: 0.1 1.2 2.0 2.3")
+	var res struct {
+		Method      string             `json:"method"`
+		NodeScores  map[string]float64 `json:"node_scores"`
+		EdgeScores  map[string]float64 `json:"edge_scores"`
+		Circuit     struct{ Nodes, Edges []string }
+		GroundTruth map[string]any `json:"ground_truth"`
+		Faith       struct {
+			Score float64 `json:"score"`
+		} `json:"faithfulness"`
+		Seconds float64 `json:"wall_seconds"`
+	}
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &res))
+	require.Equal(t, "eap-ig", res.Method)
+	require.Len(t, res.NodeScores, 12)
+	require.Contains(t, res.EdgeScores, "0.1->1.2.k")
+	require.Contains(t, string(data), `"1.2->2.0.q"`, "edge names are written unescaped")
+	for _, k := range []string{"roc_auc", "precision", "recall", "f1"} {
+		require.InDelta(t, 1.0, res.GroundTruth[k], 1e-9, k)
+	}
+	require.InDelta(t, 1.0, res.Faith.Score, 0.02)
+	require.Greater(t, res.Seconds, 0.0)
+	svg, err := os.ReadFile(plot)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(svg), "<svg"))
+	dot, err := os.ReadFile(filepath.Join(dir, "ioi.dot"))
+	require.NoError(t, err)
+	require.Contains(t, string(dot), `"0.1" -> "1.2" [label="k"`)
+
+	// A second circuit (node patching) and the overlap of the two.
+	out2 := filepath.Join(dir, "patching.json")
+	code, _, stderr = runCLI(t, "discover", "--model", "planted-ioi", "--method", "patching", "--examples", "4", "--out", out2)
+	require.Equal(t, 0, code, stderr)
+	bars, cmpOut := filepath.Join(dir, "overlap.png"), filepath.Join(dir, "overlap.json")
+	code, stdout, stderr = runCLI(t, "discover", "--compare", out, out2, "--out", cmpOut, "--plot", bars)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "shared nodes: 0.1 1.2 2.0 2.3")
+	require.Regexp(t, `nodes\s+4\s+4\s+4\s+4\s+1\.000`, stdout)
+	st, err := os.Stat(bars)
+	require.NoError(t, err)
+	require.Greater(t, st.Size(), int64(1000))
+
+	// Usage errors exit 2, failures 1, with one-line messages.
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"discover", "--method", "magic"}, 2, "unknown method"},
+		{[]string{"discover", "--model", "toy-attn-only"}, 2, "--task is required"},
+		{[]string{"discover", "--compare", out}, 2, "two circuit files"},
+		{[]string{"discover", "--plot", "x.png", "--method", "eap"}, 2, "--plot x.png"},
+		{[]string{"discover", "--model", "planted-ioi", "--task", "nope", "--method", "eap"}, 1, "unknown task"},
+		{[]string{"discover", "--compare", out, filepath.Join(dir, "missing.json")}, 1, "missing.json"},
+	} {
+		code, _, stderr := runCLI(t, tc.args...)
+		require.Equal(t, tc.code, code, "%v: %s", tc.args, stderr)
+		require.Contains(t, stderr, tc.msg, tc.args)
+		require.Equal(t, 1, strings.Count(stderr, "interp discover: "), "%v: want one error line, got %q", tc.args, stderr)
+	}
+}
