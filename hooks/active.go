@@ -147,12 +147,22 @@ func (a *Active) Finish(logits *graph.Node) Outputs {
 func (a *Active) Seen() []string { return slices.Clone(a.order) }
 
 func (a *Active) closeNames(name string) []string {
+	names := make([]string, 0, len(a.seen))
+	for n := range a.seen {
+		names = append(names, n)
+	}
+	return CloseNames(name, names)
+}
+
+// CloseNames lists the names within edit distance 3 of name, closest first (ties by name): the
+// "did you mean" list of UnknownHookError.
+func CloseNames(name string, names []string) []string {
 	type cand struct {
 		n string
 		d int
 	}
 	var cs []cand
-	for n := range a.seen {
+	for _, n := range names {
 		if d := editDistance(n, name); d <= 3 {
 			cs = append(cs, cand{n, d})
 		}

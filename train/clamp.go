@@ -5,7 +5,6 @@ import (
 	"hash/fnv"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -224,7 +223,7 @@ func (s *patternSource) check(_ model.Config, spec hooks.Spec) error {
 func (c Clamp) Check(cfg model.Config, seqLen int) error {
 	spec, ok := hookSpec(cfg, c.Hook, seqLen)
 	if !ok {
-		return &hooks.UnknownHookError{Name: c.Hook, Close: closeHookNames(cfg, c.Hook)}
+		return &hooks.UnknownHookError{Name: c.Hook, Close: hooks.CloseNames(c.Hook, model.HookNames(cfg))}
 	}
 	if c.Value == nil {
 		return fmt.Errorf("clamp %s: no value source", c.Hook)
@@ -280,46 +279,6 @@ func posDim(s hooks.Spec) int {
 		return s.Shape[a]
 	}
 	return 0
-}
-
-// closeHookNames lists the model's hook names within edit distance 3 of name, closest first
-// (the did-you-mean list of hooks.UnknownHookError).
-func closeHookNames(c model.Config, name string) []string {
-	type cand struct {
-		n string
-		d int
-	}
-	var cs []cand
-	for _, n := range model.HookNames(c) {
-		if d := editDistance(n, name); d <= 3 {
-			cs = append(cs, cand{n, d})
-		}
-	}
-	sort.Slice(cs, func(i, j int) bool { return cs[i].d < cs[j].d || (cs[i].d == cs[j].d && cs[i].n < cs[j].n) })
-	out := make([]string, len(cs))
-	for i, c := range cs {
-		out[i] = c.n
-	}
-	return out
-}
-
-func editDistance(a, b string) int {
-	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func cloneRows(rows [][]int) [][]int {
