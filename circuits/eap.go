@@ -212,7 +212,7 @@ func chainScores(b backends.Backend, g, w, diffs *tensors.Tensor, ln []*tensors.
 		args = append(args, t)
 	}
 	var res []*tensors.Tensor
-	err := catch(func() {
+	err := model.Catch(func() {
 		var err error
 		res, err = ex.(*graph.Exec).Exec(args...)
 		if err != nil {
@@ -246,19 +246,4 @@ func identity(n int) *tensors.Tensor {
 		flat[i*n+i] = 1
 	}
 	return tensors.FromFlatDataAndDimensions(flat, 1, n, n)
-}
-
-// catch runs fn and turns a panic (GoMLX's way of reporting graph errors) into an error.
-func catch(fn func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(error); ok {
-				err = e
-			} else {
-				err = fmt.Errorf("%v", r)
-			}
-		}
-	}()
-	fn()
-	return nil
 }

@@ -63,7 +63,7 @@ func NewBackend(name string) (backends.Backend, string, error) {
 		return nil, "", fmt.Errorf("backend %q: unknown backend (known: %v)", name, backends.List())
 	}
 	var b backends.Backend
-	err := catch(func() {
+	err := Catch(func() {
 		var e error
 		b, e = backends.NewWithConfig(name)
 		if e != nil {

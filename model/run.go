@@ -165,7 +165,7 @@ func (c *compiled) run(tokens *tensors.Tensor, set *hooks.Set) (*Output, error) 
 	}
 	var results []*tensors.Tensor
 	var outs hooks.Outputs
-	err := catch(func() {
+	err := Catch(func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.building = set
@@ -295,8 +295,9 @@ func Tokens(rows [][]int) (*tensors.Tensor, error) {
 	return tensors.FromFlatDataAndDimensions(flat, len(rows), p), nil
 }
 
-// catch runs fn and turns a panic (GoMLX's way of reporting graph errors) into an error.
-func catch(fn func()) (err error) {
+// Catch runs fn and turns a panic (GoMLX's way of reporting graph errors) into an error: the
+// boundary between graph-building code, which panics, and the API, which returns errors.
+func Catch(fn func()) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			switch v := r.(type) {

@@ -64,7 +64,7 @@ func (e *Experiment) runSuffix(pl plan, resid0 *tensors.Tensor, in []*tensors.Te
 		args = append(args, t)
 	}
 	var outs []*tensors.Tensor
-	err := catch(func() {
+	err := model.Catch(func() {
 		var err error
 		if outs, err = exec.Exec(args...); err != nil {
 			panic(err)
@@ -162,19 +162,4 @@ func patchHooks(fns map[string]hooks.Fn) *hooks.Active {
 		set.Func(name, "", fn)
 	}
 	return set.Activate(nil)
-}
-
-// catch runs fn and turns a panic (GoMLX's way of reporting graph errors) into an error.
-func catch(fn func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(error); ok {
-				err = e
-			} else {
-				err = fmt.Errorf("%v", r)
-			}
-		}
-	}()
-	fn()
-	return nil
 }

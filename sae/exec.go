@@ -9,6 +9,8 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // graph code reads best unqualified
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/interp-dev/interp/model"
 )
 
 // engine compiles and runs one SAE configuration's graphs on a backend. Every graph takes the
@@ -38,7 +40,7 @@ func (c Config) hostTopK() bool { return c.Arch == TopK }
 
 // execute runs exec, turning GoMLX panics into errors.
 func execute(e *Exec, args ...any) (out []*tensors.Tensor, err error) {
-	err = catch(func() {
+	err = model.Catch(func() {
 		var e2 error
 		out, e2 = e.Exec(args...)
 		if e2 != nil {
@@ -48,23 +50,9 @@ func execute(e *Exec, args ...any) (out []*tensors.Tensor, err error) {
 	return out, err
 }
 
-func catch(fn func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(error); ok {
-				err = e
-			} else {
-				err = fmt.Errorf("%v", r)
-			}
-		}
-	}()
-	fn()
-	return nil
-}
-
 func newExec(b backends.Backend, fn func([]*Node) []*Node) (*Exec, error) {
 	var e *Exec
-	err := catch(func() {
+	err := model.Catch(func() {
 		var err error
 		e, err = NewExec(b, fn)
 		if err != nil {
@@ -222,7 +210,7 @@ func (s *SAE) Decode(f, x *tensors.Tensor) (*tensors.Tensor, error) {
 		}
 	}
 	var out *tensors.Tensor
-	err := catch(func() {
+	err := model.Catch(func() {
 		args := []any{f}
 		if c.Skip {
 			args = append(args, x)
