@@ -178,7 +178,7 @@ func Evaluate(m *model.Model, s *SAE, src TokenSource, opt EvalOptions) (*Metric
 	ZeroSite(variants[2], c.Site)
 	met := &Metrics{Backend: m.BackendName}
 	for range opt.Batches {
-		rows, err := src.Tokens(opt.SeqBatch)
+		rows, mask, err := NextBatch(src, opt.SeqBatch)
 		if err != nil {
 			return nil, err
 		}
@@ -202,7 +202,7 @@ func Evaluate(m *model.Model, s *SAE, src TokenSource, opt EvalOptions) (*Metric
 		acc.add(x, tensors.MustCopyFlatData[float32](f.Recon), f.L0, f.Fires)
 		V := m.Config.DVocab
 		cleanL := newLogits(out.Logits, V)
-		c0, n0 := cleanL.crossEntropy(rows)
+		c0, n0 := cleanL.crossEntropy(rows, mask)
 		ce[0] += c0
 		nCE += n0
 		for i, set := range variants {
@@ -211,9 +211,9 @@ func Evaluate(m *model.Model, s *SAE, src TokenSource, opt EvalOptions) (*Metric
 				return nil, err
 			}
 			l := newLogits(o.Logits, V)
-			ci, _ := l.crossEntropy(rows)
+			ci, _ := l.crossEntropy(rows, mask)
 			ce[i+1] += ci
-			k, nk := l.klFrom(cleanL)
+			k, nk := l.klFrom(cleanL, rows, mask)
 			kl[i] += k
 			if i == 0 {
 				nKL += nk
@@ -257,14 +257,17 @@ func newLogits(t *tensors.Tensor, V int) *logits {
 	return l
 }
 
-// crossEntropy sums -log p(next token) over every position but the last of each row and returns
-// the sum and the count.
-func (l *logits) crossEntropy(rows [][]int) (float64, int) {
+// crossEntropy sums -log p(next token) over every position but the last of each row (only where
+// mask[b][p], when a task gives a loss mask) and returns the sum and the count.
+func (l *logits) crossEntropy(rows [][]int, mask [][]bool) (float64, int) {
 	var total float64
 	n := 0
 	P := len(rows[0])
 	for b, r := range rows {
 		for p := 0; p+1 < P; p++ {
+			if mask != nil && !mask[b][p] {
+				continue
+			}
 			i := b*P + p
 			total -= float64(l.v[i*l.V+r[p+1]]) - l.lse[i]
 			n++
@@ -273,8 +276,9 @@ func (l *logits) crossEntropy(rows [][]int) (float64, int) {
 	return total, n
 }
 
-// klFrom sums KL(clean || l) over every position and returns the sum and the count.
-func (l *logits) klFrom(clean *logits) (float64, int) {
+// klFrom sums KL(clean || l) over every position (only where mask[b][p], when a task gives a
+// loss mask) and returns the sum and the count.
+func (l *logits) klFrom(clean *logits, rows [][]int, mask [][]bool) (float64, int) {
 	V := l.V
 	part := make([]float64, len(l.lse))
 	parallelRows(len(l.lse), func(lo, hi int) {
@@ -288,10 +292,16 @@ func (l *logits) klFrom(clean *logits) (float64, int) {
 		}
 	})
 	var total float64
-	for _, k := range part {
+	n := 0
+	P := len(rows[0])
+	for r, k := range part {
+		if b, p := r/P, r%P; mask != nil && (p+1 >= P || !mask[b][p]) {
+			continue
+		}
 		total += k
+		n++
 	}
-	return total, len(part)
+	return total, n
 }
 
 // DensityHistogram plots the log10 firing frequencies of the latents (dead latents at -10) to

@@ -43,17 +43,34 @@ func TestCrossEntropyAndKLByHand(t *testing.T) {
 	ln3 := float32(math.Log(3))
 	clean := newLogits(tensors.FromFlatDataAndDimensions([]float32{0, 0, ln3, 0}, 2, 2), 2)
 	other := newLogits(tensors.FromFlatDataAndDimensions([]float32{ln3, 0, 0, 0}, 2, 2), 2)
-	ce, n := clean.crossEntropy([][]int{{0, 1}})
+	rows := [][]int{{0, 1}}
+	ce, n := clean.crossEntropy(rows, nil)
 	if n != 1 {
 		t.Fatalf("%d CE positions, want 1", n)
 	}
 	near(t, "ce", ce, math.Ln2, 1e-7)
-	kl, nk := other.klFrom(clean)
+	kl, nk := other.klFrom(clean, rows, nil)
 	if nk != 2 {
 		t.Fatalf("%d KL positions, want 2", nk)
 	}
-	want := 0.5*math.Log(4.0/3) + 0.75*math.Log(1.5) + 0.25*math.Log(0.5)
+	at0 := 0.5*math.Log(0.5/0.75) + 0.5*math.Log(0.5/0.25) // KL(clean || other) at position 0
+	want := at0 + 0.75*math.Log(1.5) + 0.25*math.Log(0.5)
 	near(t, "kl", kl, want, 1e-7)
+
+	// With a task's loss mask only the masked predictions count: position 0 (predicting token 1).
+	ce, n = clean.crossEntropy(rows, [][]bool{{true}})
+	if n != 1 {
+		t.Fatalf("%d masked CE positions, want 1", n)
+	}
+	near(t, "masked ce", ce, math.Ln2, 1e-7)
+	if _, n = clean.crossEntropy(rows, [][]bool{{false}}); n != 0 {
+		t.Fatalf("%d CE positions with an empty mask, want 0", n)
+	}
+	kl, nk = other.klFrom(clean, rows, [][]bool{{true}})
+	if nk != 1 {
+		t.Fatalf("%d masked KL positions, want 1", nk)
+	}
+	near(t, "masked kl", kl, at0, 1e-7)
 }
 
 func tinyModel(t *testing.T) *model.Model {

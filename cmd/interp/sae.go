@@ -308,7 +308,7 @@ func cmdSAEEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	src, err := data.source(m, dir)
+	src, err := maskedSource(data, m, dir) // a task's loss mask picks the scored predictions
 	if err != nil {
 		return err
 	}

@@ -314,7 +314,7 @@ func maskedSource(d dataFlags, m *model.Model, dir string) (sae.TokenSource, err
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(*d.seed, 0xda7a))
-	return transcoder.TaskSource{Label: "task:" + *d.task, Fn: func(n int) ([][]int, [][]bool) {
+	return sae.TaskSource{Label: "task:" + *d.task, Fn: func(n int) ([][]int, [][]bool) {
 		b := t.Batch(rng, n)
 		return b.Tokens, b.LossMask
 	}}, nil
