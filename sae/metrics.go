@@ -201,8 +201,8 @@ func Evaluate(m *model.Model, s *SAE, src TokenSource, opt EvalOptions) (*Metric
 		}
 		acc.add(x, tensors.MustCopyFlatData[float32](f.Recon), f.L0, f.Fires)
 		V := m.Config.DVocab
-		cleanL := newLogits(out.Logits, V)
-		c0, n0 := cleanL.crossEntropy(rows, mask)
+		cleanL := NewLogits(out.Logits, V)
+		c0, n0 := cleanL.CrossEntropy(rows, mask)
 		ce[0] += c0
 		nCE += n0
 		for i, set := range variants {
@@ -210,10 +210,10 @@ func Evaluate(m *model.Model, s *SAE, src TokenSource, opt EvalOptions) (*Metric
 			if err != nil {
 				return nil, err
 			}
-			l := newLogits(o.Logits, V)
-			ci, _ := l.crossEntropy(rows, mask)
+			l := NewLogits(o.Logits, V)
+			ci, _ := l.CrossEntropy(rows, mask)
 			ce[i+1] += ci
-			k, nk := l.klFrom(cleanL, rows, mask)
+			k, nk := l.KLFrom(cleanL, rows, mask)
 			kl[i] += k
 			if i == 0 {
 				nKL += nk
@@ -230,15 +230,16 @@ func Evaluate(m *model.Model, s *SAE, src TokenSource, opt EvalOptions) (*Metric
 	return met, nil
 }
 
-// logits holds a run's logits [rows, V] with each row's log-sum-exp.
-type logits struct {
+// Logits holds a run's logits [rows, V] with each row's log-sum-exp.
+type Logits struct {
 	v   []float32
 	V   int
 	lse []float64
 }
 
-func newLogits(t *tensors.Tensor, V int) *logits {
-	l := &logits{v: tensors.MustCopyFlatData[float32](t), V: V}
+// NewLogits copies a run's logits [rows, V] (any leading shape) and computes each row's log-sum-exp.
+func NewLogits(t *tensors.Tensor, V int) *Logits {
+	l := &Logits{v: tensors.MustCopyFlatData[float32](t), V: V}
 	l.lse = make([]float64, len(l.v)/V)
 	parallelRows(len(l.lse), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -257,9 +258,9 @@ func newLogits(t *tensors.Tensor, V int) *logits {
 	return l
 }
 
-// crossEntropy sums -log p(next token) over every position but the last of each row (only where
+// CrossEntropy sums -log p(next token) over every position but the last of each row (only where
 // mask[b][p], when a task gives a loss mask) and returns the sum and the count.
-func (l *logits) crossEntropy(rows [][]int, mask [][]bool) (float64, int) {
+func (l *Logits) CrossEntropy(rows [][]int, mask [][]bool) (float64, int) {
 	var total float64
 	n := 0
 	P := len(rows[0])
@@ -276,9 +277,9 @@ func (l *logits) crossEntropy(rows [][]int, mask [][]bool) (float64, int) {
 	return total, n
 }
 
-// klFrom sums KL(clean || l) over every position (only where mask[b][p], when a task gives a
+// KLFrom sums KL(clean || l) over every position (only where mask[b][p], when a task gives a
 // loss mask) and returns the sum and the count.
-func (l *logits) klFrom(clean *logits, rows [][]int, mask [][]bool) (float64, int) {
+func (l *Logits) KLFrom(clean *Logits, rows [][]int, mask [][]bool) (float64, int) {
 	V := l.V
 	part := make([]float64, len(l.lse))
 	parallelRows(len(l.lse), func(lo, hi int) {

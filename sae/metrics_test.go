@@ -41,15 +41,15 @@ func TestReconMetricsByHand(t *testing.T) {
 // TestCrossEntropyAndKLByHand: one sequence of two tokens [0, 1], vocabulary 2.
 func TestCrossEntropyAndKLByHand(t *testing.T) {
 	ln3 := float32(math.Log(3))
-	clean := newLogits(tensors.FromFlatDataAndDimensions([]float32{0, 0, ln3, 0}, 2, 2), 2)
-	other := newLogits(tensors.FromFlatDataAndDimensions([]float32{ln3, 0, 0, 0}, 2, 2), 2)
+	clean := NewLogits(tensors.FromFlatDataAndDimensions([]float32{0, 0, ln3, 0}, 2, 2), 2)
+	other := NewLogits(tensors.FromFlatDataAndDimensions([]float32{ln3, 0, 0, 0}, 2, 2), 2)
 	rows := [][]int{{0, 1}}
-	ce, n := clean.crossEntropy(rows, nil)
+	ce, n := clean.CrossEntropy(rows, nil)
 	if n != 1 {
 		t.Fatalf("%d CE positions, want 1", n)
 	}
 	near(t, "ce", ce, math.Ln2, 1e-7)
-	kl, nk := other.klFrom(clean, rows, nil)
+	kl, nk := other.KLFrom(clean, rows, nil)
 	if nk != 2 {
 		t.Fatalf("%d KL positions, want 2", nk)
 	}
@@ -58,15 +58,15 @@ func TestCrossEntropyAndKLByHand(t *testing.T) {
 	near(t, "kl", kl, want, 1e-7)
 
 	// With a task's loss mask only the masked predictions count: position 0 (predicting token 1).
-	ce, n = clean.crossEntropy(rows, [][]bool{{true}})
+	ce, n = clean.CrossEntropy(rows, [][]bool{{true}})
 	if n != 1 {
 		t.Fatalf("%d masked CE positions, want 1", n)
 	}
 	near(t, "masked ce", ce, math.Ln2, 1e-7)
-	if _, n = clean.crossEntropy(rows, [][]bool{{false}}); n != 0 {
+	if _, n = clean.CrossEntropy(rows, [][]bool{{false}}); n != 0 {
 		t.Fatalf("%d CE positions with an empty mask, want 0", n)
 	}
-	kl, nk = other.klFrom(clean, rows, [][]bool{{true}})
+	kl, nk = other.KLFrom(clean, rows, [][]bool{{true}})
 	if nk != 1 {
 		t.Fatalf("%d masked KL positions, want 1", nk)
 	}

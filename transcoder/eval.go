@@ -150,11 +150,11 @@ func Evaluate(m *model.Model, ts []*sae.SAE, src sae.TokenSource, opt EvalOption
 			}
 		}
 		V := m.Config.DVocab
-		cl := newLogits(out.Logits, V)
-		c, n := cl.crossEntropy(rows, mask)
+		cl := sae.NewLogits(out.Logits, V)
+		c, n := cl.CrossEntropy(rows, mask)
 		ceClean += c
 		nCE += n
-		_, k := cl.klFrom(cl, mask, len(rows[0]))
+		_, k := cl.KLFrom(cl, rows, mask)
 		nKL += k
 		for i, v := range sets {
 			for j, set := range []*hooks.Set{v.rep, v.repErr, v.zero} {
@@ -162,9 +162,9 @@ func Evaluate(m *model.Model, ts []*sae.SAE, src sae.TokenSource, opt EvalOption
 				if err != nil {
 					return nil, err
 				}
-				l := newLogits(o.Logits, V)
-				ce, _ := l.crossEntropy(rows, mask)
-				kl, _ := l.klFrom(cl, mask, len(rows[0]))
+				l := sae.NewLogits(o.Logits, V)
+				ce, _ := l.CrossEntropy(rows, mask)
+				kl, _ := l.KLFrom(cl, rows, mask)
 				switch j {
 				case 0:
 					acc[i].ce += ce
@@ -301,70 +301,4 @@ func rowsOf(t *tensors.Tensor, skipBOS bool) []float32 {
 		out = append(out, v[(b*P+1)*X:(b+1)*P*X]...)
 	}
 	return out
-}
-
-// logits holds a run's logits [rows, V] with each row's log-sum-exp.
-type logits struct {
-	v   []float32
-	V   int
-	lse []float64
-}
-
-func newLogits(t *tensors.Tensor, V int) *logits {
-	l := &logits{v: tensors.MustCopyFlatData[float32](t), V: V}
-	l.lse = make([]float64, len(l.v)/V)
-	for r := range l.lse {
-		l.lse[r] = logSumExp(l.v[r*V : (r+1)*V])
-	}
-	return l
-}
-
-func logSumExp(row []float32) float64 {
-	mx := math.Inf(-1)
-	for _, x := range row {
-		mx = max(mx, float64(x))
-	}
-	var s float64
-	for _, x := range row {
-		s += math.Exp(float64(x) - mx)
-	}
-	return mx + math.Log(s)
-}
-
-// crossEntropy sums -log p(next token) over every position but the last of each row (only where
-// mask, when given, is true) and returns the sum and the count.
-func (l *logits) crossEntropy(rows [][]int, mask [][]bool) (float64, int) {
-	var total float64
-	n := 0
-	P := len(rows[0])
-	for b, r := range rows {
-		for p := 0; p+1 < P; p++ {
-			if mask != nil && !mask[b][p] {
-				continue
-			}
-			i := b*P + p
-			total -= float64(l.v[i*l.V+r[p+1]]) - l.lse[i]
-			n++
-		}
-	}
-	return total, n
-}
-
-// klFrom sums KL(clean || l) over every position (with a mask [B][P-1], over the positions
-// whose prediction counts) and returns the sum and the count.
-func (l *logits) klFrom(clean *logits, mask [][]bool, P int) (float64, int) {
-	V := l.V
-	var total float64
-	n := 0
-	for r := range l.lse {
-		if mask != nil && (r%P == P-1 || !mask[r/P][r%P]) {
-			continue
-		}
-		n++
-		for i := r * V; i < (r+1)*V; i++ {
-			lc := float64(clean.v[i]) - clean.lse[r]
-			total += math.Exp(lc) * (lc - (float64(l.v[i]) - l.lse[r]))
-		}
-	}
-	return total, n
 }
