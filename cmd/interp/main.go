@@ -69,6 +69,38 @@ func usage(w io.Writer) {
 	}
 }
 
+// subcommand is one verb of a command group (interp sae train, interp transcoder paths).
+type subcommand struct {
+	name, usage string
+	run         func(args []string, stdout, stderr io.Writer) error
+}
+
+// dispatch runs the subcommand args[0] of group, or prints the group's usage.
+func dispatch(group string, subs []subcommand, args []string, stdout, stderr io.Writer) error {
+	names := make([]string, len(subs))
+	width := 0
+	for i, sc := range subs {
+		names[i] = sc.name
+		width = max(width, len(sc.name))
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintf(stderr, "usage: interp %s %s [flags]\n", group, strings.Join(names, "|"))
+		for _, sc := range subs {
+			fmt.Fprintf(stderr, "  %-*s  %s\n", width, sc.name, sc.usage)
+		}
+		if len(args) == 0 {
+			return usagef("give a subcommand: %s", strings.Join(names, ", "))
+		}
+		return nil
+	}
+	for _, sc := range subs {
+		if sc.name == args[0] {
+			return sc.run(args[1:], stdout, stderr)
+		}
+	}
+	return usagef("unknown subcommand %q (want %s)", args[0], strings.Join(names, ", "))
+}
+
 // helpOut is where each flag set prints -h.
 var helpOut = map[*flag.FlagSet]io.Writer{}
 

@@ -23,24 +23,11 @@ func init() {
 }
 
 func cmdSAE(args []string, stdout, stderr io.Writer) error {
-	subs := map[string]func([]string, io.Writer, io.Writer) error{
-		"train": cmdSAETrain, "eval": cmdSAEEval, "features": cmdSAEFeatures,
-	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stderr, "usage: interp sae train|eval|features [flags]")
-		fmt.Fprintln(stderr, "  train     train an SAE on a hook point's activations (SAELens files)")
-		fmt.Fprintln(stderr, "  eval      reconstruction, CE-loss and KL metrics of an SAE spliced into the model")
-		fmt.Fprintln(stderr, "  features  top-activating contexts of chosen latents as an HTML page")
-		if len(args) == 0 {
-			return usagef("give a subcommand: train, eval or features")
-		}
-		return nil
-	}
-	fn, ok := subs[args[0]]
-	if !ok {
-		return usagef("unknown subcommand %q (want train, eval or features)", args[0])
-	}
-	return fn(args[1:], stdout, stderr)
+	return dispatch("sae", []subcommand{
+		{"train", "train an SAE on a hook point's activations (SAELens files)", cmdSAETrain},
+		{"eval", "reconstruction, CE-loss and KL metrics of an SAE spliced into the model", cmdSAEEval},
+		{"features", "top-activating contexts of chosen latents as an HTML page", cmdSAEFeatures},
+	}, args, stdout, stderr)
 }
 
 // dataFlags are the token-source flags shared by the sae subcommands.

@@ -26,24 +26,11 @@ func init() {
 }
 
 func cmdTranscoder(args []string, stdout, stderr io.Writer) error {
-	subs := map[string]func([]string, io.Writer, io.Writer) error{
-		"train": cmdTranscoderTrain, "eval": cmdTranscoderEval, "paths": cmdTranscoderPaths,
-	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stderr, "usage: interp transcoder train|eval|paths [flags]")
-		fmt.Fprintln(stderr, "  train  train a transcoder per chosen MLP (ln2.hook_normalized -> hook_mlp_out; SAELens files)")
-		fmt.Fprintln(stderr, "  eval   FVU, L0, dead latents, and CE loss / KL with one or all MLPs replaced")
-		fmt.Fprintln(stderr, "  paths  attribution graph of a feature or logit on one prompt (JSON, DOT, SVG)")
-		if len(args) == 0 {
-			return usagef("give a subcommand: train, eval or paths")
-		}
-		return nil
-	}
-	fn, ok := subs[args[0]]
-	if !ok {
-		return usagef("unknown subcommand %q (want train, eval or paths)", args[0])
-	}
-	return fn(args[1:], stdout, stderr)
+	return dispatch("transcoder", []subcommand{
+		{"train", "train a transcoder per chosen MLP (ln2.hook_normalized -> hook_mlp_out; SAELens files)", cmdTranscoderTrain},
+		{"eval", "FVU, L0, dead latents, and CE loss / KL with one or all MLPs replaced", cmdTranscoderEval},
+		{"paths", "attribution graph of a feature or logit on one prompt (JSON, DOT, SVG)", cmdTranscoderPaths},
+	}, args, stdout, stderr)
 }
 
 // parseLayers reads "all" or a comma-separated list of layers.
