@@ -131,7 +131,7 @@ func Evaluate(m *model.Model, ts []*sae.SAE, src sae.TokenSource, opt EvalOption
 	var nCE, nKL int
 	met := &Metrics{Backend: m.BackendName}
 	for range opt.Batches {
-		rows, mask, err := nextBatch(src, opt.SeqBatch)
+		rows, mask, err := sae.NextBatch(src, opt.SeqBatch)
 		if err != nil {
 			return nil, err
 		}

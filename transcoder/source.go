@@ -8,6 +8,3 @@ type (
 	MaskedSource = sae.MaskedSource
 	TaskSource   = sae.TaskSource
 )
-
-// nextBatch reads a batch and, from a MaskedSource, its mask.
-func nextBatch(src sae.TokenSource, n int) ([][]int, [][]bool, error) { return sae.NextBatch(src, n) }

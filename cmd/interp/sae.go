@@ -75,7 +75,11 @@ func (d dataFlags) source(m *model.Model, dir string) (sae.TokenSource, error) {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(*d.seed, 0xda7a))
-	return sae.FuncSource{Label: "task:" + *d.task, Fn: func(n int) [][]int { return t.Batch(rng, n).Tokens }}, nil
+	// The task's loss mask travels with the rows: evaluations score CE and KL only where it counts.
+	return sae.TaskSource{Label: "task:" + *d.task, Fn: func(n int) ([][]int, [][]bool) {
+		b := t.Batch(rng, n)
+		return b.Tokens, b.LossMask
+	}}, nil
 }
 
 // parseSite reads --hook and --heads.
@@ -295,7 +299,7 @@ func cmdSAEEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	src, err := maskedSource(data, m, dir) // a task's loss mask picks the scored predictions
+	src, err := data.source(m, dir)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -240,7 +239,7 @@ func cmdTranscoderEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	src, err := maskedSource(data, m, dir)
+	src, err := data.source(m, dir)
 	if err != nil {
 		return err
 	}
@@ -277,34 +276,6 @@ func cmdTranscoderEval(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", *out)
 	return nil
-}
-
-// maskedSource is data.source, keeping a task's loss mask so that the CE loss and KL are scored
-// where the task's predictions count (the IOI answer, the repeated half of an induction row).
-func maskedSource(d dataFlags, m *model.Model, dir string) (sae.TokenSource, error) {
-	if *d.tokensFile != "" {
-		return d.source(m, dir)
-	}
-	seqLen := *d.seqLen
-	if seqLen == 0 {
-		seqLen = min(64, m.Config.NCtx)
-	}
-	if seqLen < 1 || seqLen > m.Config.NCtx {
-		return nil, usagef("--seq-len %d: must be in [1, n_ctx = %d]", seqLen, m.Config.NCtx)
-	}
-	opt := tasks.Options{Vocab: m.Config.DVocab, SeqLen: seqLen}
-	if tok, err := tokenizer.ForModel(dir, m.Config.Tokenizer); err == nil {
-		opt.Tokenizer = tok
-	}
-	t, err := tasks.New(*d.task, opt)
-	if err != nil {
-		return nil, err
-	}
-	rng := rand.New(rand.NewPCG(*d.seed, 0xda7a))
-	return sae.TaskSource{Label: "task:" + *d.task, Fn: func(n int) ([][]int, [][]bool) {
-		b := t.Batch(rng, n)
-		return b.Tokens, b.LossMask
-	}}, nil
 }
 
 // parseIntList reads comma-separated integers.
