@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -30,9 +31,8 @@ func (f fixedBatch) Batch(*rand.Rand, int) tasks.Batch { return tasks.Batch(f) }
 // gradient norms and final weights with train/testdata/adamw_ref.py (torch.optim.AdamW,
 // clip_grad_norm_, float64).
 //
-// b_K is compared loosely: its true gradient is exactly zero (a key bias shifts all of a
-// query's scores equally), so it only moves by rounding noise, which Adam normalises to steps
-// of up to lr (float64 PyTorch leaves it in place; float32 Go moves it by ~1.5e-4 here).
+// Weights are compared entry by entry within a bound derived from AdamW's arithmetic
+// (adamTolerances), so the test holds whichever BLAS kernels the CPU picks.
 func TestMatchesPyTorch(t *testing.T) {
 	if _, err := os.Stat(python); err != nil {
 		t.Skipf("PyTorch reference skipped: %s not found", python)
@@ -102,27 +102,89 @@ func TestMatchesPyTorch(t *testing.T) {
 		t.Logf("step %d: loss go %.6f torch %.6f, grad norm go %.6f torch %.6f", s+1, e.Loss, losses[s], e.GradNorm, norms[s])
 	}
 	require.Positive(t, clipped, "clipping never triggered; the test would not exercise it")
+	tols := adamTolerances(t, c, cfg, ref, norms)
 	for _, sp := range model.ParamSpecs(c) {
 		want := tensors.MustCopyFlatData[float32](ref[sp.Name])
 		got := res.Weights.Flat(sp.Name)
-		// 1% of one step's size: Adam's normalised update turns float32-vs-float64 rounding of
-		// near-zero gradient entries (the QK weights at init) into differences of up to ~0.7% of
-		// a step (measured: 2.2e-4 on blocks.1.attn.W_K; 1e-5 or less on most tensors).
-		tol := 1e-2 * cfg.LR
-		if filepath.Ext(sp.Name) == ".b_K" {
-			tol = float64(cfg.Steps) * cfg.LR
-		}
-		worst, moved := 0.0, 0.0
+		tol := tols[sp.Name]
+		worst, worstAt, moved := 0.0, 0, 0.0
 		init := w.Flat(sp.Name)
 		for i := range want {
-			worst = math.Max(worst, math.Abs(float64(want[i]-got[i])))
+			d := math.Abs(float64(want[i] - got[i]))
+			if d > tol[i] {
+				t.Errorf("%s[%d]: go %.7g torch %.7g, |diff| %.3g > bound %.3g", sp.Name, i, got[i], want[i], d, tol[i])
+			}
+			if d > worst {
+				worst, worstAt = d, i
+			}
 			moved = math.Max(moved, math.Abs(float64(want[i]-init[i])))
 		}
-		require.LessOrEqual(t, worst, tol, "%s: max |go - torch| = %.3g", sp.Name, worst)
+		sorted := slices.Sorted(slices.Values(tol))
+		median := sorted[len(sorted)/2]
+		t.Logf("%s: max |go - torch| %.3g (bound there %.3g), median bound %.3g, largest %.3g, moved %.3g",
+			sp.Name, worst, tol[worstAt], median, sorted[len(sorted)-1], moved)
+		// The bounds are loose only where a gradient is rounding noise; for most entries they are
+		// far below the distance the weights moved, or the comparison would say nothing.
 		if filepath.Ext(sp.Name) != ".b_K" {
-			require.Greater(t, moved, 10*tol, "%s barely moved; the comparison would be vacuous", sp.Name)
+			require.Greater(t, moved, 10*median, "%s: the median bound is near the distance moved; the comparison would be vacuous", sp.Name)
 		}
 	}
+}
+
+// adamTolerances bounds, entry by entry, how far float32 AdamW can drift from the float64
+// reference, from the arithmetic of the update rather than from one machine's rounding.
+//
+// The float32 gradient of an entry carries an absolute rounding error of about
+// kappa*eps*G_s, where G_s is the largest gradient of the tensor at step s (a gradient entry is a
+// sum over the batch's B*P positions of products of the tensor's gradient scale, reached through
+// the backward pass's reductions over d_model, d_mlp and positions in each layer and over the
+// vocabulary at the loss: kappa = B*P + layers*(D + M + P) + V, the standard n*eps bound summed
+// along that chain). Adam's step is scale-free: m/(sqrt(v)+eps) moves by
+// about 2*e/sqrt(v) when every gradient in its history moves by e, and by at most twice its own
+// bound when e is as large as the gradient itself (entries whose true gradient is ~0, such as
+// b_K's, or the QK weights at init, are pure rounding noise that Adam normalises to full-size
+// steps; b_K's true gradient is exactly zero, since a key bias shifts all of a query's scores
+// equally, so its every step is such noise). Summed over steps with the learning rate, plus the float32 rounding of the weights.
+func adamTolerances(t *testing.T, c model.Config, cfg Config, ref map[string]*tensors.Tensor, norms []float64) map[string][]float64 {
+	t.Helper()
+	const eps32 = 0x1p-23
+	kappa := float64(cfg.Batch*cfg.SeqLen + c.NLayers*(c.DModel+c.DMLP+cfg.SeqLen) + c.DVocab)
+	out := map[string][]float64{}
+	for _, sp := range model.ParamSpecs(c) {
+		gt, ok := ref["grad."+sp.Name]
+		require.True(t, ok, "reference has no gradients for %s", sp.Name)
+		g := toF64(tensors.MustCopyFlatData[float32](gt)) // [steps, n]
+		w := toF64(tensors.MustCopyFlatData[float32](ref[sp.Name]))
+		n := len(g) / cfg.Steps
+		m, v := make([]float64, n), make([]float64, n)
+		tol := make([]float64, n)
+		for i := range n {
+			tol[i] = 4 * eps32 * math.Abs(w[i]) * float64(cfg.Steps)
+		}
+		for s := range cfg.Steps {
+			scale := math.Min(1, cfg.GradClip/norms[s])
+			gs := g[s*n : (s+1)*n]
+			big := 0.0
+			for _, x := range gs {
+				big = math.Max(big, math.Abs(x))
+			}
+			e := kappa * eps32 * big * scale
+			if filepath.Ext(sp.Name) == ".b_K" {
+				e = math.Inf(1) // its true gradient is exactly zero: every float32 step is noise
+			}
+			b1t, b2t := 1-math.Pow(cfg.Beta1, float64(s+1)), 1-math.Pow(cfg.Beta2, float64(s+1))
+			capStep := 2 * math.Sqrt(float64(s+1)) // |m^/sqrt(v^)| <= sqrt(t) for any history
+			for i := range n {
+				x := gs[i] * scale
+				m[i] = cfg.Beta1*m[i] + (1-cfg.Beta1)*x
+				v[i] = cfg.Beta2*v[i] + (1-cfg.Beta2)*x*x
+				rms := math.Sqrt(v[i] / b2t)
+				tol[i] += cfg.LRAt(s) * math.Min(capStep, 2*e/(b1t*(rms+cfg.Eps))*b1t)
+			}
+		}
+		out[sp.Name] = tol
+	}
+	return out
 }
 
 func writeTestJSON(t *testing.T, path string, v any) {

@@ -9,7 +9,9 @@ train.Config). This script trains from the same weights on the same batch with t
 pieces -- torch.optim.AdamW (weight decay only on W_* tensors), torch.nn.utils.clip_grad_norm_ and
 a LambdaLR warmup + cosine schedule written from the documented formula -- and the independent
 forward pass of testdata/ref/gpt2_ref.py, in float64. It writes DIR/ref.safetensors: the final
-weights under their names, "losses" [steps] and "grad_norms" [steps] (before clipping).
+weights under their names, "losses" [steps], "grad_norms" [steps] (before clipping) and "grad.NAME" [steps, *shape], the
+gradient of each tensor at every step (before clipping), from which the Go test derives its
+per-entry tolerances.
 """
 import json
 import math
@@ -49,13 +51,15 @@ def main(d):
         return min_lr + (1 - min_lr) * 0.5 * (1 + math.cos(math.pi * frac))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-    losses, norms = [], []
+    losses, norms, grads = [], [], {}
     for _ in range(steps):
         opt.zero_grad(set_to_none=True)
         logits, _ = gpt2_ref.run_with_cache(params, cfg, tokens, dtype=torch.float64, names_filter=lambda n: False)
         logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, tokens[:, 1:, None])[..., 0]
         loss = -(logp * mask).sum() / mask.sum().clamp(min=1)
         loss.backward()
+        for n, p in params.items():
+            grads.setdefault(n, []).append(p.grad.detach().clone())
         norm = torch.nn.utils.clip_grad_norm_(list(params.values()), run["grad_clip"])
         opt.step()
         sched.step()
@@ -64,6 +68,8 @@ def main(d):
     out = {k: v.detach().to(torch.float32) for k, v in params.items()}
     out["losses"] = torch.tensor(losses, dtype=torch.float64)
     out["grad_norms"] = torch.tensor(norms, dtype=torch.float64)
+    for n, g in grads.items():
+        out["grad." + n] = torch.stack(g).to(torch.float64)  # [steps, *shape]
     gpt2_ref.write_safetensors(os.path.join(d, "ref.safetensors"), out)
 
 
