@@ -34,6 +34,12 @@ type Model struct {
 
 // New binds checked weights to a backend (see NewBackend).
 func New(w *Weights, backend backends.Backend, backendName string) (*Model, error) {
+	if w == nil {
+		return nil, errors.New("model: New: nil weights (did the load fail?)")
+	}
+	if backend == nil {
+		return nil, errors.New("model: New: nil backend (see NewBackend)")
+	}
 	if err := w.Check(); err != nil {
 		return nil, err
 	}
