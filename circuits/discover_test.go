@@ -13,7 +13,7 @@ import (
 func TestDiscoverOnPlantedModels(t *testing.T) {
 	for _, p := range PlantedModels() {
 		m := builtinModel(t, p.Name)
-		task, err := NewTask(p.Task, tasks.Options{Vocab: m.Config.DVocab, SeqLen: m.Config.NCtx})
+		task, err := tasks.New(p.Task, tasks.Options{Vocab: m.Config.DVocab, SeqLen: m.Config.NCtx})
 		if err != nil {
 			t.Fatal(err)
 		}

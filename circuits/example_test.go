@@ -21,7 +21,7 @@ func ExampleDiscover() {
 		panic(err)
 	}
 	planted, _ := circuits.LookupPlanted("planted-ioi")
-	task, err := circuits.NewTask(planted.Task, tasks.Options{Vocab: m.Config.DVocab, SeqLen: m.Config.NCtx})
+	task, err := tasks.New(planted.Task, tasks.Options{Vocab: m.Config.DVocab, SeqLen: m.Config.NCtx})
 	if err != nil {
 		panic(err)
 	}

@@ -1,6 +1,9 @@
 package circuits
 
-import "github.com/interp-dev/interp/model"
+import (
+	"github.com/interp-dev/interp/model"
+	"github.com/interp-dev/interp/tasks"
+)
 
 // planted-induction: a 2-layer attention-only model (no LayerNorm, learned positions, separate
 // unembedding) with a previous-token head (0.2) and an induction head (1.1) among six distractor
@@ -51,7 +54,7 @@ func plantedInduction() *Planted {
 	return &Planted{
 		Name:  "planted-induction",
 		About: "2-layer attention-only model with hand-set weights: previous-token head 0.2 and induction head 1.1 among 6 distractors (circuits/)",
-		Task:  "induction-fresh",
+		Task:  tasks.InductionFresh,
 		Circuit: Circuit{
 			Nodes: []Node{HeadNode(0, 2), HeadNode(1, 1)},
 			Edges: []Edge{
@@ -68,6 +71,7 @@ func plantedInduction() *Planted {
 
 func buildPlantedInduction() (*model.Weights, error) {
 	c := model.AttnOnlyToy(2, indHeads, indDModel, indVocab, indCtx)
+	c.Task = tasks.InductionFresh
 	c.DHead = indDHead
 	b, err := newWeightBuilder(c)
 	if err != nil {

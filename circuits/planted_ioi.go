@@ -108,6 +108,7 @@ func buildPlantedIOI() (*model.Weights, error) {
 	}
 	vocab := tasks.IOITokenizer().VocabSize()
 	c := model.AttnOnlyToy(3, ioiHeads, lay.dModel, vocab, ioiCtx)
+	c.Task = "ioi"
 	c.DHead = ioiDHead
 	b, err := newWeightBuilder(c)
 	if err != nil {

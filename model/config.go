@@ -55,6 +55,10 @@ type Config struct {
 	// Tokenizer names the tokenizer the model was trained with: "gpt2" (byte-level BPE, r50k),
 	// "dir" (vocab.json/merges.txt or tokenizer.json beside the weights) or "" (token ids only).
 	Tokenizer string `json:"tokenizer,omitempty"`
+	// Task names the task the model was trained on (a tasks.New name, recorded by interp train
+	// as config.json's interp_task); commands that need a task take it as their default. "" for
+	// models trained elsewhere.
+	Task string `json:"task,omitempty"`
 }
 
 // GPT2Small returns the configuration of GPT-2 small (124M parameters).
@@ -140,6 +144,7 @@ type hfConfig struct {
 	InterpNoPosEmbed    bool   `json:"interp_no_pos_embed,omitempty"`
 	InterpDHead         int    `json:"interp_d_head,omitempty"`
 	InterpTokenizer     string `json:"interp_tokenizer,omitempty"`
+	InterpTask          string `json:"interp_task,omitempty"`
 }
 
 // ReadHFConfig parses a Hugging Face GPT-2 config.json (plus this project's interp_* extensions).
@@ -159,6 +164,7 @@ func ReadHFConfig(path string) (Config, error) {
 		NLayers: hf.NLayer, DModel: hf.NEmbd, NHeads: hf.NHead, NCtx: hf.NPositions, DVocab: hf.VocabSize,
 		LNEps: hf.LayerNormEpsilon, AttnOnly: hf.InterpAttnOnly, PositionalEmbeddings: !hf.InterpNoPosEmbed,
 		Normalization: LayerNorm, TiedEmbeddings: true, Tokenizer: hf.InterpTokenizer,
+		Task: hf.InterpTask,
 	}
 	if c.NCtx == 0 {
 		c.NCtx = hf.NCtx
@@ -208,7 +214,7 @@ func WriteHFConfig(c Config, path string) error {
 		NLayer: c.NLayers, NEmbd: c.DModel, NHead: c.NHeads, NInner: &dMLP, NPositions: c.NCtx, NCtx: c.NCtx,
 		VocabSize: c.DVocab, ActivationFunction: string(c.Act), LayerNormEpsilon: c.LNEps,
 		TieWordEmbeddings: &tied, InterpAttnOnly: c.AttnOnly, InterpNoPosEmbed: !c.PositionalEmbeddings,
-		InterpTokenizer: c.Tokenizer,
+		InterpTokenizer: c.Tokenizer, InterpTask: c.Task,
 	}
 	if c.Normalization != LayerNorm {
 		hf.InterpNormalization = string(c.Normalization)

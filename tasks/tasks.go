@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -76,12 +77,28 @@ const (
 	BOS = 0
 )
 
+// ErrUnknown is wrapped by New's error for a name it does not know.
+var ErrUnknown = errors.New("unknown task")
+
 // JSONPrefix starts the name of a task read from a user's JSON file.
 const JSONPrefix = "json:"
 
 // Names lists the task names New accepts; "json:PATH" stands for any path.
 func Names() []string {
-	return []string{"induction", "assoc-recall", "icl-classify", "ioi", "ioi-gpt2", "greater-than", JSONPrefix + "PATH"}
+	return []string{"induction", InductionFresh, "assoc-recall", "icl-classify", "ioi", "ioi-gpt2", "greater-than", JSONPrefix + "PATH"}
+}
+
+// Known reports whether New knows the name (json:PATH for any path).
+func Known(name string) bool {
+	if strings.HasPrefix(name, JSONPrefix) {
+		return true
+	}
+	for _, n := range Names() {
+		if n == name {
+			return true
+		}
+	}
+	return false
 }
 
 // New returns the task called name (see Names), configured by opt.
@@ -93,6 +110,8 @@ func New(name string, opt Options) (Task, error) {
 	switch {
 	case name == "induction":
 		t, err = newInduction(opt)
+	case name == InductionFresh:
+		t, err = newInductionFresh(opt)
 	case name == "assoc-recall":
 		t, err = newAssocRecall(opt)
 	case name == "icl-classify":
@@ -106,7 +125,7 @@ func New(name string, opt Options) (Task, error) {
 	case strings.HasPrefix(name, JSONPrefix):
 		t, err = newJSONTask(name, strings.TrimPrefix(name, JSONPrefix), opt)
 	default:
-		return nil, fmt.Errorf("tasks: unknown task %q (known: %s)", name, strings.Join(Names(), ", "))
+		return nil, fmt.Errorf("tasks: %w %q (known: %s)", ErrUnknown, name, strings.Join(Names(), ", "))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tasks: %s: %w", name, err)

@@ -50,6 +50,9 @@ func CheckpointPath(outDir string) string { return filepath.Join(outDir, checkpo
 func saveCheckpoint(outDir string, c model.Config, st *adamState, state State, task any) error {
 	specs := model.ParamSpecs(c)
 	w := &model.Weights{Config: c, Tensors: map[string]*tensors.Tensor{}}
+	if t, ok := task.(interface{ Name() string }); ok {
+		w.Config.Task = t.Name() // config.json's interp_task: the default task of later commands
+	}
 	opt := map[string]*tensors.Tensor{}
 	for i, sp := range specs {
 		w.Tensors[sp.Name] = st.params[i]

@@ -248,8 +248,10 @@ func checkResume(state *State, cfg Config, c model.Config, task string, pos int,
 	if !slices.Equal(state.Clamps, clamps) {
 		return fmt.Errorf("train: %s was trained with clamps %q, not %q", where, state.Clamps, clamps)
 	}
-	a, _ := json.Marshal(state.Model)
-	b, _ := json.Marshal(c)
+	sm, cm := state.Model, c
+	sm.Task, cm.Task = "", "" // the task is compared on its own, above
+	a, _ := json.Marshal(sm)
+	b, _ := json.Marshal(cm)
 	if string(a) != string(b) {
 		return fmt.Errorf("train: %s holds a model with config %s, not %s", where, a, b)
 	}

@@ -29,7 +29,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	}
 	fs := newFlags("discover", stderr)
 	modelSpec := fs.String("model", "planted-ioi", "model directory or built-in name (planted-ioi, planted-induction: hand-set weights with a known circuit)")
-	taskName := fs.String("task", "", "task (default: the planted model's own; "+strings.Join(circuits.TaskNames(), ", ")+")")
+	taskName := fs.String("task", "", "task (default: the one the model records; "+strings.Join(tasks.Names(), ", ")+")")
 	method := fs.String("method", "all", "head-overlap, acdc, eap, eap-ig, patching, or all (a comparison table)")
 	out := fs.String("out", "", "write the result as JSON (scores, circuit, ground truth, faithfulness, wall time)")
 	plot := fs.String("plot", "", "circuit diagram (.svg, with a .dot beside it, or .dot); with --method all one per method (NAME.METHOD.svg); with --compare a bar chart (.png or .svg)")
@@ -84,12 +84,6 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	planted, isPlanted := circuits.LookupPlanted(*modelSpec)
-	if *taskName == "" {
-		if !isPlanted {
-			return usagef("--task is required for model %s (tasks: %s)", *modelSpec, strings.Join(circuits.TaskNames(), ", "))
-		}
-		*taskName = planted.Task
-	}
 	var gt *circuits.Circuit
 	switch {
 	case *truth != "":
@@ -102,11 +96,11 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 		gt = &planted.Circuit
 	}
 
-	m, _, err := loadModel(*modelSpec, *backend, stderr)
+	m, dir, err := loadModel(*modelSpec, *backend, stderr)
 	if err != nil {
 		return err
 	}
-	task, err := circuits.NewTask(*taskName, tasks.Options{Vocab: m.Config.DVocab, SeqLen: m.Config.NCtx})
+	task, err := taskFor(*taskName, m.Config, dir, 0)
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ func TestDiscover(t *testing.T) {
 		{[]string{"discover", "--model", "toy-attn-only"}, 2, "--task is required"},
 		{[]string{"discover", "--compare", out}, 2, "two circuit files"},
 		{[]string{"discover", "--plot", "x.png", "--method", "eap"}, 2, "--plot x.png"},
-		{[]string{"discover", "--model", "planted-ioi", "--task", "nope", "--method", "eap"}, 1, "unknown task"},
+		{[]string{"discover", "--model", "planted-ioi", "--task", "nope", "--method", "eap"}, 2, "unknown task"},
 		{[]string{"discover", "--compare", out, filepath.Join(dir, "missing.json")}, 1, "missing.json"},
 	} {
 		code, _, stderr := runCLI(t, tc.args...)

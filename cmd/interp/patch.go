@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -36,7 +35,7 @@ func cmdPatch(args []string, stdout, stderr io.Writer) error {
 	var f patchFlags
 	fs.StringVar(&f.model, "model", model.DefaultModel, "model directory or built-in name")
 	fs.StringVar(&f.backend, "backend", "", "backend (see interp run -h)")
-	fs.StringVar(&f.task, "task", "", "task giving clean/corrupted pairs: "+strings.Join(tasks.Names(), ", "))
+	fs.StringVar(&f.task, "task", "", "task giving clean/corrupted pairs (default: the one the model records): "+strings.Join(tasks.Names(), ", "))
 	fs.StringVar(&f.component, "component", "z", "activation to patch: "+componentList())
 	fs.StringVar(&f.metric, "metric", "logit_diff", "metric: "+strings.Join(patching.MetricNames(), ", "))
 	fs.StringVar(&f.method, "method", "exact", "exact, attribution, path, or exact,attribution (both, with their correlation)")
@@ -74,16 +73,12 @@ func cmdPatch(args []string, stdout, stderr io.Writer) error {
 			return usagef("--receivers: %v", err)
 		}
 	}
-	var tok tokenizer.Tokenizer // the model's, when it has one
-	if dir != "" || (c.Tokenizer != "" && c.Tokenizer != "dir") {
-		if tok, err = tokenizer.ForModel(dir, c.Tokenizer); err != nil {
-			if !errors.Is(err, tokenizer.ErrNoTokenizer) {
-				return err
-			}
-			tok = nil
-		}
+	task, err := taskFor(f.task, c, dir, f.seqLen)
+	if err != nil {
+		return err
 	}
-	task, err := tasks.New(f.task, f.taskOptions(c, tok))
+	f.task = task.Name()
+	tok, err := modelTokenizer(c, dir)
 	if err != nil {
 		return err
 	}
@@ -214,10 +209,7 @@ type patchRequest struct {
 func (f *patchFlags) check() (*patchRequest, error) {
 	var r patchRequest
 	var err error
-	if f.task == "" {
-		return nil, usagef("--task is required (%s)", strings.Join(tasks.Names(), ", "))
-	}
-	if !slices.Contains(tasks.Names(), f.task) && !strings.HasPrefix(f.task, tasks.JSONPrefix) {
+	if f.task != "" && !slices.Contains(tasks.Names(), f.task) && !strings.HasPrefix(f.task, tasks.JSONPrefix) {
 		return nil, usagef("unknown task %q (known: %s)", f.task, strings.Join(tasks.Names(), ", "))
 	}
 	if r.comp, err = patching.ParseComponent(f.component); err != nil {
@@ -289,27 +281,10 @@ func (f *patchFlags) check() (*patchRequest, error) {
 	return &r, nil
 }
 
-// taskOptions sizes a task to the model: synthetic tasks get the model's vocabulary and its
-// context length (a model trained on one length may rely on positions), text tasks the model's
-// tokenizer.
-func (f *patchFlags) taskOptions(c model.Config, tok tokenizer.Tokenizer) tasks.Options {
-	opt := tasks.Options{Vocab: c.DVocab, SeqLen: c.NCtx, Tokenizer: tok}
-	switch {
-	case f.task == "induction" || f.task == "assoc-recall" || f.task == "icl-classify":
-		if f.seqLen > 0 {
-			opt.SeqLen = f.seqLen
-		}
-		opt.Tokenizer = nil
-	case f.task == "ioi" && (tok == nil || tok.Name() == "gpt2"):
-		opt.Tokenizer = nil // the toy word vocabulary, unless the model ships its own tokenizer
-	}
-	return opt
-}
-
 // tokenLabeler labels token ids for position axes: the model's tokenizer, the toy IOI
 // vocabulary for the ioi task, or the id itself.
 func tokenLabeler(tok tokenizer.Tokenizer, task string) func(int) string {
-	if tok == nil && task == "ioi" {
+	if task == "ioi" && (tok == nil || tok.Name() == "gpt2") { // the toy word vocabulary (tasks.ForModel)
 		tok = tasks.IOITokenizer()
 	}
 	if tok == nil {

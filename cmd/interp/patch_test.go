@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/interp-dev/interp/tasks"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,8 +79,10 @@ func TestPatchEveryComponent(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s/%s/by-pos=%v", tc.model, tc.comp, tc.byPos), func(t *testing.T) {
 			out := filepath.Join(dir, tc.comp+fmt.Sprint(tc.byPos)+".json")
-			args := []string{"patch", "--model", tc.model, "--task", tc.task, "--component", tc.comp, "--n", "2",
-				"--seq-len", "9", "--out", out}
+			args := []string{"patch", "--model", tc.model, "--task", tc.task, "--component", tc.comp, "--n", "2", "--out", out}
+			if tasks.Synthetic(tc.task) {
+				args = append(args, "--seq-len", "9")
+			}
 			if tc.byPos {
 				args = append(args, "--by-pos")
 			}
@@ -160,7 +163,7 @@ func TestPatchUsageErrors(t *testing.T) {
 		{[]string{"--task", "ioi-gpt2", "--method", "path"}, "needs --receivers"},
 		{[]string{"--task", "ioi-gpt2", "--method", "magic"}, `unknown method "magic"`},
 		{[]string{"--task", "ioi-gpt2", "--model", "toy-attn-only", "--component", "mlp_out"}, "attention-only"},
-		{[]string{}, "--task is required"},
+		{[]string{"--model", "toy-gpt2"}, "--task is required: the model records no task"},
 	} {
 		code, _, stderr := runCLI(t, append([]string{"patch"}, tc.args...)...)
 		require.Equal(t, 2, code, "%v: %s", tc.args, stderr)

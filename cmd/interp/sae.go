@@ -43,40 +43,46 @@ func addDataFlags(fs interface {
 	Uint64(string, uint64, string) *uint64
 }, seed uint64) dataFlags {
 	return dataFlags{
-		task:       fs.String("task", "induction", "task generating the token batches (see tasks: "+strings.Join(tasks.Names(), ", ")+")"),
+		task:       fs.String("task", "", "task generating the token batches (default: the SAE's dataset_path, else the model's recorded task; tasks: "+strings.Join(tasks.Names(), ", ")+")"),
 		tokensFile: fs.String("tokens-file", "", "JSON array of equal-length token-id arrays (instead of --task; cycled)"),
 		seqLen:     fs.Int("seq-len", 0, "sequence length of task batches (default min(64, n_ctx))"),
 		seed:       fs.Uint64("seed", seed, "seed of the data and the initialisation"),
 	}
 }
 
-// source builds the token source: the task (with the model's vocabulary) or the token file.
-func (d dataFlags) source(m *model.Model, dir string) (sae.TokenSource, error) {
-	if *d.tokensFile != "" {
-		rows, err := model.ReadTokensFile(*d.tokensFile)
+// source builds the token source: --tokens-file, else --task, else the data the SAE was
+// trained on (cfg.json's dataset_path: "task:NAME" or a token file; "" for a new SAE), else the
+// task the model records. Synthetic tasks default to min(64, n_ctx) positions.
+func (d dataFlags) source(m *model.Model, dir, trainedOn string) (sae.TokenSource, error) {
+	file, name := *d.tokensFile, *d.task
+	if file == "" && name == "" && trainedOn != "" {
+		if t, ok := strings.CutPrefix(trainedOn, "task:"); ok {
+			name = t
+		} else if _, err := os.Stat(trainedOn); err == nil {
+			file = trainedOn
+		}
+	}
+	if file != "" {
+		if *d.seqLen != 0 {
+			return nil, usagef("--seq-len: token files keep their rows' length")
+		}
+		rows, err := model.ReadTokensFile(file)
 		if err != nil {
 			return nil, err
 		}
-		return sae.RowsSource(*d.tokensFile, rows, *d.seed)
+		return sae.RowsSource(file, rows, *d.seed)
 	}
 	seqLen := *d.seqLen
-	if seqLen == 0 {
+	if seqLen == 0 && tasks.Synthetic(t0(name, m.Config.Task)) {
 		seqLen = min(64, m.Config.NCtx)
 	}
-	if seqLen < 1 || seqLen > m.Config.NCtx {
-		return nil, usagef("--seq-len %d: must be in [1, n_ctx = %d]", seqLen, m.Config.NCtx)
-	}
-	opt := tasks.Options{Vocab: m.Config.DVocab, SeqLen: seqLen}
-	if tok, err := tokenizer.ForModel(dir, m.Config.Tokenizer); err == nil {
-		opt.Tokenizer = tok
-	}
-	t, err := tasks.New(*d.task, opt)
+	t, err := taskFor(name, m.Config, dir, seqLen)
 	if err != nil {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(*d.seed, 0xda7a))
 	// The task's loss mask travels with the rows: evaluations score CE and KL only where it counts.
-	return sae.TaskSource{Label: "task:" + *d.task, Fn: func(n int) ([][]int, [][]bool) {
+	return sae.TaskSource{Label: "task:" + t.Name(), Fn: func(n int) ([][]int, [][]bool) {
 		b := t.Batch(rng, n)
 		return b.Tokens, b.LossMask
 	}}, nil
@@ -190,7 +196,7 @@ func cmdSAETrain(args []string, stdout, stderr io.Writer) error {
 			*data.seed += uint64(info.Step) // fresh token batches for the remaining steps
 		}
 	}
-	src, err := data.source(m, dir)
+	src, err := data.source(m, dir, "")
 	if err != nil {
 		return err
 	}
@@ -299,7 +305,7 @@ func cmdSAEEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	src, err := data.source(m, dir)
+	src, err := data.source(m, dir, s.Config.Meta.DatasetPath)
 	if err != nil {
 		return err
 	}
@@ -385,7 +391,7 @@ func cmdSAEFeatures(args []string, stdout, stderr io.Writer) error {
 			return usagef("--latents: latent %d out of range [0, %d)", j, s.Config.DSAE)
 		}
 	}
-	src, err := data.source(m, dir)
+	src, err := data.source(m, dir, s.Config.Meta.DatasetPath)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ import (
 func TestSAETrainEvalFeatures(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sae")
 	train := []string{"sae", "train", "--model", "toy-attn-only", "--hook", "blocks.1.hook_resid_post", "--arch", "topk",
-		"--k", "8", "--expansion", "2", "--batch", "512", "--seq-len", "17", "--seq-batch", "16", "--buffer-rows", "1024",
+		"--k", "8", "--expansion", "2", "--batch", "512", "--task", "induction", "--seq-len", "17", "--seq-batch", "16", "--buffer-rows", "1024",
 		"--lr", "1e-3", "--out", dir}
 	code, stdout, stderr := runCLI(t, append(train, "--tokens", "2048")...)
 	require.Equal(t, 0, code, stderr)
@@ -96,7 +96,7 @@ func TestSAEBadInput(t *testing.T) {
 		{append(base, "--hook", "blocks.0.hook_resid_post", "--arch", "gated", "--out", dir), 2, `unknown architecture "gated"`},
 		{append(base, "--hook", "blocks.0.hook_resid_post", "--k", "1000", "--out", dir), 2, "--k 1000"},
 		{append(base, "--hook", "blocks.0.hook_resid_post", "--unit-norm", "yes", "--out", dir), 2, "--unit-norm"},
-		{append(base, "--hook", "blocks.0.hook_resid_post", "--task", "nope", "--out", dir), 1, `unknown task "nope"`},
+		{append(base, "--hook", "blocks.0.hook_resid_post", "--task", "nope", "--out", dir), 2, `unknown task "nope"`},
 		{append(base, "--hook", "blocks.0.hook_resid_post", "--tokens-file", filepath.Join(dir, "none.json"), "--out", dir), 1, "none.json"},
 		{[]string{"sae", "eval"}, 2, "--sae is required"},
 		{[]string{"sae", "eval", "--model", "toy-attn-only", "--sae", filepath.Join(dir, "missing")}, 1, "cfg.json"},
@@ -117,10 +117,10 @@ func TestSAEBadInput(t *testing.T) {
 	require.NoError(t, err)
 	good := filepath.Join(dir, "good")
 	require.NoError(t, sae.Save(s, good))
-	code, _, stderr := runCLI(t, "sae", "eval", "--model", "toy-attn-only", "--sae", good)
+	code, _, stderr := runCLI(t, "sae", "eval", "--model", "toy-attn-only", "--task", "induction", "--sae", good)
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, `hook "blocks.5.hook_resid_post" does not exist`)
-	code, _, stderr = runCLI(t, "sae", "features", "--model", "toy-attn-only", "--sae", good, "--latents", "40", "--out", filepath.Join(dir, "p.html"))
+	code, _, stderr = runCLI(t, "sae", "features", "--model", "toy-attn-only", "--task", "induction", "--sae", good, "--latents", "40", "--out", filepath.Join(dir, "p.html"))
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "latent 40 out of range")
 	bad := filepath.Join(dir, "bad")

@@ -74,12 +74,13 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 
 	var w *model.Weights
 	var err error
+	var dir string // the --init model's folder, where its tokenizer lives
 	modelDesc := *initModel
 	if *initModel != "" {
 		if *modelConfig != toyConfigName {
 			return usagef("give --init or --model-config, not both")
 		}
-		if w, _, err = model.LoadAny(*initModel); err != nil {
+		if w, dir, err = model.LoadAny(*initModel); err != nil {
 			return err
 		}
 	} else {
@@ -94,7 +95,16 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 		}
 		modelDesc = *modelConfig + " (random weights, seed " + fmt.Sprint(*seed) + ")"
 	}
-	task, err := tasks.New(*taskName, tasks.Options{Vocab: w.Config.DVocab, SeqLen: min(*seqLen, w.Config.NCtx)})
+	if !tasks.Known(*taskName) {
+		return usagef("--task: unknown task %q (known: %s)", *taskName, strings.Join(tasks.Names(), ", "))
+	}
+	taskLen := 0 // text tasks keep their prompts' length
+	if tasks.Synthetic(*taskName) {
+		taskLen = min(*seqLen, w.Config.NCtx)
+	} else if flagSet(fs, "seq-len") {
+		return usagef("--seq-len %d: applies only to the synthetic tasks; %s keeps its prompts' length", *seqLen, *taskName)
+	}
+	task, err := taskFor(*taskName, w.Config, dir, taskLen)
 	if err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func TestTrainErrors(t *testing.T) {
 		{tinyTrain(out, "--clamp", "blocks.0.attn.hook_pattern=perfect"), 2, `unknown value "perfect"`},
 		{tinyTrain(out, "--clamp", "blocks.0.hook_attn_out=prev-token"), 1, "prev-token is an attention pattern"},
 		{tinyTrain(out, "--clamp", "blocks.0.attn.hook_z[head=1]=const:/nonexistent.safetensors"), 2, "/nonexistent.safetensors"},
-		{tinyTrain(out, "--task", "induktion"), 1, `unknown task "induktion"`},
+		{tinyTrain(out, "--task", "induktion"), 2, `unknown task "induktion"`},
 		{tinyTrain(out, "--lr", "-1"), 2, "lr must be positive"},
 		{tinyTrain(out, "--model-config", "/nonexistent/config.json"), 1, "/nonexistent/config.json"},
 	}

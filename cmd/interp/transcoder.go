@@ -16,7 +16,6 @@ import (
 	"github.com/interp-dev/interp/model"
 	"github.com/interp-dev/interp/sae"
 	"github.com/interp-dev/interp/tasks"
-	"github.com/interp-dev/interp/tokenizer"
 	"github.com/interp-dev/interp/transcoder"
 )
 
@@ -75,7 +74,6 @@ func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
 	bufferRows := fs.Int("buffer-rows", 1<<15, "rows in the shuffling buffer")
 	out := fs.String("out", "", "output directory: one folder L<layer> per transcoder (cfg.json, sae_weights.safetensors)")
 	data := addDataFlags(fs, 0)
-	fs.Lookup("task").DefValue, *data.task = "ioi", "ioi"
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -110,7 +108,7 @@ func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
 		if _, err := transcoder.NewConfig(m.Config, spec); err != nil {
 			return usagef("%v", err)
 		}
-		src, err := data.source(m, dir)
+		src, err := data.source(m, dir, "")
 		if err != nil {
 			return err
 		}
@@ -221,7 +219,6 @@ func cmdTranscoderEval(args []string, stdout, stderr io.Writer) error {
 	skipBOS := fs.Bool("skip-bos", true, "leave position 0 out of the reconstruction metrics")
 	out := fs.String("out", "", "metrics JSON (default: eval.json in the first --transcoders folder)")
 	data := addDataFlags(fs, 1)
-	fs.Lookup("task").DefValue, *data.task = "ioi", "ioi"
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -239,7 +236,7 @@ func cmdTranscoderEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	src, err := data.source(m, dir)
+	src, err := data.source(m, dir, ts[0].Config.Meta.DatasetPath)
 	if err != nil {
 		return err
 	}
@@ -301,7 +298,7 @@ func cmdTranscoderPaths(args []string, stdout, stderr io.Writer) error {
 	tcs := fs.String("transcoders", "", "transcoder folders (comma-separated; a folder of L<layer> folders loads them all)")
 	prompt := fs.String("prompt", "", "prompt text (tokenized with the model's tokenizer, or the task's)")
 	tokensFlag := fs.String("tokens", "", "prompt token ids, e.g. 0,5,17 (instead of --prompt)")
-	task := fs.String("task", "ioi", "without --prompt/--tokens: the first clean prompt of this task, scored on its answer - wrong logit")
+	task := fs.String("task", "", "without --prompt/--tokens: the first clean prompt of this task (default: the transcoders' dataset_path, else the model's), scored on its answer - wrong logit")
 	seed := fs.Uint64("seed", 1, "seed of the task prompt")
 	feature := fs.String("feature", "", "target feature LAYER:LATENT (default: a logit target)")
 	logit := fs.String("logit", "", "target logit TOKEN or TOKEN,WRONG (ids; default: the task's answer and wrong token)")
@@ -331,11 +328,19 @@ func cmdTranscoderPaths(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tok, _ := tokenizer.ForModel(dir, m.Config.Tokenizer)
-	if tok == nil && *task == "ioi" {
+	if *task == "" {
+		if t, ok := strings.CutPrefix(ts[0].Config.Meta.DatasetPath, "task:"); ok {
+			*task = t
+		}
+	}
+	tok, err := modelTokenizer(m.Config, dir)
+	if err != nil {
+		return err
+	}
+	if tok == nil && t0(*task, m.Config.Task) == "ioi" {
 		tok = tasks.IOITokenizer()
 	}
-	label := tokenLabeler(tok, *task)
+	label := tokenLabeler(tok, t0(*task, m.Config.Task))
 
 	var ids []int
 	tg := transcoder.Target{Pos: *pos, Wrong: -1}
@@ -352,7 +357,11 @@ func cmdTranscoderPaths(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	default:
-		t, err := tasks.New(*task, tasks.Options{Vocab: m.Config.DVocab, SeqLen: min(64, m.Config.NCtx), Tokenizer: tok})
+		seqLen := 0
+		if tasks.Synthetic(t0(*task, m.Config.Task)) {
+			seqLen = min(64, m.Config.NCtx)
+		}
+		t, err := taskFor(*task, m.Config, dir, seqLen)
 		if err != nil {
 			return err
 		}

@@ -1,27 +1,23 @@
-package circuits
+package tasks
 
-import (
-	"testing"
-
-	"github.com/interp-dev/interp/tasks"
-)
+import "testing"
 
 func TestInductionFreshCorruptsEverything(t *testing.T) {
-	task, err := NewTask(InductionFresh, tasks.Options{Vocab: 20, SeqLen: 21})
+	task, err := New(InductionFresh, Options{Vocab: 20, SeqLen: 21})
 	if err != nil {
 		t.Fatal(err)
 	}
-	inner, _ := tasks.New("induction", tasks.Options{Vocab: 20, SeqLen: 21})
+	inner, _ := New("induction", Options{Vocab: 20, SeqLen: 21})
 	want, _ := inner.Pairs(4, 50)
 	p, err := task.Pairs(4, 50)
 	if err != nil {
 		t.Fatal(err)
 	}
-	half := tasks.InductionHalf(21)
+	half := InductionHalf(21)
 	same := 0
 	for i := range p.Clean {
 		c, r := p.Clean[i], p.Corrupted[i]
-		if len(r) != 2*half+1 || r[0] != tasks.BOS || r[len(r)-1] != p.Wrong[i] || p.Wrong[i] == p.Answer[i] {
+		if len(r) != 2*half+1 || r[0] != BOS || r[len(r)-1] != p.Wrong[i] || p.Wrong[i] == p.Answer[i] {
 			t.Fatalf("row %d: corrupted %v, wrong %d, answer %d", i, r, p.Wrong[i], p.Answer[i])
 		}
 		for j := 1; j <= half; j++ { // the first half is redrawn too
@@ -42,7 +38,7 @@ func TestInductionFreshCorruptsEverything(t *testing.T) {
 	if frac := float64(same) / float64(50*half); frac > 0.12 {
 		t.Errorf("%.2f of first-half tokens unchanged, want about 1/19", frac)
 	}
-	if _, err := NewTask(InductionFresh, tasks.Options{Vocab: 2}); err == nil {
+	if _, err := New(InductionFresh, Options{Vocab: 2}); err == nil {
 		t.Error("vocabulary of 2: no error")
 	}
 }

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/interp-dev/interp/model"
+	"github.com/interp-dev/interp/tasks"
+	"github.com/interp-dev/interp/tokenizer"
+)
+
+// modelTokenizer returns the tokenizer of a model loaded from dir ("" for built-ins), nil if it
+// has none.
+func modelTokenizer(c model.Config, dir string) (tokenizer.Tokenizer, error) {
+	if dir == "" && (c.Tokenizer == "" || c.Tokenizer == "dir") {
+		return nil, nil
+	}
+	tok, err := tokenizer.ForModel(dir, c.Tokenizer)
+	if errors.Is(err, tokenizer.ErrNoTokenizer) {
+		return nil, nil
+	}
+	return tok, err
+}
+
+// taskFor resolves --task (and --seq-len, 0 for the default) for a model with tasks.ForModel:
+// an empty name takes the task the model records. Bad names and lengths are usage errors.
+func taskFor(name string, c model.Config, dir string, seqLen int) (tasks.Task, error) {
+	tok, err := modelTokenizer(c, dir)
+	if err != nil {
+		return nil, err
+	}
+	t, err := tasks.ForModel(name, tasks.Model{Vocab: c.DVocab, NCtx: c.NCtx, Task: c.Task, Tokenizer: tok}, seqLen)
+	switch {
+	case errors.Is(err, tasks.ErrNoTask):
+		return nil, usagef("--task is required: the model records no task (tasks: %s)", strings.Join(tasks.Names(), ", "))
+	case errors.Is(err, tasks.ErrUnknown):
+		return nil, usagef("--task: %v", strings.TrimPrefix(err.Error(), "tasks: "))
+	case errors.Is(err, tasks.ErrSeqLen):
+		return nil, usagef("--seq-len %d: %v", seqLen, strings.TrimPrefix(err.Error(), "tasks: "))
+	case err != nil:
+		return nil, fmt.Errorf("--task %s: %w", t0(name, c.Task), err)
+	}
+	return t, nil
+}
+
+// t0 is name, or the model's recorded task when name is empty.
+func t0(name, recorded string) string {
+	if name == "" {
+		return recorded
+	}
+	return name
+}
