@@ -2,10 +2,10 @@ package circuits
 
 import (
 	"fmt"
+	"github.com/interp-dev/interp/internal/atomicfile"
 	"html"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -124,24 +124,7 @@ func WriteDiagram(path string, g *Graph, c Circuit, scores map[string]float64, t
 	if ext != ".svg" && ext != ".dot" {
 		return fmt.Errorf("circuits: diagram %s: want a .svg or .dot file", path)
 	}
-	write := func(p string, fn func(io.Writer) error) error {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
-		if err != nil {
-			return err
-		}
-		defer os.Remove(tmp.Name())
-		if err := fn(tmp); err != nil {
-			tmp.Close()
-			return err
-		}
-		if err := tmp.Close(); err != nil {
-			return err
-		}
-		return os.Rename(tmp.Name(), p)
-	}
+	write := atomicfile.Write
 	dot := strings.TrimSuffix(path, filepath.Ext(path)) + ".dot"
 	if err := write(dot, func(w io.Writer) error { return WriteDOT(w, g, c, title) }); err != nil {
 		return err

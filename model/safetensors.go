@@ -26,20 +26,18 @@ package model
 // then the data section; offsets are relative to the data section.
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/interp-dev/interp/internal/atomicfile"
 	"io"
 	"math"
 	"math/bits"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -509,40 +507,12 @@ func WriteSafetensors(path string, ts map[string]*tensors.Tensor, metadata map[s
 	})
 }
 
-// writeFileAtomicStream is writeFileAtomic for data produced by write: it streams through a
-// buffered temporary file beside path, syncs it, makes it world-readable (0644, like os.Create
-// under the usual umask) and renames it into place. On any error the temporary file is removed.
-func writeFileAtomicStream(path string, write func(w io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("model: write %s: %w", path, err)
+// writeFileAtomicStream is writeFileAtomic for data produced by write (see package atomicfile).
+func writeFileAtomicStream(path string, write func(w io.Writer) error) error {
+	if err := atomicfile.Write(path, write); err != nil {
+		return fmt.Errorf("model: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			if !strings.HasPrefix(err.Error(), "model: ") {
-				err = fmt.Errorf("model: write %s: %w", path, err)
-			}
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err = write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
 
 // clip shortens raw JSON for an error message.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/interp-dev/interp/internal/atomicfile"
 	"math"
 	"os"
 	"path/filepath"
@@ -57,27 +58,8 @@ func Save(s *SAE, dir string) error {
 
 // writeFileAtomic writes data to a temporary file beside path, syncs it and renames it into place.
 func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("sae: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp, 0o644)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("sae: write %s: %w", path, werr)
+	if err := atomicfile.WriteBytes(path, data); err != nil {
+		return fmt.Errorf("sae: %w", err)
 	}
 	return nil
 }

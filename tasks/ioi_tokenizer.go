@@ -3,7 +3,7 @@ package tasks
 import (
 	"encoding/json"
 	"fmt"
-	"os"
+	"github.com/interp-dev/interp/internal/atomicfile"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -96,20 +96,8 @@ func WriteIOITokenizer(dir string) error {
 		return fmt.Errorf("tasks: ioi tokenizer: %w", err)
 	}
 	path := filepath.Join(dir, tokenizer.TokenizerJSONFile)
-	tmp, err := os.CreateTemp(dir, ".tokenizer-*.json")
-	if err != nil {
-		return fmt.Errorf("tasks: write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("tasks: write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("tasks: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("tasks: write %s: %w", path, err)
+	if err := atomicfile.WriteBytes(path, append(data, '\n')); err != nil {
+		return fmt.Errorf("tasks: %w", err)
 	}
 	return nil
 }

@@ -2,8 +2,8 @@ package train
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/interp-dev/interp/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,22 +161,7 @@ func writeJSON(path string, v any) error {
 }
 
 func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return atomicfile.WriteBytes(path, data)
 }
 
 func syncDir(dir string) {

@@ -59,7 +59,7 @@ func Example_readme() {
 		panic(err)
 	}
 	cfg := train.DefaultConfig()
-	cfg.Steps, cfg.EvalEvery = 10, 5 // the default is 2000 steps
+	cfg.Steps, cfg.EvalEvery = 10, 5                                    // the default is 2000 steps
 	res, err := train.Run(context.Background(), fresh, task, cfg, prev) // res.PhaseChange, res.Evals, res.Weights
 	if err != nil {
 		panic(err)

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/interp-dev/interp/internal/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
@@ -86,25 +87,7 @@ func cmdHeads(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// writeFile writes data to path atomically (temp file + rename), creating the folder.
+// writeFile writes data to path atomically (see package atomicfile).
 func writeFile(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // CreateTemp makes 0600 files
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteBytes(path, data)
 }

@@ -42,16 +42,21 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	for _, c := range commands {
 		if c.name == args[0] {
 			err := c.run(args[1:], stdout, stderr)
+			name := c.name
+			var se subError
+			if errors.As(err, &se) {
+				name = se.name // interp sae train: ...
+			}
 			switch {
 			case err == nil:
 				return 0
 			case errors.Is(err, flag.ErrHelp):
 				return 0
 			case errors.As(err, new(usageError)):
-				fmt.Fprintf(stderr, "interp %s: %v\n", c.name, oneLine(err))
+				fmt.Fprintf(stderr, "interp %s: %v\n", name, oneLine(err))
 				return 2
 			default:
-				fmt.Fprintf(stderr, "interp %s: %v\n", c.name, oneLine(err))
+				fmt.Fprintf(stderr, "interp %s: %v\n", name, oneLine(err))
 				return 1
 			}
 		}
@@ -95,11 +100,23 @@ func dispatch(group string, subs []subcommand, args []string, stdout, stderr io.
 	}
 	for _, sc := range subs {
 		if sc.name == args[0] {
-			return sc.run(args[1:], stdout, stderr)
+			if err := sc.run(args[1:], stdout, stderr); err != nil {
+				return subError{group + " " + sc.name, err}
+			}
+			return nil
 		}
 	}
 	return usagef("unknown subcommand %q (want %s)", args[0], strings.Join(names, ", "))
 }
+
+// subError carries the full name of the subcommand that failed ("sae train"), for the error prefix.
+type subError struct {
+	name string
+	err  error
+}
+
+func (e subError) Error() string { return e.err.Error() }
+func (e subError) Unwrap() error { return e.err }
 
 // helpOut is where each flag set prints -h.
 var helpOut = map[*flag.FlagSet]io.Writer{}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/interp-dev/interp/internal/atomicfile"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -403,24 +404,9 @@ func cmdSAEFeatures(args []string, stdout, stderr io.Writer) error {
 	if tok, err := tokenizer.ForModel(dir, m.Config.Tokenizer); err == nil {
 		render = tok.TokenString
 	}
-	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
-		return fmt.Errorf("--out %s: %w", *out, err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("--out %s: %w", *out, err)
-	}
 	title := fmt.Sprintf("%s SAE at %s (%s): top activations", s.Config.Arch, s.Config.Site, spec)
-	werr := sae.WriteFeaturesHTML(f, title, reports, render)
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(f.Name(), *out)
-	}
-	if werr != nil {
-		os.Remove(f.Name())
-		return werr
+	if err := atomicfile.Write(*out, func(w io.Writer) error { return sae.WriteFeaturesHTML(w, title, reports, render) }); err != nil {
+		return fmt.Errorf("--out: %w", err)
 	}
 	for _, r := range reports {
 		best := float32(0)

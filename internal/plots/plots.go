@@ -2,9 +2,10 @@ package plots
 
 import (
 	"fmt"
+	"github.com/interp-dev/interp/internal/atomicfile"
 	"image/color"
+	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -253,24 +254,9 @@ func canvas(path string, w, h vg.Length) (vg.CanvasWriterTo, error) {
 	return draw.NewFormattedCanvas(w, h, f)
 }
 
-// writeCanvas writes the image atomically: a temp file beside path, then a rename.
+// writeCanvas writes the image atomically (see package atomicfile).
 func writeCanvas(c vg.CanvasWriterTo, path string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("plots: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := c.WriteTo(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("plots: write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("plots: write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // CreateTemp makes 0600 files
-		return fmt.Errorf("plots: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error { _, err := c.WriteTo(w); return err }); err != nil {
 		return fmt.Errorf("plots: %w", err)
 	}
 	return nil
