@@ -53,6 +53,9 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	if compare != nil {
 		return discoverCompare(compare, *out, *plot, stdout)
 	}
+	if err := checkOutputs(output{flag: "out", path: *out}, output{flag: "plot", path: *plot, exts: []string{".svg", ".dot"}}); err != nil {
+		return err
+	}
 
 	var methods []circuits.Method
 	if *method == "all" {
@@ -77,11 +80,6 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	}
 	if *keep <= 0 || *keep > 1 {
 		return usagef("--keep %g: want a fraction in (0, 1]", *keep)
-	}
-	if *plot != "" {
-		if ext := strings.ToLower(filepath.Ext(*plot)); ext != ".svg" && ext != ".dot" {
-			return usagef("--plot %s: want a .svg or .dot file", *plot)
-		}
 	}
 	planted, isPlanted := circuits.LookupPlanted(*modelSpec)
 	var gt *circuits.Circuit

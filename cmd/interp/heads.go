@@ -31,6 +31,9 @@ func cmdHeads(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := checkOutputs(output{flag: "out", path: *out}, output{flag: "plot", path: *plot, exts: imageExts}); err != nil {
+		return err
+	}
 	m, _, err := loadModel(*modelSpec, *backend, stderr)
 	if err != nil {
 		return err

@@ -60,6 +60,10 @@ func cmdPatch(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutputs(output{flag: "out", path: f.out}, output{flag: "plot", path: f.plot, exts: imageExts},
+		output{flag: "html", path: f.html, exts: []string{".html", ".htm"}}); err != nil {
+		return err
+	}
 	m, dir, err := loadModel(f.model, f.backend, stderr)
 	if err != nil {
 		return err

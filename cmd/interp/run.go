@@ -23,6 +23,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := checkOutputs(output{flag: "out", path: *out}); err != nil {
+		return err
+	}
 	if *out == "" {
 		return usagef("--out is required")
 	}

@@ -144,6 +144,9 @@ func cmdSAETrain(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := checkOutputs(output{flag: "out", path: *out, dir: true}); err != nil {
+		return err
+	}
 	if *out == "" {
 		return usagef("--out is required")
 	}
@@ -299,6 +302,17 @@ func cmdSAEEval(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *saeDir != "" {
+		if *out == "" {
+			*out = filepath.Join(*saeDir, "eval.json")
+		}
+		if *hist == "" {
+			*hist = filepath.Join(*saeDir, "density.png")
+		}
+	}
+	if err := checkOutputs(output{flag: "out", path: *out}, output{flag: "hist", path: *hist, exts: imageExts}); err != nil {
+		return err
+	}
 	if *batches < 1 || *seqBatch < 1 {
 		return usagef("--batches and --seq-batch must be positive")
 	}
@@ -361,6 +375,9 @@ func cmdSAEFeatures(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "output HTML page")
 	data := addDataFlags(fs, 1)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := checkOutputs(output{flag: "out", path: *out, exts: []string{".html", ".htm"}}); err != nil {
 		return err
 	}
 	if *out == "" {

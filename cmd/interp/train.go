@@ -57,6 +57,9 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return usagef("--out is required")
 	}
+	if err := checkOutputs(output{flag: "out", path: *out, dir: true}); err != nil {
+		return err
+	}
 	cfg := def
 	cfg.Steps, cfg.Batch, cfg.SeqLen, cfg.LR, cfg.WarmupSteps, cfg.MinLR = *steps, *batch, *seqLen, *lr, *warmup, *minLR
 	cfg.WeightDecay, cfg.GradClip, cfg.Seed, cfg.EvalEvery, cfg.CheckpointEvery, cfg.OutDir = *wd, *clip, *seed, *evalEvery, *ckptEvery, *out

@@ -77,6 +77,9 @@ func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := checkOutputs(output{flag: "out", path: *out, dir: true}); err != nil {
+		return err
+	}
 	if *out == "" {
 		return usagef("--out is required")
 	}
@@ -222,6 +225,9 @@ func cmdTranscoderEval(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := checkOutputs(output{flag: "out", path: *out}); err != nil {
+		return err
+	}
 	if *batches < 1 || *seqBatch < 1 {
 		return usagef("--batches and --seq-batch must be positive")
 	}
@@ -310,6 +316,11 @@ func cmdTranscoderPaths(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "output prefix: PREFIX.json, PREFIX.dot and PREFIX.svg")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *out != "" {
+		if err := checkOutputs(output{flag: "out", path: *out + ".json"}); err != nil {
+			return err
+		}
 	}
 	if *out == "" {
 		return usagef("--out is required (the graph is written to OUT.json, OUT.dot, OUT.svg)")
