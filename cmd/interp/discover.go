@@ -102,6 +102,10 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Gradient methods keep clean, corrupted and backward activations: about three forwards.
+	if err := checkPairsMemory("examples", *examples, task, m.Config, 3); err != nil {
+		return err
+	}
 	opt := circuits.Options{Examples: *examples, Seed: *seed, Ablation: abl, ACDCMetric: am, Tau: *tau, Steps: *steps,
 		Keep: *keep, Truth: gt, HeadOverlap: circuits.HeadOverlapOptions{Examples: *saeExamples, Latents: *saeLatents,
 			L1: *saeL1, Epochs: *saeEpochs, Seed: *seed, Raw: *saeRaw}}

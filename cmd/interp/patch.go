@@ -86,6 +86,9 @@ func cmdPatch(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkPairsMemory("n", f.n, task, c, 2); err != nil {
+		return err
+	}
 	pairs, err := task.Pairs(f.seed, f.n)
 	if err != nil {
 		return err

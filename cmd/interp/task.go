@@ -51,3 +51,21 @@ func t0(name, recorded string) string {
 	}
 	return name
 }
+
+// checkPairsMemory refuses, naming --flag, n clean/corrupted pairs whose activations (copies
+// forward passes' worth) cannot fit in the memory available now. It draws one pair to learn the
+// prompt length.
+func checkPairsMemory(flag string, n int, t tasks.Task, c model.Config, copies float64) error {
+	if n < 1 {
+		return usagef("--%s %d: want at least 1", flag, n)
+	}
+	one, err := t.Pairs(0, 1)
+	if err != nil || len(one.Clean) == 0 {
+		return nil // the real call reports the task's error
+	}
+	p := len(one.Clean[0])
+	if err := model.CheckMemory(fmt.Sprintf("--%s %d (pairs of %d tokens)", flag, n, p), copies*2*c.ActivationBytes(n, p)); err != nil {
+		return usageError{err}
+	}
+	return nil
+}

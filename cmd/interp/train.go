@@ -116,6 +116,11 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--clamp: %w", err)
 		}
 	}
+	// A training step holds the forward's activations, their gradients and the logits' softmax.
+	if err := model.CheckMemory(fmt.Sprintf("--batch %d x --seq-len %d", cfg.Batch, min(*seqLen, w.Config.NCtx)),
+		3*w.Config.ActivationBytes(cfg.Batch, min(*seqLen, w.Config.NCtx))); err != nil {
+		return usageError{err}
+	}
 	b, bname, err := model.NewBackend(*backend)
 	if err != nil {
 		return err
