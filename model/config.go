@@ -1,9 +1,9 @@
 package model
 
 import (
-	"github.com/interp-dev/interp/internal/atomicfile"
 	"encoding/json"
 	"fmt"
+	"github.com/interp-dev/interp/internal/atomicfile"
 	"os"
 )
 
@@ -238,4 +238,3 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	return nil
 }
-

@@ -110,3 +110,24 @@ func TestTaskDefaultsFromTheModel(t *testing.T) {
 		requireOneLineError(t, code, stderr, 2, "applies only to the synthetic tasks", args)
 	}
 }
+
+// TestFlagValuesChecked: values that were accepted silently are refused, each naming its flag.
+func TestFlagValuesChecked(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"patch", "--max-rows", "-1"}, "--max-rows -1"},
+		{[]string{"discover", "--tau", "-1", "--method", "acdc"}, "--tau -1"},
+		{[]string{"discover", "--sae-epochs", "0"}, "--sae-epochs 0: must be positive"},
+		{[]string{"sae", "train", "--hook", "blocks.0.hook_resid_post", "--arch", "relu", "--k", "0", "--out", dir}, "--k applies only to --arch topk"},
+		{[]string{"sae", "train", "--hook", "blocks.0.hook_resid_post", "--arch", "topk", "--k", "0", "--out", dir}, "--k 0: must be positive"},
+		{[]string{"sae", "train", "--hook", "blocks.0.hook_resid_post", "--expansion", "0", "--out", dir}, "--expansion 0: must be positive"},
+		{[]string{"sae", "eval", "--sae", dir, "--seq-batch", "0"}, "--seq-batch 0: must be positive"},
+		{[]string{"transcoder", "train", "--model", "toy-gpt2", "--input", "blocks.0.ln2.hook_normalized", "--out", dir}, "give {L} for the layer"},
+	} {
+		code, _, stderr := runCLI(t, tc.args...)
+		requireOneLineError(t, code, stderr, 2, tc.want, tc.args)
+	}
+}

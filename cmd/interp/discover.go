@@ -75,8 +75,11 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	if am != circuits.KL && am != circuits.LogitDiff {
 		return usagef("--acdc-metric %q: want kl or logit-diff", *acdcMetric)
 	}
-	if *examples < 1 || *saeExamples < 1 || *steps < 1 || *saeEpochs < 1 || *saeLatents < 1 {
-		return usagef("--examples, --sae-examples, --steps, --sae-epochs and --sae-latents must be positive")
+	if err := positive(fs, "examples", "sae-examples", "steps", "sae-epochs", "sae-latents"); err != nil {
+		return err
+	}
+	if *tau < 0 {
+		return usagef("--tau %g: want a threshold >= 0 (0: the default for the metric)", *tau)
 	}
 	if *keep <= 0 || *keep > 1 {
 		return usagef("--keep %g: want a fraction in (0, 1]", *keep)

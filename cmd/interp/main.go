@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -168,4 +169,19 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
+}
+
+// positive checks that each named numeric flag of fs is > 0, naming the first that is not.
+func positive(fs *flag.FlagSet, names ...string) error {
+	for _, n := range names {
+		f := fs.Lookup(n)
+		if f == nil {
+			panic("positive: no flag " + n)
+		}
+		v, err := strconv.ParseFloat(f.Value.String(), 64)
+		if err != nil || !(v > 0) {
+			return usagef("--%s %s: must be positive", n, f.Value.String())
+		}
+	}
+	return nil
 }

@@ -216,6 +216,9 @@ type patchRequest struct {
 func (f *patchFlags) check() (*patchRequest, error) {
 	var r patchRequest
 	var err error
+	if f.maxRows < 0 {
+		return nil, usagef("--max-rows %d: want a positive number of rows, or 0 for the default budget", f.maxRows)
+	}
 	if f.task != "" && !slices.Contains(tasks.Names(), f.task) && !strings.HasPrefix(f.task, tasks.JSONPrefix) {
 		return nil, usagef("unknown task %q (known: %s)", f.task, strings.Join(tasks.Names(), ", "))
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"github.com/interp-dev/interp/internal/atomicfile"
 	"io"
@@ -157,8 +158,11 @@ func cmdSAETrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("--arch: %v", err)
 	}
-	if *batch < 1 || *nTokens < 1 || *expansion < 1 || *dSAE < 0 {
-		return usagef("--batch, --tokens and --expansion must be positive")
+	if err := positive(fs, "batch", "tokens", "expansion"); err != nil {
+		return err
+	}
+	if err := checkK(fs, a); err != nil {
+		return err
 	}
 	site, err := parseSite(*hook, *heads)
 	if err != nil {
@@ -313,8 +317,8 @@ func cmdSAEEval(args []string, stdout, stderr io.Writer) error {
 	if err := checkOutputs(output{flag: "out", path: *out}, output{flag: "hist", path: *hist, exts: imageExts}); err != nil {
 		return err
 	}
-	if *batches < 1 || *seqBatch < 1 {
-		return usagef("--batches and --seq-batch must be positive")
+	if err := positive(fs, "batches", "seq-batch"); err != nil {
+		return err
 	}
 	s, m, dir, spec, err := loadSAEAndModel(*saeDir, *modelSpec, *backend, stderr)
 	if err != nil {
@@ -383,8 +387,8 @@ func cmdSAEFeatures(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return usagef("--out is required")
 	}
-	if *top < 1 || *batches < 1 || *seqBatch < 1 {
-		return usagef("--top, --batches and --seq-batch must be positive")
+	if err := positive(fs, "top", "batches", "seq-batch"); err != nil {
+		return err
 	}
 	var ids []int
 	for _, f := range strings.Split(*latents, ",") {
@@ -434,4 +438,15 @@ func cmdSAEFeatures(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", *out)
 	return nil
+}
+
+// checkK validates --k: at least 1, and given only for the architectures that use it.
+func checkK(fs *flag.FlagSet, a sae.Arch) error {
+	if a != sae.TopK && a != sae.BatchTopK {
+		if flagSet(fs, "k") {
+			return usagef("--k applies only to --arch topk and batchtopk, not %s", a)
+		}
+		return nil
+	}
+	return positive(fs, "k")
 }

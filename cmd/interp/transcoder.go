@@ -87,8 +87,11 @@ func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("--arch: %v", err)
 	}
-	if *batch < 1 || *nTokens < 1 || *expansion < 1 || *dSAE < 0 {
-		return usagef("--batch, --tokens and --expansion must be positive")
+	if err := positive(fs, "batch", "tokens", "expansion"); err != nil {
+		return err
+	}
+	if err := checkK(fs, a); err != nil {
+		return err
 	}
 	m, dir, err := loadModel(*modelSpec, *backend, stderr)
 	if err != nil {
@@ -100,6 +103,11 @@ func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
 	ls, err := parseLayers(*layers, m.Config.NLayers)
 	if err != nil {
 		return err
+	}
+	for _, t := range []struct{ flag, v string }{{"input", *input}, {"target", *target}} {
+		if t.v != "" && len(ls) > 1 && !strings.Contains(t.v, "{L}") {
+			return usagef("--%s %s: give {L} for the layer (it trains %d layers; without {L} they would all read one hook)", t.flag, t.v, len(ls))
+		}
 	}
 	steps := (*nTokens + *batch - 1) / *batch
 	for _, l := range ls {
@@ -228,8 +236,8 @@ func cmdTranscoderEval(args []string, stdout, stderr io.Writer) error {
 	if err := checkOutputs(output{flag: "out", path: *out}); err != nil {
 		return err
 	}
-	if *batches < 1 || *seqBatch < 1 {
-		return usagef("--batches and --seq-batch must be positive")
+	if err := positive(fs, "batches", "seq-batch"); err != nil {
+		return err
 	}
 	if *tcs == "" {
 		return usagef("--transcoders is required (a folder written by interp transcoder train)")
@@ -328,8 +336,8 @@ func cmdTranscoderPaths(args []string, stdout, stderr io.Writer) error {
 	if *tcs == "" {
 		return usagef("--transcoders is required (a folder written by interp transcoder train)")
 	}
-	if *depth < 1 || *branch < 1 || *beam < 1 || *top < 1 {
-		return usagef("--depth, --branch, --beam and --top must be positive")
+	if err := positive(fs, "depth", "branch", "beam", "top"); err != nil {
+		return err
 	}
 	m, dir, _, err := transcoderModel(*modelSpec, *tcs, *backend, stderr)
 	if err != nil {
