@@ -170,3 +170,42 @@ func syncDir(dir string) {
 		d.Close()
 	}
 }
+
+// ReadState returns the state of outDir's checkpoint, or an error naming the folder when there is
+// none.
+func ReadState(outDir string) (*State, error) {
+	dir := CheckpointPath(outDir)
+	path := filepath.Join(dir, "state.json")
+	if _, err := os.Stat(path); err != nil {
+		path = filepath.Join(dir+oldSuffix, "state.json")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("train: %s holds no checkpoint to resume", outDir)
+	}
+	var state State
+	if err := json.Unmarshal(data, &state); err != nil {
+		return nil, fmt.Errorf("train: %s: %w", path, err)
+	}
+	return &state, nil
+}
+
+// Extend returns the config that continues outDir's run, finished or interrupted, to steps steps
+// in all: the checkpoint's own config with Steps = steps and the learning-rate schedule kept at
+// its original length (ScheduleSteps), so the steps past it hold the final learning rate
+// MinLR*LR. Run with it (and the run's clamps, task and model) to train on from the checkpoint.
+// The state is returned for its task, model config and clamps.
+func Extend(outDir string, steps int) (Config, *State, error) {
+	state, err := ReadState(outDir)
+	if err != nil {
+		return Config{}, nil, err
+	}
+	if steps < state.Step {
+		return Config{}, nil, fmt.Errorf("train: %s is at step %d already; --steps %d would train backwards", outDir, state.Step, steps)
+	}
+	cfg := state.Config
+	cfg.ScheduleSteps = cfg.Schedule()
+	cfg.Steps = steps
+	cfg.OutDir = outDir
+	return cfg, state, nil
+}

@@ -93,3 +93,47 @@ func TestResumeRefusesChanges(t *testing.T) {
 	_, err = Run(context.Background(), tinyModel(t, 1), task, ev)
 	require.NoError(t, err)
 }
+
+// TestExtend trains a finished run further: a rerun with more steps is refused (it would change
+// the learning-rate schedule of the steps already taken), Extend continues it with the schedule
+// kept and the extra steps at the final learning rate, and the result equals one uninterrupted
+// run of the extended config.
+func TestExtend(t *testing.T) {
+	task := inductionTask(t, 16, 15)
+	cfg := tinyConfig(8)
+	cfg.CheckpointEvery, cfg.EvalEvery = 4, 4
+	cfg.OutDir = t.TempDir()
+	_, err := Run(context.Background(), tinyModel(t, 1), task, cfg)
+	require.NoError(t, err)
+
+	longer := cfg
+	longer.Steps = 12
+	_, err = Run(context.Background(), tinyModel(t, 1), task, longer)
+	require.ErrorContains(t, err, "--resume --steps N")
+
+	_, _, err = Extend(cfg.OutDir, 5)
+	require.ErrorContains(t, err, "is at step 8 already")
+	ext, state, err := Extend(cfg.OutDir, 12)
+	require.NoError(t, err)
+	require.Equal(t, 8, state.Step)
+	require.Equal(t, 12, ext.Steps)
+	require.Equal(t, 8, ext.Schedule())
+	require.Equal(t, cfg.LR*cfg.MinLR, ext.LRAt(7), "the schedule's last step")
+	for s := 8; s < 12; s++ {
+		require.Equal(t, cfg.LR*cfg.MinLR, ext.LRAt(s), "step %d holds the final learning rate", s)
+	}
+	res, err := Run(context.Background(), tinyModel(t, 99), task, ext)
+	require.NoError(t, err)
+	require.Equal(t, 8, res.ResumedFrom)
+	require.Equal(t, 12, res.Steps)
+	require.Len(t, res.Evals, 3)
+
+	// The same extended config run from scratch in one go ends with the same weights.
+	ext.OutDir = t.TempDir()
+	once, err := Run(context.Background(), tinyModel(t, 1), task, ext)
+	require.NoError(t, err)
+	requireSameWeights(t, once.Weights, res.Weights)
+
+	_, err = ReadState(t.TempDir())
+	require.ErrorContains(t, err, "holds no checkpoint to resume")
+}

@@ -14,6 +14,11 @@ import (
 type Config struct {
 	// Steps is the number of optimizer steps.
 	Steps int `json:"steps"`
+	// ScheduleSteps is the length of the warmup + cosine learning-rate schedule; 0 means Steps.
+	// Extend sets it when a run is trained past its original end: the schedule is not
+	// restarted or stretched, the extra steps hold the final learning rate MinLR*LR, so the
+	// steps already taken keep the learning rates they were taken with.
+	ScheduleSteps int `json:"schedule_steps,omitempty"`
 	// Batch is the number of sequences per step. SeqLen is the sequence length the task is made
 	// for (tasks.Options.SeqLen; <= the model's n_ctx): Run takes the actual length from the
 	// task's batches (the induction task's [BOS, L tokens, the same L] has 2L+1 <= SeqLen).
@@ -93,6 +98,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train: config: eps must be positive, got %g", c.Eps)
 	case c.GradClip < 0:
 		return fmt.Errorf("train: config: grad_clip must be >= 0 (0 = off), got %g", c.GradClip)
+	case c.ScheduleSteps < 0:
+		return fmt.Errorf("train: config: schedule_steps must be >= 0, got %d", c.ScheduleSteps)
 	case c.CheckpointEvery < 0:
 		return fmt.Errorf("train: config: checkpoint_every must be >= 0, got %d", c.CheckpointEvery)
 	case c.EvalEvery < 0:
@@ -108,13 +115,22 @@ func (c Config) LRAt(s int) float64 {
 	if s < c.WarmupSteps {
 		return c.LR * float64(s+1) / float64(c.WarmupSteps)
 	}
-	decay := c.Steps - 1 - c.WarmupSteps
+	decay := c.Schedule() - 1 - c.WarmupSteps
 	if decay <= 0 {
 		return c.LR
 	}
 	frac := float64(s-c.WarmupSteps) / float64(decay) // 0 -> 1
 	cos := 0.5 * (1 + math.Cos(math.Pi*min(frac, 1)))
 	return c.LR * (c.MinLR + (1-c.MinLR)*cos)
+}
+
+// Schedule is the length of the learning-rate schedule: ScheduleSteps, or Steps when it is 0.
+// Steps past it hold the final learning rate.
+func (c Config) Schedule() int {
+	if c.ScheduleSteps > 0 {
+		return c.ScheduleSteps
+	}
+	return c.Steps
 }
 
 // trajectoryDiff names the first field that differs between two configs and changes the weights'
@@ -125,6 +141,12 @@ func trajectoryDiff(a, b Config) string {
 	for i := range t.NumField() {
 		switch t.Field(i).Name {
 		case "OutDir", "EvalEvery", "CheckpointEvery":
+			continue
+		case "Steps", "ScheduleSteps": // how far to train is free; the schedule is not
+			if a.Schedule() != b.Schedule() {
+				return fmt.Sprintf("steps (the checkpoint's learning-rate schedule has %d steps, now %d; to train a run longer, extend it: interp train --resume --steps N)",
+					a.Schedule(), b.Schedule())
+			}
 			continue
 		}
 		if va.Field(i).Interface() != vb.Field(i).Interface() {

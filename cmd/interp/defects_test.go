@@ -131,3 +131,34 @@ func TestFlagValuesChecked(t *testing.T) {
 		requireOneLineError(t, code, stderr, 2, tc.want, tc.args)
 	}
 }
+
+// TestTrainResumeSteps: a finished run is extended with --resume --steps N; a plain rerun with
+// more steps says how; an IOI run reports accuracy and logit difference, not induction measures.
+func TestTrainResumeSteps(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	args := []string{"train", "--task", "ioi", "--model-config", "../../docs/models/ioi-toy.json", "--batch", "8", "--eval-every", "5", "--out", out}
+	code, stdout, stderr := runCLI(t, append(args, "--steps", "10")...)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "on 100 ioi prompts: accuracy")
+	require.NotContains(t, stdout, "induction")
+	require.NotContains(t, stdout, "phase change")
+
+	code, _, stderr = runCLI(t, append(args, "--steps", "15")...)
+	requireOneLineError(t, code, stderr, 1, "interp train --resume --steps N", args)
+	code, stdout, stderr = runCLI(t, "train", "--resume", "--steps", "15", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "trained 15 steps of ioi")
+	require.Contains(t, stdout, "resumed from step 10")
+	for _, bad := range [][]string{
+		{"train", "--resume", "--out", out},
+		{"train", "--resume", "--steps", "20", "--lr", "1", "--out", out},
+		{"train", "--resume", "--steps", "5", "--out", out},
+	} {
+		code, _, stderr = runCLI(t, bad...)
+		require.NotEqual(t, 0, code, "%v", bad)
+		requireOneLineError(t, code, stderr, code, "", bad)
+	}
+	cfg, err := os.ReadFile(filepath.Join(out, "checkpoint", "config.json"))
+	require.NoError(t, err)
+	require.Contains(t, string(cfg), `"interp_task": "ioi"`)
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -50,6 +51,8 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", def.Seed, "seed of the data, evaluation batch and random weights")
 	evalEvery := fs.Int("eval-every", def.EvalEvery, "log progress measures every N steps")
 	ckptEvery := fs.Int("checkpoint-every", def.CheckpointEvery, "checkpoint every N steps")
+	resume := fs.Bool("resume", false, "extend the run in --out (finished or interrupted) to --steps N steps in all, with its own settings; "+
+		"the learning-rate schedule keeps its length and the extra steps hold the final rate (min-lr x lr)")
 	backend := fs.String("backend", "", "backend: fastcpu, go, xla[:plugin] (default: $GOMLX_BACKEND, else XLA if a PJRT plugin is installed, else fastcpu)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -59,6 +62,9 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := checkOutputs(output{flag: "out", path: *out, dir: true}); err != nil {
 		return err
+	}
+	if *resume {
+		return trainResume(fs, *out, *steps, *taskName, clamps, *backend, stdout, stderr)
 	}
 	cfg := def
 	cfg.Steps, cfg.Batch, cfg.SeqLen, cfg.LR, cfg.WarmupSteps, cfg.MinLR = *steps, *batch, *seqLen, *lr, *warmup, *minLR
@@ -104,7 +110,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	taskLen := 0 // text tasks keep their prompts' length
 	if tasks.Synthetic(*taskName) {
 		taskLen = min(*seqLen, w.Config.NCtx)
-	} else if flagSet(fs, "seq-len") {
+	} else if flagSet(fs, "seq-len") && (*initModel != "" || *modelConfig != toyConfigName) { // for the toy config it is n_ctx
 		return usagef("--seq-len %d: applies only to the synthetic tasks; %s keeps its prompts' length", *seqLen, *taskName)
 	}
 	task, err := taskFor(*taskName, w.Config, dir, taskLen)
@@ -121,7 +127,15 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 		3*w.Config.ActivationBytes(cfg.Batch, min(*seqLen, w.Config.NCtx))); err != nil {
 		return usageError{err}
 	}
-	b, bname, err := model.NewBackend(*backend)
+	return trainAndReport(w, modelDesc, task, cfg, cs, *backend, stdout, stderr)
+}
+
+// trainAndReport runs train.Run on fresh weights w (or the checkpoint in cfg.OutDir) and prints
+// what was trained and the task's progress measures.
+func trainAndReport(w *model.Weights, modelDesc string, task tasks.Task, cfg train.Config, cs []train.Clamp, backend string, stdout, stderr io.Writer) error {
+	out, taskName := &cfg.OutDir, new(string)
+	*taskName = task.Name()
+	b, bname, err := model.NewBackend(backend)
 	if err != nil {
 		return err
 	}
@@ -145,17 +159,82 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, ", resumed from step %d", res.ResumedFrom)
 	}
 	fmt.Fprintf(stdout, "\nfinal loss %.4f", res.Loss)
-	if n := len(res.Evals); n > 0 {
-		e := res.Evals[n-1]
-		fmt.Fprintf(stdout, "; evaluation: first-half loss %.4f, repeated-half loss %.4f, max induction score %.3f",
-			e.FirstHalfLoss, e.RepeatedHalfLoss, e.MaxInduction)
-	}
-	if res.PhaseChange.Found {
-		fmt.Fprintf(stdout, "\nphase change at step %d (repeated-half loss falling %.2g per step)", res.PhaseChange.Step, -res.PhaseChange.Slope)
-	} else {
-		fmt.Fprintf(stdout, "\nno phase change (the repeated-half loss fell %.2f nats at most, under %.1f)", res.PhaseChange.Drop, train.PhaseChangeMinDrop)
+	if *taskName == "induction" || *taskName == tasks.InductionFresh {
+		if n := len(res.Evals); n > 0 {
+			e := res.Evals[n-1]
+			fmt.Fprintf(stdout, "; evaluation: first-half loss %.4f, repeated-half loss %.4f, max induction score %.3f",
+				e.FirstHalfLoss, e.RepeatedHalfLoss, e.MaxInduction)
+		}
+		if res.PhaseChange.Found {
+			fmt.Fprintf(stdout, "\nphase change at step %d (repeated-half loss falling %.2g per step)", res.PhaseChange.Step, -res.PhaseChange.Slope)
+		} else {
+			fmt.Fprintf(stdout, "\nno phase change (the repeated-half loss fell %.2f nats at most, under %.1f)", res.PhaseChange.Drop, train.PhaseChangeMinDrop)
+		}
+	} else if trained, err := model.New(res.Weights, b, bname); err == nil {
+		// Tasks with a right and a wrong answer: accuracy and logit difference on held-out prompts.
+		if sc, err := train.ScorePairs(trained, task, 100, cfg.Seed+1); err == nil {
+			fmt.Fprintf(stdout, "; on %d %s prompts: accuracy %.3f, logit difference (answer - wrong) %.3f", sc.Pairs, *taskName, sc.Accuracy, sc.LogitDiff)
+		}
 	}
 	fmt.Fprintf(stdout, "\nwrote %s (model), %s, %s, %s\n", train.CheckpointPath(*out),
 		filepath.Join(*out, "metrics.jsonl"), filepath.Join(*out, "summary.json"), filepath.Join(*out, "progress.png"))
 	return nil
+}
+
+// trainResume extends the run in out to steps steps (train.Extend): the run's own config, model,
+// task and clamps; only --steps, --eval-every, --checkpoint-every, --clamp (which must repeat the
+// run's) and --backend may be given.
+func trainResume(fs *flag.FlagSet, out string, steps int, taskName string, clamps clampFlags, backend string, stdout, stderr io.Writer) error {
+	if !flagSet(fs, "steps") {
+		return usagef("--resume needs --steps N, the number of steps to train to in all")
+	}
+	var bad []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "resume", "steps", "out", "eval-every", "checkpoint-every", "backend", "clamp", "task":
+		default:
+			bad = append(bad, "--"+f.Name)
+		}
+	})
+	if len(bad) > 0 {
+		return usagef("--resume continues the run with its own settings; %s cannot change it", strings.Join(bad, ", "))
+	}
+	cfg, state, err := train.Extend(out, steps)
+	if err != nil {
+		return err
+	}
+	if flagSet(fs, "eval-every") {
+		cfg.EvalEvery = fs.Lookup("eval-every").Value.(flag.Getter).Get().(int)
+	}
+	if flagSet(fs, "checkpoint-every") {
+		cfg.CheckpointEvery = fs.Lookup("checkpoint-every").Value.(flag.Getter).Get().(int)
+	}
+	if taskName != "" && flagSet(fs, "task") && taskName != state.Task {
+		return usagef("--task %s: the run in %s was trained on %s", taskName, out, state.Task)
+	}
+	var cs []train.Clamp
+	for _, spec := range clamps {
+		c, err := train.ParseClamp(spec)
+		if err != nil {
+			return usagef("--clamp: %v", err)
+		}
+		cs = append(cs, c)
+	}
+	w, err := model.NewRandomWeights(state.Model, cfg.Seed) // replaced by the checkpoint's weights
+	if err != nil {
+		return err
+	}
+	dir := ""
+	if _, err := os.Stat(filepath.Join(train.CheckpointPath(out), "tokenizer.json")); err == nil {
+		dir = train.CheckpointPath(out)
+	}
+	taskLen := 0
+	if tasks.Synthetic(state.Task) {
+		taskLen = min(cfg.SeqLen, state.Model.NCtx)
+	}
+	task, err := taskFor(state.Task, state.Model, dir, taskLen)
+	if err != nil {
+		return err
+	}
+	return trainAndReport(w, out+" (resumed at step "+fmt.Sprint(state.Step)+")", task, cfg, cs, backend, stdout, stderr)
 }
