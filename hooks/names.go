@@ -61,6 +61,8 @@ func MLPPre(l int) string { return block(l, "mlp.hook_pre") }
 func MLPPost(l int) string { return block(l, "mlp.hook_post") }
 
 // LN1Scale is blocks.L.ln1.hook_scale [B, P, 1]; LN1Normalized blocks.L.ln1.hook_normalized [B, P, D].
+// hook_normalized is taken after the LayerNorm's gain and bias, as in TransformerLens 2.x and
+// earlier (TransformerLens 3.x takes it before them): SAEs trained on TL 2.x activations match.
 func LN1Scale(l int) string      { return block(l, "ln1.hook_scale") }
 func LN1Normalized(l int) string { return block(l, "ln1.hook_normalized") }
 

@@ -26,10 +26,11 @@ var (
 
 // NewBackend returns the backend to run models on and its printable name.
 //
-// name (or, when empty, $GOMLX_BACKEND) chooses: "go[:options]" is GoMLX's pure-Go backend,
-// "xla[:plugin]" XLA through a PJRT plugin. With neither set the default is XLA when a PJRT
-// plugin is installed (in $PJRT_PLUGIN_LIBRARY_PATH or the standard folders), the pure-Go
-// backend otherwise. Plugins are never downloaded: asking for XLA without one is an error that
+// name (or, when empty, $GOMLX_BACKEND) chooses: "fastcpu" is this project's CPU backend
+// (package fastcpu), "go[:options]" GoMLX's pure-Go backend, "xla[:plugin]" XLA through a PJRT
+// plugin. With neither set the default is XLA when a PJRT plugin is installed (in
+// $PJRT_PLUGIN_LIBRARY_PATH or the standard folders), fastcpu otherwise; fastcpu itself runs a
+// graph with an op it lacks on the pure-Go backend. Plugins are never downloaded: asking for XLA without one is an error that
 // says how to install one.
 func NewBackend(name string) (backends.Backend, string, error) {
 	if xlaDisableAutoInstall != nil && os.Getenv("INTERP_XLA_AUTO_INSTALL") != "1" {

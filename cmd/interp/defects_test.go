@@ -103,7 +103,7 @@ func TestTaskDefaultsFromTheModel(t *testing.T) {
 	require.Contains(t, stdout, "task json:"+js)
 
 	for _, args := range [][]string{
-		{"train", "--task", "ioi", "--seq-len", "10", "--out", filepath.Join(dir, "t")},
+		{"train", "--task", "ioi", "--init", "ioi-toy", "--seq-len", "10", "--out", filepath.Join(dir, "t")},
 		{"patch", "--task", "ioi", "--seq-len", "10"},
 	} {
 		code, _, stderr = runCLI(t, args...)

@@ -19,7 +19,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	prompt := fs.String("prompt", "", "text to tokenize with the model's tokenizer (instead of --tokens-file)")
 	cache := fs.String("cache", "", "comma-separated hook names to cache (see interp info)")
 	out := fs.String("out", "", "output .safetensors file (logits and cached activations)")
-	backend := fs.String("backend", "", "backend: go, xla[:plugin] (default: $GOMLX_BACKEND, else XLA if a PJRT plugin is installed, else go)")
+	backend := fs.String("backend", "", "backend: fastcpu, go, xla[:plugin] (default: $GOMLX_BACKEND, else XLA if a PJRT plugin is installed, else fastcpu)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

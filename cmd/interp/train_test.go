@@ -37,7 +37,7 @@ func TestTrainRunsAndResumes(t *testing.T) {
 	// Asking for more steps changes the schedule: refused, naming the field.
 	code, _, stderr = runCLI(t, tinyTrain(out, "--steps", "9", "--clamp", "blocks.0.attn.hook_pattern[head=2]=prev-token")...)
 	require.Equal(t, 1, code)
-	require.Contains(t, stderr, "steps (checkpoint 6, now 9)")
+	require.Contains(t, stderr, "learning-rate schedule has 6 steps, now 9; to train a run longer, extend it: interp train --resume --steps N")
 	require.Equal(t, 1, strings.Count(strings.TrimSpace(stderr), "\n")+0, "want the backend line and one error line:\n%s", stderr)
 
 	// The same command again resumes from the final checkpoint and has nothing left to do.
