@@ -75,7 +75,8 @@ func (r *Result) Matrix() (z [][]float64, rows, cols []string, xlabel, ylabel st
 
 // Title describes the sweep in one line, e.g. "z by head: exact patching of clean values, logit_diff".
 func (r *Result) Title() string {
-	return fmt.Sprintf("%s by %s: %s patching of %s values, %s", r.Component, r.Setter, r.Method, r.Source, r.Metric)
+	by := strings.ReplaceAll(strings.TrimPrefix(r.Setter, r.Component+"_"), "_", ", ") // pattern_head_dest -> head, dest
+	return fmt.Sprintf("%s by %s: %s patching of %s values, %s", r.Component, by, r.Method, r.Source, r.Metric)
 }
 
 // WriteHeatmap draws the scores minus offset as a heatmap (.png or .svg, by the path's

@@ -149,9 +149,9 @@ func cmdPatch(args []string, stdout, stderr io.Writer) error {
 	base := patchBase(e, res)
 	fmt.Fprintf(stdout, "%s on %d %s pairs (%s, backend %s, %.2fs)\n", res.Title(), len(pairs.Clean), f.task, f.model, m.BackendName, wall)
 	fmt.Fprintf(stdout, "%s of the unpatched runs (raw): clean %.4f, corrupted %.4f\n", res.Metric, e.Clean, e.Corrupted)
-	fmt.Fprint(stdout, "top:")
+	fmt.Fprintf(stdout, "largest changes from the unpatched score %.4g:", base)
 	for _, s := range res.Top(5, base) {
-		fmt.Fprintf(stdout, " %s %.4g;", strings.Join(s.Labels, " "), s.Score)
+		fmt.Fprintf(stdout, " %s %.4g (%+.4g);", strings.Join(s.Labels, " "), s.Score, s.Score-base)
 	}
 	fmt.Fprintln(stdout)
 	var corr float64
@@ -355,8 +355,8 @@ func writePatchHTML(path, title string, offset float64, res *patching.Result, e 
 	}
 	var top []string
 	for _, s := range res.Top(10, patchBase(e, res)) {
-		top = append(top, fmt.Sprintf("%s: %.4g", strings.Join(s.Labels, " "), s.Score))
+		top = append(top, fmt.Sprintf("%s: %.4g (%+.4g)", strings.Join(s.Labels, " "), s.Score, s.Score-patchBase(e, res)))
 	}
-	details = append(details, [2]string{"top 10", strings.Join(top, "\n")})
+	details = append(details, [2]string{"top 10 (score, change from unpatched)", strings.Join(top, "\n")})
 	return writeFile(path, res.HTML(title, details, svg, offset))
 }

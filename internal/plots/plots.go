@@ -35,6 +35,7 @@ func Lines(path, title, xlabel, ylabel string, series []Series, marks ...Mark) e
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, xlabel, ylabel
 	p.Add(plotter.NewGrid())
 	ymin, ymax := math.Inf(1), math.Inf(-1)
+	entries := 0 // legend rows
 	for i, s := range series {
 		if len(s.X) != len(s.Y) {
 			return fmt.Errorf("plots: %s: series %q has %d x and %d y values", path, s.Name, len(s.X), len(s.Y))
@@ -60,6 +61,7 @@ func Lines(path, title, xlabel, ylabel string, series []Series, marks ...Mark) e
 		p.Add(l)
 		if s.Name != "" {
 			p.Legend.Add(s.Name, l)
+			entries++
 		}
 	}
 	if ymin > ymax {
@@ -75,9 +77,17 @@ func Lines(path, title, xlabel, ylabel string, series []Series, marks ...Mark) e
 		p.Add(l)
 		if m.Label != "" {
 			p.Legend.Add(m.Label, l)
+			entries++
 		}
 	}
 	p.Legend.Top = true
+	// Headroom above the data for the legend (top right), so it never covers a curve: the legend's
+	// rows take about 14 pt each of the roughly 250 pt plotting area.
+	if n := entries; n > 0 && ymax > ymin {
+		frac := math.Min((float64(n)*14+12)/250, 0.6)
+		p.Y.Min = ymin
+		p.Y.Max = ymax + (ymax-ymin)*frac/(1-frac)
+	}
 	return save(p, path, 7*vg.Inch, 4.5*vg.Inch)
 }
 
@@ -115,12 +125,15 @@ func Heatmap(path, title string, z [][]float64, rowLabels, colLabels []string, x
 	if limit == 0 {
 		limit = 1
 	}
+	limit = niceCeil(limit) // the colour bar ends on a round number above the largest |value|
 	cmap := moreland.SmoothBlueRed()
 	cmap.SetMin(-limit)
 	cmap.SetMax(limit)
 	hm := plotter.NewHeatMap(grid(z), cmap.Palette(255))
 	hm.Min, hm.Max = -limit, limit
 	hm.NaN = color.Gray{Y: 200}
+	pal := cmap.Palette(255).Colors()
+	hm.Underflow, hm.Overflow = pal[0], pal[len(pal)-1] // never drop a cell to rounding at the limit
 
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, xlabel, ylabel
@@ -146,13 +159,26 @@ func Heatmap(path, title string, z [][]float64, rowLabels, colLabels []string, x
 	if err != nil {
 		return err
 	}
-	dc := draw.New(c)
+	margin := vg.Points(10) // as in save
+	dc := draw.Crop(draw.New(c), margin, -margin, margin, -margin)
+	w -= 2 * margin
 	barW := vg.Inch * 0.9
 	left := draw.Crop(dc, 0, -barW, 0, 0)
 	right := draw.Crop(dc, w-barW, 0, 0, 0)
 	p.Draw(left)
 	bar.Draw(right)
 	return writeCanvas(c, path)
+}
+
+// niceCeil rounds v > 0 up to 1, 2 or 5 times a power of ten.
+func niceCeil(v float64) float64 {
+	e := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if v <= m*e*(1+1e-12) {
+			return m * e
+		}
+	}
+	return 10 * e
 }
 
 // Histogram writes a histogram of values with the given number of bins to path.
@@ -242,7 +268,8 @@ func save(p *plot.Plot, path string, w, h vg.Length) error {
 	if err != nil {
 		return err
 	}
-	p.Draw(draw.New(c))
+	m := vg.Points(10) // keeps the title and the outer labels off the image's edge
+	p.Draw(draw.Crop(draw.New(c), m, -m, m, -m))
 	return writeCanvas(c, path)
 }
 
