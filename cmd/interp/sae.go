@@ -212,23 +212,8 @@ func cmdSAETrain(args []string, stdout, stderr io.Writer) error {
 		Sparsity: *sparsity, SparsityWarmupSteps: *sparsityWarmup, Bandwidth: *bandwidth, AuxKCoef: *auxCoef,
 		DeadWindow: *deadWindow, ResampleEvery: *resample, UnitNormDecoder: unit, CheckpointEvery: *ckptEvery,
 		Init: sae.InitOptions{EncoderFromDecoder: *encFromDec}}
-	if topt.DecaySteps < 0 {
-		topt.DecaySteps = steps / 5
-	}
-	if topt.Sparsity < 0 {
-		topt.Sparsity = map[sae.Arch]float64{sae.ReLU: 5, sae.JumpReLU: 1}[a]
-	}
-	if topt.SparsityWarmupSteps < 0 {
-		topt.SparsityWarmupSteps = steps / 20
-	}
-	if topt.AuxKCoef == 0 {
-		topt.AuxKCoef = -1
-	}
-	if topt.DeadWindow == 0 {
-		topt.DeadWindow = max(int64(*nTokens)/5, int64(*batch))
-	}
-	if topt.CheckpointEvery == 0 {
-		topt.CheckpointEvery = max(1, steps/10)
+	if topt, err = sae.ResolveJobDefaults(topt, a); err != nil {
+		return usagef("%v", err)
 	}
 	bar := progress.New(steps, "sae train")
 	topt.OnStep = func(step int, st sae.StepStats) {
@@ -236,7 +221,7 @@ func cmdSAETrain(args []string, stdout, stderr io.Writer) error {
 	}
 	job := sae.Job{Config: c, Train: topt, Seed: *data.seed, Out: *out, Resume: *resume,
 		Store: sae.StoreOptions{SeqBatch: *seqBatch, SkipBOS: *skipBOS, BufferRows: *bufferRows, Normalize: *normalize,
-			CacheDir: *cacheDir, CacheKey: fmt.Sprintf("%s|%s|%s|seq%d|seed%d|bos%v", *modelSpec, site, src.Name(), *data.seqLen, *data.seed, *skipBOS)}}
+			CacheDir: *cacheDir, CacheKey: sae.JobCacheKey(*modelSpec, c, fmt.Sprintf("%s seq%d", src.Name(), *data.seqLen), *data.seed, *skipBOS)}}
 	if resumeStep >= 0 {
 		fmt.Fprintf(stdout, "resuming from %s at step %d of %d (token batches from seed %d)\n",
 			filepath.Join(*out, sae.CheckpointFile), resumeStep, steps, *data.seed)

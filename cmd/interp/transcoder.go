@@ -123,12 +123,11 @@ func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		topt := sae.TrainOptions{Steps: steps, Batch: *batch, LR: *lr, DecaySteps: steps / 5, Sparsity: *sparsity,
-			SparsityWarmupSteps: steps / 20, DeadWindow: max(int64(*nTokens)/5, int64(*batch)), ResampleEvery: *resample,
-			UnitNormDecoder: a == sae.TopK || a == sae.BatchTopK, CheckpointEvery: max(1, steps/10),
-			Init: sae.InitOptions{EncoderFromDecoder: true}}
-		if topt.Sparsity < 0 {
-			topt.Sparsity = map[sae.Arch]float64{sae.ReLU: 5, sae.JumpReLU: 1}[a]
+		topt, err := sae.ResolveJobDefaults(sae.TrainOptions{Steps: steps, Batch: *batch, LR: *lr, DecaySteps: -1,
+			Sparsity: *sparsity, SparsityWarmupSteps: -1, AuxKCoef: 1.0 / 32, ResampleEvery: *resample,
+			UnitNormDecoder: a == sae.TopK || a == sae.BatchTopK, Init: sae.InitOptions{EncoderFromDecoder: true}}, a)
+		if err != nil {
+			return usagef("%v", err)
 		}
 		bar := progress.New(steps, fmt.Sprintf("transcoder L%d", l))
 		topt.OnStep = func(step int, st sae.StepStats) {
