@@ -35,6 +35,9 @@ type Metrics struct {
 	DuplicateToken [][]float64 `json:"duplicate_token_scores"`
 	Induction      [][]float64 `json:"induction_scores"`
 	MaxInduction   float64     `json:"max_induction_score"`
+	// Pairs scores the unclamped model on held-out prompts of a task with a right and a wrong
+	// answer (IOI-like tasks; ScorePairs); nil for the induction tasks.
+	Pairs *PairScore `json:"pairs,omitempty"`
 }
 
 func newMetrics(step int, loss, lr, norm float64, tokens int64, elapsed float64, ev *evalResult) Metrics {

@@ -18,8 +18,13 @@ type PairScore struct {
 	LogitDiff float64 `json:"logit_diff"`
 }
 
+// PairsTask is a task that makes clean/corrupted pairs (every tasks.Task does).
+type PairsTask interface {
+	Pairs(seed uint64, n int) (*tasks.Pairs, error)
+}
+
 // ScorePairs scores m on n clean prompts of t (drawn with seed).
-func ScorePairs(m *model.Model, t tasks.Task, n int, seed uint64) (PairScore, error) {
+func ScorePairs(m *model.Model, t PairsTask, n int, seed uint64) (PairScore, error) {
 	p, err := t.Pairs(seed, n)
 	if err != nil {
 		return PairScore{}, err

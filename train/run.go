@@ -105,6 +105,10 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 		return nil, err
 	}
 
+	// Tasks with a right and a wrong answer are also scored on held-out prompts at each evaluation.
+	pt, hasPairs := task.(PairsTask)
+	scorePairs := hasPairs && task.Name() != "induction" && task.Name() != tasks.InductionFresh && pairsOK(pt)
+
 	start := time.Now()
 	elapsed := func() float64 { return prevElapsed + time.Since(start).Seconds() }
 	bar := progress.New(cfg.Steps-res.ResumedFrom, fmt.Sprintf("train %s", task.Name()))
@@ -141,6 +145,11 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 				return nil, err
 			}
 			mt := newMetrics(done, loss, lr, norm, tokensSeen, elapsed(), ev)
+			if scorePairs {
+				if mt.Pairs, err = scoreCurrent(m, c, st, pt, task.Name(), cfg.Seed); err != nil {
+					return nil, err
+				}
+			}
 			res.Evals = append(res.Evals, mt)
 			if cfg.OutDir != "" {
 				if err := appendMetrics(cfg.OutDir, mt); err != nil {
@@ -259,4 +268,29 @@ func checkResume(state *State, cfg Config, c model.Config, task string, pos int,
 		return fmt.Errorf("train: %s is at step %d, beyond steps %d", where, state.Step, cfg.Steps)
 	}
 	return nil
+}
+
+// pairsOK reports whether task makes clean/corrupted pairs (user tasks without them are trained
+// on their batches alone).
+func pairsOK(task PairsTask) bool {
+	_, err := task.Pairs(0, 1)
+	return err == nil
+}
+
+// scoreCurrent scores the weights of st (unclamped) with ScorePairs on 100 prompts drawn with a
+// seed of their own.
+func scoreCurrent(m *model.Model, c model.Config, st *adamState, task PairsTask, name string, seed uint64) (*PairScore, error) {
+	w := &model.Weights{Config: c, Tensors: map[string]*tensors.Tensor{}}
+	for i, sp := range model.ParamSpecs(c) {
+		w.Tensors[sp.Name] = st.params[i]
+	}
+	cur, err := model.New(w, m.Backend, m.BackendName)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := ScorePairs(cur, task, 100, seed+1)
+	if err != nil {
+		return nil, fmt.Errorf("train: scoring %s prompts: %w", name, err)
+	}
+	return &sc, nil
 }

@@ -158,6 +158,9 @@ func TestTrainResumeSteps(t *testing.T) {
 		require.NotEqual(t, 0, code, "%v", bad)
 		requireOneLineError(t, code, stderr, code, "", bad)
 	}
+	metrics, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	require.NoError(t, err)
+	require.Equal(t, 3, strings.Count(string(metrics), `"pairs":{"pairs":100,"accuracy":`), "every evaluation scores the IOI prompts")
 	cfg, err := os.ReadFile(filepath.Join(out, "checkpoint", "config.json"))
 	require.NoError(t, err)
 	require.Contains(t, string(cfg), `"interp_task": "ioi"`)

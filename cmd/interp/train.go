@@ -170,11 +170,10 @@ func trainAndReport(w *model.Weights, modelDesc string, task tasks.Task, cfg tra
 		} else {
 			fmt.Fprintf(stdout, "\nno phase change (the repeated-half loss fell %.2f nats at most, under %.1f)", res.PhaseChange.Drop, train.PhaseChangeMinDrop)
 		}
-	} else if trained, err := model.New(res.Weights, b, bname); err == nil {
+	} else if n := len(res.Evals); n > 0 && res.Evals[n-1].Pairs != nil {
 		// Tasks with a right and a wrong answer: accuracy and logit difference on held-out prompts.
-		if sc, err := train.ScorePairs(trained, task, 100, cfg.Seed+1); err == nil {
-			fmt.Fprintf(stdout, "; on %d %s prompts: accuracy %.3f, logit difference (answer - wrong) %.3f", sc.Pairs, *taskName, sc.Accuracy, sc.LogitDiff)
-		}
+		sc := res.Evals[n-1].Pairs
+		fmt.Fprintf(stdout, "; on %d %s prompts: accuracy %.3f, logit difference (answer - wrong) %.3f", sc.Pairs, *taskName, sc.Accuracy, sc.LogitDiff)
 	}
 	fmt.Fprintf(stdout, "\nwrote %s (model), %s, %s, %s\n", train.CheckpointPath(*out),
 		filepath.Join(*out, "metrics.jsonl"), filepath.Join(*out, "summary.json"), filepath.Join(*out, "progress.png"))
