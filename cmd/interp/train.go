@@ -26,6 +26,19 @@ type clampFlags []string
 func (c *clampFlags) String() string     { return strings.Join(*c, " ") }
 func (c *clampFlags) Set(s string) error { *c = append(*c, s); return nil }
 
+// parse reads every --clamp spec.
+func (c clampFlags) parse() ([]train.Clamp, error) {
+	var cs []train.Clamp
+	for _, spec := range c {
+		cl, err := train.ParseClamp(spec)
+		if err != nil {
+			return nil, usagef("--clamp: %v", err)
+		}
+		cs = append(cs, cl)
+	}
+	return cs, nil
+}
+
 // toyConfigName is the built-in model config of the induction-head studies.
 const toyConfigName = "attn-only-2l"
 
@@ -72,17 +85,12 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
 	}
-	var cs []train.Clamp
-	for _, spec := range clamps {
-		c, err := train.ParseClamp(spec)
-		if err != nil {
-			return usagef("--clamp: %v", err)
-		}
-		cs = append(cs, c)
+	cs, err := clamps.parse()
+	if err != nil {
+		return err
 	}
 
 	var w *model.Weights
-	var err error
 	var dir string // the --init model's folder, where its tokenizer lives
 	modelDesc := *initModel
 	if *initModel != "" {
@@ -211,13 +219,9 @@ func trainResume(fs *flag.FlagSet, out string, steps int, taskName string, clamp
 	if taskName != "" && flagSet(fs, "task") && taskName != state.Task {
 		return usagef("--task %s: the run in %s was trained on %s", taskName, out, state.Task)
 	}
-	var cs []train.Clamp
-	for _, spec := range clamps {
-		c, err := train.ParseClamp(spec)
-		if err != nil {
-			return usagef("--clamp: %v", err)
-		}
-		cs = append(cs, c)
+	cs, err := clamps.parse()
+	if err != nil {
+		return err
 	}
 	w, err := model.NewRandomWeights(state.Model, cfg.Seed) // replaced by the checkpoint's weights
 	if err != nil {
