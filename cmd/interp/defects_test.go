@@ -119,6 +119,7 @@ func TestFlagValuesChecked(t *testing.T) {
 		want string
 	}{
 		{[]string{"patch", "--max-rows", "-1"}, "--max-rows -1"},
+		{[]string{"train", "--eval-every", "0", "--out", dir}, "--eval-every 0: must be positive"},
 		{[]string{"discover", "--tau", "-1", "--method", "acdc"}, "--tau -1"},
 		{[]string{"discover", "--sae-epochs", "0"}, "--sae-epochs 0: must be positive"},
 		{[]string{"sae", "train", "--hook", "blocks.0.hook_resid_post", "--arch", "relu", "--k", "0", "--out", dir}, "--k applies only to --arch topk"},

@@ -62,8 +62,8 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	wd := fs.Float64("weight-decay", def.WeightDecay, "AdamW weight decay (weight matrices and embeddings)")
 	clip := fs.Float64("grad-clip", def.GradClip, "global gradient-norm clip (0: off)")
 	seed := fs.Uint64("seed", def.Seed, "seed of the data, evaluation batch and random weights")
-	evalEvery := fs.Int("eval-every", def.EvalEvery, "log progress measures every N steps")
-	ckptEvery := fs.Int("checkpoint-every", def.CheckpointEvery, "checkpoint every N steps")
+	evalEvery := fs.Int("eval-every", def.EvalEvery, "log progress measures every N steps (the phase change and the plot are read from them)")
+	ckptEvery := fs.Int("checkpoint-every", def.CheckpointEvery, "checkpoint every N steps (0: only at the end)")
 	resume := fs.Bool("resume", false, "extend the run in --out (finished or interrupted) to --steps N steps in all, with its own settings; "+
 		"the learning-rate schedule keeps its length and the extra steps hold the final rate (min-lr x lr)")
 	backend := fs.String("backend", "", "backend: fastcpu, go, xla[:plugin] (default: $GOMLX_BACKEND, else XLA if a PJRT plugin is installed, else fastcpu)")
@@ -74,6 +74,9 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 		return usagef("--out is required")
 	}
 	if err := checkOutputs(output{flag: "out", path: *out, dir: true}); err != nil {
+		return err
+	}
+	if err := positive(fs, "eval-every"); err != nil {
 		return err
 	}
 	if *resume {
