@@ -3,6 +3,7 @@ package plots
 import (
 	"bytes"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,5 +66,37 @@ func TestErrors(t *testing.T) {
 	}
 	if err := Lines(filepath.Join(dir, "l.png"), "", "", "", []Series{{"s", []float64{1}, nil}}); err == nil {
 		t.Error("x/y length mismatch: no error")
+	}
+}
+
+func TestNiceCeil(t *testing.T) {
+	for _, tc := range []struct{ in, want float64 }{{7.695, 10}, {1, 1}, {1.2, 2}, {0.031, 0.05}, {45, 50}, {0.2, 0.2}} {
+		if got := niceCeil(tc.in); math.Abs(got-tc.want) > 1e-12*tc.want {
+			t.Errorf("niceCeil(%g) = %g, want %g", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestHeatmapLargestCellDrawn: the cell holding the largest |value| is drawn in the colour map's
+// saturated end, not clipped to the background at the colour bar's limit.
+func TestHeatmapLargestCellDrawn(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.png")
+	if err := Heatmap(path, "t", [][]float64{{10, 10}, {10, 10}}, nil, nil, "x", "y"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	// The middle of the heatmap area (left of the colour bar).
+	r, g, bl, _ := img.At(b.Min.X+(b.Dx()-90)/2, b.Min.Y+b.Dy()/2).RGBA()
+	if !(r > 2*bl && r > 2*g) {
+		t.Errorf("the cells at the maximum are drawn in (%d, %d, %d), want the red end of the map", r>>8, g>>8, bl>>8)
 	}
 }
