@@ -75,7 +75,7 @@ func (d dataFlags) source(m *model.Model, dir, trainedOn string) (sae.TokenSourc
 		return sae.RowsSource(file, rows, *d.seed)
 	}
 	seqLen := *d.seqLen
-	if seqLen == 0 && tasks.Synthetic(t0(name, m.Config.Task)) {
+	if seqLen == 0 && tasks.Synthetic(taskOrRecorded(name, m.Config.Task)) {
 		seqLen = min(64, m.Config.NCtx)
 	}
 	t, err := taskFor(name, m.Config, dir, seqLen)

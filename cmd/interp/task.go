@@ -39,13 +39,13 @@ func taskFor(name string, c model.Config, dir string, seqLen int) (tasks.Task, e
 	case errors.Is(err, tasks.ErrSeqLen):
 		return nil, usagef("--seq-len %d: %v", seqLen, strings.TrimPrefix(err.Error(), "tasks: "))
 	case err != nil:
-		return nil, fmt.Errorf("--task %s: %w", t0(name, c.Task), err)
+		return nil, fmt.Errorf("--task %s: %w", taskOrRecorded(name, c.Task), err)
 	}
 	return t, nil
 }
 
-// t0 is name, or the model's recorded task when name is empty.
-func t0(name, recorded string) string {
+// taskOrRecorded is name, or the model's recorded task when name is empty.
+func taskOrRecorded(name, recorded string) string {
 	if name == "" {
 		return recorded
 	}

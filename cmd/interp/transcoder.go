@@ -355,10 +355,10 @@ func cmdTranscoderPaths(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if tok == nil && t0(*task, m.Config.Task) == "ioi" {
+	if tok == nil && taskOrRecorded(*task, m.Config.Task) == "ioi" {
 		tok = tasks.IOITokenizer()
 	}
-	label := tokenLabeler(tok, t0(*task, m.Config.Task))
+	label := tokenLabeler(tok, taskOrRecorded(*task, m.Config.Task))
 
 	var ids []int
 	tg := transcoder.Target{Pos: *pos, Wrong: -1}
@@ -376,7 +376,7 @@ func cmdTranscoderPaths(args []string, stdout, stderr io.Writer) error {
 		}
 	default:
 		seqLen := 0
-		if tasks.Synthetic(t0(*task, m.Config.Task)) {
+		if tasks.Synthetic(taskOrRecorded(*task, m.Config.Task)) {
 			seqLen = min(64, m.Config.NCtx)
 		}
 		t, err := taskFor(*task, m.Config, dir, seqLen)
