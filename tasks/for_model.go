@@ -74,11 +74,7 @@ func ForModel(name string, m Model, seqLen int) (Task, error) {
 		return nil, fmt.Errorf("tasks: %s: a JSON task is tokenized with the model's tokenizer, and this model has none "+
 			"(put vocab.json + merges.txt or tokenizer.json beside its weights, or set interp_tokenizer in config.json)", name)
 	}
-	t, err := New(name, opt)
-	if err != nil {
-		return nil, err
-	}
-	return t, nil
+	return New(name, opt)
 }
 
 func syntheticNames() []string {

@@ -18,6 +18,11 @@ type PairScore struct {
 	LogitDiff float64 `json:"logit_diff"`
 }
 
+// InductionMeasured reports whether the induction measures (in-context loss, head scores, the
+// phase change) are the progress measures of the task called name; the other tasks are scored
+// with ScorePairs.
+func InductionMeasured(name string) bool { return name == "induction" || name == tasks.InductionFresh }
+
 // PairsTask is a task that makes clean/corrupted pairs (every tasks.Task does).
 type PairsTask interface {
 	Pairs(seed uint64, n int) (*tasks.Pairs, error)

@@ -107,7 +107,7 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 
 	// Tasks with a right and a wrong answer are also scored on held-out prompts at each evaluation.
 	pt, hasPairs := task.(PairsTask)
-	scorePairs := hasPairs && task.Name() != "induction" && task.Name() != tasks.InductionFresh && pairsOK(pt)
+	scorePairs := hasPairs && !InductionMeasured(task.Name()) && pairsOK(pt)
 
 	start := time.Now()
 	elapsed := func() float64 { return prevElapsed + time.Since(start).Seconds() }

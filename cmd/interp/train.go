@@ -144,8 +144,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 // trainAndReport runs train.Run on fresh weights w (or the checkpoint in cfg.OutDir) and prints
 // what was trained and the task's progress measures.
 func trainAndReport(w *model.Weights, modelDesc string, task tasks.Task, cfg train.Config, cs []train.Clamp, backend string, stdout, stderr io.Writer) error {
-	out, taskName := &cfg.OutDir, new(string)
-	*taskName = task.Name()
+	out, taskName := cfg.OutDir, task.Name()
 	b, bname, err := model.NewBackend(backend)
 	if err != nil {
 		return err
@@ -160,17 +159,17 @@ func trainAndReport(w *model.Weights, modelDesc string, task tasks.Task, cfg tra
 	defer stop()
 	res, err := train.Run(ctx, m, task, cfg, cs...)
 	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("interrupted after step %d; run the same command again to resume from the last checkpoint in %s", res.Steps, *out)
+		return fmt.Errorf("interrupted after step %d; run the same command again to resume from the last checkpoint in %s", res.Steps, out)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "trained %d steps of %s on %s in %.1fs (backend %s)", res.Steps, *taskName, modelDesc, res.Elapsed.Seconds(), res.Backend)
+	fmt.Fprintf(stdout, "trained %d steps of %s on %s in %.1fs (backend %s)", res.Steps, taskName, modelDesc, res.Elapsed.Seconds(), res.Backend)
 	if res.ResumedFrom > 0 {
 		fmt.Fprintf(stdout, ", resumed from step %d", res.ResumedFrom)
 	}
 	fmt.Fprintf(stdout, "\nfinal loss %.4f", res.Loss)
-	if *taskName == "induction" || *taskName == tasks.InductionFresh {
+	if train.InductionMeasured(taskName) {
 		if n := len(res.Evals); n > 0 {
 			e := res.Evals[n-1]
 			fmt.Fprintf(stdout, "; evaluation: first-half loss %.4f, repeated-half loss %.4f, max induction score %.3f",
@@ -184,10 +183,10 @@ func trainAndReport(w *model.Weights, modelDesc string, task tasks.Task, cfg tra
 	} else if n := len(res.Evals); n > 0 && res.Evals[n-1].Pairs != nil {
 		// Tasks with a right and a wrong answer: accuracy and logit difference on held-out prompts.
 		sc := res.Evals[n-1].Pairs
-		fmt.Fprintf(stdout, "; on %d %s prompts: accuracy %.3f, logit difference (answer - wrong) %.3f", sc.Pairs, *taskName, sc.Accuracy, sc.LogitDiff)
+		fmt.Fprintf(stdout, "; on %d %s prompts: accuracy %.3f, logit difference (answer - wrong) %.3f", sc.Pairs, taskName, sc.Accuracy, sc.LogitDiff)
 	}
-	fmt.Fprintf(stdout, "\nwrote %s (model), %s, %s, %s\n", train.CheckpointPath(*out),
-		filepath.Join(*out, "metrics.jsonl"), filepath.Join(*out, "summary.json"), filepath.Join(*out, "progress.png"))
+	fmt.Fprintf(stdout, "\nwrote %s (model), %s, %s, %s\n", train.CheckpointPath(out),
+		filepath.Join(out, "metrics.jsonl"), filepath.Join(out, "summary.json"), filepath.Join(out, "progress.png"))
 	return nil
 }
 
