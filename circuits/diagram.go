@@ -2,12 +2,13 @@ package circuits
 
 import (
 	"fmt"
-	"github.com/interp-dev/interp/internal/atomicfile"
 	"html"
 	"io"
 	"math"
 	"path/filepath"
 	"strings"
+
+	"github.com/interp-dev/interp/internal/atomicfile"
 )
 
 // Circuit diagrams: Graphviz DOT (render with `dot -Tsvg`) and a layered SVG drawn directly, with

@@ -3,8 +3,9 @@ package model
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/interp-dev/interp/internal/atomicfile"
 	"os"
+
+	"github.com/interp-dev/interp/internal/atomicfile"
 )
 
 // Activation names the MLP non-linearity.

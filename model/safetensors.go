@@ -31,7 +31,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/interp-dev/interp/internal/atomicfile"
 	"io"
 	"math"
 	"math/bits"
@@ -44,6 +43,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/x448/float16"
+
+	"github.com/interp-dev/interp/internal/atomicfile"
 )
 
 // maxSafetensorsHeader is the largest header accepted, as in the reference implementation.

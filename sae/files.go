@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/interp-dev/interp/internal/atomicfile"
 	"math"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/interp-dev/interp/hooks"
+	"github.com/interp-dev/interp/internal/atomicfile"
 	"github.com/interp-dev/interp/model"
 )
 

@@ -3,12 +3,12 @@ package tasks
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/interp-dev/interp/internal/atomicfile"
 	"path/filepath"
 	"strings"
 	"sync"
 	"unicode"
 
+	"github.com/interp-dev/interp/internal/atomicfile"
 	"github.com/interp-dev/interp/tokenizer"
 )
 

@@ -3,13 +3,13 @@ package train
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/interp-dev/interp/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/interp-dev/interp/internal/atomicfile"
 	"github.com/interp-dev/interp/model"
 )
 

@@ -3,12 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/interp-dev/interp/internal/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/interp-dev/interp/heads"
+	"github.com/interp-dev/interp/internal/atomicfile"
 	"github.com/interp-dev/interp/internal/plots"
 	"github.com/interp-dev/interp/model"
 )

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/interp-dev/interp/internal/atomicfile"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/interp-dev/interp/internal/atomicfile"
 	"github.com/interp-dev/interp/internal/progress"
 	"github.com/interp-dev/interp/model"
 	"github.com/interp-dev/interp/sae"
@@ -160,6 +160,9 @@ func cmdSAETrain(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := positive(fs, "batch", "tokens", "expansion"); err != nil {
 		return err
+	}
+	if *dSAE < 0 {
+		return usagef("--d-sae %d: want a number of latents, or 0 for --expansion x d_in", *dSAE)
 	}
 	if err := checkK(fs, a); err != nil {
 		return err

@@ -90,6 +90,9 @@ func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
 	if err := positive(fs, "batch", "tokens", "expansion"); err != nil {
 		return err
 	}
+	if *dSAE < 0 {
+		return usagef("--d-sae %d: want a number of latents, or 0 for --expansion x d_in", *dSAE)
+	}
 	if err := checkK(fs, a); err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package plots
 
 import (
 	"fmt"
-	"github.com/interp-dev/interp/internal/atomicfile"
 	"image/color"
 	"io"
 	"math"
@@ -15,6 +14,8 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/interp-dev/interp/internal/atomicfile"
 )
 
 // Series is one line of a line chart.
