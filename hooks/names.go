@@ -36,10 +36,10 @@ func MLPOut(l int) string { return block(l, "hook_mlp_out") }
 // Q is blocks.L.attn.hook_q [B, P, H, K].
 func Q(l int) string { return block(l, "attn.hook_q") }
 
-// K is blocks.L.attn.hook_k [B, P, H, K].
+// K is blocks.L.attn.hook_k [B, P, Hkv, K] (Hkv = H without grouped-query attention).
 func K(l int) string { return block(l, "attn.hook_k") }
 
-// V is blocks.L.attn.hook_v [B, P, H, K].
+// V is blocks.L.attn.hook_v [B, P, Hkv, K].
 func V(l int) string { return block(l, "attn.hook_v") }
 
 // Z is blocks.L.attn.hook_z [B, P, H, K], the attention-weighted values before W_O.
@@ -54,7 +54,16 @@ func Pattern(l int) string { return block(l, "attn.hook_pattern") }
 // Result is blocks.L.attn.hook_result [B, P, H, D]: each head's output, z[h] @ W_O[h].
 func Result(l int) string { return block(l, "attn.hook_result") }
 
-// MLPPre is blocks.L.mlp.hook_pre [B, P, M].
+// RotQ is blocks.L.attn.hook_rot_q [B, P, H, K]: the queries after the rotary embedding.
+func RotQ(l int) string { return block(l, "attn.hook_rot_q") }
+
+// RotK is blocks.L.attn.hook_rot_k [B, P, Hkv, K]: the keys after the rotary embedding.
+func RotK(l int) string { return block(l, "attn.hook_rot_k") }
+
+// MLPPreLinear is blocks.L.mlp.hook_pre_linear [B, P, M]: a gated MLP's linear branch, x W_in.
+func MLPPreLinear(l int) string { return block(l, "mlp.hook_pre_linear") }
+
+// MLPPre is blocks.L.mlp.hook_pre [B, P, M] (a gated MLP's gate, x W_gate, before the activation).
 func MLPPre(l int) string { return block(l, "mlp.hook_pre") }
 
 // MLPPost is blocks.L.mlp.hook_post [B, P, M].

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/interp-dev/interp/internal/atomicfile"
 )
@@ -18,6 +19,8 @@ const (
 	Gelu Activation = "gelu"
 	// Relu is max(x, 0).
 	Relu Activation = "relu"
+	// Silu is x * sigmoid(x) (HF "silu", Llama's SwiGLU gate).
+	Silu Activation = "silu"
 )
 
 // Normalization names the normalisation applied before attention, MLP and unembedding.
@@ -26,9 +29,51 @@ type Normalization string
 const (
 	// LayerNorm is the GPT-2 LayerNorm with learned scale and bias.
 	LayerNorm Normalization = "LN"
+	// RMS is RMSNorm: x / sqrt(mean(x^2) + eps) * w, no centring and no bias (Llama, Qwen,
+	// Gemma, OLMo 2). Gemma's (1 + w) gain is folded into w by its loader, exactly: Gemma
+	// computes 1 + w in float32 too.
+	RMS Normalization = "RMS"
 	// NoNorm applies no normalisation (common in toy attention-only models).
 	NoNorm Normalization = "none"
 )
+
+// NormPlacement says where a block's norms sit around attention and the MLP.
+type NormPlacement string
+
+const (
+	// PreNorm normalises the input of attention and the MLP (GPT-2, Llama, Pythia): ln1, ln2.
+	PreNorm NormPlacement = ""
+	// PrePostNorm also normalises their outputs before they join the residual stream (Gemma 2
+	// and 3): ln1, ln1_post, ln2, ln2_post.
+	PrePostNorm NormPlacement = "pre_post"
+	// PostNorm normalises only their outputs (OLMo 2): ln1_post, ln2_post.
+	PostNorm NormPlacement = "post"
+)
+
+// QKNorm says whether queries and keys are normalised (RMS, before the rotary embedding).
+type QKNorm string
+
+const (
+	// NoQKNorm leaves queries and keys as projected.
+	NoQKNorm QKNorm = ""
+	// QKNormHead normalises each head's query and key over d_head (Qwen 3, Gemma 3):
+	// attn.q_norm.w and attn.k_norm.w are [K].
+	QKNormHead QKNorm = "head"
+	// QKNormProj normalises the whole query and key projection, all heads at once (OLMo 2):
+	// attn.q_norm.w is [H*K] and attn.k_norm.w [Hkv*K].
+	QKNormProj QKNorm = "proj"
+)
+
+// RopeScaling adjusts the rotary frequencies for long contexts, as Hugging Face's rope_scaling.
+type RopeScaling struct {
+	// Type is "linear" (every frequency divided by Factor) or "llama3" (Llama 3.1's
+	// wavelength-dependent scaling with LowFreqFactor, HighFreqFactor, OriginalMaxPos).
+	Type           string  `json:"rope_type"`
+	Factor         float64 `json:"factor"`
+	LowFreqFactor  float64 `json:"low_freq_factor,omitempty"`
+	HighFreqFactor float64 `json:"high_freq_factor,omitempty"`
+	OriginalMaxPos int     `json:"original_max_position_embeddings,omitempty"`
+}
 
 // Config describes a GPT-style decoder. Field names follow TransformerLens's
 // HookedTransformerConfig so configs read the same on both sides.
@@ -57,6 +102,52 @@ type Config struct {
 	// Tokenizer names the tokenizer the model was trained with: "gpt2" (byte-level BPE, r50k),
 	// "dir" (vocab.json/merges.txt or tokenizer.json beside the weights) or "" (token ids only).
 	Tokenizer string `json:"tokenizer,omitempty"`
+	// The fields below describe architectures other than GPT-2's; their zero values are GPT-2's.
+
+	// Family is the Hugging Face model_type the weights were loaded from ("gpt2", "llama",
+	// "gpt_neox", ...); "" for interp's own models. Informational: the fields below decide the
+	// computation.
+	Family string `json:"family,omitempty"`
+	// NKVHeads is the number of key/value heads under grouped-query attention (TransformerLens
+	// n_key_value_heads): query head h reads key/value head h / (NHeads/NKVHeads). 0 means NHeads.
+	NKVHeads int `json:"n_key_value_heads,omitempty"`
+	// RotaryDim is how many leading dimensions of each query and key head the rotary embedding
+	// turns (Hugging Face's rotate_half pairing, i with i + RotaryDim/2); 0 means no rotary
+	// embedding. Pythia turns rotary_pct of d_head, Llama all of it.
+	RotaryDim int `json:"rotary_dim,omitempty"`
+	// RotaryBase is the rotary base theta (rope_theta; 10000 when 0).
+	RotaryBase float64 `json:"rotary_base,omitempty"`
+	// RotaryBaseLocal is the base of local (sliding-window) layers when it differs (Gemma 3's
+	// rope_local_base_freq); 0 means RotaryBase. Local layers never use RopeScaling.
+	RotaryBaseLocal float64 `json:"rotary_base_local,omitempty"`
+	// RopeScaling rescales the rotary frequencies (nil: none).
+	RopeScaling *RopeScaling `json:"rope_scaling,omitempty"`
+	// GatedMLP makes the MLP gated (TransformerLens gated_mlp: Llama's SwiGLU, Gemma's GeGLU):
+	// hook_pre = x W_gate, hook_pre_linear = x W_in, hook_post = act(hook_pre) * hook_pre_linear + b_in.
+	GatedMLP bool `json:"gated_mlp,omitempty"`
+	// ParallelResidual computes attention and the MLP from the same residual stream and adds both
+	// (TransformerLens parallel_attn_mlp; Pythia, GPT-J); such blocks have no hook_resid_mid.
+	ParallelResidual bool `json:"parallel_attn_mlp,omitempty"`
+	// NormPlacement puts the block norms before, around or after attention and the MLP.
+	NormPlacement NormPlacement `json:"norm_placement,omitempty"`
+	// QKNorm normalises queries and keys before the rotary embedding.
+	QKNorm QKNorm `json:"qk_norm,omitempty"`
+	// AttnScale divides the attention scores (TransformerLens attn_scale); 0 means sqrt(d_head).
+	// GPT-Neo does not scale (1); Gemma uses sqrt(query_pre_attn_scalar).
+	AttnScale float64 `json:"attn_scale,omitempty"`
+	// AttnSoftcap caps the scores as cap * tanh(score / cap) before the mask (Gemma 2); 0: none.
+	AttnSoftcap float64 `json:"attn_scores_soft_cap,omitempty"`
+	// OutputSoftcap caps the logits the same way (Gemma 2's final_logit_softcapping); 0: none.
+	OutputSoftcap float64 `json:"output_logits_soft_cap,omitempty"`
+	// WindowSize is the local attention window: a query at position q sees keys s with
+	// q - WindowSize < s <= q. Used by the layers LocalLayers marks.
+	WindowSize int `json:"window_size,omitempty"`
+	// LocalLayers marks the layers whose attention is local (windowed); nil or false: global.
+	LocalLayers []bool `json:"local_layers,omitempty"`
+	// EmbedScale multiplies the token embedding before hook_embed (Gemma: sqrt(d_model), in
+	// float32 as Gemma rounds it); 0 means 1.
+	EmbedScale float64 `json:"embed_scale,omitempty"`
+
 	// Task names the task the model was trained on (a tasks.New name, recorded by interp train
 	// as config.json's interp_task); commands that need a task take it as their default. "" for
 	// models trained elsewhere.
@@ -87,6 +178,75 @@ func (c Config) HasMLP() bool { return !c.AttnOnly }
 // HasLN reports whether the model applies LayerNorm.
 func (c Config) HasLN() bool { return c.Normalization == LayerNorm }
 
+// HasNorm reports whether the model normalises at all (LayerNorm or RMSNorm).
+func (c Config) HasNorm() bool { return c.Normalization == LayerNorm || c.Normalization == RMS }
+
+// KVHeads is the number of key/value heads (NKVHeads, or NHeads without grouped-query attention).
+func (c Config) KVHeads() int {
+	if c.NKVHeads > 0 {
+		return c.NKVHeads
+	}
+	return c.NHeads
+}
+
+// KVHead is the key/value head query head h reads.
+func (c Config) KVHead(h int) int { return h / (c.NHeads / c.KVHeads()) }
+
+// Local reports whether layer l's attention is local (windowed).
+func (c Config) Local(l int) bool { return l < len(c.LocalLayers) && c.LocalLayers[l] }
+
+// PreNorms reports whether blocks normalise the input of attention and the MLP (ln1, ln2).
+func (c Config) PreNorms() bool { return c.HasNorm() && c.NormPlacement != PostNorm }
+
+// PostNorms reports whether blocks normalise the output of attention and the MLP (ln1_post, ln2_post).
+func (c Config) PostNorms() bool {
+	return c.HasNorm() && (c.NormPlacement == PrePostNorm || c.NormPlacement == PostNorm)
+}
+
+// HasResidMid reports whether blocks have a hook_resid_mid (an MLP after attention, not beside it).
+func (c Config) HasResidMid() bool { return c.HasMLP() && !c.ParallelResidual }
+
+// GPT2Layout reports nil when c uses only what GPT-2 and interp's toy models use (LayerNorm or
+// none, learned or no positions, plain MLP, one key/value head per head, pre-norms, scores
+// scaled by sqrt(d_head), no caps, windows or embedding scale), and otherwise an error naming the
+// first other feature. Analyses that rebuild part of the forward pass by hand call it to refuse,
+// loudly, the models they do not yet cover.
+func (c Config) GPT2Layout() error {
+	feature := ""
+	switch {
+	case c.Normalization == RMS:
+		feature = "RMSNorm"
+	case c.KVHeads() != c.NHeads:
+		feature = "grouped-query attention"
+	case c.RotaryDim > 0:
+		feature = "rotary embeddings"
+	case c.GatedMLP:
+		feature = "a gated MLP"
+	case c.ParallelResidual:
+		feature = "a parallel residual"
+	case c.NormPlacement != PreNorm:
+		feature = "norms after attention and the MLP"
+	case c.QKNorm != NoQKNorm:
+		feature = "query/key norms"
+	case c.AttnScale != 0:
+		feature = "a non-standard attention scale"
+	case c.AttnSoftcap != 0 || c.OutputSoftcap != 0:
+		feature = "soft-capping"
+	case slices.Contains(c.LocalLayers, true):
+		feature = "local attention"
+	case c.EmbedScale != 0:
+		feature = "a scaled embedding"
+	}
+	if feature == "" {
+		return nil
+	}
+	fam := c.Family
+	if fam == "" {
+		fam = "this model"
+	}
+	return fmt.Errorf("%s uses %s, which this analysis does not support yet (GPT-2-layout models only)", fam, feature)
+}
+
 // Validate checks the configuration for impossible or unknown values.
 func (c Config) Validate() error {
 	switch {
@@ -106,20 +266,71 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model: config: d_mlp must be positive for a model with MLPs, got %d", c.DMLP)
 	}
 	switch c.Act {
-	case GeluNew, Gelu, Relu:
+	case GeluNew, Gelu, Relu, Silu:
 	default:
 		if !c.AttnOnly {
-			return fmt.Errorf("model: config: unknown act_fn %q (want gelu_new, gelu or relu)", c.Act)
+			return fmt.Errorf("model: config: unknown act_fn %q (want gelu_new, gelu, relu or silu)", c.Act)
 		}
 	}
 	switch c.Normalization {
-	case LayerNorm:
+	case LayerNorm, RMS:
 		if c.LNEps <= 0 {
-			return fmt.Errorf("model: config: eps must be positive with LayerNorm, got %g", c.LNEps)
+			return fmt.Errorf("model: config: eps must be positive with %s, got %g", c.Normalization, c.LNEps)
 		}
 	case NoNorm:
 	default:
-		return fmt.Errorf("model: config: unknown normalization_type %q (want LN or none)", c.Normalization)
+		return fmt.Errorf("model: config: unknown normalization_type %q (want LN, RMS or none)", c.Normalization)
+	}
+	return c.validateArch()
+}
+
+// validateArch checks the fields beyond GPT-2's.
+func (c Config) validateArch() error {
+	switch {
+	case c.NKVHeads < 0 || (c.NKVHeads > 0 && c.NHeads%c.NKVHeads != 0):
+		return fmt.Errorf("model: config: n_key_value_heads %d must divide n_heads %d", c.NKVHeads, c.NHeads)
+	case c.RotaryDim < 0 || c.RotaryDim > c.DHead || c.RotaryDim%2 != 0:
+		return fmt.Errorf("model: config: rotary_dim %d must be even and at most d_head %d", c.RotaryDim, c.DHead)
+	case c.RotaryDim > 0 && c.PositionalEmbeddings:
+		return fmt.Errorf("model: config: rotary and learned positional embeddings together are not supported")
+	case c.RotaryBase < 0 || c.RotaryBaseLocal < 0:
+		return fmt.Errorf("model: config: rotary bases must be positive, got %g and %g", c.RotaryBase, c.RotaryBaseLocal)
+	case c.AttnScale < 0 || c.AttnSoftcap < 0 || c.OutputSoftcap < 0 || c.EmbedScale < 0:
+		return fmt.Errorf("model: config: attn_scale, soft caps and embed_scale must not be negative")
+	case len(c.LocalLayers) > c.NLayers:
+		return fmt.Errorf("model: config: local_layers has %d entries for %d layers", len(c.LocalLayers), c.NLayers)
+	case slices.Contains(c.LocalLayers, true) && c.WindowSize <= 0:
+		return fmt.Errorf("model: config: local layers need a positive window_size, got %d", c.WindowSize)
+	case c.GatedMLP && c.AttnOnly:
+		return fmt.Errorf("model: config: gated_mlp set on an attention-only model")
+	case c.ParallelResidual && c.AttnOnly:
+		return fmt.Errorf("model: config: parallel_attn_mlp set on an attention-only model")
+	}
+	switch c.NormPlacement {
+	case PreNorm, PrePostNorm, PostNorm:
+	default:
+		return fmt.Errorf("model: config: unknown norm_placement %q (want \"\", pre_post or post)", c.NormPlacement)
+	}
+	if c.NormPlacement != PreNorm && c.ParallelResidual {
+		return fmt.Errorf("model: config: norm_placement %s with a parallel residual is not supported", c.NormPlacement)
+	}
+	switch c.QKNorm {
+	case NoQKNorm, QKNormHead, QKNormProj:
+	default:
+		return fmt.Errorf("model: config: unknown qk_norm %q (want \"\", head or proj)", c.QKNorm)
+	}
+	if c.QKNorm != NoQKNorm && c.Normalization != RMS {
+		return fmt.Errorf("model: config: qk_norm needs normalization_type RMS")
+	}
+	if r := c.RopeScaling; r != nil {
+		switch {
+		case r.Type != "linear" && r.Type != "llama3":
+			return fmt.Errorf("model: config: rope_scaling type %q is not supported (want linear or llama3)", r.Type)
+		case r.Factor <= 0:
+			return fmt.Errorf("model: config: rope_scaling factor must be positive, got %g", r.Factor)
+		case r.Type == "llama3" && (r.LowFreqFactor <= 0 || r.HighFreqFactor <= r.LowFreqFactor || r.OriginalMaxPos <= 0):
+			return fmt.Errorf("model: config: llama3 rope_scaling needs 0 < low_freq_factor < high_freq_factor and original_max_position_embeddings > 0")
+		}
 	}
 	return nil
 }
@@ -149,8 +360,12 @@ type hfConfig struct {
 	InterpTask          string `json:"interp_task,omitempty"`
 }
 
-// ReadHFConfig parses a Hugging Face GPT-2 config.json (plus this project's interp_* extensions).
+// ReadHFConfig parses a Hugging Face config.json: GPT-2's (plus this project's interp_*
+// extensions) or that of any family Load reads (FamilyNames).
 func ReadHFConfig(path string) (Config, error) {
+	if c, _, _, ok, err := readFamilyConfig(path); err != nil || ok {
+		return c, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("model: read config: %w", err)

@@ -87,7 +87,11 @@ func isMaskBuffer(name string, nLayers int) bool {
 	return err == nil && l >= 0 && l < nLayers && strconv.Itoa(l) == num
 }
 
-// Load reads a checkpoint directory in the Hugging Face GPT-2 layout: config.json (ReadHFConfig)
+// Load reads a Hugging Face checkpoint directory. config.json's model_type picks the family
+// (FamilyNames: gpt2, llama, gpt_neox, gpt_neo, qwen2, ...; family_*.go hold their names); what
+// follows describes GPT-2's layout, and the families read theirs as strictly.
+//
+// GPT-2: config.json (ReadHFConfig)
 // and model.safetensors, or a sharded model.safetensors.index.json with its shard files. Keys may
 // all carry the "transformer." prefix (lm_head.weight never does). Conv1D weights are [in, out];
 // the fused c_attn columns are [Q | K | V], each head-major. The causal-mask buffers
@@ -110,8 +114,14 @@ func Load(dir string) (*Weights, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("model: load %s: not a directory (want a folder with %s and %s)", dir, configFile, weightsFile)
 	}
-	c, err := ReadHFConfig(filepath.Join(dir, configFile))
+	c, hf, fam, ok, err := readFamilyConfig(filepath.Join(dir, configFile))
 	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return loadFamily(dir, c, hf, fam)
+	}
+	if c, err = ReadHFConfig(filepath.Join(dir, configFile)); err != nil {
 		return nil, err
 	}
 	keep := func(name string) bool {
@@ -346,7 +356,9 @@ func fromHF(c Config, ts map[string]*tensors.Tensor, src map[string]string, wher
 	return w, nil
 }
 
-// Save writes w to dir (created if needed) as a Hugging Face GPT-2 checkpoint: model.safetensors
+// Save writes w to dir (created if needed). A GPT-2-layout model (Config.GPT2Layout) is written as a
+// Hugging Face GPT-2 checkpoint, any other in interp's own layout (family_interp.go), which Load
+// reads back. GPT-2: model.safetensors
 // (no key prefix; lm_head.weight only when untied; metadata format "pt") and config.json, each
 // written atomically (temporary file + rename). The weights are written first, so config.json
 // is the last file to change.
@@ -359,6 +371,9 @@ func Save(w *Weights, dir string) error {
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("model: save %s: %w", dir, err)
+	}
+	if w.Config.GPT2Layout() != nil {
+		return saveInterp(w, dir)
 	}
 	if err := WriteSafetensors(filepath.Join(dir, weightsFile), toHF(w), map[string]string{"format": hfFormatPyTorch}); err != nil {
 		return err

@@ -341,9 +341,9 @@ func TestLoadErrors(t *testing.T) {
 		}, func(dir string) []string {
 			return []string{"parse config " + filepath.Join(dir, configFile), "unexpected end of JSON"}
 		}},
-		{"unsupported model_type", editConfig(func(m map[string]any) { m["model_type"] = "llama" }),
+		{"unsupported model_type", editConfig(func(m map[string]any) { m["model_type"] = "bert" }),
 			func(dir string) []string {
-				return []string{filepath.Join(dir, configFile), `model_type "llama" is not supported`}
+				return []string{filepath.Join(dir, configFile), `model_type "bert" is not supported`}
 			}},
 		{"missing model.safetensors", func(t *testing.T, dir string) { require.NoError(t, os.Remove(st(dir))) },
 			func(dir string) []string {

@@ -11,9 +11,11 @@ import (
 	"github.com/interp-dev/interp/hooks"
 )
 
-// This file is the whole forward pass, top to bottom: embeddings -> blocks (LayerNorm ->
-// attention -> LayerNorm -> MLP) -> final LayerNorm -> unembedding. Every activation passes
-// through hk.Point under its TransformerLens name. Shapes use the legend in doc.go.
+// This file is the whole forward pass, top to bottom: embeddings -> blocks (norm -> attention ->
+// norm -> MLP) -> final norm -> unembedding. Every activation passes through hk.Point under its
+// TransformerLens name. The architectures of every family are Config fields read here (norm kind
+// and placement, rotary embeddings, grouped-query attention, gated MLPs, parallel residuals,
+// windows, soft-caps); there is no other forward pass. Shapes use the legend in doc.go.
 
 // Params are the weight nodes of one graph, by TransformerLens name (see ParamSpecs).
 type Params map[string]*Node
@@ -27,6 +29,9 @@ func Forward(c Config, p Params, tokens *Node, hk *hooks.Active) *Node {
 	// Embeddings. Positions are gathered rather than sliced: Slice has no gradient on the
 	// pure-Go backend, Gather's (a scatter-add) works everywhere.
 	embed := Gather(p["embed.W_E"], InsertAxes(tokens, -1)) // [B, P, D]
+	if c.EmbedScale != 0 {
+		embed = MulScalar(embed, float64(float32(c.EmbedScale)))
+	}
 	embed = hk.Point(hooks.Embed, embed)
 	resid := embed
 	if c.PositionalEmbeddings {
@@ -47,71 +52,131 @@ func ForwardFrom(c Config, p Params, resid *Node, start int, hk *hooks.Active) *
 	for l := start; l < c.NLayers; l++ {
 		resid = block(c, p, l, resid, hk)
 	}
-	return unembed(c, p, layerNorm(c, p, "ln_final", resid, hk))
+	return unembed(c, p, norm(c, p, "ln_final", resid, hk))
 }
 
-// unembed maps the final normalised residual stream [..., D] to logits [..., V].
+// unembed maps the final normalised residual stream [..., D] to logits [..., V], soft-capped
+// when the config says so.
 func unembed(c Config, p Params, x *Node) *Node {
 	last := x.Rank() - 1
+	var logits *Node
 	if c.TiedEmbeddings {
-		return DotGeneral(x, []int{last}, nil, p["embed.W_E"], []int{1}, nil) // [..., V]
+		logits = DotGeneral(x, []int{last}, nil, p["embed.W_E"], []int{1}, nil) // [..., V]
+	} else {
+		logits = DotGeneral(x, []int{last}, nil, p["unembed.W_U"], []int{0}, nil) // [..., V]
 	}
-	return DotGeneral(x, []int{last}, nil, p["unembed.W_U"], []int{0}, nil) // [..., V]
+	return softcap(logits, c.OutputSoftcap)
 }
 
-// block is one transformer block: resid_pre -> (+attn) resid_mid -> (+mlp) resid_post.
+// softcap is cap * tanh(x / cap), or x when cap is 0.
+func softcap(x *Node, cap float64) *Node {
+	if cap == 0 {
+		return x
+	}
+	return MulScalar(Tanh(MulScalar(x, 1/cap)), cap)
+}
+
+// block is one transformer block: resid_pre -> (+attn) resid_mid -> (+mlp) resid_post, or with
+// a parallel residual resid_pre -> (+attn +mlp) resid_post. Norms sit before (ln1, ln2), around
+// or after (ln1_post, ln2_post) the sublayers, as c.NormPlacement says.
 func block(c Config, p Params, l int, resid *Node, hk *hooks.Active) *Node {
 	resid = hk.Point(hooks.ResidPre(l), resid)
-	x := layerNorm(c, p, blockName(l, "ln1"), resid, hk)
-	attnOut := hk.Point(hooks.AttnOut(l), attention(c, p, l, x, hk))
+	attnOut := attention(c, p, l, preNorm(c, p, blockName(l, "ln1"), resid, hk), hk)
+	attnOut = hk.Point(hooks.AttnOut(l), postNorm(c, p, blockName(l, "ln1_post"), attnOut, hk))
 	if !c.HasMLP() {
 		return hk.Point(hooks.ResidPost(l), Add(resid, attnOut))
 	}
+	if c.ParallelResidual {
+		mlpOut := hk.Point(hooks.MLPOut(l), mlp(c, p, l, preNorm(c, p, blockName(l, "ln2"), resid, hk), hk))
+		return hk.Point(hooks.ResidPost(l), Add(Add(mlpOut, attnOut), resid)) // Pythia's order of the sum
+	}
 	resid = hk.Point(hooks.ResidMid(l), Add(resid, attnOut))
-	x = layerNorm(c, p, blockName(l, "ln2"), resid, hk)
-	mlpOut := hk.Point(hooks.MLPOut(l), mlp(c, p, l, x, hk))
+	mlpOut := mlp(c, p, l, preNorm(c, p, blockName(l, "ln2"), resid, hk), hk)
+	mlpOut = hk.Point(hooks.MLPOut(l), postNorm(c, p, blockName(l, "ln2_post"), mlpOut, hk))
 	return hk.Point(hooks.ResidPost(l), Add(resid, mlpOut))
 }
 
-// layerNorm is TransformerLens's (unfolded) LayerNorm: hook_scale is sqrt(var + eps) [B, P, 1]
-// and hook_normalized the output after the learned scale and bias. With normalization "none"
-// it is the identity and has no hooks.
-func layerNorm(c Config, p Params, name string, x *Node, hk *hooks.Active) *Node {
-	if !c.HasLN() {
+// preNorm is the norm before a sublayer (ln1, ln2), the identity where blocks have none.
+func preNorm(c Config, p Params, name string, x *Node, hk *hooks.Active) *Node {
+	if !c.PreNorms() {
 		return x
 	}
-	x = Sub(x, ReduceAndKeep(x, ReduceMean, -1)) // [B, P, D]
+	return norm(c, p, name, x, hk)
+}
+
+// postNorm is the norm after a sublayer (ln1_post, ln2_post), the identity where blocks have none.
+func postNorm(c Config, p Params, name string, x *Node, hk *hooks.Active) *Node {
+	if !c.PostNorms() {
+		return x
+	}
+	return norm(c, p, name, x, hk)
+}
+
+// norm is the model's normalisation over the last axis of x [..., N], with hooks name.hook_scale
+// [..., 1] and name.hook_normalized [..., N], the output after the learned gain (and bias).
+//
+// LayerNorm (unfolded, as TransformerLens): x' = x - mean(x), scale = sqrt(mean(x'^2) + eps),
+// out = x'/scale * w + b. RMSNorm: scale = sqrt(mean(x^2) + eps), out = x/scale * w. With
+// normalization "none" it is the identity and has no hooks.
+func norm(c Config, p Params, name string, x *Node, hk *hooks.Active) *Node {
+	if !c.HasNorm() {
+		return x
+	}
+	r := x.Rank()
+	if c.Normalization == LayerNorm {
+		x = Sub(x, ReduceAndKeep(x, ReduceMean, -1))
+	}
 	// Sqrt then Div rather than Rsqrt: Rsqrt has no gradient in GoMLX v0.26.0.
-	scale := Sqrt(AddScalar(ReduceAndKeep(Square(x), ReduceMean, -1), c.LNEps)) // [B, P, 1]
+	scale := Sqrt(AddScalar(ReduceAndKeep(Square(x), ReduceMean, -1), c.LNEps)) // [..., 1]
 	scale = hk.Point(name+".hook_scale", scale)
-	x = Div(x, scale)
-	x = Add(Mul(x, ExpandLeftToRank(p[name+".w"], 3)), ExpandLeftToRank(p[name+".b"], 3))
+	x = Mul(Div(x, scale), ExpandLeftToRank(p[name+".w"], r))
+	if c.Normalization == LayerNorm {
+		x = Add(x, ExpandLeftToRank(p[name+".b"], r))
+	}
 	return hk.Point(name+".hook_normalized", x)
 }
 
 // attention is causal multi-head self-attention with per-head weights. It returns attn_out
 // [B, P, D] (before the hook). The per-head result [B, P, H, D] is only materialised when a
 // hook asks for it; otherwise z is contracted with W_O over heads and d_head in one matmul.
+//
+// Under grouped-query attention k and v have Hkv heads ([B, P, Hkv, K], as hooked) and query head
+// h reads key/value head h / (H/Hkv). Query/key norms come before the rotary embedding, whose
+// outputs are hook_rot_q and hook_rot_k.
 func attention(c Config, p Params, l int, x *Node, hk *hooks.Active) *Node {
 	pre := blockName(l, "attn.")
 	proj := func(w, b string) *Node {
-		y := DotGeneral(x, []int{2}, nil, p[pre+w], []int{1}, nil) // [B, P, H, K]
+		y := DotGeneral(x, []int{2}, nil, p[pre+w], []int{1}, nil) // [B, P, H or Hkv, K]
 		return Add(y, ExpandLeftToRank(p[pre+b], 4))
 	}
 	q := hk.Point(hooks.Q(l), proj("W_Q", "b_Q")) // [B, P, H, K]
-	k := hk.Point(hooks.K(l), proj("W_K", "b_K")) // [B, P, H, K]
-	v := hk.Point(hooks.V(l), proj("W_V", "b_V")) // [B, P, H, K]
+	k := hk.Point(hooks.K(l), proj("W_K", "b_K")) // [B, P, Hkv, K]
+	v := hk.Point(hooks.V(l), proj("W_V", "b_V")) // [B, P, Hkv, K]
+	if c.QKNorm != NoQKNorm {
+		q = qkNorm(c, p, pre+"q_norm", q, hk)
+		k = qkNorm(c, p, pre+"k_norm", k, hk)
+	}
+	if c.RotaryDim > 0 {
+		q = hk.Point(hooks.RotQ(l), rotary(c, l, q))
+		k = hk.Point(hooks.RotK(l), rotary(c, l, k))
+	}
+	k, v = repeatKV(c, k), repeatKV(c, v) // [B, P, H, K]
 
-	// scores[b, h, q, s] = q[b, q, h, :] . k[b, s, h, :] / sqrt(K), causally masked with -inf.
+	// scores[b, h, q, s] = q[b, q, h, :] . k[b, s, h, :] / attn_scale, soft-capped, and masked
+	// with -inf where s > q (causal) or, in a local layer, s <= q - window.
 	scores := DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2}) // [B, H, Pq, Pk]
-	scores = MulScalar(scores, 1/math.Sqrt(float64(c.DHead)))
-	// The mask is added ([1, 1, P, P]: 0 on and below the diagonal, -inf above) rather than
+	scale := c.AttnScale
+	if scale == 0 {
+		scale = math.Sqrt(float64(c.DHead))
+	}
+	if scale != 1 {
+		scores = MulScalar(scores, 1/scale)
+	}
+	scores = softcap(scores, c.AttnSoftcap)
+	// The mask is added ([1, 1, P, P]: 0 where a key is visible, -inf elsewhere) rather than
 	// selected with a [B, H, P, P] Where: the same values, without materialising a broadcast
 	// mask; the gradient at masked positions is zero either way (their pattern is 0).
-	g, P := scores.Graph(), scores.Shape().Dimensions[2]
-	zero, negInf := ScalarZero(g, scores.DType()), Infinity(g, scores.DType(), -1)
-	mask := Where(LowerTriangular(g, P), BroadcastToDims(zero, P, P), BroadcastToDims(negInf, P, P)) // [P, P]
-	scores = Add(scores, ExpandLeftToRank(mask, 4))
+	scores = Add(scores, ExpandLeftToRank(attentionMask(c, l, scores.Graph(), scores.Shape().Dimensions[2], scores.DType()), 4))
 	scores = hk.Point(hooks.AttnScores(l), scores)
 	pattern := hk.Point(hooks.Pattern(l), Softmax(scores, -1)) // [B, H, Pq, Pk]
 
@@ -130,13 +195,84 @@ func attention(c Config, p Params, l int, x *Node, hk *hooks.Active) *Node {
 	return Add(out, bO)
 }
 
+// attentionMask is [P, P]: 0 where query q may see key s (s <= q, and q - s < window in a local
+// layer), -inf elsewhere.
+func attentionMask(c Config, l int, g *Graph, P int, dtype dtypes.DType) *Node {
+	visible := LowerTriangular(g, P) // [P, P] bool
+	if c.Local(l) {
+		qi := Iota(g, shapes.Make(dtypes.Int32, P, P), 0)
+		si := Iota(g, shapes.Make(dtypes.Int32, P, P), 1)
+		visible = LogicalAnd(visible, LessThan(Sub(qi, si), Scalar(g, dtypes.Int32, c.WindowSize)))
+	}
+	zero, negInf := ScalarZero(g, dtype), Infinity(g, dtype, -1)
+	return Where(visible, BroadcastToDims(zero, P, P), BroadcastToDims(negInf, P, P))
+}
+
+// qkNorm is the RMS norm of queries or keys x [B, P, heads, K]: per head over K (QKNormHead), or
+// over the whole projection, heads*K at once (QKNormProj). Hooks: name.hook_scale, name.hook_normalized.
+func qkNorm(c Config, p Params, name string, x *Node, hk *hooks.Active) *Node {
+	if c.QKNorm == QKNormHead {
+		return norm(c, p, name, x, hk)
+	}
+	dims := x.Shape().Dimensions
+	flat := Reshape(x, dims[0], dims[1], dims[2]*dims[3]) // [B, P, heads*K]
+	return Reshape(norm(c, p, name, flat, hk), dims...)
+}
+
+// repeatKV gives each query head its key/value head: [B, P, Hkv, K] -> [B, P, H, K], key/value
+// head j serving query heads j*G .. j*G+G-1 (G = H/Hkv). Without grouping it returns x.
+func repeatKV(c Config, x *Node) *Node {
+	G := c.NHeads / c.KVHeads()
+	if G == 1 {
+		return x
+	}
+	dims := x.Shape().Dimensions
+	B, P, Hkv, K := dims[0], dims[1], dims[2], dims[3]
+	return Reshape(BroadcastToDims(InsertAxes(x, 3), B, P, Hkv, G, K), B, P, Hkv*G, K)
+}
+
+// rotary applies the rotary embedding to x [B, P, heads, K] at positions 0..P-1: the first
+// RotaryDim dimensions of each head, as pairs (i, i + RotaryDim/2) (Hugging Face's rotate_half),
+// turn by angle pos * inv_freq[i]; the rest pass through.
+//
+//	out_rot = x_rot * cos + rotate_half(x_rot) * sin,  rotate_half([x1, x2]) = [-x2, x1]
+func rotary(c Config, l int, x *Node) *Node {
+	dims := x.Shape().Dimensions
+	P, K, R := dims[1], dims[3], c.RotaryDim
+	cosT, sinT := rotaryTables(c, l, P)                // [P, R] each
+	cos := Reshape(Const(x.Graph(), cosT), 1, P, 1, R) // [1, P, 1, R]
+	sin := Reshape(Const(x.Graph(), sinT), 1, P, 1, R) // [1, P, 1, R]
+	rot := x
+	if R < K {
+		rot = SliceAxis(x, 3, AxisRange(0, R))
+	}
+	x1, x2 := SliceAxis(rot, 3, AxisRange(0, R/2)), SliceAxis(rot, 3, AxisRange(R/2, R))
+	half := Concatenate([]*Node{Neg(x2), x1}, 3) // rotate_half
+	out := Add(Mul(rot, BroadcastToDims(cos, rot.Shape().Dimensions...)), Mul(half, BroadcastToDims(sin, rot.Shape().Dimensions...)))
+	if R < K {
+		out = Concatenate([]*Node{out, SliceAxis(x, 3, AxisRange(R, K))}, 3)
+	}
+	return out
+}
+
 // mlp is the two-layer MLP: hook_pre = x W_in + b_in, hook_post = act(hook_pre), output
-// hook_post W_out + b_out (before the hook_mlp_out hook).
+// hook_post W_out + b_out (before the hook_mlp_out hook). A gated MLP has hook_pre = x W_gate,
+// hook_pre_linear = x W_in and hook_post = act(hook_pre) * hook_pre_linear + b_in (TransformerLens
+// GatedMLP; Llama's SwiGLU, Gemma's GeGLU).
 func mlp(c Config, p Params, l int, x *Node, hk *hooks.Active) *Node {
 	pre := blockName(l, "mlp.")
-	h := DotGeneral(x, []int{2}, nil, p[pre+"W_in"], []int{0}, nil) // [B, P, M]
-	h = hk.Point(hooks.MLPPre(l), Add(h, ExpandLeftToRank(p[pre+"b_in"], 3)))
-	h = hk.Point(hooks.MLPPost(l), activation(c.Act, h))
+	var h *Node
+	if c.GatedMLP {
+		gate := DotGeneral(x, []int{2}, nil, p[pre+"W_gate"], []int{0}, nil) // [B, P, M]
+		gate = hk.Point(hooks.MLPPre(l), gate)
+		lin := DotGeneral(x, []int{2}, nil, p[pre+"W_in"], []int{0}, nil) // [B, P, M]
+		lin = hk.Point(hooks.MLPPreLinear(l), lin)
+		h = Add(Mul(activation(c.Act, gate), lin), ExpandLeftToRank(p[pre+"b_in"], 3))
+	} else {
+		h = DotGeneral(x, []int{2}, nil, p[pre+"W_in"], []int{0}, nil) // [B, P, M]
+		h = activation(c.Act, hk.Point(hooks.MLPPre(l), Add(h, ExpandLeftToRank(p[pre+"b_in"], 3))))
+	}
+	h = hk.Point(hooks.MLPPost(l), h)
 	out := DotGeneral(h, []int{2}, nil, p[pre+"W_out"], []int{0}, nil) // [B, P, D]
 	return Add(out, ExpandLeftToRank(p[pre+"b_out"], 3))
 }
@@ -151,6 +287,8 @@ func activation(act Activation, x *Node) *Node {
 		return Mul(MulScalar(x, 0.5), AddScalar(Erf(MulScalar(x, 1/math.Sqrt2)), 1))
 	case Relu:
 		return Max(x, ZerosLike(x))
+	case Silu: // x sigmoid(x)
+		return Mul(x, Logistic(x))
 	}
 	panic("model: unknown activation " + string(act))
 }

@@ -20,6 +20,16 @@ var testConfigs = map[string]Config{
 	"attn-only": AttnOnlyToy(2, 4, 16, 23, 12),
 	"untied-gelu-dhead": {NLayers: 1, DModel: 12, NHeads: 2, DHead: 8, DMLP: 20, NCtx: 8, DVocab: 11,
 		Act: Gelu, Normalization: LayerNorm, PositionalEmbeddings: false, TiedEmbeddings: false, LNEps: 1e-5},
+	"llama-like": {NLayers: 2, DModel: 16, NHeads: 4, NKVHeads: 2, DHead: 4, DMLP: 24, NCtx: 12, DVocab: 23,
+		Act: Silu, Normalization: RMS, LNEps: 1e-6, GatedMLP: true, RotaryDim: 4, RotaryBase: 10000},
+	"pythia-like": {NLayers: 2, DModel: 16, NHeads: 2, DHead: 8, DMLP: 32, NCtx: 12, DVocab: 23,
+		Act: Gelu, Normalization: LayerNorm, LNEps: 1e-5, ParallelResidual: true, RotaryDim: 2, RotaryBase: 10000},
+	"gemma-like": {NLayers: 2, DModel: 16, NHeads: 2, NKVHeads: 1, DHead: 8, DMLP: 24, NCtx: 12, DVocab: 23,
+		Act: GeluNew, Normalization: RMS, LNEps: 1e-6, GatedMLP: true, RotaryDim: 8, RotaryBase: 1e6, RotaryBaseLocal: 1e4,
+		NormPlacement: PrePostNorm, QKNorm: QKNormHead, AttnScale: 3, AttnSoftcap: 5, OutputSoftcap: 4,
+		WindowSize: 3, LocalLayers: []bool{true, false}, EmbedScale: 4, TiedEmbeddings: true},
+	"olmo-like": {NLayers: 1, DModel: 16, NHeads: 2, DHead: 8, DMLP: 24, NCtx: 12, DVocab: 23,
+		Act: Silu, Normalization: RMS, LNEps: 1e-6, GatedMLP: true, RotaryDim: 8, NormPlacement: PostNorm, QKNorm: QKNormProj},
 }
 
 func testModel(t testing.TB, c Config, seed uint64) *Model {

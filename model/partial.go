@@ -36,6 +36,6 @@ func LogitsAt(c Config, p Params, resid, pos *Node) *Node {
 	positions := Iota(g, shapes.Make(dtypes.Int32, 1, P), 1)                     // [1, P]
 	onehot := ConvertDType(Equal(InsertAxes(pos, -1), positions), resid.DType()) // [B, P]
 	x := ReduceAndKeep(Mul(resid, InsertAxes(onehot, -1)), ReduceSum, 1)         // [B, 1, D]
-	logits := unembed(c, p, layerNorm(c, p, "ln_final", x, nil))                 // [B, 1, V]
+	logits := unembed(c, p, norm(c, p, "ln_final", x, nil))                      // [B, 1, V]
 	return Reshape(logits, B, logits.Shape().Dimensions[2])                      // [B, V]
 }

@@ -26,46 +26,76 @@ type ParamSpec struct {
 //	W_Q, W_K, W_V [H, D, K]; b_Q, b_K, b_V [H, K]; W_O [H, K, D]; b_O [D]
 //
 // so a head's QK circuit is W_Q[h] @ W_K[h]^T and its OV circuit W_V[h] @ W_O[h].
+//
+// Under grouped-query attention W_K, W_V are [Hkv, D, K] and b_K, b_V [Hkv, K]. A gated MLP adds
+// W_gate [D, M]; RMSNorm has a gain w and no bias b; query/key norms are attn.q_norm.w and
+// attn.k_norm.w ([K] per head, or [H*K] and [Hkv*K] over the projection); norms after the
+// sublayers are ln1_post and ln2_post. Biases a checkpoint does not have (Llama's) are zeros,
+// as TransformerLens fills them.
 func ParamSpecs(c Config) []ParamSpec {
 	const std = 0.02
-	D, H, K, M, V, P := c.DModel, c.NHeads, c.DHead, c.DMLP, c.DVocab, c.NCtx
+	D, H, Hkv, K, M, V, P := c.DModel, c.NHeads, c.KVHeads(), c.DHead, c.DMLP, c.DVocab, c.NCtx
 	// GPT-2 scales the init of residual-writing projections by 1/sqrt(2*layers).
 	projStd := std / math.Sqrt(2*float64(c.NLayers))
 	specs := []ParamSpec{{Name: "embed.W_E", Shape: []int{V, D}, Init: std}}
 	if c.PositionalEmbeddings {
 		specs = append(specs, ParamSpec{Name: "pos_embed.W_pos", Shape: []int{P, D}, Init: 0.01})
 	}
-	ln := func(prefix string) {
+	normOf := func(prefix string, n int) {
+		specs = append(specs, ParamSpec{Name: prefix + ".w", Shape: []int{n}, Init: -1})
 		if c.HasLN() {
-			specs = append(specs,
-				ParamSpec{Name: prefix + ".w", Shape: []int{D}, Init: -1},
-				ParamSpec{Name: prefix + ".b", Shape: []int{D}})
+			specs = append(specs, ParamSpec{Name: prefix + ".b", Shape: []int{n}})
+		}
+	}
+	pre := func(prefix string) {
+		if c.PreNorms() {
+			normOf(prefix, D)
+		}
+	}
+	post := func(prefix string) {
+		if c.PostNorms() {
+			normOf(prefix, D)
 		}
 	}
 	for l := range c.NLayers {
 		b := fmt.Sprintf("blocks.%d", l)
-		ln(b + ".ln1")
+		pre(b + ".ln1")
 		specs = append(specs,
 			ParamSpec{Name: b + ".attn.W_Q", Shape: []int{H, D, K}, Init: std},
-			ParamSpec{Name: b + ".attn.W_K", Shape: []int{H, D, K}, Init: std},
-			ParamSpec{Name: b + ".attn.W_V", Shape: []int{H, D, K}, Init: std},
+			ParamSpec{Name: b + ".attn.W_K", Shape: []int{Hkv, D, K}, Init: std},
+			ParamSpec{Name: b + ".attn.W_V", Shape: []int{Hkv, D, K}, Init: std},
 			ParamSpec{Name: b + ".attn.W_O", Shape: []int{H, K, D}, Init: projStd},
 			ParamSpec{Name: b + ".attn.b_Q", Shape: []int{H, K}},
-			ParamSpec{Name: b + ".attn.b_K", Shape: []int{H, K}},
-			ParamSpec{Name: b + ".attn.b_V", Shape: []int{H, K}},
+			ParamSpec{Name: b + ".attn.b_K", Shape: []int{Hkv, K}},
+			ParamSpec{Name: b + ".attn.b_V", Shape: []int{Hkv, K}},
 			ParamSpec{Name: b + ".attn.b_O", Shape: []int{D}},
 		)
+		switch c.QKNorm {
+		case QKNormHead:
+			normOf(b+".attn.q_norm", K)
+			normOf(b+".attn.k_norm", K)
+		case QKNormProj:
+			normOf(b+".attn.q_norm", H*K)
+			normOf(b+".attn.k_norm", Hkv*K)
+		}
+		post(b + ".ln1_post")
 		if c.HasMLP() {
-			ln(b + ".ln2")
+			pre(b + ".ln2")
+			if c.GatedMLP {
+				specs = append(specs, ParamSpec{Name: b + ".mlp.W_gate", Shape: []int{D, M}, Init: std})
+			}
 			specs = append(specs,
 				ParamSpec{Name: b + ".mlp.W_in", Shape: []int{D, M}, Init: std},
 				ParamSpec{Name: b + ".mlp.b_in", Shape: []int{M}},
 				ParamSpec{Name: b + ".mlp.W_out", Shape: []int{M, D}, Init: projStd},
 				ParamSpec{Name: b + ".mlp.b_out", Shape: []int{D}},
 			)
+			post(b + ".ln2_post")
 		}
 	}
-	ln("ln_final")
+	if c.HasNorm() {
+		normOf("ln_final", D)
+	}
 	if !c.TiedEmbeddings {
 		specs = append(specs, ParamSpec{Name: "unembed.W_U", Shape: []int{D, V}, Init: std})
 	}
