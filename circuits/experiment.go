@@ -61,6 +61,11 @@ type senderActs struct {
 
 func newExperiment(m *model.Model, pairs *tasks.Pairs) (*experiment, error) {
 	c := m.Config
+	if err := c.GPT2Layout(); err != nil {
+		// The edge-level methods rebuild each head's q/k/v input and each MLP's input from the
+		// residual stream (LayerNorm and projection by hand, edges.go), for GPT-2's layout only.
+		return nil, fmt.Errorf("circuits: %w", err)
+	}
 	if err := checkPairs(pairs, c.DVocab, c.NCtx); err != nil {
 		return nil, err
 	}

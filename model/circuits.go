@@ -4,6 +4,8 @@ import "fmt"
 
 // QK returns head h of layer l's QK circuit W_Q[h] W_K[h]^T [D, D] (row-major): the bilinear
 // form whose value on (query residual, key residual) is the pre-softmax score times sqrt(K).
+// Under grouped-query attention W_K is that of the head's key/value head. With rotary embeddings
+// the score also depends on the positions; this is the circuit at equal positions.
 func (m *Model) QK(l, h int) ([]float32, error) {
 	if err := m.checkHead(l, h); err != nil {
 		return nil, err
@@ -11,7 +13,8 @@ func (m *Model) QK(l, h int) ([]float32, error) {
 	c := m.Config
 	D, K := c.DModel, c.DHead
 	wq := m.Weights.Flat(blockName(l, "attn.W_Q"))[h*D*K : (h+1)*D*K] // [D, K]
-	wk := m.Weights.Flat(blockName(l, "attn.W_K"))[h*D*K : (h+1)*D*K] // [D, K]
+	kv := c.KVHead(h)
+	wk := m.Weights.Flat(blockName(l, "attn.W_K"))[kv*D*K : (kv+1)*D*K] // [D, K]
 	out := make([]float32, D*D)
 	for i := range D {
 		for j := range D {
@@ -26,14 +29,16 @@ func (m *Model) QK(l, h int) ([]float32, error) {
 }
 
 // OV returns head h of layer l's OV circuit W_V[h] W_O[h] [D, D] (row-major): how the head maps
-// a source residual vector to what it writes into the destination's residual stream.
+// a source residual vector to what it writes into the destination's residual stream (W_V of the
+// head's key/value head under grouped-query attention).
 func (m *Model) OV(l, h int) ([]float32, error) {
 	if err := m.checkHead(l, h); err != nil {
 		return nil, err
 	}
 	c := m.Config
 	D, K := c.DModel, c.DHead
-	wv := m.Weights.Flat(blockName(l, "attn.W_V"))[h*D*K : (h+1)*D*K] // [D, K]
+	kv := c.KVHead(h)
+	wv := m.Weights.Flat(blockName(l, "attn.W_V"))[kv*D*K : (kv+1)*D*K] // [D, K]
 	wo := m.Weights.Flat(blockName(l, "attn.W_O"))[h*K*D : (h+1)*K*D] // [K, D]
 	out := make([]float32, D*D)
 	for i := range D {

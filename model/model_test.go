@@ -257,7 +257,12 @@ func TestCacheAnalyses(t *testing.T) {
 // TestGradientsAtHooks compares the gradient of a logit with respect to hook points against
 // central finite differences through Add hooks.
 func TestGradientsAtHooks(t *testing.T) {
-	c := testConfigs["gpt2-like"]
+	for _, name := range []string{"gpt2-like", "llama-like", "pythia-like", "gemma-like", "olmo-like"} {
+		t.Run(name, func(t *testing.T) { testGradientsAtHooks(t, testConfigs[name]) })
+	}
+}
+
+func testGradientsAtHooks(t *testing.T, c Config) {
 	m := testModel(t, c, 6)
 	tok := randTokens(t, 1, 4, c.DVocab, 11)
 	ld := func(logits *graph.Node, _ []*graph.Node) *graph.Node {
@@ -268,7 +273,8 @@ func TestGradientsAtHooks(t *testing.T) {
 		last := graph.Slice(logits, graph.AxisRange(), graph.AxisElem(3), graph.AxisRange()) // [1, 1, V]
 		return graph.ReduceAllSum(graph.Mul(last, graph.ExpandLeftToRank(w, 3)))
 	}
-	names := []string{hooks.ResidPre(1), hooks.Pattern(0), hooks.MLPPost(1), hooks.Z(1)}
+	last := c.NLayers - 1
+	names := []string{hooks.Embed, hooks.K(0), hooks.ResidPre(last), hooks.Pattern(0), hooks.MLPPost(last), hooks.Z(last)}
 	out := m.MustRun(tok, hooks.New().Grad("ld", ld, names).Cache(names...))
 	require.False(t, math.IsNaN(out.Metric))
 	for _, name := range names {
@@ -276,8 +282,14 @@ func TestGradientsAtHooks(t *testing.T) {
 		act := out.Cache.MustGet(name)
 		shape := act.Shape().Dimensions
 		n := len(grad)
+		// The step is 1e-2 of the activation's RMS, at most 1e-2: normalised activations (the
+		// keys before a q/k norm) can be small, and a fixed step would leave the linear regime.
+		var ss float64
+		for _, v := range floats(act) {
+			ss += float64(v) * float64(v)
+		}
+		eps := float32(min(1e-2, 1e-2*math.Sqrt(ss/float64(n))))
 		for _, idx := range []int{0, n / 3, n / 2, n - 1} {
-			const eps = 1e-2
 			delta := func(s float32) *tensors.Tensor {
 				d := make([]float32, n)
 				d[idx] = s
@@ -285,7 +297,7 @@ func TestGradientsAtHooks(t *testing.T) {
 			}
 			up := m.MustRun(tok, hooks.New().Add(name, delta(eps)).Grad("ld", ld, nil)).Metric
 			down := m.MustRun(tok, hooks.New().Add(name, delta(-eps)).Grad("ld", ld, nil)).Metric
-			fd := (up - down) / (2 * eps)
+			fd := (up - down) / (2 * float64(eps))
 			require.InDelta(t, fd, float64(grad[idx]), 2e-3+2e-2*math.Abs(fd), "%s[%d]", name, idx)
 		}
 	}

@@ -32,7 +32,13 @@ func TestAttributionExactWhenLinear(t *testing.T) {
 // a small random model with GPT-2's layout, per component, and requires it to be high where
 // patches are small perturbations (weights at 2x GPT-2's init scale).
 func TestAttributionCorrelatesWithExact(t *testing.T) {
-	cfg := testConfigs["gpt2-like"]
+	for _, cname := range []string{"gpt2-like", "llama-like", "pythia-like"} {
+		t.Run(cname, func(t *testing.T) { testAttributionCorrelates(t, cname) })
+	}
+}
+
+func testAttributionCorrelates(t *testing.T, cname string) {
+	cfg := testConfigs[cname]
 	m := refModel(t, cfg, 3, 2)
 	p := refPrompts(4, 6, cfg.DVocab, 5)
 	e, err := NewExperiment(m, p, NormLogitDiff(), Options{})
@@ -43,7 +49,7 @@ func TestAttributionCorrelatesWithExact(t *testing.T) {
 		min  float64
 	}{
 		{ResidPre, LayerPosSetter, 0.95}, {AttnOut, LayerPosSetter, 0.95}, {MLPOut, LayerPosSetter, 0.95},
-		{Z, LayerHeadPosSetter, 0.95}, {V, LayerHeadSetter, 0.95}, {Pattern, PatternHeadDestSetter, 0.8},
+		{Z, LayerHeadPosSetter, 0.95}, {V, LayerHeadSetter, 0.95}, {K, LayerHeadSetter, 0.8}, {Pattern, PatternHeadDestSetter, 0.8},
 	} {
 		t.Run(fmt.Sprintf("%s/%s", tc.comp, tc.s.Name), func(t *testing.T) {
 			exact, err := e.Patch(tc.comp, tc.s)
@@ -52,6 +58,13 @@ func TestAttributionCorrelatesWithExact(t *testing.T) {
 			require.NoError(t, err)
 			r := Correlation(exact.Scores, attr.Scores)
 			t.Logf("%s by %s: correlation(attribution, exact) = %.4f over %d scores", tc.comp, tc.s.Name, r, len(exact.Scores))
+			if tc.comp == ResidPre && !cfg.PositionalEmbeddings {
+				// Without learned positions, resid_pre at layer 0 is the token embedding alone: the
+				// patch swaps a whole normalised token vector, far outside attribution's linear
+				// regime (the gradients themselves are checked against finite differences in
+				// model.TestGradientsAtHooks). Logged, not required.
+				return
+			}
 			require.Greater(t, r, tc.min)
 		})
 	}

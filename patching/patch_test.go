@@ -16,9 +16,15 @@ var testConfigs = map[string]model.Config{
 	"gpt2-like": {NLayers: 2, DModel: 16, NHeads: 4, DHead: 4, DMLP: 32, NCtx: 12, DVocab: 23,
 		Act: model.GeluNew, Normalization: model.LayerNorm, PositionalEmbeddings: true, TiedEmbeddings: true, LNEps: 1e-5},
 	"attn-only": model.AttnOnlyToy(2, 4, 16, 23, 12),
+	// Llama-style: RMSNorm, rotary, grouped-query attention (hook_k, hook_v have 2 heads), SwiGLU.
+	"llama-like": {NLayers: 2, DModel: 16, NHeads: 4, NKVHeads: 2, DHead: 4, DMLP: 24, NCtx: 12, DVocab: 23,
+		Act: model.Silu, Normalization: model.RMS, LNEps: 1e-6, GatedMLP: true, RotaryDim: 4, RotaryBase: 10000},
+	// Pythia-style: parallel residual (no resid_mid), partial rotary, untied.
+	"pythia-like": {NLayers: 2, DModel: 16, NHeads: 4, DHead: 4, DMLP: 32, NCtx: 12, DVocab: 23,
+		Act: model.Gelu, Normalization: model.LayerNorm, LNEps: 1e-5, ParallelResidual: true, RotaryDim: 2, RotaryBase: 10000},
 }
 
-var testScale = map[string]float32{"gpt2-like": 8, "attn-only": 30}
+var testScale = map[string]float32{"gpt2-like": 8, "attn-only": 30, "llama-like": 8, "pythia-like": 8}
 
 const refTol = 1e-4
 

@@ -232,16 +232,29 @@ func (e *Experiment) pathPlan(r Receivers, opt PathOptions, ls int) (plan, bool)
 		// Step 2: the target run from the first receiver layer, only the receivers' inputs replaced.
 		fns2 := map[string]hooks.Fn{}
 		for _, lr := range recv {
-			heads := make([]float32, c.NHeads)
-			for _, h := range r.Heads {
-				if h.Layer == lr {
-					heads[h.Head] = 1
+			// The mask over heads of each input: query heads for q, key/value heads for k and v,
+			// so under grouped-query attention a receiver's k or v input is its key/value head's,
+			// shared with the other query heads of its group.
+			mask := func(comp Component) *Node {
+				n := c.NHeads
+				if comp == K || comp == V {
+					n = c.KVHeads()
 				}
+				heads := make([]float32, n)
+				for _, h := range r.Heads {
+					if h.Layer == lr {
+						if n == c.NHeads {
+							heads[h.Head] = 1
+						} else {
+							heads[c.KVHead(h.Head)] = 1
+						}
+					}
+				}
+				return Reshape(Const(resid.Graph(), heads), 1, 1, n, 1) // [1, 1, heads, 1]
 			}
-			m := Const(resid.Graph(), heads)
-			m = Reshape(m, 1, 1, c.NHeads, 1) // [1, 1, H, 1]
 			for _, comp := range r.inputs() {
 				name := comp.Hook(lr)
+				m := mask(comp)
 				fns2[name] = func(x *Node, _ []*Node) *Node { return blend(x, captured[name], m, G, N) }
 			}
 		}

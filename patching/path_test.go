@@ -66,10 +66,14 @@ func refPathPatch(t *testing.T, m *model.Model, orig, new [][]int, r Receivers, 
 					val := step1.Cache.MustGet(name)
 					dims := val.Shape().Dimensions
 					mask := make([]float32, len(tensors.MustCopyFlatData[float32](val)))
-					K := dims[3]
+					K, heads := dims[3], dims[2]
 					for i := range len(mask) / K {
 						for _, h2 := range r.Heads {
-							if h2.Layer == h.Layer && i%c.NHeads == h2.Head {
+							head := h2.Head
+							if heads != c.NHeads { // k or v under grouped-query attention
+								head = c.KVHead(head)
+							}
+							if h2.Layer == h.Layer && i%heads == head {
 								for k := range K {
 									mask[i*K+k] = 1
 								}
@@ -88,9 +92,21 @@ func refPathPatch(t *testing.T, m *model.Model, orig, new [][]int, r Receivers, 
 }
 
 func TestPathPatchMatchesReference(t *testing.T) {
-	cfg := testConfigs["gpt2-like"]
+	for _, cname := range []string{"gpt2-like", "llama-like", "pythia-like"} {
+		t.Run(cname, func(t *testing.T) { testPathPatch(t, cname) })
+	}
+}
+
+// pathSeed picks, per config, random weights under which every receiver set's senders move
+// the metric (the test requires it, so that agreement with the reference means something).
+var pathSeed = map[string]uint64{"gpt2-like": 4, "llama-like": 7, "pythia-like": 7}
+
+// testPathPatch checks path patching on one of testConfigs (3 layers of 4 heads); under
+// grouped-query attention (llama-like) the k and v receivers are key/value heads.
+func testPathPatch(t *testing.T, cname string) {
+	cfg := testConfigs[cname]
 	cfg.NLayers = 3
-	m := refModel(t, cfg, 4, testScale["gpt2-like"])
+	m := refModel(t, cfg, pathSeed[cname], testScale[cname])
 	p := refPrompts(3, 6, cfg.DVocab, 5)
 	for _, tc := range []struct {
 		r      Receivers

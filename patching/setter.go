@@ -97,6 +97,9 @@ func (c Component) CheckModel(cfg model.Config) error {
 	if (c == ResidMid || c == MLPOut) && !cfg.HasMLP() {
 		return fmt.Errorf("patching: component %s: the model is attention-only (no MLP)", c)
 	}
+	if c == ResidMid && !cfg.HasResidMid() {
+		return fmt.Errorf("patching: component %s: the model's residual is parallel (attention and MLP read resid_pre; no resid_mid)", c)
+	}
 	return nil
 }
 

@@ -46,6 +46,9 @@ func NewAnalysis(m *model.Model, ts []*sae.SAE, tokens []int) (*Analysis, error)
 	if !c.HasMLP() {
 		return nil, errors.New("transcoder: analysis: the model has no MLPs")
 	}
+	if err := c.GPT2Layout(); err != nil {
+		return nil, fmt.Errorf("transcoder: analysis: %w", err)
+	}
 	if len(tokens) == 0 {
 		return nil, errors.New("transcoder: analysis: empty prompt")
 	}

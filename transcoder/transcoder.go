@@ -16,11 +16,15 @@ import (
 // that MLP's output (Config.Skip adds the linear skip term). This file holds the defaults and the
 // checks that tie such an SAE to one MLP sublayer of a model.
 
-// InputHook is the default input of layer l's transcoder: what the MLP reads,
-// blocks.L.ln2.hook_normalized, or blocks.L.hook_resid_mid for a model without LayerNorm.
+// InputHook is the default input of layer l's transcoder: what the MLP reads (its normalised
+// input, for a gated MLP too), blocks.L.ln2.hook_normalized; for a model without a norm before
+// the MLP, blocks.L.hook_resid_mid, or blocks.L.hook_resid_pre where the residual is parallel.
 func InputHook(c model.Config, l int) string {
-	if c.HasLN() {
+	switch {
+	case c.PreNorms():
 		return hooks.LN2Normalized(l)
+	case c.ParallelResidual:
+		return hooks.ResidPre(l)
 	}
 	return hooks.ResidMid(l)
 }

@@ -10,16 +10,18 @@ import (
 
 // Input-invariant circuit analysis: connections that depend on the weights only.
 
-// encoderDirections returns layer l's transcoder encoder columns pulled back through the MLP's
-// LayerNorm weight, centred (the LayerNorm's input-dependent scale left out): [F][D].
+// encoderDirections returns layer l's transcoder encoder columns pulled back through the norm
+// before the MLP (its gain; centred for a LayerNorm, not for an RMSNorm; the input-dependent
+// scale left out): [F][D]. Without a norm before the MLP they are the columns themselves.
 func encoderDirections(m *model.Model, s *sae.SAE) [][]float64 {
 	c := s.Config
 	enc := s.Flat("W_enc")
 	F := c.DSAE
 	var w []float32
-	if m.Config.HasLN() {
+	if m.Config.PreNorms() {
 		w = m.Weights.Flat(fmt.Sprintf("blocks.%d.ln2.w", Layer(s)))
 	}
+	centre := m.Config.HasLN()
 	out := make([][]float64, F)
 	for j := range F {
 		v := make([]float64, c.DIn)
@@ -31,7 +33,7 @@ func encoderDirections(m *model.Model, s *sae.SAE) [][]float64 {
 			}
 			mean += v[i]
 		}
-		if w != nil {
+		if w != nil && centre {
 			mean /= float64(len(v))
 			for i := range v {
 				v[i] -= mean
@@ -112,9 +114,13 @@ func DeEmbed(m *model.Model, s *sae.SAE, j, n int) ([]Scored, error) {
 	dir := encoderDirections(m, s)[j]
 	wE := m.Weights.Flat("embed.W_E")
 	D := m.Config.DModel
+	scale := 1.0 // hook_embed is W_E[v] times the embedding scale (Gemma's sqrt(d_model))
+	if m.Config.EmbedScale != 0 {
+		scale = float64(float32(m.Config.EmbedScale))
+	}
 	scores := make([]Scored, m.Config.DVocab)
 	for v := range scores {
-		scores[v] = Scored{v, dot32(wE[v*D:(v+1)*D], dir)}
+		scores[v] = Scored{v, scale * dot32(wE[v*D:(v+1)*D], dir)}
 	}
 	return top(scores, n, false), nil
 }
