@@ -39,7 +39,7 @@ func (m *Model) OV(l, h int) ([]float32, error) {
 	D, K := c.DModel, c.DHead
 	kv := c.KVHead(h)
 	wv := m.Weights.Flat(blockName(l, "attn.W_V"))[kv*D*K : (kv+1)*D*K] // [D, K]
-	wo := m.Weights.Flat(blockName(l, "attn.W_O"))[h*K*D : (h+1)*K*D] // [K, D]
+	wo := m.Weights.Flat(blockName(l, "attn.W_O"))[h*K*D : (h+1)*K*D]   // [K, D]
 	out := make([]float32, D*D)
 	for i := range D {
 		for k := range K {
