@@ -36,6 +36,9 @@ import (
 // eapEdgeScores returns the signed score of every edge by name; steps = 0 is EAP, steps > 0
 // EAP-IG with that many interpolation steps.
 func (e *experiment) eapEdgeScores(steps int) (map[string]float64, error) {
+	if err := e.edgeLevel(); err != nil {
+		return nil, err
+	}
 	diffs := e.senderDiffs() // [S, N, P, D]
 	acc := map[string]float64{}
 	runs := max(steps, 1)

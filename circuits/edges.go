@@ -238,6 +238,9 @@ func blockName(l int, suffix string) string { return "blocks." + strconv.Itoa(l)
 
 // runEdgeAblation runs tokens with the masked edges ablated and returns the logits.
 func (e *experiment) runEdgeAblation(tokens *tensors.Tensor, masks *edgeMasks, src *senderActs) (*tensors.Tensor, error) {
+	if err := e.edgeLevel(); err != nil {
+		return nil, err
+	}
 	out, err := e.m.Run(tokens, edgeAblationSet(e.m, masks, src))
 	if err != nil {
 		return nil, err

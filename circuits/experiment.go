@@ -59,13 +59,19 @@ type senderActs struct {
 	logits   *tensors.Tensor   // [N, P, V]
 }
 
+// edgeLevel reports whether the edge-level methods (EAP, EAP-IG, ACDC, edge faithfulness) can
+// run on the experiment's model: they rebuild each head's q/k/v input and each MLP's input from
+// the residual stream (LayerNorm and projection by hand, edges.go), for GPT-2's layout only.
+// Node-level methods (patching, head-overlap) run on every family.
+func (e *experiment) edgeLevel() error {
+	if err := e.m.Config.GPT2Layout(); err != nil {
+		return fmt.Errorf("circuits: edge-level methods: %w; node-level methods (patching, head-overlap) run on it", err)
+	}
+	return nil
+}
+
 func newExperiment(m *model.Model, pairs *tasks.Pairs) (*experiment, error) {
 	c := m.Config
-	if err := c.GPT2Layout(); err != nil {
-		// The edge-level methods rebuild each head's q/k/v input and each MLP's input from the
-		// residual stream (LayerNorm and projection by hand, edges.go), for GPT-2's layout only.
-		return nil, fmt.Errorf("circuits: %w", err)
-	}
 	if err := checkPairs(pairs, c.DVocab, c.NCtx); err != nil {
 		return nil, err
 	}

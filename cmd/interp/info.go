@@ -50,7 +50,8 @@ func cmdInfo(args []string, stdout, stderr io.Writer) error {
 func dimsWithSizes(c model.Config, dims []string) []string {
 	out := make([]string, len(dims))
 	for i, d := range dims {
-		size := map[string]int{"head": c.NHeads, "d_head": c.DHead, "d_model": c.DModel, "d_mlp": c.DMLP}[d]
+		size := map[string]int{"head": c.NHeads, "kv_head": c.KVHeads(), "d_head": c.DHead, "d_model": c.DModel, "d_mlp": c.DMLP,
+			"head*d_head": c.NHeads * c.DHead, "kv_head*d_head": c.KVHeads() * c.DHead}[d]
 		if size > 0 {
 			out[i] = fmt.Sprintf("%s=%d", d, size)
 		} else {
