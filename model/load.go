@@ -134,70 +134,89 @@ func Load(dir string) (*Weights, error) {
 	return fromHF(c, ts, src, where)
 }
 
-// readCheckpointTensors reads model.safetensors, or the shards of model.safetensors.index.json.
-// It returns the tensors (nil for those keep skipped), the file each came from, and the file
-// that names the checkpoint (model.safetensors or the index).
-func readCheckpointTensors(dir string, keep func(string) bool) (ts map[string]*tensors.Tensor, src map[string]string, where string, err error) {
+// checkpointFiles lists the safetensors files of the checkpoint in dir: model.safetensors, or the
+// shards model.safetensors.index.json names (each a file in dir that exists), sorted. index is the
+// index's weight_map (nil for a single file).
+func checkpointFiles(dir string) (files []string, index map[string]string, err error) {
 	single := filepath.Join(dir, weightsFile)
 	if _, err := os.Stat(single); err == nil {
-		ts, _, err := readSafetensorsFile(single, keep)
-		if err != nil {
-			return nil, nil, "", err
-		}
-		src := make(map[string]string, len(ts))
-		for name := range ts {
-			src[name] = single
-		}
-		return ts, src, single, nil
+		return []string{single}, nil, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, "", fmt.Errorf("model: load %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("model: load %s: %w", dir, err)
 	}
-	index := filepath.Join(dir, weightsIndex)
-	data, err := os.ReadFile(index)
+	indexPath := filepath.Join(dir, weightsIndex)
+	data, err := os.ReadFile(indexPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		msg := fmt.Sprintf("model: load %s: no %s (or %s)", dir, weightsFile, weightsIndex)
 		if _, err := os.Stat(filepath.Join(dir, "pytorch_model.bin")); err == nil {
 			msg += "; pytorch_model.bin is not supported, convert it to safetensors"
 		}
-		return nil, nil, "", errors.New(msg)
+		return nil, nil, errors.New(msg)
 	}
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("model: load %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("model: load %s: %w", dir, err)
 	}
 	var idx struct {
 		WeightMap map[string]string `json:"weight_map"`
 	}
 	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, nil, "", fmt.Errorf("model: load %s: %v", index, err)
+		return nil, nil, fmt.Errorf("model: load %s: %v", indexPath, err)
 	}
 	if len(idx.WeightMap) == 0 {
-		return nil, nil, "", fmt.Errorf("model: load %s: empty or missing weight_map", index)
+		return nil, nil, fmt.Errorf("model: load %s: empty or missing weight_map", indexPath)
 	}
 	var shards []string
 	for name, shard := range idx.WeightMap {
 		if shard == "" || shard == "." || shard == ".." || filepath.Base(shard) != shard || strings.ContainsAny(shard, `/\`) {
-			return nil, nil, "", fmt.Errorf("model: load %s: tensor %q: shard %q is not a file name in the checkpoint directory", index, name, shard)
+			return nil, nil, fmt.Errorf("model: load %s: tensor %q: shard %q is not a file name in the checkpoint directory", indexPath, name, shard)
 		}
 		if !slices.Contains(shards, shard) {
 			shards = append(shards, shard)
 		}
 	}
 	sort.Strings(shards)
-	for _, shard := range shards {
+	for i, shard := range shards {
 		if _, err := os.Stat(filepath.Join(dir, shard)); err != nil {
-			return nil, nil, "", fmt.Errorf("model: load %s: shard: %w", index, err)
+			return nil, nil, fmt.Errorf("model: load %s: shard: %w", indexPath, err)
 		}
+		shards[i] = filepath.Join(dir, shard)
 	}
+	return shards, idx.WeightMap, nil
+}
+
+// readCheckpointTensors reads model.safetensors, or the shards of model.safetensors.index.json.
+// It returns the tensors (nil for those keep skipped), the file each came from, and the file
+// that names the checkpoint (model.safetensors or the index).
+func readCheckpointTensors(dir string, keep func(string) bool) (ts map[string]*tensors.Tensor, src map[string]string, where string, err error) {
+	files, index, err := checkpointFiles(dir)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if err := checkLoadMemory(dir); err != nil {
+		return nil, nil, "", err
+	}
+	if index == nil {
+		ts, _, err := readSafetensorsFile(files[0], keep)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		src := make(map[string]string, len(ts))
+		for name := range ts {
+			src[name] = files[0]
+		}
+		return ts, src, files[0], nil
+	}
+	where = filepath.Join(dir, weightsIndex)
 	ts = map[string]*tensors.Tensor{}
 	src = map[string]string{}
-	for _, shard := range shards {
-		path := filepath.Join(dir, shard)
+	for _, path := range files {
+		shard := filepath.Base(path)
 		part, _, err := readSafetensorsFile(path, keep)
 		if err != nil {
 			return nil, nil, "", err
 		}
 		for _, name := range ckptSortedKeys(part) {
-			if want, ok := idx.WeightMap[name]; !ok || want != shard {
+			if want, ok := index[name]; !ok || want != shard {
 				if !ok {
 					want = "no shard"
 				}
@@ -206,13 +225,13 @@ func readCheckpointTensors(dir string, keep func(string) bool) (ts map[string]*t
 			ts[name], src[name] = part[name], path
 		}
 	}
-	for _, name := range ckptSortedKeys(idx.WeightMap) {
+	for _, name := range ckptSortedKeys(index) {
 		if _, ok := ts[name]; !ok {
 			return nil, nil, "", fmt.Errorf("model: load %s: tensor %q: %s maps it to this shard, which does not hold it",
-				filepath.Join(dir, idx.WeightMap[name]), name, weightsIndex)
+				filepath.Join(dir, index[name]), name, weightsIndex)
 		}
 	}
-	return ts, src, index, nil
+	return ts, src, where, nil
 }
 
 func ckptSortedKeys[V any](m map[string]V) []string {

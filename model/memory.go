@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
 
 // ActivationBytes is an estimate of the memory one forward pass of batch rows of pos tokens
@@ -20,6 +22,9 @@ func (c Config) ActivationBytes(batch, pos int) float64 {
 	perLayer := 4*b*p*float64(c.DModel) + 5*b*p*float64(c.NHeads*c.DHead) + 2*b*float64(c.NHeads)*p*p
 	if !c.AttnOnly {
 		perLayer += 2 * b * p * float64(c.DMLP)
+		if c.GatedMLP { // the linear branch
+			perLayer += b * p * float64(c.DMLP)
+		}
 	}
 	return 4 * (float64(c.NLayers)*perLayer + b*p*float64(c.DVocab))
 }
@@ -64,3 +69,46 @@ func humanBytes(b float64) string {
 	}
 	return fmt.Sprintf("%.0f KiB", b/(1<<10))
 }
+
+// CheckpointBytes returns the memory the float32 weights of the checkpoint in dir take once
+// loaded (every float tensor at 4 bytes an element, whatever its dtype on disk), reading only the
+// safetensors headers. Load needs up to twice that at its peak (the tensors as read plus their
+// TransformerLens layout), and refuses, naming both figures, when that cannot fit.
+func CheckpointBytes(dir string) (float64, error) {
+	files, _, err := checkpointFiles(dir)
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	for _, path := range files {
+		entries, err := readSafetensorsEntries(path)
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range entries {
+			if info, ok := stDTypes[e.dtype]; ok && info.to == dtypes.Float32 {
+				n := 1.0
+				for _, d := range e.shape {
+					n *= float64(d)
+				}
+				total += 4 * n
+			}
+		}
+	}
+	return total, nil
+}
+
+// checkLoadMemory refuses a checkpoint whose load peak (twice its float32 weights) does not fit.
+func checkLoadMemory(dir string) error {
+	b, err := CheckpointBytes(dir)
+	if err != nil {
+		return err
+	}
+	if err := CheckMemory(fmt.Sprintf("model: load %s: %s of float32 weights", dir, humanBytes(b)), 2*b); err != nil {
+		return fmt.Errorf("%w (loading holds the weights as read and in their TransformerLens layout)", err)
+	}
+	return nil
+}
+
+// HumanBytes formats a byte count as KiB, MiB or GiB.
+func HumanBytes(b float64) string { return humanBytes(b) }

@@ -3,6 +3,8 @@ package model
 import (
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestActivationBytesAndCheckMemory(t *testing.T) {
@@ -22,4 +24,26 @@ func TestActivationBytesAndCheckMemory(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--seq-len 100000 needs about") || !strings.Contains(err.Error(), "GiB") {
 		t.Errorf("a 100000-token batch: %v", err)
 	}
+}
+
+// TestCheckpointBytes: the header-only size of a sharded BF16 checkpoint is 4 bytes per float
+// element of its tensors as read (buffers included), twice the BF16 bytes on disk.
+func TestCheckpointBytes(t *testing.T) {
+	dir := "../testdata/golden-families/llama-gqa-bf16-sharded"
+	got, err := CheckpointBytes(dir)
+	require.NoError(t, err)
+	files, _, err := checkpointFiles(dir)
+	require.NoError(t, err)
+	require.Len(t, files, 2)
+	var want float64
+	for _, f := range files {
+		ts, _, err := ReadSafetensors(f)
+		require.NoError(t, err)
+		for _, x := range ts {
+			want += 4 * float64(x.Shape().Size())
+		}
+	}
+	require.Equal(t, want, got)
+	_, err = CheckpointBytes(t.TempDir())
+	require.ErrorContains(t, err, "no model.safetensors")
 }

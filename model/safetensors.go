@@ -133,27 +133,7 @@ func readSafetensors(name string, r io.ReaderAt, size int64, keep func(string) b
 	errf := func(format string, args ...any) error {
 		return fmt.Errorf("model: safetensors %s: "+format, append([]any{name}, args...)...)
 	}
-	if size < 8 {
-		return nil, nil, errf("file is %d bytes, too short for the 8-byte header length", size)
-	}
-	var lenBuf [8]byte
-	if err := readFullAt(r, lenBuf[:], 0); err != nil {
-		return nil, nil, errf("read header length: %w", err)
-	}
-	n := binary.LittleEndian.Uint64(lenBuf[:])
-	if n > uint64(size-8) {
-		return nil, nil, errf("header length %d exceeds the %d bytes after the length field (truncated or not a safetensors file)", n, size-8)
-	}
-	if n > maxSafetensorsHeader {
-		return nil, nil, errf("header length %d exceeds the maximum %d", n, maxSafetensorsHeader)
-	}
-	header := make([]byte, n)
-	if err := readFullAt(r, header, 8); err != nil {
-		return nil, nil, errf("read header: %w", err)
-	}
-	dataStart := int64(8 + n)
-	dataSize := uint64(size - dataStart)
-	entries, meta, err := parseSafetensorsHeader(header, dataSize)
+	entries, meta, dataStart, err := readSafetensorsHeader(r, size)
 	if err != nil {
 		return nil, nil, errf("%w", err)
 	}
@@ -255,6 +235,50 @@ func swapBytes(data []byte, size int) {
 	for i := 0; i+size <= len(data); i += size {
 		slices.Reverse(data[i : i+size])
 	}
+}
+
+// readSafetensorsEntries reads and validates the header of a safetensors file, not its tensors.
+func readSafetensorsEntries(path string) ([]stEntry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("model: safetensors: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("model: safetensors %s: %w", path, err)
+	}
+	entries, _, _, err := readSafetensorsHeader(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("model: safetensors %s: %w", path, err)
+	}
+	return entries, nil
+}
+
+// readSafetensorsHeader reads and validates the header of safetensors data of the given size,
+// returning its tensors, its metadata and where the data section starts. Errors name no file.
+func readSafetensorsHeader(r io.ReaderAt, size int64) ([]stEntry, map[string]string, int64, error) {
+	if size < 8 {
+		return nil, nil, 0, fmt.Errorf("file is %d bytes, too short for the 8-byte header length", size)
+	}
+	var lenBuf [8]byte
+	if err := readFullAt(r, lenBuf[:], 0); err != nil {
+		return nil, nil, 0, fmt.Errorf("read header length: %w", err)
+	}
+	n := binary.LittleEndian.Uint64(lenBuf[:])
+	if n > uint64(size-8) {
+		return nil, nil, 0, fmt.Errorf("header length %d exceeds the %d bytes after the length field (truncated or not a safetensors file)", n, size-8)
+	}
+	if n > maxSafetensorsHeader {
+		return nil, nil, 0, fmt.Errorf("header length %d exceeds the maximum %d", n, maxSafetensorsHeader)
+	}
+	header := make([]byte, n)
+	if err := readFullAt(r, header, 8); err != nil {
+		return nil, nil, 0, fmt.Errorf("read header: %w", err)
+	}
+	dataStart := int64(8 + n)
+	entries, meta, err := parseSafetensorsHeader(header, uint64(size-dataStart))
+	return entries, meta, dataStart, err
 }
 
 // parseSafetensorsHeader validates a header against a data section of dataSize bytes and returns

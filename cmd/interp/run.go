@@ -77,6 +77,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 // loadModel loads a model by directory or built-in name onto the chosen backend and says
 // which backend runs it.
 func loadModel(spec, backend string, stderr io.Writer) (*model.Model, string, error) {
+	if st, err := os.Stat(spec); err == nil && st.IsDir() {
+		if b, err := model.CheckpointBytes(spec); err == nil {
+			fmt.Fprintf(stderr, "interp: loading %s: %s of float32 weights\n", spec, model.HumanBytes(b))
+		}
+	}
 	w, dir, err := model.LoadAny(spec)
 	if err != nil {
 		return nil, "", err
