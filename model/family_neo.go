@@ -39,8 +39,8 @@ func neoLayerTypes(raw json.RawMessage, layers int) ([]string, error) {
 		if err := json.Unmarshal(g[0], &pattern); err != nil {
 			return nil, fmt.Errorf("attention_types: %v", err)
 		}
-		if err := json.Unmarshal(g[1], &repeat); err != nil || repeat < 0 {
-			return nil, fmt.Errorf("attention_types: bad repeat count %s", g[1])
+		if err := json.Unmarshal(g[1], &repeat); err != nil || repeat < 0 || len(types)+repeat*len(pattern) > layers {
+			return nil, fmt.Errorf("attention_types: repeat count %s gives more than num_layers %d layers, or is not a count", g[1], layers)
 		}
 		for range repeat {
 			types = append(types, pattern...)

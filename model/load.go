@@ -22,6 +22,8 @@ const (
 	configFile      = "config.json"
 	weightsFile     = "model.safetensors"
 	weightsIndex    = "model.safetensors.index.json"
+	torchBinFile    = "pytorch_model.bin"
+	torchBinIndex   = "pytorch_model.bin.index.json"
 	hfPrefix        = "transformer."
 	hfLMHead        = "lm_head.weight"
 	hfFormatPyTorch = "pt"
@@ -147,11 +149,15 @@ func checkpointFiles(dir string) (files []string, index map[string]string, err e
 	indexPath := filepath.Join(dir, weightsIndex)
 	data, err := os.ReadFile(indexPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		msg := fmt.Sprintf("model: load %s: no %s (or %s)", dir, weightsFile, weightsIndex)
-		if _, err := os.Stat(filepath.Join(dir, "pytorch_model.bin")); err == nil {
-			msg += "; pytorch_model.bin is not supported, convert it to safetensors"
+		bin := filepath.Join(dir, torchBinFile)
+		if _, err := os.Stat(bin); err == nil {
+			return []string{bin}, nil, nil
 		}
-		return nil, nil, errors.New(msg)
+		indexPath = filepath.Join(dir, torchBinIndex)
+		data, err = os.ReadFile(indexPath)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("model: load %s: no %s, %s, %s or %s", dir, weightsFile, weightsIndex, torchBinFile, torchBinIndex)
+		}
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("model: load %s: %w", dir, err)
@@ -196,7 +202,7 @@ func readCheckpointTensors(dir string, keep func(string) bool) (ts map[string]*t
 		return nil, nil, "", err
 	}
 	if index == nil {
-		ts, _, err := readSafetensorsFile(files[0], keep)
+		ts, err := readTensorFile(files[0], keep)
 		if err != nil {
 			return nil, nil, "", err
 		}
@@ -207,11 +213,14 @@ func readCheckpointTensors(dir string, keep func(string) bool) (ts map[string]*t
 		return ts, src, files[0], nil
 	}
 	where = filepath.Join(dir, weightsIndex)
+	if strings.HasSuffix(files[0], ".bin") {
+		where = filepath.Join(dir, torchBinIndex)
+	}
 	ts = map[string]*tensors.Tensor{}
 	src = map[string]string{}
 	for _, path := range files {
 		shard := filepath.Base(path)
-		part, _, err := readSafetensorsFile(path, keep)
+		part, err := readTensorFile(path, keep)
 		if err != nil {
 			return nil, nil, "", err
 		}
@@ -232,6 +241,15 @@ func readCheckpointTensors(dir string, keep func(string) bool) (ts map[string]*t
 		}
 	}
 	return ts, src, where, nil
+}
+
+// readTensorFile reads a safetensors file, or a pytorch_model.bin state dict (.bin).
+func readTensorFile(path string, keep func(string) bool) (map[string]*tensors.Tensor, error) {
+	if strings.HasSuffix(path, ".bin") {
+		return readTorchBin(path, keep)
+	}
+	ts, _, err := readSafetensorsFile(path, keep)
+	return ts, err
 }
 
 func ckptSortedKeys[V any](m map[string]V) []string {

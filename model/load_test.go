@@ -347,12 +347,12 @@ func TestLoadErrors(t *testing.T) {
 			}},
 		{"missing model.safetensors", func(t *testing.T, dir string) { require.NoError(t, os.Remove(st(dir))) },
 			func(dir string) []string {
-				return []string{"model: load " + dir + ": no model.safetensors (or model.safetensors.index.json)"}
+				return []string{"model: load " + dir + ": no model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json"}
 			}},
-		{"only pytorch_model.bin", func(t *testing.T, dir string) {
+		{"pytorch_model.bin that is not a torch.save archive", func(t *testing.T, dir string) {
 			require.NoError(t, os.Rename(st(dir), filepath.Join(dir, "pytorch_model.bin")))
 		}, func(dir string) []string {
-			return []string{"no model.safetensors", "pytorch_model.bin is not supported"}
+			return []string{filepath.Join(dir, "pytorch_model.bin") + ": not a torch.save zip archive"}
 		}},
 		{"missing tensor", editTensors(func(ts map[string]*tensors.Tensor) { delete(ts, "h.1.mlp.c_fc.bias") }),
 			func(dir string) []string {

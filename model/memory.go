@@ -72,7 +72,8 @@ func humanBytes(b float64) string {
 
 // CheckpointBytes returns the memory the float32 weights of the checkpoint in dir take once
 // loaded (every float tensor at 4 bytes an element, whatever its dtype on disk), reading only the
-// safetensors headers. Load needs up to twice that at its peak (the tensors as read plus their
+// safetensors headers. For a pytorch_model.bin, whose dtypes are known only once unpickled, it is
+// an upper bound: twice the storages' bytes (as if all were 16-bit). Load needs up to twice that at its peak (the tensors as read plus their
 // TransformerLens layout), and refuses, naming both figures, when that cannot fit.
 func CheckpointBytes(dir string) (float64, error) {
 	files, _, err := checkpointFiles(dir)
@@ -81,6 +82,14 @@ func CheckpointBytes(dir string) (float64, error) {
 	}
 	var total float64
 	for _, path := range files {
+		if strings.HasSuffix(path, ".bin") {
+			b, err := torchBinBytes(path)
+			if err != nil {
+				return 0, err
+			}
+			total += b
+			continue
+		}
 		entries, err := readSafetensorsEntries(path)
 		if err != nil {
 			return 0, err

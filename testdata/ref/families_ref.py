@@ -83,8 +83,35 @@ def read_safetensors(path):
     return out
 
 
-def write_checkpoint(d, sd, dtype, shards):
+def write_bin(d, sd, shards):
+    """pytorch_model.bin (torch.save's zip format), or two shards with pytorch_model.bin.index.json.
+    A 2-D weight is stored as a transposed view (non-contiguous strides), as tied or sliced
+    parameters can be."""
+    sd = dict(sd)
+    for k, v in sd.items():
+        if v.dim() == 2 and v.dtype != torch.bool:
+            sd[k] = v.t().contiguous().t()  # same values, strides (1, rows)
+            break
+    if shards == 1:
+        torch.save(sd, os.path.join(d, "pytorch_model.bin"))
+        return {k: v.clone() for k, v in torch.load(os.path.join(d, "pytorch_model.bin")).items()}
+    names = sorted(sd)
+    half = (len(names) + 1) // 2
+    weight_map, back = {}, {}
+    for i, part in enumerate([names[:half], names[half:]]):
+        fn = f"pytorch_model-{i + 1:05d}-of-00002.bin"
+        torch.save({k: sd[k] for k in part}, os.path.join(d, fn))
+        weight_map.update({k: fn for k in part})
+        back.update(torch.load(os.path.join(d, fn)))
+    with open(os.path.join(d, "pytorch_model.bin.index.json"), "w") as f:
+        json.dump({"metadata": {}, "weight_map": weight_map}, f, indent=2, sort_keys=True)
+    return back
+
+
+def write_checkpoint(d, sd, dtype, shards, fmt="safetensors"):
     sd = {k: (v if v.dtype == torch.bool else v.to(dtype)) for k, v in sd.items()}
+    if fmt == "bin":
+        return {k: (v if v.dtype == torch.bool else v.float()) for k, v in write_bin(d, sd, shards).items()}
     if shards == 1:
         write_safetensors(os.path.join(d, "model.safetensors"), sd, {"format": "pt"})
         return read_safetensors(os.path.join(d, "model.safetensors"))
@@ -145,7 +172,7 @@ def rope(x, P, rdim, base, scaling=None):
     """x [B, H, P, K]: rotate the first rdim dims of each head, rotate_half pairing (i, i + rdim/2)."""
     ang = torch.arange(P, dtype=torch.float64)[:, None] * inv_freq(rdim, base, scaling)[None, :]
     emb = torch.cat([ang, ang], -1)
-    cos, sin = emb.cos(), emb.sin()
+    cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
     xr, xp = x[..., :rdim], x[..., rdim:]
     x1, x2 = xr[..., : rdim // 2], xr[..., rdim // 2 :]
     rot = torch.cat([-x2, x1], -1)
@@ -433,6 +460,12 @@ VARIANTS = [
         model_type="gpt_neox", hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
         max_position_embeddings=32, vocab_size=64, layer_norm_eps=1e-5, rotary_pct=0.5, rotary_emb_base=10000,
         use_parallel_residual=False, hidden_act="gelu", tie_word_embeddings=False)),
+    # Pythia training checkpoints are often only pytorch_model.bin: F16, and a sharded BF16 Llama.
+    dict(name="pythia-bin-f16", dtype=torch.float16, shards=1, fmt="bin", cfg=dict(
+        model_type="gpt_neox", hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+        max_position_embeddings=32, vocab_size=64, layer_norm_eps=1e-5, rotary_pct=0.25, rotary_emb_base=10000,
+        use_parallel_residual=True, hidden_act="gelu", tie_word_embeddings=False)),
+    dict(name="llama-bin-bf16-sharded", dtype=torch.bfloat16, shards=2, fmt="bin", cfg=llama_cfg("llama")),
     dict(name="gpt-neo-local", dtype=torch.float32, shards=1, cfg=dict(
         model_type="gpt_neo", hidden_size=32, num_layers=2, num_heads=4, max_position_embeddings=32, vocab_size=64,
         layer_norm_epsilon=1e-5, attention_types=[[["global", "local"], 1]], window_size=4,
@@ -455,7 +488,8 @@ def main():
             sd, fwd = neo_state(cfg, g), gpt_neo
         else:
             sd, fwd = llama_state(cfg, g), llama_like
-        disk = write_checkpoint(d, {k: x.float() if x.dtype != torch.bool else x for k, x in sd.items()}, v["dtype"], v["shards"])
+        disk = write_checkpoint(d, {k: x.float() if x.dtype != torch.bool else x for k, x in sd.items()}, v["dtype"], v["shards"],
+                                v.get("fmt", "safetensors"))
         public = {k: x for k, x in cfg.items() if not k.startswith("_")}
         with open(os.path.join(d, "config.json"), "w") as f:
             json.dump(public, f, indent=2)
@@ -472,5 +506,26 @@ def main():
         print(f"{v['name']:28s} {t:12s} logits std {logits.std():.2f}  mean pattern row-max (q>=4) {rowmax:.2f}")
 
 
+class _Evil:
+    """Pickles as a call of os.system: what a restricted unpickler must refuse (never loaded here)."""
+
+    def __reduce__(self):
+        return (os.system, ("echo this must never run",))
+
+
+def write_bad_bins():
+    """testdata/torchbin/: .bin files a loader must refuse, each with the reason in its name."""
+    d = os.path.join(REPO, "testdata", "torchbin")
+    os.makedirs(d, exist_ok=True)
+    torch.save({"w": torch.zeros(2), "x": _Evil()}, os.path.join(d, "global-os-system.bin"))
+    torch.save(torch.zeros(3), os.path.join(d, "not-a-dict.bin"))
+    torch.save({"w": torch.zeros(2, dtype=torch.int64)}, os.path.join(d, "int-tensor.bin"))
+    torch.save({"w": torch.arange(6, dtype=torch.float32).view(2, 3).t()}, os.path.join(d, "transposed.bin"))
+    # float16 subnormals, the smallest normal, one and the largest finite value, and a bfloat16 pair.
+    torch.save({"h": torch.tensor([6e-8, -7.27e-6, 6.1035e-5, 1.0, -65504.0], dtype=torch.float16),
+                "b": torch.tensor([1e-40, -3.0e38], dtype=torch.bfloat16)}, os.path.join(d, "halves.bin"))
+
+
 if __name__ == "__main__":
     main()
+    write_bad_bins()
