@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
@@ -199,8 +200,11 @@ func loadFamily(dir string, c Config, hf hfArch, f family) (*Weights, error) {
 	return w, nil
 }
 
-// checkpoint hands out a checkpoint's tensors by name, strictly: take records the first missing,
-// mis-shaped or non-float tensor as the error, and finish reports every tensor no one took.
+// checkpoint hands out a checkpoint's tensors by name, strictly: take and tensor record the
+// first missing, mis-shaped or non-float tensor as the error, and finish reports every tensor no
+// one took. A tensor handed to take is dropped from the checkpoint, so that once its data is
+// converted to TransformerLens's layout the original can be freed: Load's peak stays near the
+// size of the weights rather than twice it.
 type checkpoint struct {
 	ts    map[string]*tensors.Tensor
 	src   map[string]string
@@ -219,19 +223,14 @@ func (k *checkpoint) file(name string) string {
 
 // has reports whether the checkpoint holds name.
 func (k *checkpoint) has(name string) bool {
-	t, ok := k.ts[name]
-	return ok && t != nil
+	_, ok := k.ts[name]
+	return ok
 }
 
-// take returns name's float32 data, which must have the given shape. After the first error
-// it returns zeros of that shape, so a family's mapping code can run to its end without checks.
-func (k *checkpoint) take(name string, shape ...int) []float32 {
-	n := 1
-	for _, d := range shape {
-		n *= d
-	}
+// get validates and returns name's tensor, or nil after recording the first error.
+func (k *checkpoint) get(name string, shape []int) *tensors.Tensor {
 	if k.err != nil {
-		return make([]float32, n)
+		return nil
 	}
 	k.used[name] = true
 	t, ok := k.ts[name]
@@ -244,24 +243,50 @@ func (k *checkpoint) take(name string, shape ...int) []float32 {
 		k.err = fmt.Errorf("model: load %s: tensor %q: shape %v, want %v (from %s)", k.file(name), name, t.Shape().Dimensions, shape, configFile)
 	}
 	if k.err != nil {
+		return nil
+	}
+	return t
+}
+
+// tensor returns name's tensor as read (no copy), which must have the given shape; after the
+// first error, zeros.
+func (k *checkpoint) tensor(name string, shape ...int) *tensors.Tensor {
+	if t := k.get(name, shape); t != nil {
+		return t
+	}
+	return zeros(shape...)
+}
+
+// take returns name's float32 data, which must have the given shape, and drops the tensor from
+// the checkpoint. After the first error it returns zeros of that shape, so a family's mapping
+// code can run to its end without checks.
+func (k *checkpoint) take(name string, shape ...int) []float32 {
+	t := k.get(name, shape)
+	if t == nil {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
 		return make([]float32, n)
 	}
+	k.ts[name] = nil // the data lives on in the returned slice until the caller converts it
 	return ckptFlat32(t)
 }
 
-// tied checks an output embedding a tied checkpoint also stores: it must equal the input embedding.
-func (k *checkpoint) tied(lmHead, embed string, shape ...int) {
+// tied checks an output embedding a tied checkpoint also stores: it must equal the input
+// embedding, whose data is embed.
+func (k *checkpoint) tied(lmHead, embedName string, embed []float32, shape ...int) {
 	if !k.has(lmHead) {
 		return
 	}
-	a, b := k.take(lmHead, shape...), k.take(embed, shape...)
+	a := k.take(lmHead, shape...)
 	if k.err != nil {
 		return
 	}
 	for i := range a {
-		if a[i] != b[i] {
+		if a[i] != embed[i] {
 			k.err = fmt.Errorf("model: load %s: tensor %q: differs from %s at element %d (%g vs %g) but %s ties the embeddings; set tie_word_embeddings false to use it",
-				k.file(lmHead), lmHead, embed, i, a[i], b[i], configFile)
+				k.file(lmHead), lmHead, embedName, i, a[i], embed[i], configFile)
 			return
 		}
 	}
@@ -290,44 +315,60 @@ func (k *checkpoint) finish(c Config) error {
 		k.file(unexpected[0]), unexpected[0], c.Family, c.NLayers, more)
 }
 
-// Layout conversions from PyTorch nn.Linear weights ([out, in]) to TransformerLens's.
+// Layout conversions from PyTorch nn.Linear weights ([out, in]) to TransformerLens's. Each
+// writes straight into its new tensor's memory (one allocation, no copy after).
 
-// tensorOf wraps data as a tensor of the given shape.
+// tensorOf copies data into a new tensor of the given shape.
 func tensorOf(data []float32, shape ...int) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(data, shape...)
 }
 
 // zeros is a zero tensor (the biases a family does not have).
 func zeros(shape ...int) *tensors.Tensor {
-	n := 1
-	for _, d := range shape {
-		n *= d
+	return tensors.FromShape(shapes.Make(dtypes.Float32, shape...))
+}
+
+// filled returns a new float32 tensor of the given shape whose data fill writes.
+func filled(fill func(out []float32), shape ...int) *tensors.Tensor {
+	t := zeros(shape...)
+	tensors.MustMutableFlatData(t, fill)
+	return t
+}
+
+// transposeInto writes the [cols, rows] transpose of the row-major [rows, cols] matrix a into
+// out, in 64 x 64 tiles so that both sides stay in cache.
+func transposeInto(out, a []float32, rows, cols int) {
+	const tile = 64
+	for r0 := 0; r0 < rows; r0 += tile {
+		for c0 := 0; c0 < cols; c0 += tile {
+			for r := r0; r < min(r0+tile, rows); r++ {
+				row := a[r*cols:]
+				for c := c0; c < min(c0+tile, cols); c++ {
+					out[c*rows+r] = row[c]
+				}
+			}
+		}
 	}
-	return tensors.FromFlatDataAndDimensions(make([]float32, n), shape...)
 }
 
 // linearIn converts an nn.Linear weight [out, in] to [in, out] (W_in, W_gate, W_out, W_U).
 func linearIn(w []float32, out, in int) *tensors.Tensor {
-	return tensorOf(ckptTranspose(w, out, in), in, out)
+	return filled(func(o []float32) { transposeInto(o, w, out, in) }, in, out)
 }
 
-// linearHeads converts a query/key/value projection [heads*K, D] to [heads, D, K].
+// linearHeads converts a query/key/value projection [heads*K, D] to [heads, D, K]: per head, the
+// transpose of its [K, D] rows.
 func linearHeads(w []float32, heads, K, D int) *tensors.Tensor {
-	out := make([]float32, heads*D*K)
-	for h := range heads {
-		for k := range K {
-			row := w[(h*K+k)*D:][:D]
-			for d := range D {
-				out[(h*D+d)*K+k] = row[d]
-			}
+	return filled(func(o []float32) {
+		for h := range heads {
+			transposeInto(o[h*D*K:(h+1)*D*K], w[h*K*D:(h+1)*K*D], K, D)
 		}
-	}
-	return tensorOf(out, heads, D, K)
+	}, heads, D, K)
 }
 
 // linearOut converts an output projection [D, H*K] to W_O [H, K, D].
 func linearOut(w []float32, D, H, K int) *tensors.Tensor {
-	return tensorOf(ckptTranspose(w, D, H*K), H, K, D)
+	return filled(func(o []float32) { transposeInto(o, w, D, H*K) }, H, K, D)
 }
 
 // plusOne returns 1 + w in float32 (Gemma's RMSNorm gain, as Gemma computes it).

@@ -28,7 +28,7 @@ func interpConfig(hf hfArch) (Config, error) {
 func interpWeights(c Config, _ hfArch, ck *checkpoint) map[string]*tensors.Tensor {
 	out := map[string]*tensors.Tensor{}
 	for _, s := range ParamSpecs(c) {
-		out[s.Name] = tensorOf(ck.take(s.Name, s.Shape...), s.Shape...)
+		out[s.Name] = ck.tensor(s.Name, s.Shape...)
 	}
 	return out
 }

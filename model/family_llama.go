@@ -194,9 +194,13 @@ func (f llamaFamily) weights(c Config, hf hfArch, ck *checkpoint) map[string]*te
 		}
 		return w
 	}
-	out := map[string]*tensors.Tensor{"embed.W_E": tensorOf(ck.take(prefix+"embed_tokens.weight", V, D), V, D)}
+	out := map[string]*tensors.Tensor{"embed.W_E": ck.tensor(prefix+"embed_tokens.weight", V, D)}
 	norm := func(hf, tl string, n int) {
-		out[tl+".w"] = tensorOf(gain(ck.take(hf+".weight", n)), n)
+		if f.gemma {
+			out[tl+".w"] = tensorOf(gain(ck.take(hf+".weight", n)), n)
+		} else {
+			out[tl+".w"] = ck.tensor(hf+".weight", n)
+		}
 	}
 	for l := range c.NLayers {
 		hb, tb := prefix+"layers."+strconv.Itoa(l)+".", "blocks."+strconv.Itoa(l)+"."
@@ -220,7 +224,7 @@ func (f llamaFamily) weights(c Config, hf hfArch, ck *checkpoint) map[string]*te
 		}
 		out[tb+"attn.b_O"] = zeros(D)
 		if biasO {
-			out[tb+"attn.b_O"] = tensorOf(ck.take(a+"o_proj.bias", D), D)
+			out[tb+"attn.b_O"] = ck.tensor(a+"o_proj.bias", D)
 		}
 		switch c.QKNorm {
 		case QKNormHead:
@@ -262,7 +266,7 @@ func (f llamaFamily) weights(c Config, hf hfArch, ck *checkpoint) map[string]*te
 		lmHead = "language_model.lm_head.weight"
 	}
 	if c.TiedEmbeddings {
-		ck.tied(lmHead, prefix+"embed_tokens.weight", V, D)
+		ck.tied(lmHead, prefix+"embed_tokens.weight", ckptFlat32(out["embed.W_E"]), V, D)
 	} else {
 		out["unembed.W_U"] = linearIn(ck.take(lmHead, V, D), V, D)
 	}

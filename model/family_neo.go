@@ -108,12 +108,12 @@ func neoWeights(c Config, _ hfArch, ck *checkpoint) map[string]*tensors.Tensor {
 	}
 	D, H, K, M, V, P := c.DModel, c.NHeads, c.DHead, c.DMLP, c.DVocab, c.NCtx
 	out := map[string]*tensors.Tensor{
-		"embed.W_E":       tensorOf(ck.take(prefix+"wte.weight", V, D), V, D),
-		"pos_embed.W_pos": tensorOf(ck.take(prefix+"wpe.weight", P, D), P, D),
+		"embed.W_E":       ck.tensor(prefix+"wte.weight", V, D),
+		"pos_embed.W_pos": ck.tensor(prefix+"wpe.weight", P, D),
 	}
 	ln := func(hf, tl string) {
-		out[tl+".w"] = tensorOf(ck.take(hf+".weight", D), D)
-		out[tl+".b"] = tensorOf(ck.take(hf+".bias", D), D)
+		out[tl+".w"] = ck.tensor(hf+".weight", D)
+		out[tl+".b"] = ck.tensor(hf+".bias", D)
 	}
 	for l := range c.NLayers {
 		hb, tb := prefix+"h."+strconv.Itoa(l)+".", "blocks."+strconv.Itoa(l)+"."
@@ -124,16 +124,16 @@ func neoWeights(c Config, _ hfArch, ck *checkpoint) map[string]*tensors.Tensor {
 			out[tb+"attn.b_"+strings.ToUpper(n)] = zeros(H, K)
 		}
 		out[tb+"attn.W_O"] = linearOut(ck.take(a+"out_proj.weight", D, H*K), D, H, K)
-		out[tb+"attn.b_O"] = tensorOf(ck.take(a+"out_proj.bias", D), D)
+		out[tb+"attn.b_O"] = ck.tensor(a+"out_proj.bias", D)
 		ln(hb+"ln_2", tb+"ln2")
 		out[tb+"mlp.W_in"] = linearIn(ck.take(hb+"mlp.c_fc.weight", M, D), M, D)
-		out[tb+"mlp.b_in"] = tensorOf(ck.take(hb+"mlp.c_fc.bias", M), M)
+		out[tb+"mlp.b_in"] = ck.tensor(hb+"mlp.c_fc.bias", M)
 		out[tb+"mlp.W_out"] = linearIn(ck.take(hb+"mlp.c_proj.weight", D, M), D, M)
-		out[tb+"mlp.b_out"] = tensorOf(ck.take(hb+"mlp.c_proj.bias", D), D)
+		out[tb+"mlp.b_out"] = ck.tensor(hb+"mlp.c_proj.bias", D)
 	}
 	ln(prefix+"ln_f", "ln_final")
 	if c.TiedEmbeddings {
-		ck.tied("lm_head.weight", prefix+"wte.weight", V, D)
+		ck.tied("lm_head.weight", prefix+"wte.weight", ckptFlat32(out["embed.W_E"]), V, D)
 	} else {
 		out["unembed.W_U"] = linearIn(ck.take("lm_head.weight", V, D), V, D)
 	}

@@ -85,10 +85,10 @@ func neoxWeights(c Config, _ hfArch, ck *checkpoint) map[string]*tensors.Tensor 
 		prefix = ""
 	}
 	D, H, K, M, V := c.DModel, c.NHeads, c.DHead, c.DMLP, c.DVocab
-	out := map[string]*tensors.Tensor{"embed.W_E": tensorOf(ck.take(prefix+"embed_in.weight", V, D), V, D)}
+	out := map[string]*tensors.Tensor{"embed.W_E": ck.tensor(prefix+"embed_in.weight", V, D)}
 	ln := func(hf, tl string) {
-		out[tl+".w"] = tensorOf(ck.take(hf+".weight", D), D)
-		out[tl+".b"] = tensorOf(ck.take(hf+".bias", D), D)
+		out[tl+".w"] = ck.tensor(hf+".weight", D)
+		out[tl+".b"] = ck.tensor(hf+".bias", D)
 	}
 	for l := range c.NLayers {
 		hb, tb := prefix+"layers."+strconv.Itoa(l)+".", "blocks."+strconv.Itoa(l)+"."
@@ -107,16 +107,16 @@ func neoxWeights(c Config, _ hfArch, ck *checkpoint) map[string]*tensors.Tensor 
 			out[tb+"attn.b_"+n] = tensorOf(b, H, K)
 		}
 		out[tb+"attn.W_O"] = linearOut(ck.take(hb+"attention.dense.weight", D, H*K), D, H, K)
-		out[tb+"attn.b_O"] = tensorOf(ck.take(hb+"attention.dense.bias", D), D)
+		out[tb+"attn.b_O"] = ck.tensor(hb+"attention.dense.bias", D)
 		ln(hb+"post_attention_layernorm", tb+"ln2")
 		out[tb+"mlp.W_in"] = linearIn(ck.take(hb+"mlp.dense_h_to_4h.weight", M, D), M, D)
-		out[tb+"mlp.b_in"] = tensorOf(ck.take(hb+"mlp.dense_h_to_4h.bias", M), M)
+		out[tb+"mlp.b_in"] = ck.tensor(hb+"mlp.dense_h_to_4h.bias", M)
 		out[tb+"mlp.W_out"] = linearIn(ck.take(hb+"mlp.dense_4h_to_h.weight", D, M), D, M)
-		out[tb+"mlp.b_out"] = tensorOf(ck.take(hb+"mlp.dense_4h_to_h.bias", D), D)
+		out[tb+"mlp.b_out"] = ck.tensor(hb+"mlp.dense_4h_to_h.bias", D)
 	}
 	ln(prefix+"final_layer_norm", "ln_final")
 	if c.TiedEmbeddings {
-		ck.tied("embed_out.weight", prefix+"embed_in.weight", V, D)
+		ck.tied("embed_out.weight", prefix+"embed_in.weight", ckptFlat32(out["embed.W_E"]), V, D)
 	} else {
 		out["unembed.W_U"] = linearIn(ck.take("embed_out.weight", V, D), V, D)
 	}
