@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // maxTokenID bounds token ids read from files, so a corrupt file cannot make
@@ -25,6 +27,7 @@ type bpeTokenizer struct {
 
 	addPrefixSpace bool // ByteLevel add_prefix_space
 	useRegex       bool // ByteLevel use_regex: split with the GPT-2 regex
+	nfc            bool // NFC-normalise the text between added tokens (normalizer "NFC")
 }
 
 // bpeModel holds the vocabulary and merges of a byte-level BPE model.
@@ -212,6 +215,9 @@ func (t *bpeTokenizer) Encode(text string) ([]int, error) {
 		if special >= 0 {
 			ids = append(ids, special)
 			return nil
+		}
+		if t.nfc {
+			seg = norm.NFC.String(seg)
 		}
 		if t.addPrefixSpace && !strings.HasPrefix(seg, " ") {
 			seg = " " + seg

@@ -127,8 +127,18 @@ func bpeFromHF(path string, f *hfFile, m *hfModel, added map[string]int) (Tokeni
 	if m.ByteFallback {
 		return nil, fmt.Errorf("model.byte_fallback is not supported (%s)", hfHint)
 	}
+	// Normalizer: none, or NFC (GPT-NeoX/Pythia's tokenizer.json), applied to the text between
+	// added tokens as Hugging Face's tokenizers do.
+	nfc := false
 	if !isNull(f.Normalizer) {
-		return nil, fmt.Errorf("normalizer %s is not supported for BPE (%s)", componentType(f.Normalizer), hfHint)
+		n, err := parseComponent(f.Normalizer)
+		if err != nil {
+			return nil, fmt.Errorf("normalizer: %w", err)
+		}
+		if n == nil || n.Type != "NFC" {
+			return nil, fmt.Errorf("normalizer %s is not supported for BPE, want NFC or null (%s)", componentType(f.Normalizer), hfHint)
+		}
+		nfc = true
 	}
 	pre, err := parseComponent(f.PreTokenizer)
 	if err != nil {
@@ -166,6 +176,7 @@ func bpeFromHF(path string, f *hfFile, m *hfModel, added map[string]int) (Tokeni
 	if err != nil {
 		return nil, err
 	}
+	tok.nfc = nfc
 	return tok, nil
 }
 

@@ -75,8 +75,8 @@ func TestTokenizerJSONErrors(t *testing.T) {
 		{"no model", `{"added_tokens": []}`, []string{`no "model"`}},
 		{"unsupported pre-tokenizer", strings.Replace(good, `"type": "ByteLevel", "add_prefix_space": false`, `"type": "Metaspace", "add_prefix_space": false`, 1),
 			[]string{`pre_tokenizer "Metaspace" is not supported for BPE`}},
-		{"unsupported normalizer", strings.Replace(good, `"normalizer": null`, `"normalizer": {"type": "NFC"}`, 1),
-			[]string{`normalizer "NFC" is not supported`}},
+		{"unsupported normalizer", strings.Replace(good, `"normalizer": null`, `"normalizer": {"type": "NFD"}`, 1),
+			[]string{`normalizer "NFD" is not supported for BPE, want NFC or null`}},
 		{"merge of unknown token", tinyTokenizerJSON(`["a b", "ab q"]`),
 			[]string{`model.merges[1]: merge "ab" "q" references unknown token "q"`}},
 		{"bad merge", tinyTokenizerJSON(`["a b", ["ab"]]`),
@@ -173,4 +173,32 @@ func TestWordLevel(t *testing.T) {
 			t.Fatalf("SingleToken(mary) = %d, %v", id, err)
 		}
 	})
+}
+
+// TestTokenizerJSONNFC: GPT-NeoX's (Pythia's) tokenizer.json NFC-normalises the text, so "e" +
+// combining acute accent encodes as the precomposed "é" (bytes C3 A9, merged); without the
+// normalizer it stays three byte-level tokens (e, CC, 81).
+func TestTokenizerJSONNFC(t *testing.T) {
+	file := func(normalizer string) string {
+		return `{"added_tokens": [], "normalizer": ` + normalizer + `,
+  "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
+  "model": {"type": "BPE", "vocab": {"e": 0, "Ì": 1, "ģ": 2, "Ã": 3, "©": 4, "Ã©": 5}, "merges": ["Ã ©"]}}`
+	}
+	for _, tc := range []struct {
+		normalizer string
+		want       []int
+	}{{`{"type": "NFC"}`, []int{5}}, {`null`, []int{0, 1, 2}}} {
+		dir := writeFiles(t, map[string]string{TokenizerJSONFile: file(tc.normalizer)})
+		got, err := mustFromDir(t, dir).Encode("e\u0301")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("normalizer %s: Encode(e + U+0301) = %v, want %v", tc.normalizer, got, tc.want)
+		}
+	}
+	dir := writeFiles(t, map[string]string{TokenizerJSONFile: file(`{"type": "NFKC"}`)})
+	if _, err := FromDir(dir); err == nil || !strings.Contains(err.Error(), `normalizer "NFKC" is not supported for BPE, want NFC or null`) {
+		t.Errorf("NFKC: got %v", err)
+	}
 }
