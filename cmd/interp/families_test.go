@@ -97,6 +97,17 @@ func TestCommandsOnFamilies(t *testing.T) {
 			_, err = os.Stat(filepath.Join(saeDir, "sae_weights.safetensors"))
 			require.NoError(t, err)
 
+			// A transcoder over the (gated, for Llama) MLP reads its normalised input.
+			tcDir := filepath.Join(out, "tc")
+			code, stdout, stderr = runCLI(t, "transcoder", "train", "--model", dir, "--task", "induction", "--layers", "1",
+				"--tokens", "1024", "--batch", "256", "--expansion", "2", "--seq-batch", "16", "--buffer-rows", "512", "--out", tcDir)
+			require.Equal(t, 0, code, stderr)
+			require.Contains(t, stdout, "blocks.1.ln2.hook_normalized -> blocks.1.hook_mlp_out")
+
+			code, stdout, stderr = runCLI(t, "heads", "--model", dir, "--half", "6", "--batch", "2", "--out", filepath.Join(out, "heads.json"))
+			require.Equal(t, 0, code, stderr)
+			require.Contains(t, stdout, "top previous_token_head")
+
 			tr := filepath.Join(out, "train")
 			code, stdout, stderr = runCLI(t, "train", "--model-config", filepath.Join(dir, "config.json"), "--task", "induction",
 				"--seq-len", "15", "--batch", "4", "--steps", "4", "--eval-every", "2", "--out", tr,
