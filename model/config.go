@@ -144,6 +144,9 @@ type Config struct {
 	WindowSize int `json:"window_size,omitempty"`
 	// LocalLayers marks the layers whose attention is local (windowed); nil or false: global.
 	LocalLayers []bool `json:"local_layers,omitempty"`
+	// UnembedBias adds unembed.b_U [V] to the logits (TransformerLens b_U). No checkpoint family
+	// has one; Process creates it when it folds a LayerNorm bias into the unembedding.
+	UnembedBias bool `json:"unembed_bias,omitempty"`
 	// EmbedScale multiplies the token embedding before hook_embed (Gemma: sqrt(d_model), in
 	// float32 as Gemma rounds it); 0 means 1.
 	EmbedScale float64 `json:"embed_scale,omitempty"`

@@ -65,6 +65,9 @@ func unembed(c Config, p Params, x *Node) *Node {
 	} else {
 		logits = DotGeneral(x, []int{last}, nil, p["unembed.W_U"], []int{0}, nil) // [..., V]
 	}
+	if c.UnembedBias {
+		logits = Add(logits, ExpandLeftToRank(p["unembed.b_U"], logits.Rank()))
+	}
 	return softcap(logits, c.OutputSoftcap)
 }
 

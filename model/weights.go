@@ -99,6 +99,9 @@ func ParamSpecs(c Config) []ParamSpec {
 	if !c.TiedEmbeddings {
 		specs = append(specs, ParamSpec{Name: "unembed.W_U", Shape: []int{D, V}, Init: std})
 	}
+	if c.UnembedBias {
+		specs = append(specs, ParamSpec{Name: "unembed.b_U", Shape: []int{V}})
+	}
 	return specs
 }
 

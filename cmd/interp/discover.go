@@ -34,6 +34,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "write the result as JSON (scores, circuit, ground truth, faithfulness, wall time)")
 	plot := fs.String("plot", "", "circuit diagram (.svg, with a .dot beside it, or .dot); with --method all one per method (NAME.METHOD.svg); with --compare a bar chart (.png or .svg)")
 	backend := fs.String("backend", "", "backend (see interp run -h)")
+	process := processFlag(fs)
 	examples := fs.Int("examples", 20, "clean/corrupted pairs (head-overlap: --sae-examples)")
 	seed := fs.Uint64("seed", 0, "seed of the pairs and of the SAE")
 	ablation := fs.String("ablation", "resample", "what replaces ablated nodes and edges (ACDC, faithfulness): resample, mean or zero")
@@ -97,7 +98,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 		gt = &planted.Circuit
 	}
 
-	m, dir, err := loadModel(*modelSpec, *backend, stderr)
+	m, dir, err := loadModelProcessed(*modelSpec, *backend, *process, stderr)
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,16 @@ func TestCommandsOnFamilies(t *testing.T) {
 			require.NoError(t, err)
 			requireAllClose(t, want["blocks.1.hook_resid_pre"], got["blocks.1.hook_resid_pre"], 1e-4)
 
+			// TransformerLens's weight processing leaves the logits as the reference computed them.
+			proc := filepath.Join(out, "proc.safetensors")
+			code, _, stderr = runCLI(t, "run", "--model", dir, "--tokens-file", filepath.Join(dir, "tokens.json"),
+				"--process", "fold_ln,fold_value_biases", "--out", proc)
+			require.Equal(t, 0, code, stderr)
+			require.Contains(t, stderr, "weights processed: fold_ln, fold_value_biases")
+			got, _, err = model.ReadSafetensors(proc)
+			require.NoError(t, err)
+			requireAllClose(t, want["logits"], got["logits"], 1e-4)
+
 			// k patched per key/value head: the head axis has the key/value head count.
 			pj := filepath.Join(out, "k.json")
 			code, _, stderr = runCLI(t, "patch", "--model", dir, "--task", "induction", "--seq-len", "9", "--component", "k",

@@ -21,6 +21,7 @@ func cmdHeads(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("heads", stderr)
 	modelSpec := fs.String("model", model.DefaultModel, "model directory or built-in name")
 	backend := fs.String("backend", "", "backend (see interp run -h)")
+	process := processFlag(fs)
 	half := fs.Int("half", 0, "length of the random half that is repeated (default: min(50, (n_ctx-1)/2))")
 	batch := fs.Int("batch", 16, "number of repeated random sequences")
 	seed := fs.Uint64("seed", 0, "seed of the random sequences")
@@ -34,7 +35,7 @@ func cmdHeads(args []string, stdout, stderr io.Writer) error {
 	if err := checkOutputs(output{flag: "out", path: *out}, output{flag: "plot", path: *plot, exts: imageExts}); err != nil {
 		return err
 	}
-	m, _, err := loadModel(*modelSpec, *backend, stderr)
+	m, _, err := loadModelProcessed(*modelSpec, *backend, *process, stderr)
 	if err != nil {
 		return err
 	}

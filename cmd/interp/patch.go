@@ -23,11 +23,11 @@ func init() {
 }
 
 type patchFlags struct {
-	model, backend, task, component, metric, method, receivers, receiverInput string
-	direction, ablation, out, plot, html                                      string
-	byPos, bySrcPos, freezeMLPs                                               bool
-	n, seqLen, maxRows                                                        int
-	seed                                                                      uint64
+	model, backend, process, task, component, metric, method, receivers, receiverInput string
+	direction, ablation, out, plot, html                                               string
+	byPos, bySrcPos, freezeMLPs                                                        bool
+	n, seqLen, maxRows                                                                 int
+	seed                                                                               uint64
 }
 
 func cmdPatch(args []string, stdout, stderr io.Writer) error {
@@ -35,6 +35,7 @@ func cmdPatch(args []string, stdout, stderr io.Writer) error {
 	var f patchFlags
 	fs.StringVar(&f.model, "model", model.DefaultModel, "model directory or built-in name")
 	fs.StringVar(&f.backend, "backend", "", "backend (see interp run -h)")
+	fs.StringVar(&f.process, "process", "none", "TransformerLens weight processing (see interp run -h)")
 	fs.StringVar(&f.task, "task", "", "task giving clean/corrupted pairs (default: the one the model records): "+strings.Join(tasks.Names(), ", "))
 	fs.StringVar(&f.component, "component", "z", "activation to patch: "+componentList())
 	fs.StringVar(&f.metric, "metric", "logit_diff", "metric: "+strings.Join(patching.MetricNames(), ", "))
@@ -64,7 +65,7 @@ func cmdPatch(args []string, stdout, stderr io.Writer) error {
 		output{flag: "html", path: f.html, exts: []string{".html", ".htm"}}); err != nil {
 		return err
 	}
-	m, dir, err := loadModel(f.model, f.backend, stderr)
+	m, dir, err := loadModelProcessed(f.model, f.backend, f.process, stderr)
 	if err != nil {
 		return err
 	}

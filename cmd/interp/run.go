@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +21,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	cache := fs.String("cache", "", "comma-separated hook names to cache (see interp info)")
 	out := fs.String("out", "", "output .safetensors file (logits and cached activations)")
 	backend := fs.String("backend", "", "backend: fastcpu, go, xla[:plugin] (default: $GOMLX_BACKEND, else XLA if a PJRT plugin is installed, else fastcpu)")
+	process := processFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -38,7 +40,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 			names = append(names, n)
 		}
 	}
-	m, dir, err := loadModel(*modelSpec, *backend, stderr)
+	m, dir, err := loadModelProcessed(*modelSpec, *backend, *process, stderr)
 	if err != nil {
 		return err
 	}
@@ -77,6 +79,21 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 // loadModel loads a model by directory or built-in name onto the chosen backend and says
 // which backend runs it.
 func loadModel(spec, backend string, stderr io.Writer) (*model.Model, string, error) {
+	return loadModelProcessed(spec, backend, "", stderr)
+}
+
+// processFlag adds --process, TransformerLens's optional weight processing.
+func processFlag(fs *flag.FlagSet) *string {
+	return fs.String("process", "none", "TransformerLens weight processing, comma-separated: "+
+		strings.Join(model.ProcessSteps(), ", ")+" (default none: the checkpoint's raw computation)")
+}
+
+// loadModelProcessed is loadModel with the --process steps applied to the weights.
+func loadModelProcessed(spec, backend, process string, stderr io.Writer) (*model.Model, string, error) {
+	steps, err := model.ParseProcess(process)
+	if err != nil {
+		return nil, "", usagef("--process: %v", err)
+	}
 	if st, err := os.Stat(spec); err == nil && st.IsDir() {
 		if b, err := model.CheckpointBytes(spec); err == nil {
 			fmt.Fprintf(stderr, "interp: loading %s: %s of float32 weights\n", spec, model.HumanBytes(b))
@@ -85,6 +102,12 @@ func loadModel(spec, backend string, stderr io.Writer) (*model.Model, string, er
 	w, dir, err := model.LoadAny(spec)
 	if err != nil {
 		return nil, "", err
+	}
+	if len(steps) > 0 {
+		if w, err = model.Process(w, steps); err != nil {
+			return nil, "", err
+		}
+		fmt.Fprintf(stderr, "interp: weights processed: %s\n", strings.Join(steps, ", "))
 	}
 	b, name, err := model.NewBackend(backend)
 	if err != nil {

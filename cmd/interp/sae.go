@@ -113,6 +113,7 @@ func cmdSAETrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sae train", stderr)
 	modelSpec := fs.String("model", model.DefaultModel, "model directory or built-in name")
 	backend := fs.String("backend", "", "backend (see interp run -h)")
+	process := processFlag(fs)
 	hook := fs.String("hook", "", "hook point to train on, e.g. blocks.1.hook_resid_post (see interp info)")
 	heads := fs.String("heads", "", "for hooks with a head axis: concat, per_head (one SAE shared by the heads) or a head index")
 	arch := fs.String("arch", "topk", "architecture: relu, topk, batchtopk or jumprelu")
@@ -181,7 +182,7 @@ func cmdSAETrain(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usagef("--unit-norm %q: want true, false or auto", *unitNorm)
 	}
-	m, dir, err := loadModel(*modelSpec, *backend, stderr)
+	m, dir, err := loadModelProcessed(*modelSpec, *backend, *process, stderr)
 	if err != nil {
 		return err
 	}

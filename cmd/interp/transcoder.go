@@ -55,6 +55,7 @@ func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("transcoder train", stderr)
 	modelSpec := fs.String("model", model.DefaultModel, "model directory or built-in name")
 	backend := fs.String("backend", "", "backend (see interp run -h)")
+	process := processFlag(fs)
 	layers := fs.String("layers", "all", "MLP layers to train transcoders for: all or e.g. 0,1")
 	input := fs.String("input", "", "input hook template, {L} for the layer (default blocks.{L}.ln2.hook_normalized)")
 	target := fs.String("target", "", "target hook template (default blocks.{L}.hook_mlp_out)")
@@ -96,7 +97,7 @@ func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
 	if err := checkK(fs, a); err != nil {
 		return err
 	}
-	m, dir, err := loadModel(*modelSpec, *backend, stderr)
+	m, dir, err := loadModelProcessed(*modelSpec, *backend, *process, stderr)
 	if err != nil {
 		return err
 	}
