@@ -57,7 +57,7 @@ func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
 	backend := fs.String("backend", "", "backend (see interp run -h)")
 	process := processFlag(fs)
 	layers := fs.String("layers", "all", "MLP layers to train transcoders for: all or e.g. 0,1")
-	input := fs.String("input", "", "input hook template, {L} for the layer (default blocks.{L}.ln2.hook_normalized)")
+	input := fs.String("input", "", "input hook template, {L} for the layer (default: what the MLP reads, blocks.{L}.ln2.hook_normalized, or hook_resid_mid / hook_resid_pre in a model without a norm before the MLP)")
 	target := fs.String("target", "", "target hook template (default blocks.{L}.hook_mlp_out)")
 	arch := fs.String("arch", "relu", "architecture: relu, topk, batchtopk or jumprelu")
 	k := fs.Int("k", 32, "active latents per row (topk, batchtopk)")
