@@ -165,7 +165,7 @@ func readFamilyConfig(path string) (c Config, hf hfArch, f family, ok bool, err 
 	if err != nil {
 		return Config{}, hf, family{}, false, fmt.Errorf("model: config %s: %s: %w", path, hf.ModelType, err)
 	}
-	if c.Family == "" {
+	if c.Family == "" && hf.ModelType != interpModelType { // interp's layout keeps the config's own
 		c.Family = hf.ModelType
 	}
 	if err := c.Validate(); err != nil {

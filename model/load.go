@@ -409,7 +409,7 @@ func Save(w *Weights, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("model: save %s: %w", dir, err)
 	}
-	if w.Config.GPT2Layout() != nil {
+	if w.Config.GPT2Layout() != nil || w.Config.UnembedBias { // GPT-2's checkpoint has no b_U either
 		return saveInterp(w, dir)
 	}
 	if err := WriteSafetensors(filepath.Join(dir, weightsFile), toHF(w), map[string]string{"format": hfFormatPyTorch}); err != nil {

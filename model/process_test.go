@@ -106,6 +106,13 @@ func TestProcessFoldsAndErrors(t *testing.T) {
 		require.Zero(t, v)
 	}
 	require.NotEqual(t, w.Flat("blocks.0.ln1.w")[0], float32(1), "the original is left as it was")
+	// Saved and loaded back (interp's own layout: GPT-2's has no b_U), the processed model is the same.
+	dir := t.TempDir()
+	require.NoError(t, Save(p, dir))
+	back, err := Load(dir)
+	require.NoError(t, err)
+	require.Equal(t, p.Config, back.Config)
+	require.Equal(t, p.Flat("unembed.b_U"), back.Flat("unembed.b_U"))
 
 	_, err = ParseProcess("fold_ln,center_everything")
 	require.ErrorContains(t, err, `unknown processing step "center_everything"`)
