@@ -2,6 +2,7 @@ package circuits
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
@@ -24,10 +25,11 @@ import (
 // hook_q / hook_k / hook_v / hook_mlp_pre / final hook_resid_post, and the chain rule back to x_r
 // is done in a small graph per layer:
 //
-//	dm/dx_norm = W_Q[h] dm/dq[h]                                 (likewise k, v, and W_in for MLPs)
+//	dm/dx_norm = W_Q[h] dm/dq[h]          (likewise k, v; W_in, and W_gate for gated MLPs, for MLPs)
 //	dm/dx     = (g - mean(g) - xhat mean(g xhat)) / sigma,  g = w_ln * dm/dx_norm
 //
-// with xhat = (x - mean x) / sigma and sigma the cached hook_scale (identity without LayerNorm).
+// with xhat = (x - mean x) / sigma and sigma the cached hook_scale (for an RMSNorm x is not
+// centred and the mean(g) term drops; identity without a pre-norm).
 // EAP-IG (Hanna et al. 2024) replaces dm/dx_r by its average along the straight path between the
 // corrupted and the clean token embeddings (hook_embed = e_corr + alpha (e_clean - e_corr)),
 // alpha = (k - 1/2)/steps for k = 1..steps (the midpoint rule), one forward and backward pass per
@@ -78,6 +80,9 @@ func (e *experiment) receiverGradNames() []string {
 		names = append(names, hooks.Q(l), hooks.K(l), hooks.V(l))
 		if c.HasMLP() {
 			names = append(names, hooks.MLPPre(l))
+			if c.GatedMLP {
+				names = append(names, hooks.MLPPreLinear(l))
+			}
 		}
 	}
 	return append(names, hooks.ResidPost(c.NLayers-1))
@@ -88,11 +93,11 @@ func (e *experiment) receiverGradNames() []string {
 func (e *experiment) receiverGrads(set *hooks.Set) (*model.Output, error) {
 	c := e.m.Config
 	set.Grad(logitDiffMetricKey, logitDiffMetric, e.receiverGradNames(), metricInputs(e.pairs, e.plen, c.DVocab)...)
-	if c.HasLN() {
+	if c.PreNorms() {
 		for l := range c.NLayers {
 			set.Cache(hooks.ResidPre(l), hooks.LN1Scale(l))
 			if c.HasMLP() {
-				set.Cache(hooks.ResidMid(l), hooks.LN2Scale(l))
+				set.Cache(mlpResid(c, l), hooks.LN2Scale(l))
 			}
 		}
 	}
@@ -127,53 +132,58 @@ func (e *experiment) edgeScoresFromGrads(out *model.Output, diffs *tensors.Tenso
 	c := e.m.Config
 	g := e.g
 	scores := map[string]float64{}
-	record := func(r Node, in Input, sh *tensors.Tensor, heads int) {
+	record := func(r Node, in Input, sh *tensors.Tensor, heads, col int) {
 		flat := tensors.MustCopyFlatData[float32](sh) // [S, heads]
 		for _, s := range g.Senders(r) {
-			i := g.senderIndex(s)
-			h := 0
-			if r.Kind == Head {
-				h = r.Head
-			}
-			scores[Edge{From: s, To: r, Input: in}.String()] = float64(flat[i*heads+h])
+			scores[Edge{From: s, To: r, Input: in}.String()] = float64(flat[g.senderIndex(s)*heads+col])
 		}
 	}
-	for l := range c.NLayers {
-		var ln []*tensors.Tensor
-		if c.HasLN() {
-			ln = []*tensors.Tensor{out.Cache.MustGet(hooks.ResidPre(l)), out.Cache.MustGet(hooks.LN1Scale(l)),
-				e.m.Weights.Tensors[blockName(l, "ln1.w")]}
+	norm := func(l int, resid, scale, w string) []*tensors.Tensor {
+		if !c.PreNorms() {
+			return nil
 		}
+		return []*tensors.Tensor{out.Cache.MustGet(resid), out.Cache.MustGet(scale), e.m.Weights.Tensors[blockName(l, w)]}
+	}
+	for l := range c.NLayers {
+		ln := norm(l, hooks.ResidPre(l), hooks.LN1Scale(l), "ln1.w")
 		for i, name := range []string{hooks.Q(l), hooks.K(l), hooks.V(l)} {
 			w := e.m.Weights.Tensors[attn(l, [...]string{"W_Q", "W_K", "W_V"}[i])]
-			sh, err := chainScores(e.m.Backend, out.Grads[name], w, diffs, ln)
+			sh, err := chainScores(e.m.Backend, c, out.Grads[name], w, diffs, ln)
 			if err != nil {
 				return nil, err
 			}
+			heads := g.inputHeads(i)
 			for h := range c.NHeads {
-				record(HeadNode(l, h), [...]Input{InQ, InK, InV}[i], sh, c.NHeads)
+				r, in := HeadNode(l, h), [...]Input{InQ, InK, InV}[i]
+				if slices.Contains(g.Inputs(r), in) {
+					record(r, in, sh, heads, g.inputHead(i, h))
+				}
 			}
 		}
 		if c.HasMLP() {
-			ln2 := []*tensors.Tensor{out.Cache.MustGet(hooks.ResidMid(l)), out.Cache.MustGet(hooks.LN2Scale(l)),
-				e.m.Weights.Tensors[blockName(l, "ln2.w")]}
-			gPre := out.Grads[hooks.MLPPre(l)] // [N, P, M] -> [N, P, 1, M]
-			dims := gPre.Shape().Dimensions
-			win := e.m.Weights.Tensors[blockName(l, "mlp.W_in")] // [D, M] -> [1, D, M]
-			sh, err := chainScores(e.m.Backend, reshaped(gPre, dims[0], dims[1], 1, dims[2]), reshaped(win, 1, c.DModel, dims[2]), diffs, ln2)
+			// dm/dx_norm = g_pre W_in^T, or for a gated MLP g_pre W_gate^T + g_lin W_in^T: one
+			// contraction over the concatenation [gate | in] of width 2M.
+			gPre, win := out.Grads[hooks.MLPPre(l)], e.m.Weights.Tensors[blockName(l, "mlp.W_in")]
+			if c.GatedMLP {
+				gPre = concatLast(gPre, out.Grads[hooks.MLPPreLinear(l)])
+				win = concatLast(e.m.Weights.Tensors[blockName(l, "mlp.W_gate")], win)
+			}
+			dims := gPre.Shape().Dimensions // [N, P, M'] -> [N, P, 1, M']
+			sh, err := chainScores(e.m.Backend, c, reshaped(gPre, dims[0], dims[1], 1, dims[2]), reshaped(win, 1, c.DModel, dims[2]), diffs,
+				norm(l, mlpResid(c, l), hooks.LN2Scale(l), "ln2.w"))
 			if err != nil {
 				return nil, err
 			}
-			record(MLPNode(l), "", sh, 1)
+			record(MLPNode(l), "", sh, 1, 0)
 		}
 	}
 	gOut := out.Grads[hooks.ResidPost(c.NLayers-1)] // [N, P, D]
 	dims := gOut.Shape().Dimensions
-	sh, err := chainScores(e.m.Backend, reshaped(gOut, dims[0], dims[1], 1, dims[2]), identity(c.DModel), diffs, nil)
+	sh, err := chainScores(e.m.Backend, c, reshaped(gOut, dims[0], dims[1], 1, dims[2]), identity(c.DModel), diffs, nil)
 	if err != nil {
 		return nil, err
 	}
-	record(LogitsNode(), "", sh, 1)
+	record(LogitsNode(), "", sh, 1, 0)
 	return scores, nil
 }
 
@@ -182,10 +192,13 @@ var chainExecs sync.Map // key: backend + ln -> *graph.Exec
 
 // chainScores computes scores [S, H] = diffs [S, N, P, D] . dm/dx [H, N, P, D], where dm/dx is
 // the gradient at the receivers' inputs from the gradient at their projections g [N, P, H, K]
-// through W [H, D, K] and (when ln is set: resid [N, P, D], scale [N, P, 1], w [D]) LayerNorm.
-func chainScores(b backends.Backend, g, w, diffs *tensors.Tensor, ln []*tensors.Tensor) (*tensors.Tensor, error) {
+// through W [H, D, K] and (when ln is set: resid [N, P, D], scale [N, P, 1], w [D]) the norm:
+// dm/dx = (g - mean(g) - xhat mean(g xhat)) / sigma for a LayerNorm, (g - xhat mean(g xhat)) /
+// sigma for an RMSNorm (x not centred), with g = w * dm/dx_norm.
+func chainScores(b backends.Backend, c model.Config, g, w, diffs *tensors.Tensor, ln []*tensors.Tensor) (*tensors.Tensor, error) {
 	withLN := ln != nil
-	key := fmt.Sprintf("%p/%v", b, withLN)
+	centred := c.Normalization == model.LayerNorm // RMSNorm: no mean removed
+	key := fmt.Sprintf("%p/%v/%v", b, withLN, centred)
 	ex, ok := chainExecs.Load(key)
 	if !ok {
 		exec, err := graph.NewExec(b, func(in []*graph.Node) *graph.Node {
@@ -194,13 +207,19 @@ func chainScores(b backends.Backend, g, w, diffs *tensors.Tensor, ln []*tensors.
 			if withLN {
 				dims := gx.Shape().Dimensions
 				resid, scale, lnw := in[3], in[4], in[5]
-				xc := graph.Sub(resid, graph.ReduceAndKeep(resid, graph.ReduceMean, -1))
+				xc := resid
+				if centred {
+					xc = graph.Sub(resid, graph.ReduceAndKeep(resid, graph.ReduceMean, -1))
+				}
 				xhat := graph.BroadcastToDims(graph.InsertAxes(graph.Div(xc, scale), 0), dims...) // [H, N, P, D]
 				sc := graph.BroadcastToDims(graph.InsertAxes(scale, 0), dims...)
 				gy := graph.Mul(gx, graph.BroadcastToDims(graph.Reshape(lnw, 1, 1, 1, dims[3]), dims...))
-				mg := graph.BroadcastToDims(graph.ReduceAndKeep(gy, graph.ReduceMean, -1), dims...)
 				mgx := graph.BroadcastToDims(graph.ReduceAndKeep(graph.Mul(gy, xhat), graph.ReduceMean, -1), dims...)
-				gx = graph.Div(graph.Sub(graph.Sub(gy, mg), graph.Mul(xhat, mgx)), sc)
+				gx = graph.Sub(gy, graph.Mul(xhat, mgx))
+				if centred {
+					gx = graph.Sub(gx, graph.BroadcastToDims(graph.ReduceAndKeep(gy, graph.ReduceMean, -1), dims...))
+				}
+				gx = graph.Div(gx, sc)
 			}
 			return graph.DotGeneral(d, []int{1, 2, 3}, nil, gx, []int{1, 2, 3}, nil) // [S, H]
 		})
@@ -249,4 +268,29 @@ func identity(n int) *tensors.Tensor {
 		flat[i*n+i] = 1
 	}
 	return tensors.FromFlatDataAndDimensions(flat, 1, n, n)
+}
+
+// mlpResid is the residual stream layer l's MLP reads: hook_resid_mid, or hook_resid_pre with a
+// parallel residual.
+func mlpResid(c model.Config, l int) string {
+	if c.HasResidMid() {
+		return hooks.ResidMid(l)
+	}
+	return hooks.ResidPre(l)
+}
+
+// concatLast concatenates two host tensors along their last axis.
+func concatLast(a, b *tensors.Tensor) *tensors.Tensor {
+	da, db := a.Shape().Dimensions, b.Shape().Dimensions
+	x, y := tensors.MustCopyFlatData[float32](a), tensors.MustCopyFlatData[float32](b)
+	na, nb := da[len(da)-1], db[len(db)-1]
+	rows := len(x) / na
+	out := make([]float32, 0, len(x)+len(y))
+	for r := range rows {
+		out = append(out, x[r*na:(r+1)*na]...)
+		out = append(out, y[r*nb:(r+1)*nb]...)
+	}
+	dims := slices.Clone(da)
+	dims[len(dims)-1] = na + nb
+	return tensors.FromFlatDataAndDimensions(out, dims...)
 }

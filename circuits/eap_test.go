@@ -27,6 +27,47 @@ func randomPairs(seed uint64, n, plen, vocab int) *tasks.Pairs {
 	return p
 }
 
+// familyConfigs are random models of the other layouts the edge-level methods cover: Llama-style
+// (RMSNorm, rotary, grouped-query attention with 2 query heads per key/value head, SwiGLU) and
+// Pythia-style (LayerNorm, partial rotary, parallel residual). Their weights are scaled up (x8,
+// norm gains left at 1) so that edges move the metric well above float32 noise.
+var familyConfigs = map[string]model.Config{
+	"llama-like": {NLayers: 2, DModel: 16, NHeads: 4, NKVHeads: 2, DHead: 4, DMLP: 24, NCtx: 12, DVocab: 23,
+		Act: model.Silu, Normalization: model.RMS, LNEps: 1e-6, GatedMLP: true, RotaryDim: 4, RotaryBase: 10000, Family: "llama"},
+	"pythia-like": {NLayers: 2, DModel: 16, NHeads: 4, DHead: 4, DMLP: 32, NCtx: 12, DVocab: 23,
+		Act: model.Gelu, Normalization: model.LayerNorm, LNEps: 1e-5, ParallelResidual: true, RotaryDim: 2, RotaryBase: 10000,
+		Family: "gpt_neox"},
+}
+
+// testModel is a built-in model by name, or one of familyConfigs with scaled random weights.
+func testModel(t testing.TB, name string) *model.Model {
+	t.Helper()
+	c, ok := familyConfigs[name]
+	if !ok {
+		return builtinModel(t, name)
+	}
+	w, err := model.NewRandomWeights(c, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, ts := range w.Tensors {
+		if len(ts.Shape().Dimensions) == 1 && len(n) > 2 && n[len(n)-2:] == ".w" {
+			continue // norm gains stay 1
+		}
+		data := tensors.MustCopyFlatData[float32](ts)
+		for i := range data {
+			data[i] *= 8
+		}
+		w.Tensors[n] = tensors.FromFlatDataAndDimensions(data, ts.Shape().Dimensions...)
+	}
+	b, bn := model.MustNewBackend("")
+	m, err := model.New(w, b, bn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func builtinModel(t testing.TB, name string) *model.Model {
 	t.Helper()
 	w, _, err := model.LoadAny(name)
@@ -58,9 +99,9 @@ func towards(a, b *senderActs, eps float64) *senderActs {
 // differences of the edge ablation, on a model with LayerNorm and MLPs and on an
 // attention-only one.
 func TestEAPMatchesFiniteDifferencesOfEdgeAblation(t *testing.T) {
-	for _, name := range []string{"toy-gpt2", "planted-ioi"} {
+	for _, name := range []string{"toy-gpt2", "planted-ioi", "llama-like", "pythia-like"} {
 		t.Run(name, func(t *testing.T) {
-			m := builtinModel(t, name)
+			m := testModel(t, name)
 			var pairs *tasks.Pairs
 			if name == "planted-ioi" {
 				task, err := tasks.New("ioi", tasks.Options{Vocab: m.Config.DVocab, SeqLen: m.Config.NCtx})
@@ -137,7 +178,12 @@ func topEdges(scores map[string]float64, g *Graph, n int) []Edge {
 // Ablating every outgoing edge of a node is ablating the node; ablating no edge is the clean
 // run.
 func TestEdgeAblationAgreesWithNodeAblation(t *testing.T) {
-	m := builtinModel(t, "toy-gpt2")
+	for _, name := range []string{"toy-gpt2", "llama-like", "pythia-like"} {
+		t.Run(name, func(t *testing.T) { testEdgeAblationAgreesWithNodeAblation(t, testModel(t, name)) })
+	}
+}
+
+func testEdgeAblationAgreesWithNodeAblation(t *testing.T, m *model.Model) {
 	pairs := randomPairs(9, 3, 8, m.Config.DVocab)
 	e, err := newExperiment(m, pairs)
 	if err != nil {

@@ -1,6 +1,7 @@
 package circuits
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -20,16 +21,21 @@ import (
 // hook_resid_mid for an MLP, the final hook_resid_post for the logits), out_s^current the
 // sender's output in this run (which itself may differ from the clean one when edges into s are
 // ablated) and out_s^ablated its output on the corrupted prompt (or their mean). For a head
-// the rebuilt input is per head and per input, x [B, P, H, D] for each of q, k, v, which goes
-// through ln1 (when the model has LayerNorm) and W_Q / W_K / W_V to replace hook_q / hook_k /
-// hook_v; for an MLP it goes through ln2 and W_in to replace hook_mlp_pre; for the logits it
-// replaces the final hook_resid_post. The graph is built from Func hooks: hooks earlier in the
+// the rebuilt input is per head and per input, x [B, P, heads, D] for each of q, k, v (key/value
+// heads for k and v under grouped-query attention), which goes through ln1 (the model's norm,
+// model.Normalize; none without a pre-norm) and W_Q / W_K / W_V to replace hook_q / hook_k /
+// hook_v, before the q/k norms and the rotary embedding the forward pass then applies; for an MLP
+// (reading hook_resid_mid, or hook_resid_pre with a parallel residual) it goes through ln2 and
+// W_in to replace hook_mlp_pre, or for a gated MLP through W_gate and W_in to replace hook_pre
+// and hook_pre_linear; for the logits it replaces the final hook_resid_post. Norms after the
+// sublayers (Gemma, OLMo 2) would normalise the senders' sum, so those layouts are refused. The graph is built from Func hooks: hooks earlier in the
 // forward pass (hook_embed, hook_pos_embed, hook_result, hook_mlp_out, hook_resid_pre/mid)
 // record their nodes for the later ones, and the masks ([senders, H] per layer and input) and
 // the ablated outputs are fed, so one compiled graph serves every subset of edges.
 
 // edgeMasks marks the ablated edges, per receiver input: entry [s, h] of a head mask is 1 when
-// the edge from sender s to head h's input is ablated.
+// the edge from sender s to head h's input is ablated (h a key/value head for k and v under
+// grouped-query attention).
 type edgeMasks struct {
 	g      *Graph
 	head   [][3][]float32 // per layer, per input q/k/v: [S_l * H]
@@ -69,13 +75,30 @@ func inputIndex(in Input) int {
 	return 2
 }
 
+// inputHeads is the number of heads a q (i = 0), k or v input mask has: the query heads, or
+// the key/value heads under grouped-query attention.
+func (g *Graph) inputHeads(i int) int {
+	if i == 0 || g.KVGroup <= 1 {
+		return g.NHeads
+	}
+	return g.NHeads / g.KVGroup
+}
+
+// inputHead is the column of head h in input i's mask (its key/value head for k and v).
+func (g *Graph) inputHead(i, h int) int {
+	if i == 0 || g.KVGroup <= 1 {
+		return h
+	}
+	return h / g.KVGroup
+}
+
 // newEdgeMasks returns masks with the edges for which ablated returns true set.
 func (g *Graph) newEdgeMasks(ablated func(Edge) bool) *edgeMasks {
 	m := &edgeMasks{g: g}
 	for l := range g.NLayers {
 		var qkv [3][]float32
 		for i := range qkv {
-			qkv[i] = make([]float32, g.senderCount(l)*g.NHeads)
+			qkv[i] = make([]float32, g.senderCount(l)*g.inputHeads(i))
 		}
 		m.head = append(m.head, qkv)
 		if g.HasMLP {
@@ -96,7 +119,8 @@ func (m *edgeMasks) set(e Edge, v float32) {
 	s := m.g.senderIndex(e.From)
 	switch e.To.Kind {
 	case Head:
-		m.head[e.To.Layer][inputIndex(e.Input)][s*m.g.NHeads+e.To.Head] = v
+		i := inputIndex(e.Input)
+		m.head[e.To.Layer][i][s*m.g.inputHeads(i)+m.g.inputHead(i, e.To.Head)] = v
 	case MLP:
 		m.mlp[e.To.Layer][s] = v
 	case Logits:
@@ -111,6 +135,7 @@ type edgeBuild struct {
 	corrResult []*graph.Node
 	corrMLP    []*graph.Node
 	resid      map[int]*graph.Node // hook_resid_pre of layer l, and hook_resid_mid at key -1-l
+	mlpIn      *graph.Node         // a gated MLP's rebuilt, normalised input (for hook_pre_linear)
 	pieces     []*graph.Node       // out^ablated - out^current per sender, [B, P, k, D], in sender order
 }
 
@@ -149,12 +174,10 @@ func edgeAblationSet(m *model.Model, masks *edgeMasks, src *senderActs) *hooks.S
 			w := [...]string{"W_Q", "W_K", "W_V"}[i]
 			b := [...]string{"b_Q", "b_K", "b_V"}[i]
 			in := []*tensors.Tensor{
-				tensors.FromFlatDataAndDimensions(masks.head[l][i], g.senderCount(l), c.NHeads),
+				tensors.FromFlatDataAndDimensions(masks.head[l][i], g.senderCount(l), g.inputHeads(i)),
 				weight(attn(l, w)), weight(attn(l, b)),
 			}
-			if c.HasLN() {
-				in = append(in, weight(blockName(l, "ln1.w")), weight(blockName(l, "ln1.b")))
-			}
+			in = append(in, normWeights(m, blockName(l, "ln1"))...)
 			set.Func(name, "circuits.edges.qkv", func(x *graph.Node, in []*graph.Node) *graph.Node {
 				return headInput(c, st.resid[l], st.pieces, in)
 			}, in...)
@@ -164,15 +187,37 @@ func edgeAblationSet(m *model.Model, masks *edgeMasks, src *senderActs) *hooks.S
 			return x
 		})
 		if c.HasMLP() {
-			set.Func(hooks.ResidMid(l), "circuits.edges.stash", func(x *graph.Node, _ []*graph.Node) *graph.Node {
-				st.resid[-1-l] = x
-				return x
-			})
-			set.Func(hooks.MLPPre(l), "circuits.edges.mlp", func(x *graph.Node, in []*graph.Node) *graph.Node {
-				return mlpInput(c, st.resid[-1-l], st.pieces, in)
-			}, tensors.FromFlatDataAndDimensions(masks.mlp[l], len(masks.mlp[l]), 1),
-				weight(blockName(l, "ln2.w")), weight(blockName(l, "ln2.b")),
-				weight(blockName(l, "mlp.W_in")), weight(blockName(l, "mlp.b_in")))
+			// The MLP reads hook_resid_mid, or with a parallel residual the layer's hook_resid_pre
+			// (the heads of its own layer are then senders with zero mask rows).
+			key := l
+			if c.HasResidMid() {
+				key = -1 - l
+				set.Func(hooks.ResidMid(l), "circuits.edges.stash", func(x *graph.Node, _ []*graph.Node) *graph.Node {
+					st.resid[-1-l] = x
+					return x
+				})
+			}
+			in := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(masks.mlp[l], len(masks.mlp[l]), 1)}
+			if c.GatedMLP {
+				in = append(in, weight(blockName(l, "mlp.W_gate")), nil)
+			} else {
+				in = append(in, weight(blockName(l, "mlp.W_in")), weight(blockName(l, "mlp.b_in")))
+			}
+			in = append(in, normWeights(m, blockName(l, "ln2"))...)
+			if c.GatedMLP {
+				in = slices.Delete(in, 2, 3) // no bias on the gate
+				set.Func(hooks.MLPPre(l), "circuits.edges.mlp", func(x *graph.Node, in []*graph.Node) *graph.Node {
+					st.mlpIn = mlpNormalized(c, st.resid[key], st.pieces, in[0], in[2:])
+					return project(st.mlpIn, in[1], nil)
+				}, in...)
+				set.Func(hooks.MLPPreLinear(l), "circuits.edges.mlp_linear", func(x *graph.Node, in []*graph.Node) *graph.Node {
+					return project(st.mlpIn, in[0], nil)
+				}, weight(blockName(l, "mlp.W_in")))
+			} else {
+				set.Func(hooks.MLPPre(l), "circuits.edges.mlp", func(x *graph.Node, in []*graph.Node) *graph.Node {
+					return project(mlpNormalized(c, st.resid[key], st.pieces, in[0], in[3:]), in[1], in[2])
+				}, in...)
+			}
 			set.Func(hooks.MLPOut(l), "circuits.edges.stash", func(x *graph.Node, _ []*graph.Node) *graph.Node {
 				st.pieces = append(st.pieces, graph.InsertAxes(graph.Sub(st.corrMLP[l], x), 2)) // [B, P, 1, D]
 				return x
@@ -200,38 +245,61 @@ func ablatedDelta(pieces []*graph.Node, mask *graph.Node, squeeze int) *graph.No
 	return graph.TransposeAllAxes(d, 0, 1, 3, 2) // [B, P, J, D]
 }
 
-// headInput rebuilds q, k or v [B, P, H, K] from the residual stream with the ablated edges'
-// differences added per head. in: mask [S, H], W [H, D, K], b [H, K] (, ln w [D], ln b [D]).
+// normWeights are the weights of a norm before a sublayer as the edge hooks are fed them: the
+// gain, and a LayerNorm's bias; none without such a norm.
+func normWeights(m *model.Model, name string) []*tensors.Tensor {
+	c := m.Config
+	if !c.PreNorms() {
+		return nil
+	}
+	out := []*tensors.Tensor{m.Weights.Tensors[name+".w"]}
+	if c.HasLN() {
+		out = append(out, m.Weights.Tensors[name+".b"])
+	}
+	return out
+}
+
+// normalized is the model's pre-sublayer norm (model.Normalize) of x with the fed weights ln
+// (gain, LayerNorm bias), or x itself where blocks have no pre-norm.
+func normalized(c model.Config, x *graph.Node, ln []*graph.Node) *graph.Node {
+	if len(ln) == 0 {
+		return x
+	}
+	var b *graph.Node
+	if len(ln) > 1 {
+		b = ln[1]
+	}
+	return model.Normalize(c, x, ln[0], b)
+}
+
+// headInput rebuilds q, k or v [B, P, heads, K] from the residual stream with the ablated edges'
+// differences added per head (heads: the key/value heads for k and v under grouped-query
+// attention). in: mask [S, heads], W [heads, D, K], b [heads, K], then the ln1 weights.
 func headInput(c model.Config, resid *graph.Node, pieces []*graph.Node, in []*graph.Node) *graph.Node {
 	dims := resid.Shape().Dimensions
-	B, P, D, H, K := dims[0], dims[1], dims[2], c.NHeads, c.DHead
-	x := graph.Add(graph.BroadcastToDims(graph.InsertAxes(resid, 2), B, P, H, D), ablatedDelta(pieces, in[0], 0)) // [B, P, H, D]
-	if c.HasLN() {
-		x = layerNormLast(x, in[3], in[4], c.LNEps)
-	}
-	y := graph.DotGeneral(x, []int{3}, []int{2}, in[1], []int{1}, []int{0}) // [H, B, P, K]
-	y = graph.TransposeAllAxes(y, 1, 2, 0, 3)                               // [B, P, H, K]
-	return graph.Add(y, graph.BroadcastToDims(graph.Reshape(in[2], 1, 1, H, K), B, P, H, K))
+	B, P, D := dims[0], dims[1], dims[2]
+	heads, K := in[1].Shape().Dimensions[0], c.DHead
+	x := graph.Add(graph.BroadcastToDims(graph.InsertAxes(resid, 2), B, P, heads, D), ablatedDelta(pieces, in[0], 0)) // [B, P, heads, D]
+	x = normalized(c, x, in[3:])
+	y := graph.DotGeneral(x, []int{3}, []int{2}, in[1], []int{1}, []int{0}) // [heads, B, P, K]
+	y = graph.TransposeAllAxes(y, 1, 2, 0, 3)                               // [B, P, heads, K]
+	return graph.Add(y, graph.BroadcastToDims(graph.Reshape(in[2], 1, 1, heads, K), B, P, heads, K))
 }
 
-// mlpInput rebuilds hook_mlp_pre [B, P, M] from hook_resid_mid with the ablated edges'
-// differences added. in: mask [S, 1], ln2 w, ln2 b [D], W_in [D, M], b_in [M].
-func mlpInput(c model.Config, resid *graph.Node, pieces []*graph.Node, in []*graph.Node) *graph.Node {
-	x := graph.Add(resid, ablatedDelta(pieces, in[0], 1)) // [B, P, D]
-	if c.HasLN() {
-		x = layerNormLast(x, in[1], in[2], c.LNEps)
-	}
-	y := graph.DotGeneral(x, []int{2}, nil, in[3], []int{0}, nil) // [B, P, M]
-	return graph.Add(y, graph.ExpandLeftToRank(in[4], 3))
+// mlpNormalized rebuilds the MLP's normalised input [B, P, D] from the residual stream it reads
+// (hook_resid_mid, or hook_resid_pre with a parallel residual) with the ablated edges'
+// differences added. mask [S, 1]; ln the ln2 weights.
+func mlpNormalized(c model.Config, resid *graph.Node, pieces []*graph.Node, mask *graph.Node, ln []*graph.Node) *graph.Node {
+	return normalized(c, graph.Add(resid, ablatedDelta(pieces, mask, 1)), ln)
 }
 
-// layerNormLast is the model's LayerNorm over the last axis, with weight and bias [D].
-func layerNormLast(x, w, b *graph.Node, eps float64) *graph.Node {
-	r := x.Rank()
-	x = graph.Sub(x, graph.ReduceAndKeep(x, graph.ReduceMean, -1))
-	scale := graph.Sqrt(graph.AddScalar(graph.ReduceAndKeep(graph.Square(x), graph.ReduceMean, -1), eps))
-	x = graph.Div(x, scale)
-	return graph.Add(graph.Mul(x, graph.ExpandLeftToRank(w, r)), graph.ExpandLeftToRank(b, r))
+// project is x W (+ b): [B, P, D] x [D, M] -> [B, P, M].
+func project(x, w, b *graph.Node) *graph.Node {
+	y := graph.DotGeneral(x, []int{2}, nil, w, []int{0}, nil) // [B, P, M]
+	if b == nil {
+		return y
+	}
+	return graph.Add(y, graph.ExpandLeftToRank(b, 3))
 }
 
 func blockName(l int, suffix string) string { return "blocks." + strconv.Itoa(l) + "." + suffix }

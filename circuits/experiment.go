@@ -61,13 +61,25 @@ type senderActs struct {
 
 // edgeLevel reports whether the edge-level methods (EAP, EAP-IG, ACDC, edge faithfulness) can
 // run on the experiment's model: they rebuild each head's q/k/v input and each MLP's input from
-// the residual stream (LayerNorm and projection by hand, edges.go), for GPT-2's layout only.
-// Node-level methods (patching, head-overlap) run on every family.
+// the residual stream (the pre-norm and projection, edges.go), which every layout but norms after
+// the sublayers admits. Node-level methods (patching, head-overlap) run on every family.
 func (e *experiment) edgeLevel() error {
-	if err := e.m.Config.GPT2Layout(); err != nil {
-		return fmt.Errorf("circuits: edge-level methods: %w; node-level methods (patching, head-overlap) run on it", err)
+	c := e.m.Config
+	if c.PostNorms() {
+		// A norm after attention or the MLP normalises the sum of the heads' (or the MLP's)
+		// outputs before it joins the residual stream, so a sender's contribution to a receiver
+		// is no longer its own output: the decomposition into edges does not hold.
+		return fmt.Errorf("circuits: edge-level methods: %s normalises attention and MLP outputs before the residual stream (Gemma, OLMo 2), "+
+			"which edges cannot decompose; node-level methods (patching, head-overlap) run on it", familyName(c))
 	}
 	return nil
+}
+
+func familyName(c model.Config) string {
+	if c.Family != "" {
+		return c.Family
+	}
+	return "this model"
 }
 
 func newExperiment(m *model.Model, pairs *tasks.Pairs) (*experiment, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -149,16 +150,27 @@ func ParseEdge(s string) (Edge, error) {
 // Graph is the computational graph of a model at the granularity of heads and MLPs: every node
 // and every edge from an earlier node to a later one, with a head receiving on its q, k and v
 // inputs separately.
+//
+// Two architectures change the edges. With a parallel residual (Pythia) a layer's MLP reads the
+// same residual stream as its heads, so no head sends to the MLP of its own layer. Under
+// grouped-query attention the G = H/Hkv query heads of a group share one key and one value
+// head: the group's k and v inputs are received by its first query head's node (L.jG for key/
+// value head j), and the other heads of the group receive on q only.
 type Graph struct {
 	NLayers, NHeads int
 	HasMLP          bool
-	Nodes           []Node // embed, per layer its heads then its MLP, logits
-	Edges           []Edge // grouped by receiver in Nodes order, senders in Nodes order
+	// Parallel: attention and the MLP of a layer read the same residual stream.
+	Parallel bool
+	// KVGroup is the number of query heads per key/value head (1 without grouped-query attention).
+	KVGroup int
+	Nodes   []Node // embed, per layer its heads then its MLP, logits
+	Edges   []Edge // grouped by receiver in Nodes order, senders in Nodes order
 }
 
 // NewGraph returns the graph of a model with config c.
 func NewGraph(c model.Config) *Graph {
-	g := &Graph{NLayers: c.NLayers, NHeads: c.NHeads, HasMLP: c.HasMLP()}
+	g := &Graph{NLayers: c.NLayers, NHeads: c.NHeads, HasMLP: c.HasMLP(), Parallel: c.ParallelResidual,
+		KVGroup: c.NHeads / c.KVHeads()}
 	g.Nodes = append(g.Nodes, EmbedNode())
 	for l := range c.NLayers {
 		for h := range c.NHeads {
@@ -179,9 +191,13 @@ func NewGraph(c model.Config) *Graph {
 	return g
 }
 
-// Inputs lists a receiver's inputs: q, k, v for a head, one unnamed input otherwise.
+// Inputs lists a receiver's inputs: q, k, v for a head (q only for a head that is not the first
+// of its key/value group), one unnamed input otherwise.
 func (g *Graph) Inputs(r Node) []Input {
 	if r.Kind == Head {
+		if g.KVGroup > 1 && r.Head%g.KVGroup != 0 {
+			return []Input{InQ}
+		}
 		return []Input{InQ, InK, InV}
 	}
 	return []Input{""}
@@ -191,9 +207,13 @@ func (g *Graph) Inputs(r Node) []Input {
 func (g *Graph) Senders(r Node) []Node {
 	var out []Node
 	for _, s := range g.Nodes {
-		if s.Kind != Logits && s.order() < r.order() {
-			out = append(out, s)
+		if s.Kind == Logits || s.order() >= r.order() {
+			continue
 		}
+		if g.Parallel && r.Kind == MLP && s.Kind == Head && s.Layer == r.Layer {
+			continue // both read the layer's resid_pre
+		}
+		out = append(out, s)
 	}
 	return out
 }
@@ -255,6 +275,10 @@ func (g *Graph) CheckEdge(e Edge) error {
 		return fmt.Errorf("circuits: edge %s: a head receives on q, k or v (got %q)", e, e.Input)
 	case e.To.Kind != Head && e.Input != "":
 		return fmt.Errorf("circuits: edge %s: only heads have q/k/v inputs", e)
+	case e.To.Kind == Head && !slices.Contains(g.Inputs(e.To), e.Input):
+		return fmt.Errorf("circuits: edge %s: under grouped-query attention k and v are received by the first head of each group of %d", e, g.KVGroup)
+	case g.Parallel && e.To.Kind == MLP && e.From.Kind == Head && e.From.Layer == e.To.Layer:
+		return fmt.Errorf("circuits: edge %s: with a parallel residual a layer's heads do not send to its MLP", e)
 	}
 	return nil
 }

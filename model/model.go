@@ -125,6 +125,20 @@ func norm(c Config, p Params, name string, x *Node, hk *hooks.Active) *Node {
 	if !c.HasNorm() {
 		return x
 	}
+	return normalize(c, x, p[name+".w"], p[name+".b"], name, hk)
+}
+
+// Normalize is the model's norm over the last axis of x [..., N] with gain w [N] and, for a
+// LayerNorm, bias b [N] (nil for RMSNorm), without hooks; x itself without a norm. Clients that
+// rebuild a norm's input by hand (circuits' edge ablation) use it, so the norm is written once.
+func Normalize(c Config, x, w, b *Node) *Node {
+	if !c.HasNorm() {
+		return x
+	}
+	return normalize(c, x, w, b, "", nil)
+}
+
+func normalize(c Config, x, w, b *Node, name string, hk *hooks.Active) *Node {
 	r := x.Rank()
 	if c.Normalization == LayerNorm {
 		x = Sub(x, ReduceAndKeep(x, ReduceMean, -1))
@@ -132,9 +146,9 @@ func norm(c Config, p Params, name string, x *Node, hk *hooks.Active) *Node {
 	// Sqrt then Div rather than Rsqrt: Rsqrt has no gradient in GoMLX v0.26.0.
 	scale := Sqrt(AddScalar(ReduceAndKeep(Square(x), ReduceMean, -1), c.LNEps)) // [..., 1]
 	scale = hk.Point(name+".hook_scale", scale)
-	x = Mul(Div(x, scale), ExpandLeftToRank(p[name+".w"], r))
+	x = Mul(Div(x, scale), ExpandLeftToRank(w, r))
 	if c.Normalization == LayerNorm {
-		x = Add(x, ExpandLeftToRank(p[name+".b"], r))
+		x = Add(x, ExpandLeftToRank(b, r))
 	}
 	return hk.Point(name+".hook_normalized", x)
 }

@@ -93,11 +93,29 @@ func TestCommandsOnFamilies(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, json.Unmarshal(data, &d))
 			require.Len(t, d.NodeScores, 2*tc.heads+2, "2 layers of heads and MLPs")
-			// Edge-level methods say what they do not cover yet, and where to go instead.
-			code, _, stderr = runCLI(t, "discover", "--model", dir, "--task", "induction",
-				"--method", "eap", "--examples", "3", "--out", filepath.Join(out, "e.json"))
-			require.Equal(t, 1, code)
-			require.Contains(t, stderr, "node-level methods (patching, head-overlap) run on it")
+			// The edge-level methods too: under grouped-query attention a group's k and v edges
+			// go to its first head (L.0 and L.2 here).
+			for _, method := range []string{"eap", "acdc"} {
+				ej := filepath.Join(out, method+".json")
+				code, _, stderr = runCLI(t, "discover", "--model", dir, "--task", "induction",
+					"--method", method, "--examples", "3", "--out", ej)
+				require.Equal(t, 0, code, stderr)
+				var r struct {
+					EdgeScores map[string]float64 `json:"edge_scores"`
+				}
+				data, err := os.ReadFile(ej)
+				require.NoError(t, err)
+				require.NoError(t, json.Unmarshal(data, &r))
+				require.NotEmpty(t, r.EdgeScores, method)
+				if tc.kvHeads < tc.heads {
+					require.Contains(t, r.EdgeScores, "embed->1.2.k")
+					require.NotContains(t, r.EdgeScores, "embed->1.1.k")
+				}
+				if tc.dir == "pythia-parallel" {
+					require.NotContains(t, r.EdgeScores, "0.0->mlp0", "parallel residual: a layer's heads do not feed its MLP")
+					require.Contains(t, r.EdgeScores, "0.0->mlp1")
+				}
+			}
 
 			saeDir := filepath.Join(out, "sae")
 			code, _, stderr = runCLI(t, "sae", "train", "--model", dir, "--task", "induction", "--hook", "blocks.1.hook_resid_pre",
@@ -140,4 +158,15 @@ func requireAllClose(t *testing.T, want, got *tensors.Tensor, tol float64) {
 	for i := range w {
 		require.InDelta(t, w[i], g[i], tol, "element %d", i)
 	}
+}
+
+// TestEdgeMethodsRefusePostNorms: norms after attention and the MLP (Gemma 2, OLMo 2) normalise
+// the sum of the senders' outputs, which edges cannot decompose: refused, with the alternative.
+func TestEdgeMethodsRefusePostNorms(t *testing.T) {
+	dir := copyDir(t, filepath.Join("..", "..", "testdata", "golden-families", "olmo2-postnorm"))
+	code, _, stderr := runCLI(t, "discover", "--model", dir, "--task", "induction", "--method", "eap", "--examples", "2",
+		"--out", filepath.Join(t.TempDir(), "e.json"))
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "olmo2 normalises attention and MLP outputs before the residual stream")
+	require.Contains(t, stderr, "node-level methods (patching, head-overlap) run on it")
 }
