@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/daulet/tokenizers v1.24.0
+	github.com/dlclark/regexp2 v1.12.0
 	github.com/dlclark/regexp2/v2 v2.5.1
 	github.com/ebitengine/purego v0.11.3
 	github.com/gomlx/gomlx v0.26.0

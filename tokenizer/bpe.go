@@ -28,6 +28,8 @@ type bpeTokenizer struct {
 	addPrefixSpace bool // ByteLevel add_prefix_space
 	useRegex       bool // ByteLevel use_regex: split with the GPT-2 regex
 	nfc            bool // NFC-normalise the text between added tokens (normalizer "NFC")
+	// splitter, when set, is a Split(Regex) pre-tokenizer run instead of GPT-2's regex.
+	splitter *regexSplitter
 }
 
 // bpeModel holds the vocabulary and merges of a byte-level BPE model.
@@ -222,9 +224,15 @@ func (t *bpeTokenizer) Encode(text string) ([]int, error) {
 		if t.addPrefixSpace && !strings.HasPrefix(seg, " ") {
 			seg = " " + seg
 		}
-		if t.useRegex {
+		switch {
+		case t.splitter != nil:
+			var err error
+			if pieces, err = t.splitter.split(seg, pieces[:0]); err != nil {
+				return fmt.Errorf("tokenizer: %s: %w", t.name, err)
+			}
+		case t.useRegex:
 			pieces = gpt2Split(seg, pieces[:0])
-		} else {
+		default:
 			pieces = append(pieces[:0], seg)
 		}
 		for _, p := range pieces {
@@ -255,7 +263,7 @@ func (m *bpeModel) encodeWord(word string, dst []int) ([]int, error) {
 			return append(dst, id), nil
 		}
 	}
-	syms := make([]symbol, len(word))
+	ids := make([]int, len(word))
 	for i := range len(word) {
 		id := m.byteIDs[word[i]]
 		if id < 0 {
@@ -264,6 +272,19 @@ func (m *bpeModel) encodeWord(word string, dst []int) ([]int, error) {
 			}
 			id = m.unk
 		}
+		ids[i] = id
+	}
+	return m.mergeSymbols(ids, dst), nil
+}
+
+// mergeSymbols applies the merges to a word's initial symbols (token ids), lowest rank first,
+// and appends the resulting ids to dst.
+func (m *bpeModel) mergeSymbols(ids []int, dst []int) []int {
+	if len(ids) == 0 {
+		return dst
+	}
+	syms := make([]symbol, len(ids))
+	for i, id := range ids {
 		syms[i] = symbol{id: id, prev: i - 1, next: i + 1}
 	}
 	syms[len(syms)-1].next = -1
@@ -304,7 +325,7 @@ func (m *bpeModel) encodeWord(word string, dst []int) ([]int, error) {
 	for i := 0; i >= 0; i = syms[i].next {
 		dst = append(dst, syms[i].id)
 	}
-	return dst, nil
+	return dst
 }
 
 type symbol struct {

@@ -32,6 +32,7 @@ type hfModel struct {
 	EndOfWordSuffix         *string           `json:"end_of_word_suffix"`
 	ByteFallback            bool              `json:"byte_fallback"`
 	IgnoreMerges            bool              `json:"ignore_merges"`
+	FuseUnk                 bool              `json:"fuse_unk"`
 }
 
 // hfComponent is a normalizer or pre-tokenizer.
@@ -41,6 +42,16 @@ type hfComponent struct {
 	UseRegex       *bool             `json:"use_regex"`
 	PreTokenizers  []json.RawMessage `json:"pretokenizers"`
 	Normalizers    []json.RawMessage `json:"normalizers"`
+	// Split
+	Pattern  *hfPattern `json:"pattern"`
+	Behavior string     `json:"behavior"`
+	Invert   bool       `json:"invert"`
+}
+
+// hfPattern is a Split pattern: {"Regex": "..."} or {"String": "..."}.
+type hfPattern struct {
+	Regex  *string `json:"Regex"`
+	String *string `json:"String"`
 }
 
 const hfHint = "the pure-Go tokenizer supports GPT-2 byte-level BPE and WordLevel; for other tokenizers build with -tags hftokenizers and use FromHFTokenizersFile"
@@ -49,9 +60,13 @@ const hfHint = "the pure-Go tokenizer supports GPT-2 byte-level BPE and WordLeve
 //
 // Two models are supported:
 //
-//   - "BPE" with a ByteLevel pre-tokenizer and no normalizer: GPT-2 style
-//     byte-level BPE (GPT-2, GPT-Neo, ...). model.merges may be strings
-//     "a b" or two-element arrays ["a", "b"].
+//   - "BPE" with a ByteLevel pre-tokenizer: GPT-2 style byte-level BPE
+//     (GPT-2, GPT-Neo, Pythia with its NFC normalizer), or with the Llama 3 /
+//     Qwen [Split(Regex, Isolated), ByteLevel] sequence. model.merges may be
+//     strings "a b" or two-element arrays ["a", "b"].
+//   - "BPE" of the SentencePiece style (Llama 2, TinyLlama, Gemma): spaces
+//     replaced by "▁" (normalizer Replace/Prepend, or Metaspace), characters
+//     merged, byte_fallback to <0xXX> tokens (sentencepiece.go).
 //   - "WordLevel": one id per word, unknown words map to model.unk_token
 //     (an error if it is unset). Words are split on white space, or as the
 //     pre-tokenizer says for Whitespace and BertPreTokenizer; the only
@@ -99,7 +114,10 @@ func FromTokenizerJSON(path string) (Tokenizer, error) {
 	var tok Tokenizer
 	switch m.Type {
 	case "BPE":
-		tok, err = bpeFromHF(path, &f, &m, added)
+		var ok bool
+		if tok, ok, err = spFromHF(path, &f, &m, added); !ok && err == nil {
+			tok, err = bpeFromHF(path, &f, &m, added)
+		}
 	case "WordLevel":
 		tok, err = wordLevelFromHF(path, &f, &m, added)
 	default:
@@ -144,6 +162,28 @@ func bpeFromHF(path string, f *hfFile, m *hfModel, added map[string]int) (Tokeni
 	if err != nil {
 		return nil, fmt.Errorf("pre_tokenizer: %w", err)
 	}
+	var splitter *regexSplitter
+	if pre != nil && pre.Type == "Sequence" && len(pre.PreTokenizers) == 2 {
+		// Llama 3, Qwen 2/3: Split(Regex, Isolated) then ByteLevel(use_regex false).
+		first, err := parseComponent(pre.PreTokenizers[0])
+		if err != nil {
+			return nil, fmt.Errorf("pre_tokenizer: %w", err)
+		}
+		if first == nil || first.Type != "Split" || first.Pattern == nil || first.Pattern.Regex == nil ||
+			first.Behavior != "Isolated" || first.Invert {
+			return nil, fmt.Errorf("pre_tokenizer %s is not supported for BPE, want ByteLevel or [Split(Regex, Isolated), ByteLevel] (%s)",
+				componentType(f.PreTokenizer), hfHint)
+		}
+		if splitter, err = newRegexSplitter(*first.Pattern.Regex); err != nil {
+			return nil, fmt.Errorf("pre_tokenizer: %w", err)
+		}
+		if pre, err = parseComponent(pre.PreTokenizers[1]); err != nil {
+			return nil, fmt.Errorf("pre_tokenizer: %w", err)
+		}
+		if pre != nil && pre.Type == "ByteLevel" && (pre.UseRegex == nil || *pre.UseRegex) {
+			return nil, fmt.Errorf("pre_tokenizer: ByteLevel after a Split must have use_regex false (%s)", hfHint)
+		}
+	}
 	if pre != nil && pre.Type == "Sequence" && len(pre.PreTokenizers) == 1 {
 		if pre, err = parseComponent(pre.PreTokenizers[0]); err != nil {
 			return nil, fmt.Errorf("pre_tokenizer: %w", err)
@@ -177,6 +217,7 @@ func bpeFromHF(path string, f *hfFile, m *hfModel, added map[string]int) (Tokeni
 		return nil, err
 	}
 	tok.nfc = nfc
+	tok.splitter = splitter
 	return tok, nil
 }
 
