@@ -170,3 +170,32 @@ func TestEdgeMethodsRefusePostNorms(t *testing.T) {
 	require.Contains(t, stderr, "olmo2 normalises attention and MLP outputs before the residual stream")
 	require.Contains(t, stderr, "node-level methods (patching, head-overlap) run on it")
 }
+
+// TestPublishedSAEsOnAFamily: interp sae eval reads a Gemma Scope params.npz (with --sae-hook) and
+// a sparsify layers.N folder, on a Llama-style checkpoint, and writes its metrics beside them.
+func TestPublishedSAEsOnAFamily(t *testing.T) {
+	dir := copyDir(t, filepath.Join("..", "..", "testdata", "golden-families", "llama-gqa-bf16-sharded"))
+	gs := filepath.Join(t.TempDir(), "gemma-scope")
+	require.NoError(t, os.MkdirAll(gs, 0o755))
+	data, err := os.ReadFile(filepath.Join("..", "..", "sae", "testdata", "published", "d32", "gemma-scope", "params.npz"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(gs, "params.npz"), data, 0o644))
+	code, stdout, stderr := runCLI(t, "sae", "eval", "--model", dir, "--task", "induction", "--sae", filepath.Join(gs, "params.npz"),
+		"--sae-hook", "blocks.1.hook_resid_post", "--batches", "2", "--seq-batch", "4")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "jumprelu SAE 32 -> 64 at blocks.1.hook_resid_post")
+	_, err = os.Stat(filepath.Join(gs, "eval.json"))
+	require.NoError(t, err, "metrics beside the params.npz")
+
+	code, _, stderr = runCLI(t, "sae", "eval", "--model", dir, "--task", "induction", "--sae", filepath.Join(gs, "params.npz"),
+		"--batches", "2", "--seq-batch", "4")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "does not name its hook point")
+
+	sp := copyDir(t, filepath.Join("..", "..", "sae", "testdata", "published", "d32", "layers.1"))
+	named := filepath.Join(filepath.Dir(sp), "layers.1")
+	require.NoError(t, os.Rename(sp, named))
+	code, stdout, stderr = runCLI(t, "sae", "eval", "--model", dir, "--task", "induction", "--sae", named, "--batches", "2", "--seq-batch", "4")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "blocks.1.hook_resid_post")
+}

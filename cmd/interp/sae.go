@@ -250,9 +250,9 @@ func cmdSAETrain(args []string, stdout, stderr io.Writer) error {
 
 // loadSAEAndModel loads --sae and the model (--model, or the SAE's model_name when it names a
 // built-in model or a folder).
-func loadSAEAndModel(saeDir, modelSpec, backend string, stderr io.Writer) (*sae.SAE, *model.Model, string, string, error) {
+func loadSAEAndModel(saeDir, saeHook, modelSpec, backend string, stderr io.Writer) (*sae.SAE, *model.Model, string, string, error) {
 	if saeDir == "" {
-		return nil, nil, "", "", usagef("--sae is required (a folder with %s and %s)", sae.CfgFile, sae.WeightsFile)
+		return nil, nil, "", "", usagef("--sae is required (a folder with %s and %s, a sparsify folder or a Gemma Scope params.npz)", sae.CfgFile, sae.WeightsFile)
 	}
 	if modelSpec == "" {
 		modelSpec = model.DefaultModel
@@ -271,7 +271,7 @@ func loadSAEAndModel(saeDir, modelSpec, backend string, stderr io.Writer) (*sae.
 	if err != nil {
 		return nil, nil, "", "", err
 	}
-	s, err := sae.Load(saeDir, m.Backend)
+	s, err := sae.LoadAny(saeDir, saeHook, m.Backend)
 	if err != nil {
 		return nil, nil, "", "", err
 	}
@@ -285,7 +285,8 @@ func cmdSAEEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sae eval", stderr)
 	modelSpec := fs.String("model", "", "model directory or built-in name (default: the SAE's model_name, else "+model.DefaultModel+")")
 	backend := fs.String("backend", "", "backend (see interp run -h)")
-	saeDir := fs.String("sae", "", "SAE folder (SAELens layout)")
+	saeDir := fs.String("sae", "", "SAE: a SAELens folder, an EleutherAI sparsify folder, or a Gemma Scope params.npz")
+	saeHook := fs.String("sae-hook", "", "hook the SAE reads, for a Gemma Scope params.npz (e.g. blocks.12.hook_resid_post) or a sparsify folder not named layers.N")
 	batches := fs.Int("batches", 8, "token batches to evaluate")
 	seqBatch := fs.Int("seq-batch", 8, "token rows per batch")
 	skipBOS := fs.Bool("skip-bos", true, "leave position 0 out of the reconstruction metrics")
@@ -296,11 +297,15 @@ func cmdSAEEval(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *saeDir != "" {
+		base := *saeDir // the SAE's folder, or the one holding its params.npz
+		if st, err := os.Stat(base); err == nil && !st.IsDir() {
+			base = filepath.Dir(base)
+		}
 		if *out == "" {
-			*out = filepath.Join(*saeDir, "eval.json")
+			*out = filepath.Join(base, "eval.json")
 		}
 		if *hist == "" {
-			*hist = filepath.Join(*saeDir, "density.png")
+			*hist = filepath.Join(base, "density.png")
 		}
 	}
 	if err := checkOutputs(output{flag: "out", path: *out}, output{flag: "hist", path: *hist, exts: imageExts}); err != nil {
@@ -309,7 +314,7 @@ func cmdSAEEval(args []string, stdout, stderr io.Writer) error {
 	if err := positive(fs, "batches", "seq-batch"); err != nil {
 		return err
 	}
-	s, m, dir, spec, err := loadSAEAndModel(*saeDir, *modelSpec, *backend, stderr)
+	s, m, dir, spec, err := loadSAEAndModel(*saeDir, *saeHook, *modelSpec, *backend, stderr)
 	if err != nil {
 		return err
 	}
@@ -360,7 +365,8 @@ func cmdSAEFeatures(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sae features", stderr)
 	modelSpec := fs.String("model", "", "model directory or built-in name (default: the SAE's model_name, else "+model.DefaultModel+")")
 	backend := fs.String("backend", "", "backend (see interp run -h)")
-	saeDir := fs.String("sae", "", "SAE folder (SAELens layout)")
+	saeDir := fs.String("sae", "", "SAE: a SAELens folder, an EleutherAI sparsify folder, or a Gemma Scope params.npz")
+	saeHook := fs.String("sae-hook", "", "hook the SAE reads, for a Gemma Scope params.npz (e.g. blocks.12.hook_resid_post) or a sparsify folder not named layers.N")
 	latents := fs.String("latents", "", "comma-separated latent indices, e.g. 0,5,7")
 	top := fs.Int("top", 10, "contexts per latent")
 	batches := fs.Int("batches", 16, "token batches to scan")
@@ -393,7 +399,7 @@ func cmdSAEFeatures(args []string, stdout, stderr io.Writer) error {
 	if len(ids) == 0 {
 		return usagef("--latents is required, e.g. --latents 0,5,7")
 	}
-	s, m, dir, spec, err := loadSAEAndModel(*saeDir, *modelSpec, *backend, stderr)
+	s, m, dir, spec, err := loadSAEAndModel(*saeDir, *saeHook, *modelSpec, *backend, stderr)
 	if err != nil {
 		return err
 	}

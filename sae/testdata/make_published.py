@@ -58,3 +58,16 @@ with open(os.path.join(OUT, "expected.json"), "w") as f:
     json.dump({"x": x.tolist(), "gemma_scope": {"f": fg.tolist(), "x_hat": xg.tolist()},
                "sparsify": {"f": fs.tolist(), "x_hat": xs.tolist()}}, f)
 print("wrote", OUT)
+
+# d_in 32 copies for the CLI test on testdata/golden-families/llama-gqa-bf16-sharded (d_model 32).
+D2, F2 = 32, 64
+g2 = dict(W_enc=(rng.normal(size=(D2, F2)) * 0.2).astype(np.float32), W_dec=(rng.normal(size=(F2, D2)) * 0.2).astype(np.float32),
+          b_enc=np.zeros(F2, np.float32), b_dec=np.zeros(D2, np.float32), threshold=np.full(F2, 0.1, np.float32))
+os.makedirs(os.path.join(OUT, "d32", "gemma-scope"), exist_ok=True)
+np.savez(os.path.join(OUT, "d32", "gemma-scope", "params.npz"), **g2)
+s2 = {"encoder.weight": (rng.normal(size=(F2, D2)) * 0.2).astype(np.float32), "encoder.bias": np.zeros(F2, np.float32),
+      "W_dec": (rng.normal(size=(F2, D2)) * 0.2).astype(np.float32), "b_dec": np.zeros(D2, np.float32)}
+os.makedirs(os.path.join(OUT, "d32", "layers.1"), exist_ok=True)
+R.write_safetensors(os.path.join(OUT, "d32", "layers.1", "sae.safetensors"), {k: torch.from_numpy(v) for k, v in s2.items()})
+with open(os.path.join(OUT, "d32", "layers.1", "cfg.json"), "w") as f:
+    json.dump({"num_latents": F2, "k": 8, "skip_connection": False, "d_in": D2}, f, indent=2)
