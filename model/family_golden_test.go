@@ -26,20 +26,11 @@ func TestFamilyGoldens(t *testing.T) {
 	dirs, err := filepath.Glob("../testdata/golden-families/*/expected.safetensors")
 	require.NoError(t, err)
 	require.NotEmpty(t, dirs, "no goldens; regenerate with /usr/bin/python3 testdata/ref/families_ref.py")
-	b, backendName := MustNewBackend("")
 	for _, path := range dirs {
 		dir := filepath.Dir(path)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			w, err := Load(dir)
-			require.NoError(t, err)
-			m, err := New(w, b, backendName)
-			require.NoError(t, err)
-			rows, err := ReadTokensFile(filepath.Join(dir, "tokens.json"))
-			require.NoError(t, err)
-			tok, err := Tokens(rows)
-			require.NoError(t, err)
-			want, _, err := ReadSafetensors(path)
-			require.NoError(t, err)
+			m, tok, want := loadGolden(t, path)
+			w := m.Weights
 			var names []string
 			for n := range want {
 				if n != "logits" {

@@ -21,20 +21,11 @@ func TestGoldenActivations(t *testing.T) {
 	dirs, err := filepath.Glob("../testdata/golden/*/activations.safetensors")
 	require.NoError(t, err)
 	require.NotEmpty(t, dirs, "no goldens found; regenerate with /usr/bin/python3 testdata/ref/make_goldens.py")
-	b, backendName := MustNewBackend("")
 	for _, path := range dirs {
 		dir := filepath.Dir(path)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			w, err := Load(dir)
-			require.NoError(t, err)
-			m, err := New(w, b, backendName)
-			require.NoError(t, err)
-			rows, err := ReadTokensFile(filepath.Join(dir, "tokens.json"))
-			require.NoError(t, err)
-			tok, err := Tokens(rows)
-			require.NoError(t, err)
-			want, _, err := ReadSafetensors(path)
-			require.NoError(t, err)
+			m, tok, want := loadGolden(t, path)
+			backendName := m.BackendName
 
 			out, err := m.Run(tok, hooks.New().CacheAll())
 			require.NoError(t, err)
@@ -71,4 +62,23 @@ func TestGoldenActivations(t *testing.T) {
 		})
 	}
 	_ = os.Getenv
+}
+
+// loadGolden loads the checkpoint beside a goldens file (activations.safetensors or
+// expected.safetensors) on the default backend, with its tokens.json and the goldens.
+func loadGolden(t *testing.T, path string) (*Model, *tensors.Tensor, map[string]*tensors.Tensor) {
+	t.Helper()
+	dir := filepath.Dir(path)
+	w, err := Load(dir)
+	require.NoError(t, err)
+	b, backendName := MustNewBackend("")
+	m, err := New(w, b, backendName)
+	require.NoError(t, err)
+	rows, err := ReadTokensFile(filepath.Join(dir, "tokens.json"))
+	require.NoError(t, err)
+	tok, err := Tokens(rows)
+	require.NoError(t, err)
+	want, _, err := ReadSafetensors(path)
+	require.NoError(t, err)
+	return m, tok, want
 }
