@@ -2,7 +2,6 @@ package model
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -61,7 +60,6 @@ func TestGoldenActivations(t *testing.T) {
 			}
 		})
 	}
-	_ = os.Getenv
 }
 
 // loadGolden loads the checkpoint beside a goldens file (activations.safetensors or
