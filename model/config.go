@@ -175,6 +175,22 @@ func AttnOnlyToy(layers, heads, dModel, vocab, nCtx int) Config {
 	}
 }
 
+// LlamaToy returns a small Llama-style configuration for training studies: RMSNorm (eps 1e-6),
+// rotary embeddings over the whole head (base 10000), a SwiGLU MLP of width 8/3 d_model rounded
+// up to a multiple of 16, kvHeads key/value heads, no positional embeddings, untied unembedding.
+func LlamaToy(layers, heads, kvHeads, dModel, vocab, nCtx int) Config {
+	dMLP := (8*dModel/3 + 15) / 16 * 16
+	kv := kvHeads
+	if kv == heads {
+		kv = 0
+	}
+	return Config{
+		NLayers: layers, DModel: dModel, NHeads: heads, NKVHeads: kv, DHead: dModel / heads, DMLP: dMLP, NCtx: nCtx,
+		DVocab: vocab, Act: Silu, Normalization: RMS, LNEps: 1e-6, GatedMLP: true, RotaryDim: dModel / heads,
+		RotaryBase: 10000, Family: "llama",
+	}
+}
+
 // HasMLP reports whether blocks have an MLP sublayer.
 func (c Config) HasMLP() bool { return !c.AttnOnly }
 

@@ -42,14 +42,23 @@ func (c clampFlags) parse() ([]train.Clamp, error) {
 // toyConfigName is the built-in model config of the induction-head studies.
 const toyConfigName = "attn-only-2l"
 
+// toyConfigs are the built-in model configs, by --model-config name; --vocab and --seq-len set
+// their vocabulary and context.
+var toyConfigs = map[string]func(vocab, nCtx int) model.Config{
+	toyConfigName: func(vocab, nCtx int) model.Config { return model.AttnOnlyToy(2, 8, 64, vocab, nCtx) },
+	// The induction study on a modern architecture: RoPE, RMSNorm, SwiGLU, grouped-query attention.
+	"llama-2l": func(vocab, nCtx int) model.Config { return model.LlamaToy(2, 8, 4, 64, vocab, nCtx) },
+}
+
 func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	def := train.DefaultConfig()
 	fs := newFlags("train", stderr)
 	taskName := fs.String("task", "induction", "task: "+strings.Join(tasks.Names(), ", "))
 	modelConfig := fs.String("model-config", toyConfigName, "model to train from random weights: "+toyConfigName+
-		" (2 layers x 8 heads, d_model 64, attention-only) or a config.json file")
+		" (2 layers x 8 heads, d_model 64, attention-only), llama-2l (the same with RoPE, RMSNorm, SwiGLU and 4 key/value heads) "+
+		"or a config.json file (any family Load reads)")
 	initModel := fs.String("init", "", "start from this model directory or built-in name instead of random weights")
-	vocab := fs.Int("vocab", 64, "vocabulary size for --model-config "+toyConfigName)
+	vocab := fs.Int("vocab", 64, "vocabulary size for the built-in --model-config "+toyConfigName+" and llama-2l")
 	out := fs.String("out", "", "output folder: checkpoint/, metrics.jsonl, summary.json, progress.png (rerun to resume)")
 	var clamps clampFlags
 	fs.Var(&clamps, "clamp", "clamp HOOK[head=..][pos=..]=VALUE, repeatable; VALUE: "+strings.Join(train.ClampValues, " | "))
@@ -97,7 +106,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	var dir string // the --init model's folder, where its tokenizer lives
 	modelDesc := *initModel
 	if *initModel != "" {
-		if *modelConfig != toyConfigName {
+		if flagSet(fs, "model-config") {
 			return usagef("give --init or --model-config, not both")
 		}
 		if w, dir, err = model.LoadAny(*initModel); err != nil {
@@ -105,8 +114,8 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 		}
 	} else {
 		var c model.Config
-		if *modelConfig == toyConfigName {
-			c = model.AttnOnlyToy(2, 8, 64, *vocab, *seqLen)
+		if toy, ok := toyConfigs[*modelConfig]; ok {
+			c = toy(*vocab, *seqLen)
 		} else if c, err = model.ReadHFConfig(*modelConfig); err != nil {
 			return err
 		}
@@ -121,7 +130,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	taskLen := 0 // text tasks keep their prompts' length
 	if tasks.Synthetic(*taskName) {
 		taskLen = min(*seqLen, w.Config.NCtx)
-	} else if flagSet(fs, "seq-len") && (*initModel != "" || *modelConfig != toyConfigName) { // for the toy config it is n_ctx
+	} else if _, toy := toyConfigs[*modelConfig]; flagSet(fs, "seq-len") && (*initModel != "" || !toy) { // for the toy configs it is n_ctx
 		return usagef("--seq-len %d: applies only to the synthetic tasks; %s keeps its prompts' length", *seqLen, *taskName)
 	}
 	task, err := taskFor(*taskName, w.Config, dir, taskLen)

@@ -75,3 +75,21 @@ func TestTrainErrors(t *testing.T) {
 	_, err := os.Stat(filepath.Join(out, "checkpoint"))
 	require.True(t, os.IsNotExist(err), "a failed run must not train")
 }
+
+// TestTrainLlamaToy: the induction study's training on the built-in Llama-style config (RoPE,
+// RMSNorm, SwiGLU, grouped-query attention), with a clamp; the checkpoint (interp's own layout)
+// loads back with that architecture.
+func TestTrainLlamaToy(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, tinyTrain(out, "--model-config", "llama-2l", "--clamp", "blocks.0.attn.hook_pattern[head=2]=prev-token")...)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "trained 6 steps of induction")
+	w, err := model.Load(filepath.Join(out, "checkpoint"))
+	require.NoError(t, err)
+	c := w.Config
+	require.Equal(t, model.RMS, c.Normalization)
+	require.True(t, c.GatedMLP)
+	require.Equal(t, 8, c.RotaryDim)
+	require.Equal(t, 4, c.KVHeads())
+	require.Equal(t, 16, c.DVocab)
+}
