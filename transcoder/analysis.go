@@ -46,8 +46,12 @@ func NewAnalysis(m *model.Model, ts []*sae.SAE, tokens []int) (*Analysis, error)
 	if !c.HasMLP() {
 		return nil, errors.New("transcoder: analysis: the model has no MLPs")
 	}
-	if err := c.GPT2Layout(); err != nil {
-		return nil, fmt.Errorf("transcoder: analysis: %w", err)
+	switch {
+	case c.PostNorms():
+		return nil, fmt.Errorf("transcoder: analysis: %s normalises attention and MLP outputs before the residual stream; "+
+			"their contributions do not add up linearly", familyName(c))
+	case c.OutputSoftcap != 0:
+		return nil, fmt.Errorf("transcoder: analysis: %s soft-caps its logits, which is not linear in the residual stream", familyName(c))
 	}
 	if len(tokens) == 0 {
 		return nil, errors.New("transcoder: analysis: empty prompt")
@@ -144,7 +148,7 @@ func (a *Analysis) encConstant(l int, tw *tcWeights, j int) float64 {
 	F := tw.c.DSAE
 	v := float64(tw.bEnc[j])
 	var lnB []float32
-	if a.cfg.HasLN() {
+	if a.cfg.HasLN() && a.cfg.PreNorms() {
 		lnB = a.w[fmt.Sprintf("blocks.%d.ln2.b", l)]
 	}
 	for i := range tw.c.DIn {
@@ -171,17 +175,23 @@ func (a *Analysis) Latents(l, t int) []float32 {
 }
 
 // point is where a target vector reads the residual stream: entering block layer's attention
-// (resid_pre) or, with mid, its MLP (resid_mid). layer = NLayers is the final stream.
+// (resid_pre) or, with mid, its MLP (resid_mid). layer = NLayers is the final stream. With a
+// parallel residual an MLP reads its layer's resid_pre: its point has mid false.
 type point struct {
 	layer int
 	mid   bool
 }
 
-// lnPullback turns a direction v read after a LayerNorm (at position t, scale hook scaleHook,
-// weight name w) into the direction in the residual stream before it, the LayerNorm's scale
-// held at its value on this input: center(w . v) / scale. Without LayerNorm it is v.
+// mlpPoint is where layer l's MLP reads the residual stream.
+func (a *Analysis) mlpPoint(l int) point { return point{l, !a.cfg.ParallelResidual} }
+
+// lnPullback turns a direction v read after a norm (at position t; name its hooks and weights)
+// into the direction in the residual stream before it, the norm's scale held at its value on this
+// input: center(w . v) / scale for a LayerNorm, (w . v) / scale for an RMSNorm. Without the norm
+// (none, or blocks without pre-norms for ln1/ln2) it is v.
 func (a *Analysis) lnPullback(name string, t int, v []float64) []float64 {
-	if !a.cfg.HasLN() {
+	c := a.cfg
+	if !c.HasNorm() || (name != "ln_final" && !c.PreNorms()) {
 		return v
 	}
 	w := a.w[name+".w"]
@@ -192,11 +202,21 @@ func (a *Analysis) lnPullback(name string, t int, v []float64) []float64 {
 		out[i] = v[i] * float64(w[i])
 		mean += out[i]
 	}
+	if !c.HasLN() {
+		mean = 0 // RMSNorm does not centre
+	}
 	mean /= float64(len(v))
 	for i := range out {
 		out[i] = (out[i] - mean) / scale
 	}
 	return out
+}
+
+func familyName(c model.Config) string {
+	if c.Family != "" {
+		return c.Family
+	}
+	return "this model"
 }
 
 func dot32(a []float32, b []float64) float64 {
@@ -211,7 +231,7 @@ func dot32(a []float32, b []float64) float64 {
 // with its contribution to the stream's dot product with e: their sum is resid[t] . e exactly.
 func (a *Analysis) contributions(e []float64, p point, t int) []Node {
 	c := a.cfg
-	D, H, K := c.DModel, c.NHeads, c.DHead
+	D, H, Hkv, K := c.DModel, c.NHeads, c.KVHeads(), c.DHead
 	P := a.P
 	var out []Node
 	leaf := func(n Node, v float64) {
@@ -234,8 +254,9 @@ func (a *Analysis) contributions(e []float64, p point, t int) []Node {
 			for kk := range K {
 				u[kk] = dot32(wO[(h*K+kk)*D:(h*K+kk+1)*D], e)
 			}
+			kv := c.KVHead(h) // hook_v has the key/value heads
 			for s := 0; s <= t; s++ {
-				w := dot32(v[(s*H+h)*K:(s*H+h+1)*K], u)
+				w := dot32(v[(s*Hkv+kv)*K:(s*Hkv+kv+1)*K], u)
 				pa := float64(pat[(h*P+t)*P+s])
 				out = append(out, Node{Kind: KindHead, Layer: k, Head: h, Pos: t, Src: s, Token: a.Tokens[s],
 					Contribution: pa * w, Act: pa, Weight: w})
@@ -291,7 +312,7 @@ func (a *Analysis) expand(n Node, e []float64) (next []float64, p point, t int, 
 		for i := range v {
 			v[i] = n.Weight * float64(tw.enc[i*F+n.Latent])
 		}
-		return a.lnPullback(fmt.Sprintf("blocks.%d.ln2", n.Layer), n.Pos, v), point{n.Layer, true}, n.Pos, true
+		return a.lnPullback(fmt.Sprintf("blocks.%d.ln2", n.Layer), n.Pos, v), a.mlpPoint(n.Layer), n.Pos, true
 	case KindSkip:
 		tw := a.tc[n.Layer]
 		v := make([]float64, tw.c.DIn)
@@ -300,18 +321,18 @@ func (a *Analysis) expand(n Node, e []float64) (next []float64, p point, t int, 
 				v[i] += float64(tw.skip[o*tw.c.DIn+i]) * e[o]
 			}
 		}
-		return a.lnPullback(fmt.Sprintf("blocks.%d.ln2", n.Layer), n.Pos, v), point{n.Layer, true}, n.Pos, true
+		return a.lnPullback(fmt.Sprintf("blocks.%d.ln2", n.Layer), n.Pos, v), a.mlpPoint(n.Layer), n.Pos, true
 	case KindHead:
 		bp := fmt.Sprintf("blocks.%d.attn.", n.Layer)
 		wO, wV := a.w[bp+"W_O"], a.w[bp+"W_V"]
-		h := n.Head
+		h, kv := n.Head, c.KVHead(n.Head)
 		u := make([]float64, K)
 		for kk := range K {
 			u[kk] = n.Act * dot32(wO[(h*K+kk)*D:(h*K+kk+1)*D], e)
 		}
-		v := make([]float64, D) // W_V[h] u
+		v := make([]float64, D) // W_V[kv(h)] u
 		for d := range D {
-			v[d] = dot32(wV[(h*D+d)*K:(h*D+d+1)*K], u)
+			v[d] = dot32(wV[(kv*D+d)*K:(kv*D+d+1)*K], u)
 		}
 		return a.lnPullback(fmt.Sprintf("blocks.%d.ln1", n.Layer), n.Src, v), point{n.Layer, false}, n.Src, true
 	}
@@ -361,10 +382,15 @@ func (a *Analysis) targetVector(tg Target) (e []float64, p point, constant float
 		}
 		if c.HasLN() {
 			constant = dot32(a.w["ln_final.b"], dir)
-			e = a.lnPullback("ln_final", tg.Pos, dir)
-		} else {
-			e = dir
 		}
+		if c.UnembedBias {
+			bU := a.w["unembed.b_U"]
+			constant += float64(bU[tg.Token])
+			if tg.Wrong >= 0 {
+				constant -= float64(bU[tg.Wrong])
+			}
+		}
+		e = a.lnPullback("ln_final", tg.Pos, dir)
 		val := float64(a.logits[tg.Pos*V+tg.Token])
 		if tg.Wrong >= 0 {
 			val -= float64(a.logits[tg.Pos*V+tg.Wrong])
@@ -385,16 +411,12 @@ func (a *Analysis) targetVector(tg Target) (e []float64, p point, constant float
 	for i := range v {
 		v[i] = float64(tw.enc[i*F+tg.Latent])
 	}
-	if c.HasLN() {
-		e = a.lnPullback(fmt.Sprintf("blocks.%d.ln2", tg.Layer), tg.Pos, v)
-	} else {
-		e = v
-	}
+	e = a.lnPullback(fmt.Sprintf("blocks.%d.ln2", tg.Layer), tg.Pos, v)
 	constant = tw.encBias[tg.Latent]
 	pre := float64(a.pre[tg.Layer][tg.Pos*F+tg.Latent])
 	n = Node{Kind: KindFeature, Layer: tg.Layer, Latent: tg.Latent, Pos: tg.Pos, Token: a.Tokens[tg.Pos],
 		Act: float64(a.lat[tg.Layer][tg.Pos*F+tg.Latent]), Contribution: pre - constant, Weight: 1}
-	return e, point{tg.Layer, true}, constant, n, nil
+	return e, a.mlpPoint(tg.Layer), constant, n, nil
 }
 
 // unembed is W_U[d, v] (W_E[v, d] for tied embeddings).

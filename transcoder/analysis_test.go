@@ -72,16 +72,16 @@ func (a *Analysis) nodeConstant(n Node, e []float64) float64 {
 	case KindHead:
 		bp := fmt.Sprintf("blocks.%d.attn.", n.Layer)
 		wO, wV, bV := a.w[bp+"W_O"], a.w[bp+"W_V"], a.w[bp+"b_V"]
-		h := n.Head
+		h, kv := n.Head, c.KVHead(n.Head)
 		u := make([]float64, K)
 		for kk := range K {
 			u[kk] = dot32(wO[(h*K+kk)*D:(h*K+kk+1)*D], e)
 		}
-		v := dot32(bV[h*K:(h+1)*K], u)
+		v := dot32(bV[kv*K:(kv+1)*K], u)
 		if c.HasLN() {
 			lnB := a.w[fmt.Sprintf("blocks.%d.ln1.b", n.Layer)]
 			for d := range D {
-				v += float64(lnB[d]) * dot32(wV[(h*D+d)*K:(h*D+d+1)*K], u)
+				v += float64(lnB[d]) * dot32(wV[(kv*D+d)*K:(kv*D+d+1)*K], u)
 			}
 		}
 		return n.Act * v

@@ -64,11 +64,41 @@ func TestReplace(t *testing.T) {
 // On ioi-toy (real attention), the attribution of a logit difference to every upstream
 // component (heads per source position, transcoder features, errors, embeddings, biases) sums
 // to the logit difference, with random transcoders (the error nodes absorb what they miss).
+//
+// The same on a Llama-style model (RMSNorm, rotary, grouped-query attention, a gated MLP the
+// transcoder replaces) and a Pythia-style one (parallel residual: a layer's MLP reads its
+// resid_pre), random weights scaled up so that the paths carry signal.
 func TestAttributionComplete(t *testing.T) {
 	w, _, err := model.LoadAny("ioi-toy")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Run("ioi-toy", func(t *testing.T) { testAttributionComplete(t, w) })
+	for name, c := range map[string]model.Config{
+		"llama-like": {NLayers: 2, DModel: 32, NHeads: 4, NKVHeads: 2, DHead: 8, DMLP: 48, NCtx: 16, DVocab: 89,
+			Act: model.Silu, Normalization: model.RMS, LNEps: 1e-6, GatedMLP: true, RotaryDim: 8, RotaryBase: 10000},
+		"pythia-like": {NLayers: 2, DModel: 32, NHeads: 4, DHead: 8, DMLP: 64, NCtx: 16, DVocab: 89,
+			Act: model.Gelu, Normalization: model.LayerNorm, LNEps: 1e-5, ParallelResidual: true, RotaryDim: 4, RotaryBase: 10000},
+	} {
+		w, err := model.NewRandomWeights(c, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, ts := range w.Tensors {
+			if len(ts.Shape().Dimensions) == 1 && n[len(n)-2:] == ".w" {
+				continue
+			}
+			data := tensors.MustCopyFlatData[float32](ts)
+			for i := range data {
+				data[i] *= 10
+			}
+			w.Tensors[n] = tensors.FromFlatDataAndDimensions(data, ts.Shape().Dimensions...)
+		}
+		t.Run(name, func(t *testing.T) { testAttributionComplete(t, w) })
+	}
+}
+
+func testAttributionComplete(t *testing.T, w *model.Weights) {
 	b, name := model.MustNewBackend("")
 	m, err := model.New(w, b, name)
 	if err != nil {

@@ -131,6 +131,13 @@ func TestCommandsOnFamilies(t *testing.T) {
 				"--tokens", "1024", "--batch", "256", "--expansion", "2", "--seq-batch", "16", "--buffer-rows", "512", "--out", tcDir)
 			require.Equal(t, 0, code, stderr)
 			require.Contains(t, stdout, "blocks.1.ln2.hook_normalized -> blocks.1.hook_mlp_out")
+			// ... and attribution graphs through it: a logit's paths to heads, features and embeddings.
+			pp := filepath.Join(out, "paths")
+			code, stdout, stderr = runCLI(t, "transcoder", "paths", "--model", dir, "--transcoders", tcDir,
+				"--tokens", "1,5,9,2,5,9,2,5", "--logit", "9,3", "--out", pp)
+			require.Equal(t, 0, code, stderr)
+			_, err = os.Stat(pp + ".json")
+			require.NoError(t, err)
 
 			code, stdout, stderr = runCLI(t, "heads", "--model", dir, "--half", "6", "--batch", "2", "--out", filepath.Join(out, "heads.json"))
 			require.Equal(t, 0, code, stderr)
