@@ -10,20 +10,25 @@
 // # Dimension legend
 //
 //	B batch     P pos (query/key positions Pq, Pk)     D d_model
-//	H heads     K d_head                               M d_mlp      V vocab
+//	H heads     Hkv key/value heads (= H without GQA)    K d_head     M d_mlp      V vocab
 //
 // # Weights
 //
 // Weights are stored by TransformerLens name, attention per head: W_Q, W_K, W_V [H, D, K],
 // W_O [H, K, D], so a head's QK circuit is W_Q[h] W_K[h]^T and its OV circuit W_V[h] W_O[h]
-// (Model.QK, Model.OV). Checkpoints use the Hugging Face GPT-2 layout (config.json +
-// model.safetensors, Conv1D [in, out] weights); Load is strict: a missing, unexpected or
-// mis-shaped tensor is an error naming it.
+// (Model.QK, Model.OV). Load reads Hugging Face folders of every family in FamilyNames (GPT-2's
+// layout in load.go, the others in family_*.go, one small loader each; safetensors or
+// pytorch_model.bin, sharded or not); it is strict: a missing, unexpected or mis-shaped tensor is
+// an error naming it. The architectures differ only in Config fields read by the one forward pass
+// (RMSNorm, rotary embeddings, grouped-query attention, gated MLPs, parallel residuals, norms after
+// the sublayers, q/k norms, soft-caps, local windows); docs/FAMILIES.md lists what each family sets.
 //
 // # Math
 //
 // LayerNorm (unfolded, as TransformerLens): x' = x - mean(x); scale = sqrt(mean(x'^2) + eps)
-// (hook_scale); hook_normalized = x'/scale * w + b. Attention: q,k,v = x W + b per head;
+// (hook_scale); hook_normalized = x'/scale * w + b (RMSNorm: x' = x, no b). Rotary embeddings turn
+// q and k after hook_q/hook_k (and any q/k norm): pairs (i, i + R/2) by angle pos * base^(-2i/R)
+// (hook_rot_q, hook_rot_k). Attention: q,k,v = x W + b per head;
 // scores = q k^T / sqrt(K) with -inf above the diagonal (hook_attn_scores); pattern =
 // softmax(scores) (hook_pattern); z = pattern v (hook_z); result[h] = z[h] W_O[h] (hook_result,
 // only materialised when a hook asks for it); attn_out = sum_h result[h] + b_O. MLP: pre =
