@@ -1,7 +1,6 @@
 package circuits
 
 import (
-	"slices"
 	"strconv"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -197,15 +196,10 @@ func edgeAblationSet(m *model.Model, masks *edgeMasks, src *senderActs) *hooks.S
 					return x
 				})
 			}
-			in := []*tensors.Tensor{tensors.FromFlatDataAndDimensions(masks.mlp[l], len(masks.mlp[l]), 1)}
-			if c.GatedMLP {
-				in = append(in, weight(blockName(l, "mlp.W_gate")), nil)
-			} else {
-				in = append(in, weight(blockName(l, "mlp.W_in")), weight(blockName(l, "mlp.b_in")))
-			}
-			in = append(in, normWeights(m, blockName(l, "ln2"))...)
-			if c.GatedMLP {
-				in = slices.Delete(in, 2, 3) // no bias on the gate
+			mask := tensors.FromFlatDataAndDimensions(masks.mlp[l], len(masks.mlp[l]), 1)
+			ln2 := normWeights(m, blockName(l, "ln2"))
+			if c.GatedMLP { // in: mask, W_gate (no bias), ln2 weights
+				in := append([]*tensors.Tensor{mask, weight(blockName(l, "mlp.W_gate"))}, ln2...)
 				set.Func(hooks.MLPPre(l), "circuits.edges.mlp", func(x *graph.Node, in []*graph.Node) *graph.Node {
 					st.mlpIn = mlpNormalized(c, st.resid[key], st.pieces, in[0], in[2:])
 					return project(st.mlpIn, in[1], nil)
@@ -213,7 +207,8 @@ func edgeAblationSet(m *model.Model, masks *edgeMasks, src *senderActs) *hooks.S
 				set.Func(hooks.MLPPreLinear(l), "circuits.edges.mlp_linear", func(x *graph.Node, in []*graph.Node) *graph.Node {
 					return project(st.mlpIn, in[0], nil)
 				}, weight(blockName(l, "mlp.W_in")))
-			} else {
+			} else { // in: mask, W_in, b_in, ln2 weights
+				in := append([]*tensors.Tensor{mask, weight(blockName(l, "mlp.W_in")), weight(blockName(l, "mlp.b_in"))}, ln2...)
 				set.Func(hooks.MLPPre(l), "circuits.edges.mlp", func(x *graph.Node, in []*graph.Node) *graph.Node {
 					return project(mlpNormalized(c, st.resid[key], st.pieces, in[0], in[3:]), in[1], in[2])
 				}, in...)

@@ -227,9 +227,9 @@ func (c Config) HasResidMid() bool { return c.HasMLP() && !c.ParallelResidual }
 
 // GPT2Layout reports nil when c uses only what GPT-2 and interp's toy models use (LayerNorm or
 // none, learned or no positions, plain MLP, one key/value head per head, pre-norms, scores
-// scaled by sqrt(d_head), no caps, windows or embedding scale), and otherwise an error naming the
-// first other feature. Analyses that rebuild part of the forward pass by hand call it to refuse,
-// loudly, the models they do not yet cover.
+// scaled by sqrt(d_head), no caps, windows, embedding scale or unembedding bias), and otherwise
+// an error naming the first other feature: Save writes the Hugging Face GPT-2 layout only for the
+// former.
 func (c Config) GPT2Layout() error {
 	feature := ""
 	switch {
@@ -255,6 +255,8 @@ func (c Config) GPT2Layout() error {
 		feature = "local attention"
 	case c.EmbedScale != 0:
 		feature = "a scaled embedding"
+	case c.UnembedBias:
+		feature = "an unembedding bias"
 	}
 	if feature == "" {
 		return nil
@@ -263,7 +265,7 @@ func (c Config) GPT2Layout() error {
 	if fam == "" {
 		fam = "this model"
 	}
-	return fmt.Errorf("%s uses %s, which this analysis does not support yet (GPT-2-layout models only)", fam, feature)
+	return fmt.Errorf("%s uses %s, which GPT-2's checkpoint layout cannot hold", fam, feature)
 }
 
 // Validate checks the configuration for impossible or unknown values.
@@ -385,6 +387,11 @@ func ReadHFConfig(path string) (Config, error) {
 	if c, _, _, ok, err := readFamilyConfig(path); err != nil || ok {
 		return c, err
 	}
+	return readGPT2Config(path)
+}
+
+// readGPT2Config parses a Hugging Face GPT-2 config.json (plus the interp_* extensions).
+func readGPT2Config(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("model: read config: %w", err)

@@ -92,10 +92,6 @@ type hfArch struct {
 
 	// interp's own layout for architectures GPT-2's config cannot express.
 	Interp *Config `json:"interp_config"`
-
-	// Fields the families carry that would change the computation in ways not implemented;
-	// config refuses them by name when set.
-	QKLayernorm bool `json:"qk_layernorm"`
 }
 
 // hfRope is config.json's rope_scaling.

@@ -123,7 +123,7 @@ func Load(dir string) (*Weights, error) {
 	if ok {
 		return loadFamily(dir, c, hf, fam)
 	}
-	if c, err = ReadHFConfig(filepath.Join(dir, configFile)); err != nil {
+	if c, err = readGPT2Config(filepath.Join(dir, configFile)); err != nil {
 		return nil, err
 	}
 	keep := func(name string) bool {
@@ -409,7 +409,7 @@ func Save(w *Weights, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("model: save %s: %w", dir, err)
 	}
-	if w.Config.GPT2Layout() != nil || w.Config.UnembedBias { // GPT-2's checkpoint has no b_U either
+	if w.Config.GPT2Layout() != nil {
 		return saveInterp(w, dir)
 	}
 	if err := WriteSafetensors(filepath.Join(dir, weightsFile), toHF(w), map[string]string{"format": hfFormatPyTorch}); err != nil {

@@ -139,7 +139,7 @@ func foldLN(w *Weights) error {
 		}
 		return g, b
 	}
-	reset := func(name string, g, b []float32) {
+	reset := func(g, b []float32) { // the folded norm's gain to 1, bias to 0
 		for i := range g {
 			g[i] = 1
 		}
@@ -153,7 +153,7 @@ func foldLN(w *Weights) error {
 		foldInto(w.flat(a+"W_Q"), w.flat(a+"b_Q"), g, b, H, D, K)
 		foldInto(w.flat(a+"W_K"), w.flat(a+"b_K"), g, b, Hkv, D, K)
 		foldInto(w.flat(a+"W_V"), w.flat(a+"b_V"), g, b, Hkv, D, K)
-		reset(blockName(l, "ln1"), g, b)
+		reset(g, b)
 		if !c.HasMLP() {
 			continue
 		}
@@ -163,7 +163,7 @@ func foldLN(w *Weights) error {
 			foldInto(w.flat(m+"W_gate"), nil, g, nil, 1, D, M)
 		}
 		foldInto(w.flat(m+"W_in"), w.flat(m+"b_in"), g, b, 1, D, M)
-		reset(blockName(l, "ln2"), g, b)
+		reset(g, b)
 	}
 	// The unembedding: untie it (W_U = W_E^T), fold the final norm in, and give it a bias for a
 	// LayerNorm's.
@@ -181,7 +181,7 @@ func foldLN(w *Weights) error {
 		bU = w.flat("unembed.b_U")
 	}
 	foldInto(w.flat("unembed.W_U"), bU, g, b, 1, D, V)
-	reset("ln_final", g, b)
+	reset(g, b)
 	w.Config = c
 	return nil
 }

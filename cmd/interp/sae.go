@@ -155,17 +155,8 @@ func cmdSAETrain(args []string, stdout, stderr io.Writer) error {
 	if *hook == "" {
 		return usagef("--hook is required (see interp info for the hook names)")
 	}
-	a, err := sae.ParseArch(*arch)
+	a, err := dictFlags(fs, *arch, *dSAE)
 	if err != nil {
-		return usagef("--arch: %v", err)
-	}
-	if err := positive(fs, "batch", "tokens", "expansion"); err != nil {
-		return err
-	}
-	if *dSAE < 0 {
-		return usagef("--d-sae %d: want a number of latents, or 0 for --expansion x d_in", *dSAE)
-	}
-	if err := checkK(fs, a); err != nil {
 		return err
 	}
 	site, err := parseSite(*hook, *heads)
@@ -436,6 +427,25 @@ func cmdSAEFeatures(args []string, stdout, stderr io.Writer) error {
 }
 
 // checkK validates --k: at least 1, and given only for the architectures that use it.
+// dictFlags checks the flags sae train and transcoder train share (--arch, --batch, --tokens,
+// --expansion, --d-sae, --k) and returns the architecture.
+func dictFlags(fs *flag.FlagSet, arch string, dSAE int) (sae.Arch, error) {
+	a, err := sae.ParseArch(arch)
+	if err != nil {
+		return "", usagef("--arch: %v", err)
+	}
+	if err := positive(fs, "batch", "tokens", "expansion"); err != nil {
+		return "", err
+	}
+	if dSAE < 0 {
+		return "", usagef("--d-sae %d: want a number of latents, or 0 for --expansion x d_in", dSAE)
+	}
+	if err := checkK(fs, a); err != nil {
+		return "", err
+	}
+	return a, nil
+}
+
 func checkK(fs *flag.FlagSet, a sae.Arch) error {
 	if a != sae.TopK && a != sae.BatchTopK {
 		if flagSet(fs, "k") {

@@ -84,17 +84,8 @@ func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return usagef("--out is required")
 	}
-	a, err := sae.ParseArch(*arch)
+	a, err := dictFlags(fs, *arch, *dSAE)
 	if err != nil {
-		return usagef("--arch: %v", err)
-	}
-	if err := positive(fs, "batch", "tokens", "expansion"); err != nil {
-		return err
-	}
-	if *dSAE < 0 {
-		return usagef("--d-sae %d: want a number of latents, or 0 for --expansion x d_in", *dSAE)
-	}
-	if err := checkK(fs, a); err != nil {
 		return err
 	}
 	m, dir, err := loadModelProcessed(*modelSpec, *backend, *process, stderr)
