@@ -49,14 +49,15 @@ func (a *Active) Point(name string, x *graph.Node) *graph.Node {
 		in := a.hookInputs[i]
 		switch h.kind {
 		case kindReplace, kindAdd:
-			if !in[0].Shape().Equal(x.Shape()) {
-				panic(fmt.Sprintf("hooks: %s at %q: value has shape %s, activation has shape %s",
+			value := broadcastTo(in[0], x)
+			if value == nil {
+				panic(fmt.Sprintf("hooks: %s at %q: value has shape %s, activation has shape %s (a value must have its shape or broadcast to it)",
 					h.kind, name, in[0].Shape(), x.Shape()))
 			}
 			if h.kind == kindReplace {
-				x = in[0]
+				x = value
 			} else {
-				x = graph.Add(x, in[0])
+				x = graph.Add(x, value)
 			}
 		case kindZero:
 			x = graph.ZerosLike(x)
@@ -75,6 +76,27 @@ func (a *Active) Point(name string, x *graph.Node) *graph.Node {
 	a.seen[name] = x
 	a.order = append(a.order, name)
 	return x
+}
+
+// broadcastTo returns value broadcast to x's shape: value itself when the shapes are equal, or,
+// when value has x's dtype, no more axes, and each of its axes (aligned on the right) equals x's
+// or is 1, value repeated along the missing ones (a [D] direction added at every position). It
+// returns nil otherwise.
+func broadcastTo(value, x *graph.Node) *graph.Node {
+	vs, xs := value.Shape(), x.Shape()
+	if vs.Equal(xs) {
+		return value
+	}
+	if vs.DType != xs.DType || vs.Rank() > xs.Rank() {
+		return nil
+	}
+	off := xs.Rank() - vs.Rank()
+	for i, d := range vs.Dimensions {
+		if d != 1 && d != xs.Dimensions[off+i] {
+			return nil
+		}
+	}
+	return graph.BroadcastToDims(graph.ExpandLeftToRank(value, xs.Rank()), xs.Dimensions...)
 }
 
 // Wants reports whether the set touches name (hooks, cache or gradient), for activations the

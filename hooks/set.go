@@ -82,14 +82,16 @@ func (s *Set) CacheAll() *Set {
 	return s.CacheFilter("all", func(string) bool { return true })
 }
 
-// Replace sets the activation at name to value, which must have the activation's shape.
-// The value enters the graph as an input, so runs differing only in value share one graph.
+// Replace sets the activation at name to value, which must have the activation's shape or
+// broadcast to it (its axes, aligned on the right, equal to the activation's or 1). The value
+// enters the graph as an input, so runs differing only in value share one graph.
 func (s *Set) Replace(name string, value *tensors.Tensor) *Set {
 	s.hooks = append(s.hooks, hook{name: name, kind: kindReplace, inputs: []*tensors.Tensor{value}})
 	return s
 }
 
-// Add adds value (same shape as the activation) to the activation at name (steering).
+// Add adds value to the activation at name (steering): a tensor of the activation's shape, or
+// one that broadcasts to it, such as a [D] direction added at every position.
 func (s *Set) Add(name string, value *tensors.Tensor) *Set {
 	s.hooks = append(s.hooks, hook{name: name, kind: kindAdd, inputs: []*tensors.Tensor{value}})
 	return s
@@ -198,4 +200,10 @@ func (s *Set) Names() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Records reports whether the set caches activations or asks for gradients: outputs a run
+// returns besides the logits.
+func (s *Set) Records() bool {
+	return len(s.cache) > 0 || s.cacheFilter != nil || s.metric != nil
 }

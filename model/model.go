@@ -23,6 +23,13 @@ type Params map[string]*Node
 // Forward builds the forward pass for tokens [B, P] (int32) and returns the logits [B, P, V].
 // hk applies the run's hooks; nil runs the plain model.
 func Forward(c Config, p Params, tokens *Node, hk *hooks.Active) *Node {
+	return forward(c, p, tokens, nil, hk)
+}
+
+// forward is Forward, or with d a pass of incremental decoding (decode.go): tokens [B, P] are new
+// tokens at positions d.pos, keys and values are read from and written to d's cache, and the
+// logits are those of the last position only, [B, V].
+func forward(c Config, p Params, tokens *Node, d *decoding, hk *hooks.Active) *Node {
 	batch, pos := tokens.Shape().Dimensions[0], tokens.Shape().Dimensions[1]
 	g := tokens.Graph()
 
@@ -35,14 +42,26 @@ func Forward(c Config, p Params, tokens *Node, hk *hooks.Active) *Node {
 	embed = hk.Point(hooks.Embed, embed)
 	resid := embed
 	if c.PositionalEmbeddings {
-		positions := Iota(g, shapes.Make(dtypes.Int32, pos, 1), 0)                // [P, 1]
-		posEmbed := Gather(p["pos_embed.W_pos"], positions)                       // [P, D]
-		posEmbed = BroadcastToDims(InsertAxes(posEmbed, 0), batch, pos, c.DModel) // [B, P, D]
+		var posEmbed *Node
+		if d != nil {
+			posEmbed = Gather(p["pos_embed.W_pos"], InsertAxes(d.pos, -1)) // [B, P, D]
+		} else {
+			positions := Iota(g, shapes.Make(dtypes.Int32, pos, 1), 0)                // [P, 1]
+			posEmbed = Gather(p["pos_embed.W_pos"], positions)                        // [P, D]
+			posEmbed = BroadcastToDims(InsertAxes(posEmbed, 0), batch, pos, c.DModel) // [B, P, D]
+		}
 		posEmbed = hk.Point(hooks.PosEmbed, posEmbed)
 		resid = Add(resid, posEmbed)
 	}
-
-	return ForwardFrom(c, p, resid, 0, hk)
+	if d == nil {
+		return ForwardFrom(c, p, resid, 0, hk)
+	}
+	for l := range c.NLayers {
+		resid = block(c, p, l, resid, d, hk)
+	}
+	x := norm(c, p, "ln_final", resid, hk)                                   // [B, P, D]
+	last := Reshape(SliceAxis(x, 1, AxisRange(pos-1, pos)), batch, c.DModel) // [B, D]
+	return unembed(c, p, last)                                               // [B, V]
 }
 
 // ForwardFrom runs blocks start..L-1, the final LayerNorm and the unembedding on resid [B, P, D],
@@ -50,7 +69,7 @@ func Forward(c Config, p Params, tokens *Node, hk *hooks.Active) *Node {
 // [B, P, V]. Patching sweeps use it to recompute only the layers after a patch point.
 func ForwardFrom(c Config, p Params, resid *Node, start int, hk *hooks.Active) *Node {
 	for l := start; l < c.NLayers; l++ {
-		resid = block(c, p, l, resid, hk)
+		resid = block(c, p, l, resid, nil, hk)
 	}
 	return unembed(c, p, norm(c, p, "ln_final", resid, hk))
 }
@@ -81,10 +100,11 @@ func softcap(x *Node, cap float64) *Node {
 
 // block is one transformer block: resid_pre -> (+attn) resid_mid -> (+mlp) resid_post, or with
 // a parallel residual resid_pre -> (+attn +mlp) resid_post. Norms sit before (ln1, ln2), around
-// or after (ln1_post, ln2_post) the sublayers, as c.NormPlacement says.
-func block(c Config, p Params, l int, resid *Node, hk *hooks.Active) *Node {
+// or after (ln1_post, ln2_post) the sublayers, as c.NormPlacement says. d is nil except in
+// incremental decoding.
+func block(c Config, p Params, l int, resid *Node, d *decoding, hk *hooks.Active) *Node {
 	resid = hk.Point(hooks.ResidPre(l), resid)
-	attnOut := attention(c, p, l, preNorm(c, p, blockName(l, "ln1"), resid, hk), hk)
+	attnOut := attention(c, p, l, preNorm(c, p, blockName(l, "ln1"), resid, hk), d, hk)
 	attnOut = hk.Point(hooks.AttnOut(l), postNorm(c, p, blockName(l, "ln1_post"), attnOut, hk))
 	if !c.HasMLP() {
 		return hk.Point(hooks.ResidPost(l), Add(resid, attnOut))
@@ -160,7 +180,11 @@ func normalize(c Config, x, w, b *Node, name string, hk *hooks.Active) *Node {
 // Under grouped-query attention k and v have Hkv heads ([B, P, Hkv, K], as hooked) and query head
 // h reads key/value head h / (H/Hkv). Query/key norms come before the rotary embedding, whose
 // outputs are hook_rot_q and hook_rot_k.
-func attention(c Config, p Params, l int, x *Node, hk *hooks.Active) *Node {
+//
+// In incremental decoding (d non-nil) the keys and values of this pass's P new tokens are written
+// into d's cache after their hooks, and the queries attend over the cache's T slots: scores and
+// pattern are [B, H, P, T].
+func attention(c Config, p Params, l int, x *Node, d *decoding, hk *hooks.Active) *Node {
 	pre := blockName(l, "attn.")
 	proj := func(w, b string) *Node {
 		y := DotGeneral(x, []int{2}, nil, p[pre+w], []int{1}, nil) // [B, P, H or Hkv, K]
@@ -174,10 +198,17 @@ func attention(c Config, p Params, l int, x *Node, hk *hooks.Active) *Node {
 		k = qkNorm(c, p, pre+"k_norm", k, hk)
 	}
 	if c.RotaryDim > 0 {
-		q = hk.Point(hooks.RotQ(l), rotary(c, l, q))
-		k = hk.Point(hooks.RotK(l), rotary(c, l, k))
+		q = hk.Point(hooks.RotQ(l), rotary(c, l, q, d))
+		k = hk.Point(hooks.RotK(l), rotary(c, l, k, d))
 	}
-	k, v = repeatKV(c, k), repeatKV(c, v) // [B, P, H, K]
+	var mask *Node // [1 or B, 1, Pq, Pk]
+	if d != nil {
+		k, v = d.write(l, k, v) // [B, T, Hkv, K]
+		mask = d.mask(c, l, x.DType())
+	} else {
+		mask = ExpandLeftToRank(attentionMask(c, l, x.Graph(), x.Shape().Dimensions[1], x.DType()), 4)
+	}
+	k, v = repeatKV(c, k), repeatKV(c, v) // [B, Pk, H, K]
 
 	// scores[b, h, q, s] = q[b, q, h, :] . k[b, s, h, :] / attn_scale, soft-capped, and masked
 	// with -inf where s > q (causal) or, in a local layer, s <= q - window.
@@ -193,7 +224,7 @@ func attention(c Config, p Params, l int, x *Node, hk *hooks.Active) *Node {
 	// The mask is added ([1, 1, P, P]: 0 where a key is visible, -inf elsewhere) rather than
 	// selected with a [B, H, P, P] Where: the same values, without materialising a broadcast
 	// mask; the gradient at masked positions is zero either way (their pattern is 0).
-	scores = Add(scores, ExpandLeftToRank(attentionMask(c, l, scores.Graph(), scores.Shape().Dimensions[2], scores.DType()), 4))
+	scores = Add(scores, mask)
 	scores = hk.Point(hooks.AttnScores(l), scores)
 	pattern := hk.Point(hooks.Pattern(l), Softmax(scores, -1)) // [B, H, Pq, Pk]
 
@@ -248,17 +279,22 @@ func repeatKV(c Config, x *Node) *Node {
 	return Reshape(BroadcastToDims(InsertAxes(x, 3), B, P, Hkv, G, K), B, P, Hkv*G, K)
 }
 
-// rotary applies the rotary embedding to x [B, P, heads, K] at positions 0..P-1: the first
-// RotaryDim dimensions of each head, as pairs (i, i + RotaryDim/2) (Hugging Face's rotate_half),
-// turn by angle pos * inv_freq[i]; the rest pass through.
+// rotary applies the rotary embedding to x [B, P, heads, K] at positions 0..P-1 (at d.pos in
+// incremental decoding): the first RotaryDim dimensions of each head, as pairs (i, i + RotaryDim/2)
+// (Hugging Face's rotate_half), turn by angle pos * inv_freq[i]; the rest pass through.
 //
 //	out_rot = x_rot * cos + rotate_half(x_rot) * sin,  rotate_half([x1, x2]) = [-x2, x1]
-func rotary(c Config, l int, x *Node) *Node {
+func rotary(c Config, l int, x *Node, d *decoding) *Node {
 	dims := x.Shape().Dimensions
 	P, K, R := dims[1], dims[3], c.RotaryDim
-	cosT, sinT := rotaryTables(c, l, P)                // [P, R] each
-	cos := Reshape(Const(x.Graph(), cosT), 1, P, 1, R) // [1, P, 1, R]
-	sin := Reshape(Const(x.Graph(), sinT), 1, P, 1, R) // [1, P, 1, R]
+	var cos, sin *Node // [1 or B, P, 1, R]
+	if d != nil {
+		cos, sin = d.rotary(c, l)
+	} else {
+		cosT, sinT := rotaryTables(c, l, P)               // [P, R] each
+		cos = Reshape(Const(x.Graph(), cosT), 1, P, 1, R) // [1, P, 1, R]
+		sin = Reshape(Const(x.Graph(), sinT), 1, P, 1, R) // [1, P, 1, R]
+	}
 	rot := x
 	if R < K {
 		rot = SliceAxis(x, 3, AxisRange(0, R))

@@ -20,7 +20,7 @@ func Blocks(c Config, p Params, resid *Node, start, end int, hk *hooks.Active) *
 		panic(fmt.Sprintf("model: Blocks(%d, %d) outside the %d layers", start, end, c.NLayers))
 	}
 	for l := start; l < end; l++ {
-		resid = block(c, p, l, resid, hk)
+		resid = block(c, p, l, resid, nil, hk)
 	}
 	return resid
 }

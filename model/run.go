@@ -29,7 +29,8 @@ type Model struct {
 
 	mu       sync.Mutex
 	runners  map[string]*compiled
-	fallback *Model // the same weights on the pure-Go backend, for graphs fastcpu cannot run
+	decoders map[string]*decoder // generation passes (generate.go)
+	fallback *Model              // the same weights on the pure-Go backend, for graphs fastcpu cannot run
 }
 
 // New binds checked weights to a backend (see NewBackend).
