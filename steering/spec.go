@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/interp-dev/interp/hooks"
@@ -113,4 +114,36 @@ func (f FeatureSteer) Apply(set *hooks.Set, c model.Config, s *sae.SAE) error {
 		return fmt.Errorf("feature-steer %s: the SAE reads %d values per row at %s; the model has %d", f.Dir, s.Config.DIn, s.Config.Site, d)
 	}
 	return sae.Steer(set, s, f.Latent, f.Op, f.Value)
+}
+
+// AblateHead adds to set a hook that zero-ablates head h of layer l (its hook_z), the head's
+// whole contribution to the residual stream but for the bias b_O.
+func AblateHead(set *hooks.Set, c model.Config, l, h int) error {
+	if l < 0 || l >= c.NLayers || h < 0 || h >= c.NHeads {
+		return fmt.Errorf("ablate head %d.%d: the model has layers [0, %d) and heads [0, %d)", l, h, c.NLayers, c.NHeads)
+	}
+	keep := make([]float32, c.NHeads)
+	for i := range keep {
+		keep[i] = 1
+	}
+	keep[h] = 0
+	set.Func(hooks.Z(l), fmt.Sprintf("ablate-head/%d", h), func(x *graph.Node, _ []*graph.Node) *graph.Node {
+		return graph.Mul(x, graph.Reshape(graph.Const(x.Graph(), keep), 1, 1, c.NHeads, 1))
+	})
+	return nil
+}
+
+// ParseHead reads "L.H" (layer.head).
+func ParseHead(s string) (l, h int, err error) {
+	a, b, ok := strings.Cut(s, ".")
+	if ok {
+		l, err = strconv.Atoi(a)
+		if err == nil {
+			h, err = strconv.Atoi(b)
+		}
+	}
+	if !ok || err != nil {
+		return 0, 0, fmt.Errorf("head %q: want LAYER.HEAD, e.g. 1.3", s)
+	}
+	return l, h, nil
 }
