@@ -59,7 +59,7 @@ func SteerDeltaGraph(c Config, p Nodes, f *Node, latent int, op SteerOp, value *
 		panic(fmt.Sprintf("sae: unknown steering op %q", op))
 	}
 	dir := SliceAxis(p.WDec, 0, AxisRange(latent, latent+1)) // [1, DOut]
-	return Mul(Sub(next, fi), dir)                            // [N, DOut]
+	return Mul(Sub(next, fi), dir)                           // [N, DOut]
 }
 
 // CheckLatent reports a latent index outside the dictionary.

@@ -62,7 +62,9 @@ type FeatureSteer struct {
 	Value  float64
 }
 
-func (f FeatureSteer) String() string { return fmt.Sprintf("%s:%d%s%g", f.Dir, f.Latent, f.Op, f.Value) }
+func (f FeatureSteer) String() string {
+	return fmt.Sprintf("%s:%d%s%g", f.Dir, f.Latent, f.Op, f.Value)
+}
 
 // ParseFeatureSteer reads DIR:LATENT=VALUE, DIR:LATENT*=S or DIR:LATENT+=A. The directory is
 // everything before the last ':'.
