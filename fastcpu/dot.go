@@ -142,6 +142,12 @@ func (b *Builder) DotGeneral(lhs backends.Op, lhsContractingAxes, lhsBatchAxes [
 	R := planSide(rs, rhsBatchAxes, rhsContractingAxes, false)
 	batch, m, n, k := L.batchSize, L.rows, R.rows, L.k
 	var fn kernel
+	if outer, inner, ok := thinSlabs(L, R, rs, rhsBatchAxes, rhsContractingAxes, m); ok {
+		fn = slabKernel(shape, ls.DType, L, m, k, outer, inner)
+		if fn != nil {
+			return b.add(backends.OpTypeDotGeneral, shape, fn, ns...), nil
+		}
+	}
 	switch ls.DType {
 	case dtypes.Float32:
 		fn = func(ins []*Buffer) *Buffer {
@@ -165,4 +171,65 @@ func (b *Builder) DotGeneral(lhs backends.Op, lhsContractingAxes, lhsBatchAxes [
 		return nil, errors.Wrapf(b.Builder.ErrFn(backends.OpTypeDotGeneral), "dtype %s", ls.DType)
 	}
 	return b.add(backends.OpTypeDotGeneral, shape, fn, ns...), nil
+}
+
+// thinSlabMaxRows is the most lhs rows for which a product with an rhs whose contracted axes sit
+// between its other axes ([outer, K, inner], such as per-head weights [H, D, K] contracted over
+// D) is done slab by slab instead of copying the rhs into [K, outer*inner]: the copy reads and
+// writes the whole rhs on every call, which dominates when the lhs is a few rows (a decoding
+// step reads each weight once). The slab products then go to one batched Gemm with the lhs
+// broadcast, and only the small [outer, m, inner] result is rearranged.
+const thinSlabMaxRows = 16
+
+// thinSlabs reports whether the rhs is [outer..., contracted..., inner...] in that order (no
+// batch axes) with the lhs usable in place and at most thinSlabMaxRows rows, and returns the
+// outer and inner sizes.
+func thinSlabs(L, R dotSide, rs shapes.Shape, rb, rc []int, m int) (outer, inner int, ok bool) {
+	if R.perm == nil || L.perm != nil || len(rb) > 0 || L.batchSize != 1 || m > thinSlabMaxRows || len(rc) == 0 {
+		return 0, 0, false
+	}
+	if !slices.IsSorted(rc) || rc[len(rc)-1]-rc[0] != len(rc)-1 { // contracted axes contiguous, in order
+		return 0, 0, false
+	}
+	outer, inner = 1, 1
+	for ax := range rs.Rank() {
+		switch {
+		case ax < rc[0]:
+			outer *= rs.Dimensions[ax]
+		case ax > rc[len(rc)-1]:
+			inner *= rs.Dimensions[ax]
+		}
+	}
+	return outer, inner, outer > 1 && inner > 1
+}
+
+// slabKernel computes out [m, outer, inner] = lhs [m, K] . rhs[o] [K, inner] for each o.
+func slabKernel(shape shapes.Shape, dt dtypes.DType, L dotSide, m, k, outer, inner int) kernel {
+	switch dt {
+	case dtypes.Float32:
+		return func(ins []*Buffer) *Buffer {
+			return slabProduct(shape, L, m, k, outer, inner, ins[0].flat.([]float32), ins[1].flat.([]float32), Gemm)
+		}
+	case dtypes.Float64:
+		return func(ins []*Buffer) *Buffer {
+			return slabProduct(shape, L, m, k, outer, inner, ins[0].flat.([]float64), ins[1].flat.([]float64), GemmF64)
+		}
+	}
+	return nil
+}
+
+func slabProduct[T float32 | float64](shape shapes.Shape, L dotSide, m, k, outer, inner int, a, b []T,
+	gemm func(batch, m, n, k int, a []T, aStride int, transA bool, b []T, bStride int, transB bool, c []T)) *Buffer {
+	tmp := newBuffer(shapes.Make(shape.DType, outer, m, inner))
+	t := tmp.flat.([]T)
+	gemm(outer, m, inner, k, a, 0, L.trans, b, k*inner, false, t)
+	out := newBuffer(shape)
+	o := out.flat.([]T)
+	for j := range outer {
+		for i := range m {
+			copy(o[(i*outer+j)*inner:(i*outer+j+1)*inner], t[(j*m+i)*inner:(j*m+i+1)*inner])
+		}
+	}
+	release(tmp)
+	return out
 }

@@ -1063,3 +1063,70 @@ func broadcastRef(a, b arg) (out []int, av, bv func(int) float64) {
 	}
 	return out, at(a), at(b)
 }
+
+// TestEquivDynamicUpdateSlice: updates written at run-time starts, including starts that XLA
+// clamps (negative, or past dim - update dim), against a plain-Go reference (the pure-Go backend
+// has no DynamicUpdateSlice).
+func TestEquivDynamicUpdateSlice(t *testing.T) {
+	r := newRNG(t)
+	for _, dt := range []dtypes.DType{f32, f64} {
+		for i := range 20 {
+			rank := 1 + r.IntN(4)
+			od := r.dims(rank, rank, 6)
+			ud := make([]int, rank)
+			starts := make([]float64, rank)
+			for a := range rank {
+				ud[a] = 1 + r.IntN(od[a])
+				starts[a] = float64(r.IntN(od[a]+3) - 1) // -1 .. dim+1: some clamped
+			}
+			operand, update := newArg(dt, od, r.uniform(-1, 1)), newArg(dt, ud, r.uniform(-1, 1))
+			c := equivCase{
+				args: []arg{operand, update, newArg(dtypes.Int32, []int{rank}, func(i int) float64 { return starts[i] })},
+				build: func(_ *graph.Graph, x []*graph.Node) []*graph.Node {
+					idx := make([]*graph.Node, rank)
+					for a := range rank {
+						idx[a] = graph.Reshape(graph.Slice(x[2], graph.AxisRange(a, a+1)))
+					}
+					return one(graph.DynamicUpdateSlice(x[0], x[1], idx))
+				},
+				tol: tolSum(dt, 1),
+				ref: func() []arg {
+					ov, uv := argFloats(operand), argFloats(update)
+					strides := func(d []int) []int {
+						st := make([]int, len(d))
+						for a, n := len(d)-1, 1; a >= 0; a-- {
+							st[a], n = n, n*d[a]
+						}
+						return st
+					}
+					oStr, uStr := strides(od), strides(ud)
+					for j := range uv {
+						off := 0
+						for a := range rank {
+							s := min(max(int(starts[a]), 0), od[a]-ud[a])
+							off += (s + j/uStr[a]%ud[a]) * oStr[a]
+						}
+						ov[off] = uv[j]
+					}
+					return []arg{newArg(dt, od, func(i int) float64 { return ov[i] })}
+				},
+			}
+			t.Run(fmt.Sprintf("DynamicUpdateSlice/%s/%02d_%s_starts%v", dtName(dt), i, dimsName(od, ud), starts), func(t *testing.T) { runEquiv(t, c) })
+		}
+	}
+}
+
+// argFloats is a float argument's values as float64.
+func argFloats(a arg) []float64 {
+	switch f := a.flat.(type) {
+	case []float32:
+		out := make([]float64, len(f))
+		for i, x := range f {
+			out[i] = float64(x)
+		}
+		return out
+	case []float64:
+		return slices.Clone(f)
+	}
+	panic(fmt.Sprintf("argFloats: %T", a.flat))
+}

@@ -421,3 +421,41 @@ func setterOf(flat any) func(int, float64) {
 	}
 	panic(errors.Errorf("unsupported buffer type %T", flat))
 }
+
+func init() { implementedOps[backends.OpTypeDynamicUpdateSlice] = true }
+
+// DynamicUpdateSlice returns operand with update written at startIndices (scalars, read when
+// the graph runs), each clamped to [0, dim - update dim] as XLA does.
+func (b *Builder) DynamicUpdateSlice(operand, update backends.Op, startIndices []backends.Op) (backends.Op, error) {
+	ns, err := b.in(append([]backends.Op{operand, update}, startIndices...)...)
+	if err != nil {
+		return nil, err
+	}
+	os, us := ns[0].shape, ns[1].shape
+	if os.DType != us.DType || os.Rank() != us.Rank() || len(startIndices) != os.Rank() {
+		return nil, errors.Errorf("DynamicUpdateSlice: operand %s, update %s and %d start indices do not match", os, us, len(startIndices))
+	}
+	for i, d := range us.Dimensions {
+		if d > os.Dimensions[i] {
+			return nil, errors.Errorf("DynamicUpdateSlice: update %s larger than operand %s", us, os)
+		}
+		if !ns[2+i].shape.IsScalar() {
+			return nil, errors.Errorf("DynamicUpdateSlice: start index %d has shape %s, want a scalar", i, ns[2+i].shape)
+		}
+	}
+	oStr, uStr := rowMajorStrides(os.Dimensions), rowMajorStrides(us.Dimensions)
+	return b.add(backends.OpTypeDynamicUpdateSlice, os, func(ins []*Buffer) *Buffer {
+		out := newBuffer(os)
+		copyAny(out.flat, 0, oStr, ins[0].flat, 0, oStr, os.Dimensions)
+		off := 0
+		for i := range us.Dimensions {
+			s := indexReader(ins[2+i].flat)(0)
+			s = min(max(s, 0), os.Dimensions[i]-us.Dimensions[i])
+			off += s * oStr[i]
+		}
+		if us.Size() > 0 {
+			copyAny(out.flat, off, oStr, ins[1].flat, 0, uStr, us.Dimensions)
+		}
+		return out
+	}, ns...), nil
+}

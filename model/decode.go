@@ -27,11 +27,14 @@ type decoding struct {
 	pos   *Node // [B, P] int32: the positions of this pass's tokens, slot - pad (0 for padding)
 	slot  *Node // [P] int32: the slots of this pass's tokens
 	k, v  []*Node
+	// inPlace writes a step's keys and values with DynamicUpdateSlice (fastcpu, XLA) rather than
+	// a Where over the whole cache (GoMLX's pure-Go backend has no DynamicUpdateSlice).
+	inPlace bool
 }
 
 // newDecoding sets up a pass over tokens [B, P]. k and v hold each layer's cache for a step, and
 // are nil in a prefill.
-func newDecoding(c Config, tokens *Node, slots int, start, pad *Node, k, v []*Node) *decoding {
+func newDecoding(c Config, tokens *Node, slots int, start, pad *Node, k, v []*Node, inPlace bool) *decoding {
 	g := tokens.Graph()
 	P := tokens.Shape().Dimensions[1]
 	if start != nil && P != 1 {
@@ -43,7 +46,7 @@ func newDecoding(c Config, tokens *Node, slots int, start, pad *Node, k, v []*No
 	}
 	pos := Sub(InsertAxes(slot, 0), InsertAxes(pad, -1)) // [B, P]
 	pos = Max(pos, ZerosLike(pos))
-	d := &decoding{slots: slots, start: start, pad: pad, pos: pos, slot: slot, k: k, v: v}
+	d := &decoding{slots: slots, start: start, pad: pad, pos: pos, slot: slot, k: k, v: v, inPlace: inPlace}
 	if start == nil {
 		d.k, d.v = make([]*Node, c.NLayers), make([]*Node, c.NLayers)
 	}
@@ -62,6 +65,10 @@ func (d *decoding) write(l int, k, v *Node) (*Node, *Node) {
 			}
 			empty := Zeros(x.Graph(), shapes.Make(x.DType(), B, d.slots-P, Hkv, K))
 			return Concatenate([]*Node{x, empty}, 1)
+		}
+		if d.inPlace {
+			zero := ScalarZero(x.Graph(), dtypes.Int32)
+			return DynamicUpdateSlice(cache, x, []*Node{zero, d.start, zero, zero})
 		}
 		at := Equal(Iota(x.Graph(), shapes.Make(dtypes.Int32, 1, d.slots, 1, 1), 1), d.start) // [1, T, 1, 1]
 		full := shapes.Make(x.DType(), B, d.slots, Hkv, K)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -369,7 +370,7 @@ func (m *Model) decoder(set *hooks.Set, T int, step bool) (*decoder, error) {
 			k, v, in = in[:L], in[L:2*L], in[2*L:]
 		}
 		hk := d.building.Activate(in)
-		dec := newDecoding(m.Config, tokens, T, start, pad, k, v)
+		dec := newDecoding(m.Config, tokens, T, start, pad, k, v, !strings.HasPrefix(m.BackendName, "go"))
 		logits := forward(m.Config, p, tokens, dec, hk)
 		hk.Finish(logits) // checks that every hook point the set names exists
 		return append(append([]*graph.Node{logits}, dec.k...), dec.v...)
@@ -380,7 +381,7 @@ func (m *Model) decoder(set *hooks.Set, T int, step bool) (*decoder, error) {
 	exec.SetMaxCache(64)
 	d.exec = exec
 	if key != "" {
-		if m.decoders == nil || len(m.decoders) > 64 {
+		if m.decoders == nil || len(m.decoders) > 512 {
 			m.decoders = map[string]*decoder{}
 		}
 		m.decoders[key] = d

@@ -1,0 +1,41 @@
+package model
+
+import (
+	"testing"
+)
+
+// Generation benchmarks for docs/PERFORMANCE.md (issue 20): greedy decoding of 128 tokens from a
+// 32-token prompt, batch 1, with the key/value cache and without it (every step recomputes the
+// whole sequence). The PyTorch side is bench/torch_generate.py; bench/generate.sh runs both.
+// Each reports tokens/s; the first iteration (which compiles every graph) is a warm-up.
+
+func benchGenerate(b *testing.B, c Config, noCache bool) {
+	m := testModel(b, c, 0)
+	prompt := make([]int, 32)
+	for i := range prompt {
+		prompt[i] = (i*7919 + 13) % c.DVocab
+	}
+	opt := GenerateOptions{MaxNew: 128, NoCache: noCache}
+	if _, err := m.Generate([][]int{prompt}, opt); err != nil { // compiles
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		out, err := m.Generate([][]int{prompt}, opt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(out[0].Tokens) != 128 {
+			b.Fatalf("generated %d tokens", len(out[0].Tokens))
+		}
+	}
+	b.ReportMetric(128*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+	b.ReportMetric(peakRSSGiB(), "peak-GiB")
+}
+
+func BenchmarkGenerateGPT2SmallCached(b *testing.B)   { benchGenerate(b, GPT2Small(), false) }
+func BenchmarkGenerateGPT2SmallUncached(b *testing.B) { benchGenerate(b, GPT2Small(), true) }
+func BenchmarkGenerateQwen25HalfBCached(b *testing.B) { benchGenerate(b, Qwen25HalfBShaped(), false) }
+func BenchmarkGenerateQwen25HalfBUncached(b *testing.B) {
+	benchGenerate(b, Qwen25HalfBShaped(), true)
+}
