@@ -716,6 +716,38 @@ func TestEquivDotGeneral(t *testing.T) {
 	}
 }
 
+// TestEquivThinSlabDot covers DotGeneral's thin-lhs path: a few lhs rows times an rhs whose
+// contracted axes sit between its others ([outer, K, inner], per-head weights), done slab by
+// slab; lhs in both layouts, one and two contracted axes.
+func TestEquivThinSlabDot(t *testing.T) {
+	r := newRNG(t)
+	for i, tc := range []struct {
+		ld, rd, lc, rc []int
+	}{
+		{[]int{1, 1, 40}, []int{3, 40, 5}, []int{2}, []int{1}},           // decoding: [B, P, D] . [H, D, K]
+		{[]int{4, 1, 33}, []int{7, 33, 9}, []int{2}, []int{1}},           // a batch of 4
+		{[]int{16, 70}, []int{2, 70, 130}, []int{1}, []int{1}},           // the most rows the path takes
+		{[]int{17, 70}, []int{2, 70, 13}, []int{1}, []int{1}},            // one more: the copying path
+		{[]int{70, 5}, []int{3, 70, 6}, []int{0}, []int{1}},              // lhs stored transposed
+		{[]int{2, 3, 4, 5}, []int{6, 4, 5, 7}, []int{2, 3}, []int{1, 2}}, // two contracted axes
+	} {
+		k := 1
+		for _, a := range tc.lc {
+			k *= tc.ld[a]
+		}
+		for _, dt := range []dtypes.DType{f32, f64} {
+			c := equivCase{
+				args: []arg{newArg(dt, tc.ld, r.uniform(-1, 1)), newArg(dt, tc.rd, r.uniform(-1, 1))},
+				build: func(_ *graph.Graph, x []*graph.Node) []*graph.Node {
+					return one(graph.DotGeneral(x[0], tc.lc, nil, x[1], tc.rc, nil))
+				},
+				tol: tolSum(dt, k),
+			}
+			t.Run(fmt.Sprintf("ThinSlab/%s/%d_%s", dtName(dt), i, dimsName(tc.ld, tc.rd)), func(t *testing.T) { runEquiv(t, c) })
+		}
+	}
+}
+
 func TestEquivEinsum(t *testing.T) {
 	r := newRNG(t)
 	patterns := []string{
