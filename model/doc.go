@@ -35,6 +35,16 @@
 // x W_in + b_in, post = act(pre) (gelu_new, gelu or relu), mlp_out = post W_out + b_out.
 // Logits = ln_final(resid) W_U, with W_U = W_E^T when tied.
 //
+// # Generation
+//
+// Model.Generate decodes greedily or by sampling (temperature, top-k, top-p, seeded per
+// completion), with stop tokens and batches of prompts of different lengths (left-padded, the
+// padding masked and positions counted from each prompt's first token). With the key/value cache
+// (decode.go) the prompts run once and each new token costs one position: the same forward pass,
+// reading keys and values of earlier positions from a [B, T, Hkv, K] cache per layer (after their
+// hooks and the rotary embedding). Hooks apply during generation as in Run, at the prompt's
+// positions, the generated ones or both (Scope); hooks.Set.Add broadcasts a [D] steering vector.
+//
 // # Backends
 //
 // NewBackend picks XLA when a PJRT plugin is installed and GoMLX's pure-Go backend otherwise,

@@ -3,6 +3,8 @@ package model_test
 import (
 	"fmt"
 
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
 	"github.com/interp-dev/interp/hooks"
 	"github.com/interp-dev/interp/model"
 )
@@ -25,4 +27,27 @@ func Example() {
 	// logits: [1 4 64]
 	// hook_z: [1 4 4 8]
 	// OV circuit entries: 1024
+}
+
+// Generate greedily with the key/value cache, then with a steering vector: a [D] direction added
+// to the residual stream at every position, prompt and generated.
+func ExampleModel_Generate() {
+	w, err := model.Load("../testdata/golden/gpt2-tiny")
+	if err != nil {
+		panic(err)
+	}
+	backend, name := model.MustNewBackend("go")
+	m, _ := model.New(w, backend, name)
+	prompts := [][]int{{37, 51, 22, 56}, {5, 9}} // the second is left-padded
+	plain, _ := m.Generate(prompts, model.GenerateOptions{MaxNew: 4})
+	dir := make([]float32, m.Config.DModel)
+	dir[0] = 6
+	steer := hooks.New().Add(hooks.ResidPost(0), tensors.FromValue(dir))
+	steered, _ := m.Generate(prompts, model.GenerateOptions{MaxNew: 4, Hooks: steer})
+	for i := range plain {
+		fmt.Println("plain", plain[i].Tokens, "steered", steered[i].Tokens)
+	}
+	// Output:
+	// plain [61 61 61 61] steered [3 3 3 3]
+	// plain [20 25 25 25] steered [52 52 52 52]
 }

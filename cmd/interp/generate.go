@@ -123,7 +123,7 @@ type genRow struct {
 	Sample  int            `json:"sample"`
 	Text    string         `json:"prompt_text"`
 	Plain   genCompletion  `json:"plain"`
-	Steered *genCompletion `json:"steered,omitempty"`
+	Steered *genCompletion `json:"intervened,omitempty"`
 }
 
 type genReport struct {
@@ -157,7 +157,7 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&features, "feature-steer", "feature steering SAE_DIR:LATENT=VALUE (or *=S, +=A), an SAE or transcoder folder (repeatable)")
 	fs.Var(&ablate, "ablate", "zero-ablate head LAYER.HEAD (its hook_z) during generation (repeatable)")
 	scope := fs.String("scope", "all", "positions the interventions apply to: all, prompt or generated")
-	answer := fs.String("answer", "", "with --wrong: report logit(answer) - logit(wrong) for the first new token, plain and steered")
+	answer := fs.String("answer", "", "with --wrong: report logit(answer) - logit(wrong) for the first new token, plain and intervened")
 	wrong := fs.String("wrong", "", "the wrong answer token for --answer")
 	noCache := fs.Bool("no-cache", false, "recompute the whole sequence for every token (no key/value cache)")
 	out := fs.String("out", "", "JSON report of the completions")
@@ -337,13 +337,13 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 			label += fmt.Sprintf(" sample %d", r.Sample)
 		}
 		fmt.Fprintf(stdout, "%s: %q\n", label, r.Text)
-		width := "  plain:  "
+		width := "  plain: "
 		if r.Steered != nil {
-			width = "  plain:   "
+			width = "  plain:      "
 		}
 		fmt.Fprintf(stdout, "%s%q%s\n", width, r.Plain.Text, diffNote(r.Plain))
 		if r.Steered != nil {
-			fmt.Fprintf(stdout, "  steered: %q%s\n", r.Steered.Text, diffNote(*r.Steered))
+			fmt.Fprintf(stdout, "  intervened: %q%s\n", r.Steered.Text, diffNote(*r.Steered))
 		}
 	}
 	if *answer != "" {

@@ -42,7 +42,7 @@ func TestGenerateSteeringOnIOIToy(t *testing.T) {
 		code, stdout, stderr = runCLI(t, "generate", "--prompt", maryPrompt, "--max-new", "3", "--answer", " Mary", "--wrong", " John",
 			"--steer", "blocks.1.hook_resid_mid+="+vec+"*"+coef, "--out", out)
 		require.Equal(t, 0, code, stderr)
-		require.Contains(t, stdout, "steered:")
+		require.Contains(t, stdout, "intervened:")
 		rep := readGenReport(t, out)
 		require.Len(t, rep.Rows, 1)
 		r := rep.Rows[0]
