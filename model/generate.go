@@ -94,6 +94,19 @@ func (m *Model) Generate(prompts [][]int, opt GenerateOptions) ([]Completion, er
 	if err := m.checkGenerate(prompts, &opt); err != nil {
 		return nil, err
 	}
+	out, err := m.generate(prompts, opt)
+	if err != nil && m.canFallBack(err) {
+		// A hook uses an op the fast backend lacks: redo the whole generation on the pure-Go one.
+		fb, ferr := m.fallbackModel(err)
+		if ferr != nil {
+			return nil, err
+		}
+		return fb.generate(prompts, opt)
+	}
+	return out, err
+}
+
+func (m *Model) generate(prompts [][]int, opt GenerateOptions) ([]Completion, error) {
 	promptSet, stepSet := hooks.New(), hooks.New()
 	if opt.Hooks != nil {
 		if opt.Scope != ScopeGenerated {

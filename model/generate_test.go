@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
@@ -255,4 +256,32 @@ func TestGenerateStopsAndSamples(t *testing.T) {
 		distinct[fmt.Sprint(a[i].Tokens)] = true
 	}
 	require.Greater(t, len(distinct), 1, "4 samples at temperature 2 are not all equal")
+}
+
+// TestGenerateFallsBackToPureGo: a generation hook with an op fastcpu lacks (BitwiseAnd) runs the
+// generation on the pure-Go backend and gives the same tokens and logits.
+func TestGenerateFallsBackToPureGo(t *testing.T) {
+	c := testConfigs["llama-like"]
+	w, err := NewRandomWeights(c, 8)
+	require.NoError(t, err)
+	b, name := MustNewBackend("fastcpu")
+	m, err := New(w, b, name)
+	require.NoError(t, err)
+	prompts := [][]int{{1, 2, 3}, {4, 5}}
+	plain, err := m.Generate(prompts, GenerateOptions{MaxNew: 4, KeepLogits: true})
+	require.NoError(t, err)
+	set := hooks.New().Func(hooks.ResidPre(1), "bitwise-noop", func(x *graph.Node, _ []*graph.Node) *graph.Node {
+		i := graph.ConvertDType(x, dtypes.Int32)
+		bits := graph.ConvertDType(graph.BitwiseAnd(i, i), dtypes.Float32)
+		return graph.Add(x, graph.MulScalar(bits, 0))
+	})
+	got, err := m.Generate(prompts, GenerateOptions{MaxNew: 4, KeepLogits: true, Hooks: set})
+	require.NoError(t, err)
+	require.NotNil(t, m.fallback, "ran on the fallback model")
+	for i := range plain {
+		require.Equal(t, plain[i].Tokens, got[i].Tokens)
+		for s := range plain[i].Logits {
+			require.LessOrEqual(t, maxDiff(plain[i].Logits[s], got[i].Logits[s]), decodeTolerance(m, plain[i].Logits[s]))
+		}
+	}
 }

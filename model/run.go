@@ -184,7 +184,7 @@ func (c *compiled) run(tokens *tensors.Tensor, set *hooks.Set) (*Output, error) 
 		outs = c.outs
 	})
 	if err != nil {
-		if fastcpu.IsNotImplemented(err) && strings.HasPrefix(m.BackendName, fastcpu.BackendName) {
+		if m.canFallBack(err) {
 			if fb, ferr := c.fallbackFor(set, err); ferr == nil {
 				return fb.run(tokens, set)
 			}
@@ -211,7 +211,21 @@ func (c *compiled) run(tokens *tensors.Tensor, set *hooks.Set) (*Output, error) 
 // fallbackFor compiles this layout on the pure-Go backend, after the fast backend reported an op
 // it does not implement, and says so once on stderr.
 func (c *compiled) fallbackFor(set *hooks.Set, cause error) (*compiled, error) {
-	m := c.m
+	fb, err := c.m.fallbackModel(cause)
+	if err != nil {
+		return nil, err
+	}
+	r, err := fb.Compile(set)
+	if err != nil {
+		return nil, err
+	}
+	c.fallback = r.c
+	return r.c, nil
+}
+
+// fallbackModel is the same weights on the pure-Go backend, for graphs the fast backend reported
+// an op it does not implement in (cause); it says so once on stderr.
+func (m *Model) fallbackModel(cause error) (*Model, error) {
 	m.mu.Lock()
 	if m.fallback == nil {
 		b, name, err := NewBackend("go")
@@ -226,12 +240,13 @@ func (c *compiled) fallbackFor(set *hooks.Set, cause error) (*compiled, error) {
 	fallbackWarn.Do(func() {
 		fmt.Fprintf(os.Stderr, "interp: backend %s cannot run a graph (%v); running it on %s\n", m.BackendName, firstLine(cause), fb.BackendName)
 	})
-	r, err := fb.Compile(set)
-	if err != nil {
-		return nil, err
-	}
-	c.fallback = r.c
-	return r.c, nil
+	return fb, nil
+}
+
+// canFallBack reports whether err is an op the fast backend lacks, so the work may be redone on
+// the pure-Go backend.
+func (m *Model) canFallBack(err error) bool {
+	return fastcpu.IsNotImplemented(err) && strings.HasPrefix(m.BackendName, fastcpu.BackendName)
 }
 
 var fallbackWarn sync.Once
