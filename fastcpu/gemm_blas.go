@@ -28,6 +28,7 @@ type blasLibrary struct {
 	path         string
 	sgemm        uintptr // sgemm_
 	dgemm        uintptr // dgemm_
+	sgemv, dgemv uintptr // sgemv_, dgemv_ (0 when absent: Gemm then uses ?gemm_ for one row too)
 	setThreadsFn uintptr // openblas_set_num_threads(int)
 	getThreadsFn uintptr // openblas_get_num_threads() int
 	maxThreads   int     // Most threads OpenBLAS may use for one call (NumCPU).
@@ -71,6 +72,8 @@ func blasLoad() *blasLibrary {
 		lib := &blasLibrary{}
 		lib.sgemm, _ = purego.Dlsym(h, "sgemm_")
 		lib.dgemm, _ = purego.Dlsym(h, "dgemm_")
+		lib.sgemv, _ = purego.Dlsym(h, "sgemv_")
+		lib.dgemv, _ = purego.Dlsym(h, "dgemv_")
 		lib.setThreadsFn, _ = purego.Dlsym(h, "openblas_set_num_threads")
 		lib.getThreadsFn, _ = purego.Dlsym(h, "openblas_get_num_threads")
 		if lib.sgemm == 0 || lib.dgemm == 0 || lib.setThreadsFn == 0 || lib.getThreadsFn == 0 {
@@ -166,11 +169,66 @@ func (lib *blasLibrary) call(fn uintptr, args *blasArgs, ptrA, ptrB, ptrC unsafe
 func (lib *blasLibrary) setThreads(n int) { purego.SyscallN(lib.setThreadsFn, uintptr(n)) }
 
 func (lib *blasLibrary) sgemmBatch(batch, m, n, k int, a []float32, aStride int, transA bool, b []float32, bStride int, transB bool, c []float32) {
+	if m == 1 && lib.sgemv != 0 {
+		blasGemvBatch(lib, lib.sgemv, false, batch, n, k, a, aStride, b, bStride, transB, c)
+		return
+	}
 	blasBatch(lib, lib.sgemm, false, batch, m, n, k, a, aStride, transA, b, bStride, transB, c)
 }
 
 func (lib *blasLibrary) dgemmBatch(batch, m, n, k int, a []float64, aStride int, transA bool, b []float64, bStride int, transB bool, c []float64) {
+	if m == 1 && lib.dgemv != 0 {
+		blasGemvBatch(lib, lib.dgemv, true, batch, n, k, a, aStride, b, bStride, transB, c)
+		return
+	}
 	blasBatch(lib, lib.dgemm, true, batch, m, n, k, a, aStride, transA, b, bStride, transB, c)
+}
+
+// blasGemvBatch computes one-row products C[i] (1×n) = A[i] (1×k) · op(B[i]) with ?gemv_: a
+// decoding step's products are one row per sequence, and OpenBLAS's gemm packs all of B into
+// panels first, which for one row doubles the memory traffic of a product that only streams B.
+// A one-row A is k contiguous values whether or not it is stored transposed. The columns are
+// split over goroutines as Gemm splits them (each OpenBLAS call single-threaded).
+func blasGemvBatch[T float32 | float64](lib *blasLibrary, fn uintptr, f64 bool, batch, n, k int, a []T, aStride int, b []T, bStride int, transB bool, c []T) {
+	defer runtime.KeepAlive(a)
+	defer runtime.KeepAlive(b)
+	defer runtime.KeepAlive(c)
+	if n > blasMaxInt32 || k > blasMaxInt32 {
+		panic("fastcpu.Gemm: dimension too large for 32-bit BLAS")
+	}
+	lib.threadsMu.RLock()
+	defer lib.threadsMu.RUnlock()
+	plan := newGemmPlan(batch, 1, n, k, 16, 16, runtime.GOMAXPROCS(0))
+	type gemvArgs struct {
+		trans       [4]byte
+		m, n, lda   int32
+		incx, incy  int32
+		alpha, beta [8]byte
+	}
+	gemmParallel(plan, batch, 1, n, func(_ int, t gemmTask) {
+		g := &gemvArgs{trans: [4]byte{'N'}, incx: 1, incy: 1}
+		if f64 {
+			*(*float64)(unsafe.Pointer(&g.alpha)) = 1
+		} else {
+			*(*float32)(unsafe.Pointer(&g.alpha)) = 1
+		}
+		cols := t.j1 - t.j0
+		var ptrB unsafe.Pointer
+		if transB { // B is n×k row-major: column-major k×n (ld k); y = Bᵀx over columns j0..j1
+			g.trans[0], g.m, g.n, g.lda = 'T', int32(k), int32(cols), int32(k)
+			ptrB = unsafe.Pointer(&b[t.b*bStride+t.j0*k])
+		} else { // B is k×n row-major: column-major n×k (ld n); y = B x over rows j0..j1
+			g.m, g.n, g.lda = int32(cols), int32(k), int32(n)
+			ptrB = unsafe.Pointer(&b[t.b*bStride+t.j0])
+		}
+		y := c[t.b*n+t.j0 : t.b*n+t.j1]
+		clear(y) // beta = 0 must not propagate a NaN left in C
+		purego.SyscallN(fn, uintptr(unsafe.Pointer(&g.trans[0])), uintptr(unsafe.Pointer(&g.m)), uintptr(unsafe.Pointer(&g.n)),
+			uintptr(unsafe.Pointer(&g.alpha[0])), uintptr(ptrB), uintptr(unsafe.Pointer(&g.lda)),
+			uintptr(unsafe.Pointer(&a[t.b*aStride])), uintptr(unsafe.Pointer(&g.incx)),
+			uintptr(unsafe.Pointer(&g.beta[0])), uintptr(unsafe.Pointer(&y[0])), uintptr(unsafe.Pointer(&g.incy)))
+		runtime.KeepAlive(g)
+	})
 }
 
 func blasBatch[T float32 | float64](lib *blasLibrary, fn uintptr, f64 bool, batch, m, n, k int, a []T, aStride int, transA bool, b []T, bStride int, transB bool, c []T) {

@@ -52,8 +52,11 @@ var gemmTestShapes = []gemmShape{
 	{3, 200, 100, 300, -1, -1}, // odd batch: each problem cut in two
 	{3, 7, 13, 5, -1, -1},
 	{5, 16, 24, 8, -1, -1},
-	{4, 9, 11, 6, 0, -1}, // broadcast A
-	{4, 9, 11, 6, -1, 0}, // broadcast B
+	{4, 9, 11, 6, 0, -1},      // broadcast A
+	{1, 1, 3072, 768, -1, -1}, // one row (OpenBLAS ?gemv_), columns split over goroutines
+	{12, 1, 64, 768, 0, -1},   // one row broadcast over a batch (per-head weights in a decoding step)
+	{3, 1, 500, 400, -1, 0},   // one row per problem, B broadcast
+	{4, 9, 11, 6, -1, 0},      // broadcast B
 	{6, 33, 17, 20, 0, -1},
 	{6, 33, 17, 20, -1, 0},
 	{2, 130, 70, 90, -1, -1},
