@@ -47,18 +47,10 @@ func Replace(set *hooks.Set, m model.Config, ts []*sae.SAE, withError bool) erro
 	for _, s := range ts {
 		c := s.Config
 		in, out := c.Site.Hook, c.TargetSite().Hook
-		var x *graph.Node // [B, P, DIn], set while the graph is built
-		set.Func(in, "transcoder-input/"+in, func(a *graph.Node, _ []*graph.Node) *graph.Node {
-			x = a
-			return a
-		})
+		input := readInput(set, in, out)
 		key := fmt.Sprintf("transcoder/%s/k%d/skip%v/bdec%v/%s->%s/err%v", c.Arch, c.K, c.Skip, c.ApplyBDecToInput, in, out, withError)
 		set.Func(out, key, func(y *graph.Node, p []*graph.Node) *graph.Node {
-			if x == nil || x.Graph() != y.Graph() {
-				panic(fmt.Sprintf("transcoder: input %s is not computed before target %s", in, out))
-			}
-			recon := reconstructGraph(c, sae.NodesFrom(c, p), x, y) // [B, P, DOut]
-			x = nil
+			recon := reconstructGraph(c, sae.NodesFrom(c, p), input(y), y) // [B, P, DOut]
 			if withError {
 				recon = graph.Add(recon, graph.StopGradient(graph.Sub(y, recon)))
 			}
@@ -66,6 +58,25 @@ func Replace(set *hooks.Set, m model.Config, ts []*sae.SAE, withError bool) erro
 		}, params(s)...)
 	}
 	return nil
+}
+
+// readInput adds the identity hook at in that records its node while a graph is built, and
+// returns the function a hook at out (later in the forward pass) calls, with its own activation y,
+// to read that node; it panics if in was not visited first in y's graph.
+func readInput(set *hooks.Set, in, out string) func(y *graph.Node) *graph.Node {
+	var x *graph.Node // [B, P, DIn], set while the graph is built
+	set.Func(in, "transcoder-input/"+in, func(a *graph.Node, _ []*graph.Node) *graph.Node {
+		x = a
+		return a
+	})
+	return func(y *graph.Node) *graph.Node {
+		if x == nil || x.Graph() != y.Graph() {
+			panic(fmt.Sprintf("transcoder: input %s is not computed before target %s", in, out))
+		}
+		a := x
+		x = nil
+		return a
+	}
 }
 
 // reconstructGraph is the transcoder's output for activation x [B, P, DIn], shaped like the

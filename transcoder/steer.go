@@ -27,20 +27,12 @@ func Steer(set *hooks.Set, m model.Config, s *sae.SAE, latent int, op sae.SteerO
 		return err
 	}
 	in, out := c.Site.Hook, c.TargetSite().Hook
-	var x *graph.Node // [B, P, DIn], set while the graph is built
-	set.Func(in, "transcoder-input/"+in, func(a *graph.Node, _ []*graph.Node) *graph.Node {
-		x = a
-		return a
-	})
+	input := readInput(set, in, out)
 	key := fmt.Sprintf("transcoder-steer/%s/k%d/bdec%v/%s->%s/latent%d/%s", c.Arch, c.K, c.ApplyBDecToInput, in, out, latent, op)
 	inputs := append(params(s), tensors.FromScalar(float32(value)))
 	set.Func(out, key, func(y *graph.Node, p []*graph.Node) *graph.Node {
-		if x == nil || x.Graph() != y.Graph() {
-			panic(fmt.Sprintf("transcoder: input %s is not computed before target %s", in, out))
-		}
 		nodes := sae.NodesFrom(c, p)
-		rows := graph.Reshape(x, -1, c.DIn) // [N, DIn]
-		x = nil
+		rows := graph.Reshape(input(y), -1, c.DIn) // [N, DIn]
 		delta := sae.SteerDeltaGraph(c, nodes, sae.EncodeGraph(c, nodes, rows), latent, op, p[len(p)-1]) // [N, DOut]
 		return graph.Add(y, graph.Reshape(delta, y.Shape().Dimensions...))
 	}, inputs...)
