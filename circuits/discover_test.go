@@ -116,6 +116,9 @@ func TestFaithfulnessBounds(t *testing.T) {
 			if math.Abs(f.Score-1) > 1e-5 || f.Std > 1e-5 {
 				t.Errorf("%s %s: the whole model as its own circuit has faithfulness %.6f (std %.2g), want 1", a, f.Level, f.Score, f.Std)
 			}
+			if f.MIB == nil || math.Abs(*f.MIB-1) > 1e-5 {
+				t.Errorf("%s %s: the whole model's MIB faithfulness %v, want 1", a, f.Level, f.MIB)
+			}
 		}
 		empty, _, err := CircuitFaithfulness(m, pairs, Circuit{}, a)
 		if err != nil {
@@ -124,9 +127,19 @@ func TestFaithfulnessBounds(t *testing.T) {
 		if math.Abs(empty.Circuit-empty.Empty) > 1e-6 || math.Abs(empty.Score-empty.Empty/empty.Full) > 1e-6 {
 			t.Errorf("%s: the empty circuit scores %.4f, want the all-ablated metric %.4f", a, empty.Circuit, empty.Empty)
 		}
+		if empty.MIB == nil || math.Abs(*empty.MIB) > 1e-5 {
+			t.Errorf("%s: the empty circuit's MIB faithfulness %v, want 0", a, empty.MIB)
+		}
 	}
 	if _, _, err := CircuitFaithfulness(m, pairs, Circuit{Nodes: []Node{HeadNode(5, 0)}}, Mean); err == nil {
 		t.Error("a head outside the model: no error")
+	}
+	// MIB normalisation of the means: (1.5 - 0.5) / (2.5 - 0.5) = 0.5; undefined when full = empty.
+	if f := faithfulness("nodes", Mean, []float64{2, 3}, []float64{1, 2}, []float64{0, 1}); f.MIB == nil || math.Abs(*f.MIB-0.5) > 1e-12 || math.Abs(f.Score-0.6) > 1e-12 {
+		t.Errorf("faithfulness of means 1.5 / 2.5 over baseline 0.5: score %v, MIB %v; want 0.6 and 0.5", f.Score, f.MIB)
+	}
+	if f := faithfulness("nodes", Mean, []float64{2}, []float64{1}, []float64{2}); f.MIB != nil {
+		t.Errorf("full = empty: MIB %v, want none", *f.MIB)
 	}
 	if got := quantile([]float64{4, 1, 3, 2}, 0.25); math.Abs(got-1.75) > 1e-12 {
 		t.Errorf("quantile 0.25 of 1..4 = %v, want 1.75", got)

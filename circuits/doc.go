@@ -61,7 +61,8 @@
 // highest F1. Faithfulness is the mean logit difference of the circuit alone (everything outside
 // it ablated) over the full model's, with the spread across examples of m_i(circuit) / mean
 // m(full) (standard deviation and quartiles); node level and, for circuits with edges, edge
-// level.
+// level. Beside it, MIB's normalisation (m(C) - m(∅)) / (m(N) - m(∅)) subtracts the all-ablated
+// baseline m(∅).
 //
 // # Planted circuits
 //

@@ -9,7 +9,9 @@ import (
 )
 
 // Faithfulness of a circuit: the logit difference with everything outside the circuit ablated,
-// over the full model's. Per example i, r_i = m_i(circuit) / mean_j m_j(full); the score is the
+// over the full model's. MIB (the Mechanistic Interpretability Benchmark's circuit track) also
+// subtracts the all-ablated baseline: (m(C) - m(∅)) / (m(N) - m(∅)), 0 for the empty circuit and 1 for
+// the whole model whatever the baseline. Per example i, r_i = m_i(circuit) / mean_j m_j(full); the score is the
 // mean of r_i (= mean circuit metric / mean full metric) and its spread across examples is their
 // standard deviation and quartiles. Node level: heads and MLPs outside the circuit have their
 // hook_result / hook_mlp_out replaced. Edge level: every edge outside the circuit is ablated
@@ -25,6 +27,9 @@ type Faithfulness struct {
 	Empty   float64 `json:"empty"`
 	// Score is Circuit / Full.
 	Score float64 `json:"score"`
+	// MIB is (Circuit - Empty) / (Full - Empty), of the means; absent when Full and Empty are
+	// equal (within 1e-9 relative), where it is undefined.
+	MIB *float64 `json:"mib,omitempty"`
 	// Std, Q1, Median and Q3 describe r_i = m_i(circuit) / Full across examples.
 	Std    float64 `json:"std"`
 	Q1     float64 `json:"q1"`
@@ -97,6 +102,10 @@ func faithfulness(level string, a Ablation, full, circ, empty []float64) *Faithf
 		r[i] = v / f.Full
 	}
 	f.Score = mean(r)
+	if d := f.Full - f.Empty; math.Abs(d) > 1e-9*math.Max(1, math.Abs(f.Full)) {
+		mib := (f.Circuit - f.Empty) / d
+		f.MIB = &mib
+	}
 	f.Std = stddev(r)
 	f.Q1, f.Median, f.Q3 = quantile(r, 0.25), quantile(r, 0.5), quantile(r, 0.75)
 	rf := make([]float64, len(full))

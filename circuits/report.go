@@ -52,8 +52,8 @@ func (r *Report) Table() string {
 
 // TableHeader is the header of the comparison table rows.
 func TableHeader() string {
-	return fmt.Sprintf("%-13s %5s %8s %6s %6s %9s %6s %6s %6s %9s %13s %16s\n", "method", "pairs", "seconds", "nodes", "edges",
-		"node AUC", "P", "R", "F1", "edge AUC", "faithfulness", "(std, IQR)")
+	return fmt.Sprintf("%-13s %5s %8s %6s %6s %9s %6s %6s %6s %9s %13s %16s %6s\n", "method", "pairs", "seconds", "nodes", "edges",
+		"node AUC", "P", "R", "F1", "edge AUC", "faithfulness", "(std, IQR)", "MIB")
 }
 
 // TableRow is one line of the comparison table.
@@ -71,13 +71,16 @@ func (res *Result) TableRow() string {
 			eauc = gt.Edges.ROCAUC
 		}
 	}
-	faith, spread := "-", ""
+	faith, spread, mib := "-", "", "-"
 	if fa := res.Faithfulness; fa != nil {
 		faith = f(fa.Score)
 		spread = fmt.Sprintf("(%.3f, %.3f-%.3f)", fa.Std, fa.Q1, fa.Q3)
+		if fa.MIB != nil {
+			mib = f(*fa.MIB)
+		}
 	}
-	return fmt.Sprintf("%-13s %5d %8.2f %6d %6d %9s %6s %6s %6s %9s %13s %16s\n", res.Method, res.Examples, res.Seconds,
-		len(res.Circuit.Nodes), len(res.Circuit.Edges), f(auc), f(p), f(rc), f(f1), f(eauc), faith, spread)
+	return fmt.Sprintf("%-13s %5d %8.2f %6d %6d %9s %6s %6s %6s %9s %13s %16s %6s\n", res.Method, res.Examples, res.Seconds,
+		len(res.Circuit.Nodes), len(res.Circuit.Edges), f(auc), f(p), f(rc), f(f1), f(eauc), faith, spread, mib)
 }
 
 // MarshalIndentJSON is json.MarshalIndent without HTML escaping, so edge names keep their "->".
