@@ -18,6 +18,9 @@
 //	f    = act(pre)
 //	yhat = f W_dec + b_dec (+ x W_skip^T for skip transcoders)
 //
+// SAE.Decode(f, x) is yhat, skip term included: what SAELens's forward returns. SAELens's decode
+// leaves the skip term out; SAE.DecodeLatents(f) is that, f W_dec + b_dec.
+//
 // with act, per architecture:
 //
 //	ReLU       f = max(pre, 0)                                   (SAELens "standard")

@@ -197,8 +197,9 @@ func (s *SAE) Reconstruct(x *tensors.Tensor) (*tensors.Tensor, error) {
 	return out.Recon, nil
 }
 
-// Decode returns f W_dec + b_dec [N, DOut] for latents f [N, DSAE] (plus x W_skip^T for skip
-// transcoders, which need x [N, DIn]; x is ignored otherwise and may be nil).
+// Decode returns f W_dec + b_dec [N, DOut] for latents f [N, DSAE], plus x W_skip^T for skip
+// transcoders, which need x [N, DIn] (x is ignored otherwise and may be nil): the reconstruction,
+// what SAELens's forward returns. SAELens's decode leaves the skip term out; DecodeLatents is that.
 func (s *SAE) Decode(f, x *tensors.Tensor) (*tensors.Tensor, error) {
 	c := s.Config
 	if err := checkRows(f, c.DSAE, "decode"); err != nil {
@@ -223,6 +224,28 @@ func (s *SAE) Decode(f, x *tensors.Tensor) (*tensors.Tensor, error) {
 			}
 			return DecodeGraph(c, p, in[0], xs)
 		}, append(args, asAny(s.paramList())...)...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sae: decode: %w", err)
+	}
+	return out, nil
+}
+
+// DecodeLatents returns f W_dec + b_dec [N, DOut] for latents f [N, DSAE] alone: SAELens's decode,
+// which leaves out a skip transcoder's x W_skip^T (SAELens adds it only in forward). Without a
+// skip term it equals Decode.
+func (s *SAE) DecodeLatents(f *tensors.Tensor) (*tensors.Tensor, error) {
+	c := s.Config
+	if err := checkRows(f, c.DSAE, "decode"); err != nil {
+		return nil, err
+	}
+	var out *tensors.Tensor
+	err := model.Catch(func() {
+		out = MustExecOnce(s.Backend, func(in []*Node) *Node {
+			noSkip := c
+			noSkip.Skip = false
+			return DecodeGraph(noSkip, NodesFrom(c, in[1:]), in[0], nil)
+		}, append([]any{f}, asAny(s.paramList())...)...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sae: decode: %w", err)
