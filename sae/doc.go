@@ -18,9 +18,6 @@
 //	f    = act(pre)
 //	yhat = f W_dec + b_dec (+ x W_skip^T for skip transcoders)
 //
-// SAE.Decode(f, x) is yhat, skip term included: what SAELens's forward returns. SAELens's decode
-// leaves the skip term out; SAE.DecodeLatents(f) is that, f W_dec + b_dec.
-//
 // with act, per architecture:
 //
 //	ReLU       f = max(pre, 0)                                   (SAELens "standard")
@@ -29,6 +26,9 @@
 //	           inference: a JumpReLU with one threshold theta for every latent, theta the running
 //	           average (rate 0.01) of the training batches' thresholds (saved as "jumprelu")
 //	JumpReLU   f = pre * H(pre - max(theta_j, 0)), H the step function
+//
+// SAE.Decode(f, x) is yhat, skip term included: what SAELens's forward returns. SAELens's decode
+// leaves the skip term out; SAE.DecodeLatents(f) is that, f W_dec + b_dec.
 //
 // # Losses
 //
