@@ -24,10 +24,16 @@ import (
 //
 // cfg.json is written so that both current SAELens (6.x, fields under "metadata") and 5.x (flat
 // fields: hook_name, hook_layer, activation_fn_kwargs, ...) load it: the inference fields at the
-// top level, the descriptive ones both flat and under "metadata". No sae_lens_version is
-// claimed, so SAELens 6 reads it through its pre-6 conversion, which takes the flat fields.
+// top level, the descriptive ones both flat and under "metadata". metadata.sae_lens_version
+// names the 6.x layout written (SAELensFormatVersion), so SAELens 6 reads the file as it is:
+// without it SAELens runs its pre-6.0 migration, which rebuilds "metadata" from the flat fields
+// and drops the others (hook_name_out among them). SAELens 5 reads the flat fields.
 // Fields of this package (head mode, training architecture, normalisation factor) go under
 // "interp", which SAELens ignores.
+
+// SAELensFormatVersion is the SAELens version whose cfg.json layout Save writes (the 6.x layout the
+// peer check loaded with SAELens 6.18). It is recorded as metadata.sae_lens_version.
+const SAELensFormatVersion = "6.18.0"
 
 // File names of the SAELens layout.
 const (
@@ -105,6 +111,7 @@ func cfgDict(c Config) map[string]any {
 		"prepend_bos":                  c.Meta.PrependBOS,
 		"dataset_path":                 c.Meta.DatasetPath,
 		"model_from_pretrained_kwargs": map[string]any{},
+		"sae_lens_version":             SAELensFormatVersion,
 	}
 	for k, v := range c.Meta.Extra {
 		if _, ok := meta[k]; !ok {
@@ -392,8 +399,10 @@ func parseCfg(d map[string]any) (c Config, fold bool, err error) {
 	if s, ok := in["norm_scale"].(float64); ok {
 		c.Meta.NormScale = s
 	}
+	// sae_lens_version names the file's layout, which Save writes anew (SAELensFormatVersion);
+	// a sae_lens_training_version (who trained it) is kept in Extra.
 	known := []string{"model_name", "hook_name", "hook_head_index", "context_size", "prepend_bos", "dataset_path",
-		"model_from_pretrained_kwargs", "hook_name_out"}
+		"model_from_pretrained_kwargs", "hook_name_out", "sae_lens_version"}
 	for k, v := range meta {
 		if !slices.Contains(known, k) {
 			if c.Meta.Extra == nil {

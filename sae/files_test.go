@@ -49,6 +49,21 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			if diff := configDiff(c, got.Config); diff != "" {
 				t.Errorf("config (-want +got): %s", diff)
 			}
+			// SAELens 6 reads a file as it is only when metadata names a 6.x version; otherwise it
+			// runs its pre-6.0 migration, which rebuilds metadata and drops fields.
+			raw, err := os.ReadFile(filepath.Join(dir, CfgFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var saved struct {
+				Metadata map[string]any `json:"metadata"`
+			}
+			if err := json.Unmarshal(raw, &saved); err != nil {
+				t.Fatal(err)
+			}
+			if v, _ := saved.Metadata["sae_lens_version"].(string); !strings.HasPrefix(v, "6.") || saved.Metadata["hook_name"] != c.Site.Hook {
+				t.Errorf("cfg.json metadata %v: want sae_lens_version 6.x and hook_name %s", saved.Metadata, c.Site.Hook)
+			}
 			for _, spec := range ParamSpecs(c) {
 				g := got.Params[spec.Name]
 				if g.DType() != dtypes.Float32 || !slices.Equal(g.Shape().Dimensions, spec.Shape) {
@@ -76,7 +91,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 				t.Errorf("tensors in %s: %v, want %v", WeightsFile, names, want)
 			}
 			var cfg map[string]any
-			raw, _ := os.ReadFile(filepath.Join(dir, CfgFile))
+			raw, _ = os.ReadFile(filepath.Join(dir, CfgFile))
 			if err := json.Unmarshal(raw, &cfg); err != nil {
 				t.Fatal(err)
 			}
@@ -208,7 +223,7 @@ func TestLoadSAELensLayouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c := s6.Config; c.Arch != TopK || c.K != 4 || !c.ApplyBDecToInput || c.Site.Hook != "blocks.3.hook_resid_pre" ||
-		c.Meta.ModelName != "gpt2" || c.Meta.ContextSize != 128 || c.Meta.Extra["sae_lens_version"] != "6.5.1" {
+		c.Meta.ModelName != "gpt2" || c.Meta.ContextSize != 128 || c.Meta.Extra["sae_lens_training_version"] != "6.5.1" {
 		t.Errorf("SAELens 6 config read as %+v", c)
 	}
 	// rescale_acts_by_decoder_norm was folded in: unit decoder rows, same outputs as selecting
