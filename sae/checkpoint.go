@@ -78,7 +78,7 @@ func parseCheckpointMeta(path string, meta map[string]string) (Config, checkpoin
 	if err := json.Unmarshal([]byte(meta["sae_cfg"]), &d); err != nil {
 		return Config{}, st, fmt.Errorf("sae: checkpoint %s: no readable sae_cfg metadata: %w", path, err)
 	}
-	c, _, err := parseCfg(d)
+	c, _, err := parseCfg(d, "")
 	if err != nil {
 		return Config{}, st, fmt.Errorf("sae: checkpoint %s: %w", path, err)
 	}

@@ -171,7 +171,11 @@ func cfgDict(c Config) map[string]any {
 // SAEs saved with rescale_acts_by_decoder_norm have their decoder norms folded in (exact).
 // Loading is strict: a missing, mis-shaped or unexpected tensor, or a field this package cannot
 // honour, is an error naming it.
-func Load(dir string, backend backends.Backend) (*SAE, error) {
+func Load(dir string, backend backends.Backend) (*SAE, error) { return load(dir, "", backend) }
+
+// load is Load; hook, when given, is the hook the SAE reads if cfg.json names none (some
+// published SAELens folders leave hook_name out).
+func load(dir, hook string, backend backends.Backend) (*SAE, error) {
 	cfgPath := filepath.Join(dir, CfgFile)
 	raw, err := os.ReadFile(cfgPath)
 	if err != nil {
@@ -181,7 +185,7 @@ func Load(dir string, backend backends.Backend) (*SAE, error) {
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return nil, fmt.Errorf("sae: load %s: %w", cfgPath, err)
 	}
-	c, fold, err := parseCfg(d)
+	c, fold, err := parseCfg(d, hook)
 	if err != nil {
 		return nil, fmt.Errorf("sae: load %s: %w", cfgPath, err)
 	}
@@ -244,7 +248,7 @@ func normaliseTensors(c Config, ts map[string]*tensors.Tensor) error {
 
 // parseCfg reads a SAELens cfg.json object. fold reports a TopK SAE trained with
 // rescale_acts_by_decoder_norm, whose decoder norms must be folded into the weights.
-func parseCfg(d map[string]any) (c Config, fold bool, err error) {
+func parseCfg(d map[string]any, defaultHook string) (c Config, fold bool, err error) {
 	meta, _ := d["metadata"].(map[string]any)
 	// field reads a top-level field, then (for descriptive fields) the metadata object, then
 	// the pre-6 names.
@@ -365,7 +369,10 @@ func parseCfg(d map[string]any) (c Config, fold bool, err error) {
 	}
 	c.Site.Hook = str("hook_name", "hook_point")
 	if c.Site.Hook == "" {
-		return c, false, errors.New("missing field \"hook_name\"")
+		c.Site.Hook = defaultHook
+	}
+	if c.Site.Hook == "" {
+		return c, false, errors.New("missing field \"hook_name\" (give the hook the SAE reads, --sae-hook)")
 	}
 	if h, ok := field("hook_head_index", "hook_point_head_index"); ok {
 		f, isNum := h.(float64)

@@ -338,3 +338,29 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("empty folder: error %v, want one naming %s", err, CfgFile)
 	}
 }
+
+// TestLoadWithoutHookName: a SAELens folder whose cfg.json names no hook is refused by Load with
+// an error naming the field, and read by LoadAny when the hook is given (--sae-hook).
+func TestLoadWithoutHookName(t *testing.T) {
+	b, _ := model.MustNewBackend("")
+	cfg := strings.Replace(cfgSAELens6TopK, `"hook_name": "blocks.3.hook_resid_pre", `, "", 1)
+	if cfg == cfgSAELens6TopK {
+		t.Fatal("the test config still names its hook")
+	}
+	dir := writeSAELens(t, cfg, saeTensors(rand.New(rand.NewPCG(5, 6)), 8, 16))
+	if _, err := Load(dir, b); err == nil || !strings.Contains(err.Error(), `"hook_name"`) {
+		t.Fatalf("Load without hook_name: %v, want an error naming hook_name", err)
+	}
+	s, err := LoadAny(dir, "blocks.2.hook_resid_post", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Config.Site.Hook != "blocks.2.hook_resid_post" || s.Config.K != 4 {
+		t.Errorf("loaded as %+v", s.Config)
+	}
+	// A folder that names its hook still refuses another one.
+	named := writeSAELens(t, cfgSAELens6TopK, saeTensors(rand.New(rand.NewPCG(5, 6)), 8, 16))
+	if _, err := LoadAny(named, "blocks.2.hook_resid_post", b); err == nil {
+		t.Error("LoadAny with a hook other than the file's: no error")
+	}
+}

@@ -204,7 +204,8 @@ func LoadSparsify(dir, hook string, backend backends.Backend) (*SAE, error) {
 
 // LoadAny reads an SAE in any layout this package knows: a Gemma Scope params.npz (path is the
 // file; hook required), an EleutherAI sparsify folder (cfg.json with num_latents, sae.safetensors;
-// hook optional), or a SAELens folder (Load; hook must be empty or the SAE's own).
+// hook optional), or a SAELens folder (Load; hook must be empty or the SAE's own, and is the hook
+// read when cfg.json names none).
 func LoadAny(path, hook string, backend backends.Backend) (*SAE, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -219,7 +220,7 @@ func LoadAny(path, hook string, backend backends.Backend) (*SAE, error) {
 	if _, err := os.Stat(filepath.Join(path, "sae.safetensors")); err == nil {
 		return LoadSparsify(path, hook, backend)
 	}
-	s, err := Load(path, backend)
+	s, err := load(path, hook, backend)
 	if err != nil {
 		return nil, err
 	}
