@@ -117,28 +117,28 @@ func (m *Model) generate(prompts [][]int, opt GenerateOptions) ([]Completion, er
 		}
 	}
 	g := newGeneration(prompts, opt)
-	total := opt.MaxNew
-	var logits *tensors.Tensor
-	var kv []*tensors.Tensor
-	var err error
-	if opt.NoCache {
-		logits, _, err = m.decodePass(promptSet, g.tokens(), g.pad, nil, nil)
-	} else {
-		logits, kv, err = m.decodePass(promptSet, g.tokens(), g.pad, nil, nil, g.slots())
+	// Without a cache every pass is a prefill of the whole sequence so far (T = its length).
+	prefill := func() (*tensors.Tensor, []*tensors.Tensor, error) {
+		tok := g.tokens()
+		if opt.NoCache {
+			return m.decodePass(promptSet, tok, g.pad, nil, nil, tok.Shape().Dimensions[1])
+		}
+		return m.decodePass(promptSet, tok, g.pad, nil, nil, g.slots())
 	}
+	logits, kv, err := prefill()
 	if err != nil {
 		return nil, err
 	}
 	for step := 0; ; step++ {
 		next := g.choose(logits)
 		if opt.Progress != nil {
-			opt.Progress(step+1, total)
+			opt.Progress(step+1, opt.MaxNew)
 		}
 		if step == opt.MaxNew-1 || g.allDone() {
 			break
 		}
 		if opt.NoCache {
-			logits, _, err = m.decodePass(promptSet, g.tokens(), g.pad, nil, nil)
+			logits, _, err = prefill()
 		} else {
 			start := len(g.seq[0]) - 1 // the slot of the token just chosen
 			logits, kv, err = m.decodePass(stepSet, column(next), g.pad, &start, kv, g.slots())
@@ -147,7 +147,7 @@ func (m *Model) generate(prompts [][]int, opt GenerateOptions) ([]Completion, er
 			return nil, err
 		}
 	}
-	return g.completions(), nil
+	return g.rows, nil
 }
 
 // checkGenerate validates the prompts and options before any work, and fills defaults.
@@ -284,8 +284,6 @@ func (g *generation) choose(logits *tensors.Tensor) []int {
 
 func (g *generation) allDone() bool { return !slices.Contains(g.done, false) }
 
-func (g *generation) completions() []Completion { return g.rows }
-
 // column is ids as tokens [B, 1].
 func column(ids []int) *tensors.Tensor {
 	rows := make([][]int, len(ids))
@@ -306,15 +304,10 @@ type decoder struct {
 
 // decodePass runs a prefill (start nil: tokens [B, P] into an empty cache) or a step (tokens
 // [B, 1] into slot *start of cache kv) and returns the last position's logits [B, V] and the
-// cache ([2L] tensors [B, T, Hkv, K]: every layer's keys, then every layer's values). slots is
-// the cache's length T; without it the pass is a plain prefill of T = P slots whose cache is
-// discarded.
-func (m *Model) decodePass(set *hooks.Set, tokens *tensors.Tensor, pad []int, start *int, kv []*tensors.Tensor, slots ...int) (*tensors.Tensor, []*tensors.Tensor, error) {
-	T := tokens.Shape().Dimensions[1]
-	if len(slots) > 0 {
-		T = slots[0]
-	}
-	d, err := m.decoder(set, T, start != nil)
+// cache ([2L] tensors [B, T, Hkv, K]: every layer's keys, then every layer's values), T = slots
+// the cache's length (>= P).
+func (m *Model) decodePass(set *hooks.Set, tokens *tensors.Tensor, pad []int, start *int, kv []*tensors.Tensor, slots int) (*tensors.Tensor, []*tensors.Tensor, error) {
+	d, err := m.decoder(set, slots, start != nil)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -32,7 +32,7 @@ func Steer(set *hooks.Set, m model.Config, s *sae.SAE, latent int, op sae.SteerO
 	inputs := append(params(s), tensors.FromScalar(float32(value)))
 	set.Func(out, key, func(y *graph.Node, p []*graph.Node) *graph.Node {
 		nodes := sae.NodesFrom(c, p)
-		rows := graph.Reshape(input(y), -1, c.DIn) // [N, DIn]
+		rows := graph.Reshape(input(y), -1, c.DIn)                                                       // [N, DIn]
 		delta := sae.SteerDeltaGraph(c, nodes, sae.EncodeGraph(c, nodes, rows), latent, op, p[len(p)-1]) // [N, DOut]
 		return graph.Add(y, graph.Reshape(delta, y.Shape().Dimensions...))
 	}, inputs...)

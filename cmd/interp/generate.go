@@ -406,7 +406,7 @@ func cmdDirection(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if !hasHook(m.Config, *hook) {
+	if !model.HasHook(m.Config, *hook) {
 		return usagef("--hook %q: no such hook point (see interp info)", *hook)
 	}
 	tok, err := tokenizer.ForModel(dir, m.Config.Tokenizer)
@@ -432,14 +432,4 @@ func cmdDirection(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "direction at %s (%s token): mean of %d positive - mean of %d negative prompts, shape %v, norm %.4g (backend %s)\nwrote %s\n",
 		*hook, *at, len(pos), len(neg), d.Vector.Shape().Dimensions, d.Norm(), m.BackendName, *out)
 	return nil
-}
-
-// hasHook reports whether the model has a hook point of that name.
-func hasHook(c model.Config, name string) bool {
-	for _, h := range model.HookPoints(c, 1, 1) {
-		if h.Name == name {
-			return true
-		}
-	}
-	return false
 }
