@@ -1,0 +1,234 @@
+package attrgraph
+
+import (
+	"fmt"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/interp-dev/interp/hooks"
+	"github.com/interp-dev/interp/model"
+)
+
+// The backward pass of the local replacement model (see doc.go, "Edges"). With the attention
+// patterns and norm scales frozen and every MLP's output a sum of sources (features, error), the
+// residual stream is affine in the sources, and the gradient of a target's value with respect to
+// the stream is a fixed linear map of the target's vector. For a batch of targets (layer l_b,
+// position t_b, vector u_b) the graph below walks the blocks from the top down, keeping
+// g [B, P, D], the gradient with respect to the residual stream at the current point:
+//
+//	final      g  = J_ln_final^T (u_b at t_b)                      (logit targets)
+//	block k    read the sources written at mlp_out^k: a_f W_dec[f] . g[t_f], err^k[t] . g[t]
+//	           g_in = (u_b at t_b, for targets at layer k) + g W_skip (skip transcoders)
+//	           g   += J_ln2^T g_in                                 (into the stream the MLP reads)
+//	           g   += J_ln1^T OV^T(J_ln1_post^T g)                 (attention, patterns frozen)
+//	embedding  read the token nodes: embed[t] . g[t]
+//
+// with J^T v = center(w * v) / scale for a LayerNorm held at scale (w * v / scale for an RMSNorm)
+// and OV^T(g)[s] = sum_h sum_t pattern[h, t, s] W_V[kv(h)] W_O[h] g[t]. With a parallel residual
+// attention and MLP read the same resid_pre, so both terms use the g of resid_post. A read before
+// a target's layer sees zero, so a feature's row holds only earlier layers' sources.
+
+// adjoint holds one prompt's constants of the backward graph and its compiled graphs.
+type adjoint struct {
+	r     *Replacement
+	feats []Feature // the active features, by layer, position, index
+	byL   [][]int   // indices into feats per layer
+	nSrc  int       // sources: features, errors (L*P), tokens (P)
+	execs map[[2]int]*graph.Exec
+}
+
+func newAdjoint(r *Replacement, feats []Feature) *adjoint {
+	a := &adjoint{r: r, feats: feats, byL: make([][]int, r.cfg.NLayers), execs: map[[2]int]*graph.Exec{}}
+	for i, f := range feats {
+		a.byL[f.Layer] = append(a.byL[f.Layer], i)
+	}
+	a.nSrc = len(feats) + (r.cfg.NLayers+1)*r.P
+	return a
+}
+
+// rows returns the attribution rows [B, nSrc] of a batch of targets: layers (NLayers for a
+// logit), positions and vectors [B, D] (a feature's encoder column, a logit's demeaned
+// unembedding). The batch is run by the graph for its highest layer.
+func (a *adjoint) rows(layers, pos []int, vecs []float32) ([]float32, error) {
+	B, D := len(layers), a.r.cfg.DModel
+	top := 0
+	tl, tp := make([]int32, B), make([]int32, B)
+	for i := range B {
+		top = max(top, layers[i])
+		tl[i], tp[i] = int32(layers[i]), int32(pos[i])
+	}
+	key := [2]int{top, B}
+	ex, ok := a.execs[key]
+	if !ok {
+		err := model.Catch(func() {
+			var err error
+			ex, err = graph.NewExec(a.r.m.Backend, func(in []*graph.Node) *graph.Node { return a.backward(top, in[0], in[1], in[2]) })
+			if err != nil {
+				panic(err)
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("attrgraph: backward graph: %w", err)
+		}
+		a.execs[key] = ex
+	}
+	var out []*tensors.Tensor
+	err := model.Catch(func() {
+		var err error
+		out, err = ex.Exec(tensors.FromFlatDataAndDimensions(tl, B), tensors.FromFlatDataAndDimensions(tp, B),
+			tensors.FromFlatDataAndDimensions(vecs, B, D))
+		if err != nil {
+			panic(err)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("attrgraph: backward pass: %w", err)
+	}
+	return tensors.MustCopyFlatData[float32](out[0]), nil
+}
+
+// backward builds the backward pass for targets of layers <= top: tl, tp [B] int32, tv [B, D].
+func (a *adjoint) backward(top int, tl, tp, tv *graph.Node) *graph.Node {
+	r, c := a.r, a.r.cfg
+	gg := tl.Graph()
+	B, P, D, L := tv.Shape().Dimensions[0], r.P, c.DModel, c.NLayers
+	w := r.m.Weights
+	cst := func(flat []float32, dims ...int) *graph.Node {
+		return graph.ConstTensor(gg, tensors.FromFlatDataAndDimensions(flat, dims...))
+	}
+	zeros := func(n int) *graph.Node { return graph.Zeros(gg, shapes.Make(dtypes.Float32, B, n)) }
+
+	// inject is u_b placed at position t_b for the targets of layer k, zero elsewhere: [B, P, D].
+	inject := func(k int) *graph.Node {
+		posIota := graph.Iota(gg, shapes.Make(dtypes.Int32, B, P), 1)
+		at := graph.Equal(posIota, graph.BroadcastToDims(graph.InsertAxes(tp, -1), B, P))
+		mine := graph.BroadcastToDims(graph.InsertAxes(graph.Equal(tl, graph.Scalar(gg, dtypes.Int32, k)), -1), B, P)
+		m := graph.ConvertDType(graph.LogicalAnd(at, mine), dtypes.Float32) // [B, P]
+		return graph.Mul(graph.BroadcastToDims(graph.InsertAxes(m, -1), B, P, D), graph.BroadcastToDims(graph.InsertAxes(tv, 1), B, P, D))
+	}
+	// pullback is J^T v [B, P, D] for the norm name held at its scales on the prompt.
+	pullback := func(name string, v *graph.Node) *graph.Node {
+		y := graph.Mul(v, graph.BroadcastToDims(graph.Reshape(cst(w.Flat(name+".w"), D), 1, 1, D), B, P, D))
+		if c.HasLN() {
+			y = graph.Sub(y, graph.ReduceAndKeep(y, graph.ReduceMean, -1))
+		}
+		scale := cst(r.act(name+".hook_scale"), 1, P, 1)
+		return graph.Div(y, graph.BroadcastToDims(scale, B, P, D))
+	}
+	pre := func(name string, v *graph.Node) *graph.Node {
+		if !c.PreNorms() {
+			return v
+		}
+		return pullback(name, v)
+	}
+	post := func(name string, v *graph.Node) *graph.Node {
+		if !c.PostNorms() {
+			return v
+		}
+		return pullback(name, v)
+	}
+	// attnT is OV^T(v) for layer k: v [B, P, D] at attn_out -> [B, P, D] at the attention's input.
+	H, Hkv, K := c.NHeads, c.KVHeads(), c.DHead
+	attnT := func(k int, v *graph.Node) *graph.Node {
+		at := fmt.Sprintf("blocks.%d.attn.", k)
+		wO, wV := cst(w.Flat(at+"W_O"), H, K, D), cst(w.Flat(at+"W_V"), Hkv, D, K)
+		pattern := cst(r.act(hooks.Pattern(k)), H, P, P)                          // [H, Pq, Pk]
+		u := graph.DotGeneral(v, []int{2}, nil, wO, []int{2}, nil)                // [B, P, H, K]
+		z := graph.DotGeneral(pattern, []int{1}, []int{0}, u, []int{1}, []int{2}) // [H, Pk, B, K]
+		if G := H / Hkv; G > 1 {
+			z = graph.ReduceSum(graph.Reshape(z, Hkv, G, P, B, K), 1) // [Hkv, Pk, B, K]
+		}
+		x := graph.DotGeneral(z, []int{0, 3}, nil, wV, []int{0, 2}, nil) // [Pk, B, D]
+		return graph.TransposeAllAxes(x, 1, 0, 2)
+	}
+	// read dots g [B, P, D] with the vectors vecs [n, D] written at positions pos: [B, n].
+	read := func(v *graph.Node, pos []int32, vecs []float32) *graph.Node {
+		n := len(pos)
+		gathered := graph.Gather(graph.TransposeAllAxes(v, 1, 0, 2), graph.ConstTensor(gg, tensors.FromFlatDataAndDimensions(pos, n, 1))) // [n, B, D]
+		out := graph.DotGeneral(gathered, []int{2}, []int{0}, cst(vecs, n, D), []int{1}, []int{0})                                        // [n, B]
+		return graph.Transpose(out, 0, 1)
+	}
+	// readAll dots g with vecs [P, D], one per position: [B, P].
+	readAll := func(v *graph.Node, vecs []float32) *graph.Node {
+		return graph.Transpose(graph.DotGeneral(v, []int{2}, []int{1}, cst(vecs, P, D), []int{1}, []int{0}), 0, 1)
+	}
+
+	featParts, errParts := make([]*graph.Node, L), make([]*graph.Node, L)
+	grad := graph.Zeros(gg, shapes.Make(dtypes.Float32, B, P, D))
+	if top == L {
+		grad = inject(L)
+		if c.HasNorm() {
+			grad = pullback("ln_final", grad)
+		}
+	}
+	for k := L - 1; k >= 0; k-- {
+		nk := len(a.byL[k])
+		if top < L && k >= top { // nothing has reached this layer's output yet
+			featParts[k], errParts[k] = zeros(nk), zeros(P)
+			if k > top {
+				continue
+			}
+		} else {
+			if nk > 0 {
+				pos, vecs := a.decoderVecs(k)
+				featParts[k] = read(grad, pos, vecs)
+			} else {
+				featParts[k] = zeros(0)
+			}
+			errParts[k] = readAll(grad, r.errs[k])
+		}
+		// The gradient at the MLP's input: the targets of this layer, and the skip connection.
+		var gin *graph.Node
+		if s, ok := r.ts[k]; ok {
+			gin = inject(k)
+			if s.Config.Skip {
+				wSkip := cst(s.Flat("W_skip"), D, s.Config.DIn)                                   // [DOut, DIn]
+				gin = graph.Add(gin, graph.DotGeneral(grad, []int{2}, nil, wSkip, []int{0}, nil)) // [B, P, DIn]
+			}
+			gin = pre(fmt.Sprintf("blocks.%d.ln2", k), gin)
+		}
+		ln1, ln1Post := fmt.Sprintf("blocks.%d.ln1", k), fmt.Sprintf("blocks.%d.ln1_post", k)
+		if c.ParallelResidual {
+			next := graph.Add(grad, pre(ln1, attnT(k, post(ln1Post, grad))))
+			if gin != nil {
+				next = graph.Add(next, gin)
+			}
+			grad = next
+			continue
+		}
+		if gin != nil {
+			grad = graph.Add(grad, gin) // the gradient at resid_mid
+		}
+		grad = graph.Add(grad, pre(ln1, attnT(k, post(ln1Post, grad))))
+	}
+	parts := append(featParts, errParts...)
+	parts = append(parts, readAll(grad, r.embed))
+	var keep []*graph.Node
+	for _, p := range parts {
+		if p.Shape().Dimensions[1] > 0 {
+			keep = append(keep, p)
+		}
+	}
+	return graph.Concatenate(keep, 1) // [B, nSrc]
+}
+
+// decoderVecs returns the positions and the vectors a_f W_dec[f] [n, D] of layer k's active
+// features, in feature order.
+func (a *adjoint) decoderVecs(k int) ([]int32, []float32) {
+	s := a.r.ts[k]
+	D := a.r.cfg.DModel
+	dec := s.Flat("W_dec") // [F, D]
+	pos := make([]int32, len(a.byL[k]))
+	vecs := make([]float32, 0, len(a.byL[k])*D)
+	for i, fi := range a.byL[k] {
+		f := a.feats[fi]
+		pos[i] = int32(f.Pos)
+		for _, x := range dec[f.Index*D : (f.Index+1)*D] {
+			vecs = append(vecs, f.Act*x)
+		}
+	}
+	return pos, vecs
+}

@@ -1,0 +1,311 @@
+package attrgraph
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/interp-dev/interp/hooks"
+	"github.com/interp-dev/interp/model"
+	"github.com/interp-dev/interp/sae"
+	"github.com/interp-dev/interp/transcoder"
+)
+
+const eps32 = 1.0 / (1 << 23)
+
+// testConfigs are small models of each architectural kind the backward pass distinguishes.
+func testConfigs() map[string]model.Config {
+	gpt2 := model.Config{NLayers: 3, DModel: 16, NHeads: 4, DHead: 4, DMLP: 32, NCtx: 16, DVocab: 40,
+		Act: model.GeluNew, Normalization: model.LayerNorm, PositionalEmbeddings: true, TiedEmbeddings: true, LNEps: 1e-5}
+	llama := model.LlamaToy(3, 4, 2, 16, 40, 16) // RMSNorm, GQA, SwiGLU, rotary
+	neox := gpt2
+	neox.ParallelResidual, neox.PositionalEmbeddings, neox.TiedEmbeddings, neox.RotaryDim = true, false, false, 2
+	gemma := llama
+	gemma.NormPlacement, gemma.EmbedScale, gemma.AttnSoftcap, gemma.OutputSoftcap, gemma.Act = model.PrePostNorm, 4, 50, 30, model.GeluNew
+	olmo := llama
+	olmo.NormPlacement, olmo.QKNorm = model.PostNorm, model.QKNormProj
+	noNorm := gpt2
+	noNorm.Normalization, noNorm.TiedEmbeddings = model.NoNorm, false
+	return map[string]model.Config{"gpt2": gpt2, "llama-gqa": llama, "neox-parallel": neox, "gemma-prepost": gemma,
+		"olmo-post": olmo, "no-norm": noNorm}
+}
+
+// newTestModel builds a random model whose norm gains and biases are not 1 and 0.
+func newTestModel(t testing.TB, c model.Config, seed uint64) *model.Model {
+	t.Helper()
+	w, err := model.NewRandomWeights(c, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(seed, 5))
+	for name, ten := range w.Tensors {
+		base := name[strings.LastIndex(name, ".")+1:]
+		if base != "w" && base != "b" && !strings.HasPrefix(base, "b_") {
+			continue
+		}
+		v := tensors.MustCopyFlatData[float32](ten)
+		for i := range v {
+			v[i] += float32(0.2 * rng.NormFloat64())
+		}
+		w.Tensors[name] = tensors.FromFlatDataAndDimensions(v, ten.Shape().Dimensions...)
+	}
+	b, name := model.MustNewBackend("")
+	m, err := model.New(w, b, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// randomTranscoders gives each layer (but skipLayer, which keeps its MLP) a random ReLU
+// transcoder with nonzero biases; layer 1's is a skip transcoder.
+func randomTranscoders(t testing.TB, m *model.Model, F int, skipLayer int, seed uint64) []*sae.SAE {
+	t.Helper()
+	var out []*sae.SAE
+	rng := rand.New(rand.NewPCG(seed, 9))
+	for l := range m.Config.NLayers {
+		if l == skipLayer {
+			continue
+		}
+		c, err := transcoder.NewConfig(m.Config, transcoder.Spec{Layer: l, Arch: sae.ReLU, DSAE: F, Skip: l == 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := sae.NewRandom(c, m.Backend, sae.InitOptions{DecoderNorm: 1, Seed: seed + uint64(l)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"b_enc", "b_dec", "W_skip"} {
+			ten, ok := s.Params[name]
+			if !ok {
+				continue
+			}
+			v := tensors.MustCopyFlatData[float32](ten)
+			for i := range v {
+				v[i] = float32(0.1 * rng.NormFloat64())
+			}
+			s.Params[name] = tensors.FromFlatDataAndDimensions(v, ten.Shape().Dimensions...)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func testPrompt(c model.Config, n int, seed uint64) []int {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	out := make([]int, n)
+	for i := range out {
+		out[i] = rng.IntN(c.DVocab)
+	}
+	return out
+}
+
+// The replacement model reproduces the model's logits on its prompt, with attention and norms
+// frozen or recomputed.
+func TestReplacementReproducesLogits(t *testing.T) {
+	for name, c := range testConfigs() {
+		t.Run(name, func(t *testing.T) {
+			m := newTestModel(t, c, 3)
+			r, err := NewReplacement(m, randomTranscoders(t, m, 24, 2, 4), testPrompt(c, 7, 5))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var errNorm float64
+			for l := range c.NLayers {
+				for p := range r.P {
+					for _, v := range r.Error(l, p) {
+						errNorm = math.Max(errNorm, math.Abs(float64(v)))
+					}
+				}
+			}
+			if errNorm < 1e-2 {
+				t.Fatalf("error nodes are %g: the test needs transcoders that do not reconstruct", errNorm)
+			}
+			for _, frozen := range []bool{false, true} {
+				set := hooks.New()
+				if err := r.Hooks(set, frozen); err != nil {
+					t.Fatal(err)
+				}
+				out, err := r.Run(set)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := tensors.MustCopyFlatData[float32](out.Logits)
+				var mx, worst float64
+				for i, v := range r.logits {
+					mx = math.Max(mx, math.Abs(float64(v)))
+					worst = math.Max(worst, math.Abs(float64(v-got[i])))
+				}
+				// Each logit is a sum over L layers of dot products of length <= max(D, F, M);
+				// rounding of the replaced MLP outputs (F terms) enters each layer once.
+				tol := 8 * float64(c.NLayers+1) * float64(max(c.DModel, 24, c.DMLP)) * eps32 * (1 + mx)
+				if worst > tol {
+					t.Errorf("frozen=%v: logits differ by %g (tolerance %g)", frozen, worst, tol)
+				}
+			}
+		})
+	}
+}
+
+// frozenDirect adds to set the hooks under which the model is the linear map the graph's edges
+// describe: patterns and norm scales frozen, every MLP's output held at its value on the prompt
+// except a skip transcoder's skip term, which follows its input.
+func frozenDirect(set *hooks.Set, r *Replacement) {
+	r.Freeze(set)
+	c := r.cfg
+	D := c.DModel
+	for l := range c.NLayers {
+		y := r.cache.MustGet(hooks.MLPOut(l))
+		s, ok := r.ts[l]
+		if !ok || !s.Config.Skip {
+			set.Replace(hooks.MLPOut(l), y)
+			continue
+		}
+		in := s.Config.Site.Hook
+		x0 := r.cache.MustGet(in)
+		var x *graph.Node
+		set.Func(in, "", func(a *graph.Node, _ []*graph.Node) *graph.Node { x = a; return a })
+		set.Func(hooks.MLPOut(l), "", func(_ *graph.Node, p []*graph.Node) *graph.Node {
+			dx := graph.Sub(x, p[1])                                         // [1, P, DIn]
+			skip := graph.DotGeneral(dx, []int{2}, nil, p[2], []int{1}, nil) // [1, P, DOut]
+			return graph.Add(p[0], skip)
+		}, y, x0, tensors.FromFlatDataAndDimensions(s.Flat("W_skip"), D, s.Config.DIn))
+	}
+}
+
+// targetValues returns the value of every row node of g on a run's cache: a feature's
+// pre-activation direction dotted with its input, a logit node's demeaned unembedding with the
+// final norm's output at the last position.
+func targetValues(r *Replacement, g *Graph, cache *hooks.Cache, lvecs []float32) map[int]float64 {
+	c := r.cfg
+	D := c.DModel
+	out := map[int]float64{}
+	for i, f := range g.Features {
+		x := tensors.MustCopyFlatData[float32](cache.MustGet(r.ts[f.Layer].Config.Site.Hook))
+		var v float64
+		for d, e := range r.encoderVec(f) {
+			v += float64(e) * float64(x[f.Pos*D+d])
+		}
+		out[i] = v
+	}
+	final := hooks.ResidPost(c.NLayers - 1)
+	if c.HasNorm() {
+		final = "ln_final.hook_normalized"
+	}
+	x := tensors.MustCopyFlatData[float32](cache.MustGet(final))
+	for i := range g.Logits {
+		var v float64
+		for d := range D {
+			v += float64(lvecs[i*D+d]) * float64(x[(r.P-1)*D+d])
+		}
+		out[g.LogitNode(i)] = v
+	}
+	return out
+}
+
+// Every edge is a direct effect: removing a source's write from the frozen linear model moves
+// each target by exactly minus the edge weight. The runs go through the model's own forward pass
+// with hooks, independent of the backward graph that computed the edges.
+func TestEdgesAreDirectEffects(t *testing.T) {
+	for name, c := range testConfigs() {
+		t.Run(name, func(t *testing.T) {
+			m := newTestModel(t, c, 13)
+			r, err := NewReplacement(m, randomTranscoders(t, m, 24, 2, 14), testPrompt(c, 6, 15))
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := r.Graph(Options{MaxLogits: 3, LogitProb: 1, BatchSize: 7})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, lvecs, err := r.logitTargets(Options{MaxLogits: 3, LogitProb: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			D, P := c.DModel, r.P
+			run := func(extra func(*hooks.Set)) map[int]float64 {
+				set := hooks.New()
+				frozenDirect(set, r)
+				if extra != nil {
+					extra(set)
+				}
+				set.CacheFilter("all", func(string) bool { return true })
+				out, err := r.Run(set)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return targetValues(r, g, out.Cache, lvecs)
+			}
+			base := run(nil)
+			// The frozen run is the model's run on the prompt: each feature's value is its
+			// pre-activation.
+			for i, f := range g.Features {
+				pre := float64(f.Act) - float64(r.ts[f.Layer].Flat("b_enc")[f.Index])
+				if d := math.Abs(base[i] - pre); d > 1e-4*(1+math.Abs(pre)) {
+					t.Fatalf("feature %v: frozen value %g, pre-activation %g", f, base[i], pre)
+				}
+			}
+			at := func(p int, v []float32) *tensors.Tensor {
+				flat := make([]float32, P*D)
+				for d := range D {
+					flat[p*D+d] = -v[d]
+				}
+				return tensors.FromFlatDataAndDimensions(flat, 1, P, D)
+			}
+			type source struct {
+				node int
+				add  func(*hooks.Set)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			var sources []source
+			for k := 0; k < 6 && len(g.Features) > 0; k++ {
+				i := rng.IntN(len(g.Features))
+				f := g.Features[i]
+				dec := r.ts[f.Layer].Flat("W_dec")[f.Index*D : (f.Index+1)*D]
+				v := make([]float32, D)
+				for d := range D {
+					v[d] = f.Act * dec[d]
+				}
+				sources = append(sources, source{i, func(s *hooks.Set) { s.Add(hooks.MLPOut(f.Layer), at(f.Pos, v)) }})
+			}
+			for k := 0; k < 4; k++ {
+				l, p := rng.IntN(c.NLayers), rng.IntN(P)
+				e := r.Error(l, p)
+				sources = append(sources, source{g.ErrorNode(l, p), func(s *hooks.Set) { s.Add(hooks.MLPOut(l), at(p, e)) }})
+			}
+			for p := range P {
+				e := r.embed[p*D : (p+1)*D]
+				sources = append(sources, source{g.TokenNode(p), func(s *hooks.Set) { s.Add(hooks.Embed, at(p, e)) }})
+			}
+			checked, nonzero := 0, 0
+			for _, s := range sources {
+				got := run(s.add)
+				for target, v := range base {
+					want := -float64(g.Edge(target, s.node))
+					var l1 float64
+					for j := range g.N {
+						l1 += math.Abs(float64(g.Edge(target, j)))
+					}
+					// Two forward passes, each a sum of (L+1)*P*(#sources) terms through dot
+					// products of length <= D + P: worst-case rounding of both.
+					tol := 2 * float64(c.NLayers+2) * float64(D+P+c.NHeads*c.DHead) * eps32 * (l1 + math.Abs(v))
+					if d := math.Abs(got[target] - v - want); d > tol {
+						t.Errorf("edge %d -> %d: removing the source moved the target by %g, edge weight %g (|diff| %g > %g)",
+							s.node, target, got[target]-v, -want, d, tol)
+					}
+					checked++
+					if want != 0 {
+						nonzero++
+					}
+				}
+			}
+			if nonzero < checked/10 {
+				t.Fatalf("only %d of %d checked edges are nonzero", nonzero, checked)
+			}
+		})
+	}
+}
