@@ -65,6 +65,29 @@ func TestTranscoderTrainEvalPaths(t *testing.T) {
 	dot, _ := os.ReadFile(out + ".dot")
 	require.True(t, strings.HasPrefix(string(dot), "digraph"))
 
+	// The attribution graph of the task's first prompt, in circuit-tracer's graph-file format.
+	gfile := filepath.Join(t.TempDir(), "g.json")
+	code, stdout, stderr = runCLI(t, "graph", "--transcoders", dir, "--out", gfile)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "replacement score")
+	require.Contains(t, stdout, "largest direct inputs")
+	require.Contains(t, stderr, "memory")
+	var gf struct {
+		Nodes []map[string]any `json:"nodes"`
+		Links []map[string]any `json:"links"`
+	}
+	raw, err = os.ReadFile(gfile)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &gf))
+	require.NotEmpty(t, gf.Nodes)
+	require.NotEmpty(t, gf.Links)
+	code, _, stderr = runCLI(t, "graph", "--transcoders", dir, "--out", filepath.Join(t.TempDir(), "g.svg"))
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, ".json")
+	code, _, stderr = runCLI(t, "graph", "--transcoders", dir, "--out", gfile, "--node-threshold", "1.5")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "--node-threshold")
+
 	code, _, stderr = runCLI(t, "transcoder", "paths", "--transcoders", dir, "--out", out, "--feature", "7")
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "LAYER:LATENT")

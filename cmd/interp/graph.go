@@ -1,0 +1,188 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/interp-dev/interp/attrgraph"
+	"github.com/interp-dev/interp/internal/atomicfile"
+	"github.com/interp-dev/interp/model"
+	"github.com/interp-dev/interp/tasks"
+)
+
+func init() {
+	commands = append(commands, command{"graph", "attribution graph of one prompt over transcoders, in circuit-tracer's graph-file format", cmdGraph})
+}
+
+func cmdGraph(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("graph", stderr)
+	modelSpec := fs.String("model", "", "model directory or built-in name (default: the transcoders' model_name, else "+model.DefaultModel+")")
+	backend := fs.String("backend", "", "backend (see interp run -h)")
+	tcs := fs.String("transcoders", "", "transcoder folders (comma-separated; a folder of L<layer> folders loads them all)")
+	prompt := fs.String("prompt", "", "prompt text (tokenized with the model's tokenizer, or the task's)")
+	tokensFlag := fs.String("tokens", "", "prompt token ids, e.g. 0,5,17 (instead of --prompt)")
+	task := fs.String("task", "", "without --prompt/--tokens: the first clean prompt of this task (default: the transcoders' dataset_path, else the model's)")
+	seed := fs.Uint64("seed", 1, "seed of the task prompt")
+	maxLogits := fs.Int("max-logits", 10, "most logit nodes")
+	logitProb := fs.Float64("logit-prob", 0.95, "logit nodes until their probabilities sum to this")
+	maxFeatures := fs.Int("max-features", 7500, "most feature nodes, chosen by influence (0: all active features)")
+	batch := fs.Int("batch", 256, "targets per backward pass")
+	nodeTh := fs.Float64("node-threshold", 0.8, "pruning: keep the nodes holding this share of the influence")
+	edgeTh := fs.Float64("edge-threshold", 0.98, "pruning: keep the edges holding this share of the edge influence")
+	out := fs.String("out", "", "graph file (.json, circuit-tracer's frontend schema)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("--out is required (the graph file, .json)")
+	}
+	if err := checkOutputs(output{flag: "out", path: *out, exts: []string{".json"}}); err != nil {
+		return err
+	}
+	if *tcs == "" {
+		return usagef("--transcoders is required (a folder written by interp transcoder train)")
+	}
+	if err := positive(fs, "max-logits", "batch"); err != nil {
+		return err
+	}
+	if *maxFeatures < 0 {
+		return usagef("--max-features %d: want 0 (all) or more", *maxFeatures)
+	}
+	for _, th := range []struct {
+		name string
+		v    float64
+	}{{"logit-prob", *logitProb}, {"node-threshold", *nodeTh}, {"edge-threshold", *edgeTh}} {
+		if th.v <= 0 || th.v > 1 {
+			return usagef("--%s %g: want a value in (0, 1]", th.name, th.v)
+		}
+	}
+	m, dir, _, err := transcoderModel(*modelSpec, *tcs, *backend, stderr)
+	if err != nil {
+		return err
+	}
+	ts, err := loadTranscoders(*tcs, m)
+	if err != nil {
+		return err
+	}
+	if *task == "" {
+		if t, ok := strings.CutPrefix(ts[0].Config.Meta.DatasetPath, "task:"); ok {
+			*task = t
+		}
+	}
+	tok, err := modelTokenizer(m.Config, dir)
+	if err != nil {
+		return err
+	}
+	if tok == nil && taskOrRecorded(*task, m.Config.Task) == "ioi" {
+		tok = tasks.IOITokenizer()
+	}
+	label := tokenLabeler(tok, taskOrRecorded(*task, m.Config.Task))
+	var ids []int
+	switch {
+	case *tokensFlag != "":
+		if ids, err = parseIntList("tokens", *tokensFlag); err != nil {
+			return err
+		}
+	case *prompt != "":
+		if tok == nil {
+			return usagef("--prompt: the model has no tokenizer; give --tokens")
+		}
+		if ids, err = tok.Encode(*prompt); err != nil {
+			return err
+		}
+	default:
+		seqLen := 0
+		if tasks.Synthetic(taskOrRecorded(*task, m.Config.Task)) {
+			seqLen = min(64, m.Config.NCtx)
+		}
+		t, err := taskFor(*task, m.Config, dir, seqLen)
+		if err != nil {
+			return err
+		}
+		pairs, err := t.Pairs(*seed, 1)
+		if err != nil {
+			return err
+		}
+		ids = pairs.Clean[0][:pairs.Pos[0]+1] // up to the scored position: its next token is the graph's logit
+	}
+	if len(ids) == 0 {
+		return usagef("empty prompt")
+	}
+	g, err := attrgraph.Build(m, ts, ids, attrgraph.Options{MaxLogits: *maxLogits, LogitProb: *logitProb,
+		MaxFeatures: *maxFeatures, BatchSize: *batch, Progress: stderr})
+	if err != nil {
+		return err
+	}
+	rep, comp, err := g.Scores()
+	if err != nil {
+		return err
+	}
+	p, err := g.Prune(*nodeTh, *edgeTh)
+	if err != nil {
+		return err
+	}
+	toks := make([]string, len(ids))
+	for i, id := range ids {
+		toks[i] = label(id)
+	}
+	f := g.File(p, attrgraph.Metadata{Slug: strings.TrimSuffix(baseName(*out), ".json"), Scan: *tcs,
+		Prompt: strings.Join(toks, ""), NodeThreshold: *nodeTh}, label)
+	if err := atomicfile.Write(*out, f.WriteJSON); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "prompt: %s\n", strings.Join(toks, " | "))
+	fmt.Fprintf(stdout, "%d active features, %d feature nodes, %d logits; replacement score %.4f, completeness %.4f\n",
+		g.NActive, len(g.Features), len(g.Logits), rep, comp)
+	fmt.Fprintf(stdout, "pruned: %d nodes, %d links -> %s\n", len(f.Nodes), len(f.Links), *out)
+	// The top logit's largest incoming edges.
+	lg := g.LogitNode(0)
+	type in struct {
+		src int
+		w   float32
+	}
+	var ins []in
+	for j := range g.N {
+		if w := g.Edge(lg, j); w != 0 {
+			ins = append(ins, in{j, w})
+		}
+	}
+	sort.Slice(ins, func(a, b int) bool { return abs32(ins[a].w) > abs32(ins[b].w) })
+	fmt.Fprintf(stdout, "top logit %s (p=%.3f), largest direct inputs:\n", label(g.Logits[0].Token), g.Logits[0].Prob)
+	for _, e := range ins[:min(8, len(ins))] {
+		fmt.Fprintf(stdout, "  %+9.4f  %s\n", e.w, nodeLabel(g, e.src, label))
+	}
+	return nil
+}
+
+func abs32(x float32) float32 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func baseName(p string) string {
+	if i := strings.LastIndexAny(p, string(os.PathSeparator)+"/"); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+// nodeLabel names node i of g: "L1 f42 @5", "error L0 @3", "token 'x' @2", "logit 'y'".
+func nodeLabel(g *attrgraph.Graph, i int, label func(int) string) string {
+	nF := len(g.Features)
+	switch {
+	case i < nF:
+		f := g.Features[i]
+		return fmt.Sprintf("L%d feature %d @%d (act %.3f)", f.Layer, f.Index, f.Pos, f.Act)
+	case i < g.TokenNode(0):
+		return fmt.Sprintf("error L%d @%d", (i-nF)/g.P, (i-nF)%g.P)
+	case i < g.LogitNode(0):
+		t := i - g.TokenNode(0)
+		return fmt.Sprintf("token %q @%d", label(g.Tokens[t]), t)
+	}
+	return fmt.Sprintf("logit %q", label(g.Logits[i-g.LogitNode(0)].Token))
+}
