@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/interp-dev/interp/attrgraph"
 	"github.com/interp-dev/interp/internal/atomicfile"
 	"github.com/interp-dev/interp/model"
+	"github.com/interp-dev/interp/sae"
 	"github.com/interp-dev/interp/tasks"
 )
 
@@ -22,10 +24,7 @@ func cmdGraph(args []string, stdout, stderr io.Writer) error {
 	modelSpec := fs.String("model", "", "model directory or built-in name (default: the transcoders' model_name, else "+model.DefaultModel+")")
 	backend := fs.String("backend", "", "backend (see interp run -h)")
 	tcs := fs.String("transcoders", "", "transcoder folders (comma-separated; a folder of L<layer> folders loads them all)")
-	prompt := fs.String("prompt", "", "prompt text (tokenized with the model's tokenizer, or the task's)")
-	tokensFlag := fs.String("tokens", "", "prompt token ids, e.g. 0,5,17 (instead of --prompt)")
-	task := fs.String("task", "", "without --prompt/--tokens: the first clean prompt of this task (default: the transcoders' dataset_path, else the model's)")
-	seed := fs.Uint64("seed", 1, "seed of the task prompt")
+	pf := addOnePromptFlags(fs, "")
 	maxLogits := fs.Int("max-logits", 10, "most logit nodes")
 	logitProb := fs.Float64("logit-prob", 0.95, "logit nodes until their probabilities sum to this")
 	maxFeatures := fs.Int("max-features", 7500, "most feature nodes, chosen by influence (0: all active features)")
@@ -67,46 +66,12 @@ func cmdGraph(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *task == "" {
-		if t, ok := strings.CutPrefix(ts[0].Config.Meta.DatasetPath, "task:"); ok {
-			*task = t
-		}
-	}
-	tok, err := modelTokenizer(m.Config, dir)
+	ids, label, pairs, err := pf.resolve(m, dir, ts)
 	if err != nil {
 		return err
 	}
-	if tok == nil && taskOrRecorded(*task, m.Config.Task) == "ioi" {
-		tok = tasks.IOITokenizer()
-	}
-	label := tokenLabeler(tok, taskOrRecorded(*task, m.Config.Task))
-	var ids []int
-	switch {
-	case *tokensFlag != "":
-		if ids, err = parseIntList("tokens", *tokensFlag); err != nil {
-			return err
-		}
-	case *prompt != "":
-		if tok == nil {
-			return usagef("--prompt: the model has no tokenizer; give --tokens")
-		}
-		if ids, err = tok.Encode(*prompt); err != nil {
-			return err
-		}
-	default:
-		seqLen := 0
-		if tasks.Synthetic(taskOrRecorded(*task, m.Config.Task)) {
-			seqLen = min(64, m.Config.NCtx)
-		}
-		t, err := taskFor(*task, m.Config, dir, seqLen)
-		if err != nil {
-			return err
-		}
-		pairs, err := t.Pairs(*seed, 1)
-		if err != nil {
-			return err
-		}
-		ids = pairs.Clean[0][:pairs.Pos[0]+1] // up to the scored position: its next token is the graph's logit
+	if pairs != nil {
+		ids = ids[:pairs.Pos[0]+1] // up to the scored position: its next token is the graph's logit
 	}
 	if len(ids) == 0 {
 		return usagef("empty prompt")
@@ -185,4 +150,67 @@ func nodeLabel(g *attrgraph.Graph, i int, label func(int) string) string {
 		return fmt.Sprintf("token %q @%d", label(g.Tokens[t]), t)
 	}
 	return fmt.Sprintf("logit %q", label(g.Logits[i-g.LogitNode(0)].Token))
+}
+
+// onePromptFlags choose one prompt: --tokens, --prompt, or the first clean prompt of a task.
+type onePromptFlags struct {
+	prompt, tokens, task *string
+	seed                 *uint64
+}
+
+func addOnePromptFlags(fs *flag.FlagSet, taskNote string) onePromptFlags {
+	return onePromptFlags{
+		prompt: fs.String("prompt", "", "prompt text (tokenized with the model's tokenizer, or the task's)"),
+		tokens: fs.String("tokens", "", "prompt token ids, e.g. 0,5,17 (instead of --prompt)"),
+		task: fs.String("task", "", "without --prompt/--tokens: the first clean prompt of this task (default: the transcoders' "+
+			"dataset_path, else the model's)"+taskNote),
+		seed: fs.Uint64("seed", 1, "seed of the task prompt"),
+	}
+}
+
+// resolve returns the prompt's token ids, a token labeller and, for a task's prompt, its pairs.
+func (pf onePromptFlags) resolve(m *model.Model, dir string, ts []*sae.SAE) ([]int, func(int) string, *tasks.Pairs, error) {
+	task := *pf.task
+	if task == "" {
+		if t, ok := strings.CutPrefix(ts[0].Config.Meta.DatasetPath, "task:"); ok {
+			task = t
+		}
+	}
+	tok, err := modelTokenizer(m.Config, dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if tok == nil && taskOrRecorded(task, m.Config.Task) == "ioi" {
+		tok = tasks.IOITokenizer()
+	}
+	label := tokenLabeler(tok, taskOrRecorded(task, m.Config.Task))
+	var ids []int
+	switch {
+	case *pf.tokens != "":
+		if ids, err = parseIntList("tokens", *pf.tokens); err != nil {
+			return nil, nil, nil, err
+		}
+	case *pf.prompt != "":
+		if tok == nil {
+			return nil, nil, nil, usagef("--prompt: the model has no tokenizer; give --tokens")
+		}
+		if ids, err = tok.Encode(*pf.prompt); err != nil {
+			return nil, nil, nil, err
+		}
+	default:
+		seqLen := 0
+		if tasks.Synthetic(taskOrRecorded(task, m.Config.Task)) {
+			seqLen = min(64, m.Config.NCtx)
+		}
+		t, err := taskFor(task, m.Config, dir, seqLen)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		pairs, err := t.Pairs(*pf.seed, 1)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return pairs.Clean[0], label, pairs, nil
+	}
+	return ids, label, nil, nil
 }

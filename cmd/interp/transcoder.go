@@ -15,7 +15,6 @@ import (
 	"github.com/interp-dev/interp/internal/progress"
 	"github.com/interp-dev/interp/model"
 	"github.com/interp-dev/interp/sae"
-	"github.com/interp-dev/interp/tasks"
 	"github.com/interp-dev/interp/transcoder"
 )
 
@@ -304,10 +303,7 @@ func cmdTranscoderPaths(args []string, stdout, stderr io.Writer) error {
 	modelSpec := fs.String("model", "", "model directory or built-in name (default: the transcoders' model_name, else "+model.DefaultModel+")")
 	backend := fs.String("backend", "", "backend (see interp run -h)")
 	tcs := fs.String("transcoders", "", "transcoder folders (comma-separated; a folder of L<layer> folders loads them all)")
-	prompt := fs.String("prompt", "", "prompt text (tokenized with the model's tokenizer, or the task's)")
-	tokensFlag := fs.String("tokens", "", "prompt token ids, e.g. 0,5,17 (instead of --prompt)")
-	task := fs.String("task", "", "without --prompt/--tokens: the first clean prompt of this task (default: the transcoders' dataset_path, else the model's), scored on its answer - wrong logit")
-	seed := fs.Uint64("seed", 1, "seed of the task prompt")
+	pf := addOnePromptFlags(fs, ", scored on its answer - wrong logit")
 	feature := fs.String("feature", "", "target feature LAYER:LATENT (default: a logit target)")
 	logit := fs.String("logit", "", "target logit TOKEN or TOKEN,WRONG (ids; default: the task's answer and wrong token)")
 	pos := fs.Int("pos", -1, "target position (-1: the last, or the task's scored position)")
@@ -341,48 +337,12 @@ func cmdTranscoderPaths(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *task == "" {
-		if t, ok := strings.CutPrefix(ts[0].Config.Meta.DatasetPath, "task:"); ok {
-			*task = t
-		}
-	}
-	tok, err := modelTokenizer(m.Config, dir)
+	ids, label, pairs, err := pf.resolve(m, dir, ts)
 	if err != nil {
 		return err
 	}
-	if tok == nil && taskOrRecorded(*task, m.Config.Task) == "ioi" {
-		tok = tasks.IOITokenizer()
-	}
-	label := tokenLabeler(tok, taskOrRecorded(*task, m.Config.Task))
-
-	var ids []int
 	tg := transcoder.Target{Pos: *pos, Wrong: -1}
-	switch {
-	case *tokensFlag != "":
-		if ids, err = parseIntList("tokens", *tokensFlag); err != nil {
-			return err
-		}
-	case *prompt != "":
-		if tok == nil {
-			return usagef("--prompt: model %s has no tokenizer; give --tokens", *modelSpec)
-		}
-		if ids, err = tok.Encode(*prompt); err != nil {
-			return err
-		}
-	default:
-		seqLen := 0
-		if tasks.Synthetic(taskOrRecorded(*task, m.Config.Task)) {
-			seqLen = min(64, m.Config.NCtx)
-		}
-		t, err := taskFor(*task, m.Config, dir, seqLen)
-		if err != nil {
-			return err
-		}
-		pairs, err := t.Pairs(*seed, 1)
-		if err != nil {
-			return err
-		}
-		ids = pairs.Clean[0]
+	if pairs != nil {
 		tg.Logit, tg.Token, tg.Wrong = true, pairs.Answer[0], pairs.Wrong[0]
 		if tg.Pos < 0 {
 			tg.Pos = pairs.Pos[0]
