@@ -2,7 +2,9 @@ package attrgraph
 
 import (
 	"bytes"
+	"encoding/xml"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -53,5 +55,37 @@ func TestGraphFileSchema(t *testing.T) {
 	}
 	if kinds["embedding"] != 6 || kinds["logit"] != len(g.Logits) || kinds["cross layer transcoder"] == 0 || len(f.Links) == 0 {
 		t.Fatalf("node kinds %v, %d links", kinds, len(f.Links))
+	}
+
+	// The SVG view is well-formed and draws every node and link of the file.
+	var svg bytes.Buffer
+	if err := f.WriteSVG(&svg); err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(&svg)
+	shapes, lines := 0, 0
+	for {
+		tk, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("svg: %v", err)
+		}
+		if se, ok := tk.(xml.StartElement); ok {
+			switch se.Name.Local {
+			case "circle":
+				shapes++
+			case "rect":
+				if len(se.Attr) > 0 && se.Attr[0].Name.Local == "x" {
+					shapes++
+				}
+			case "line":
+				lines++
+			}
+		}
+	}
+	if shapes != len(f.Nodes) || lines != len(f.Links) {
+		t.Fatalf("svg draws %d nodes and %d links, the file has %d and %d", shapes, lines, len(f.Nodes), len(f.Links))
 	}
 }

@@ -32,13 +32,14 @@ func cmdGraph(args []string, stdout, stderr io.Writer) error {
 	nodeTh := fs.Float64("node-threshold", 0.8, "pruning: keep the nodes holding this share of the influence")
 	edgeTh := fs.Float64("edge-threshold", 0.98, "pruning: keep the edges holding this share of the edge influence")
 	out := fs.String("out", "", "graph file (.json, circuit-tracer's frontend schema)")
+	svg := fs.String("svg", "", "also draw the pruned graph (.svg)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *out == "" {
 		return usagef("--out is required (the graph file, .json)")
 	}
-	if err := checkOutputs(output{flag: "out", path: *out, exts: []string{".json"}}); err != nil {
+	if err := checkOutputs(output{flag: "out", path: *out, exts: []string{".json"}}, output{flag: "svg", path: *svg, exts: []string{".svg"}}); err != nil {
 		return err
 	}
 	if *tcs == "" {
@@ -97,6 +98,11 @@ func cmdGraph(args []string, stdout, stderr io.Writer) error {
 		Prompt: strings.Join(toks, ""), NodeThreshold: *nodeTh}, label)
 	if err := atomicfile.Write(*out, f.WriteJSON); err != nil {
 		return err
+	}
+	if *svg != "" {
+		if err := atomicfile.Write(*svg, f.WriteSVG); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(stdout, "prompt: %s\n", strings.Join(toks, " | "))
 	fmt.Fprintf(stdout, "%d active features, %d feature nodes, %d logits; replacement score %.4f, completeness %.4f\n",

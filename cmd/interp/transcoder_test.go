@@ -67,7 +67,7 @@ func TestTranscoderTrainEvalPaths(t *testing.T) {
 
 	// The attribution graph of the task's first prompt, in circuit-tracer's graph-file format.
 	gfile := filepath.Join(t.TempDir(), "g.json")
-	code, stdout, stderr = runCLI(t, "graph", "--transcoders", dir, "--out", gfile)
+	code, stdout, stderr = runCLI(t, "graph", "--transcoders", dir, "--out", gfile, "--svg", filepath.Join(filepath.Dir(gfile), "g.svg"))
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "replacement score")
 	require.Contains(t, stdout, "largest direct inputs")
@@ -81,6 +81,9 @@ func TestTranscoderTrainEvalPaths(t *testing.T) {
 	require.NoError(t, json.Unmarshal(raw, &gf))
 	require.NotEmpty(t, gf.Nodes)
 	require.NotEmpty(t, gf.Links)
+	svg, err := os.ReadFile(filepath.Join(filepath.Dir(gfile), "g.svg"))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(svg), "<svg"))
 	code, _, stderr = runCLI(t, "graph", "--transcoders", dir, "--out", filepath.Join(t.TempDir(), "g.svg"))
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, ".json")
