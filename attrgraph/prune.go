@@ -16,11 +16,11 @@ import (
 // The graph is acyclic (a node's row holds only earlier nodes), so the series ends after at most
 // depth terms and is summed exactly.
 
-// normalized returns |A| with each row divided by its sum (rows summing to less than clamp
-// divided by clamp).
+// normalized returns |A| (rows of n columns) with each row divided by its sum (rows summing to
+// less than clamp divided by clamp).
 func normalized(a []float32, n int, clamp float64) []float32 {
 	out := make([]float32, len(a))
-	for i := range n {
+	for i := range len(a) / n {
 		row := a[i*n : (i+1)*n]
 		var s float64
 		for _, v := range row {
@@ -38,7 +38,7 @@ func normalized(a []float32, n int, clamp float64) []float32 {
 func influence(an []float32, n int, w []float64) ([]float64, error) {
 	step := func(x []float64) ([]float64, bool) {
 		out := make([]float64, n)
-		any := false
+		nonzero := false
 		for i, xi := range x {
 			if xi == 0 {
 				continue
@@ -46,11 +46,11 @@ func influence(an []float32, n int, w []float64) ([]float64, error) {
 			for j, v := range an[i*n : (i+1)*n] {
 				if v != 0 {
 					out[j] += xi * float64(v)
-					any = true
+					nonzero = true
 				}
 			}
 		}
-		return out, any
+		return out, nonzero
 	}
 	cur, more := step(w)
 	total := append([]float64(nil), cur...)
@@ -241,15 +241,7 @@ func partialInfluence(rows [][]float32, rowNode []int, logits []Logit, nAct int)
 	nSrc := len(rows[0])
 	norm := make([][]float32, len(rows))
 	for i, r := range rows {
-		norm[i] = make([]float32, len(r))
-		var s float64
-		for _, v := range r {
-			s += math.Abs(float64(v))
-		}
-		s = math.Max(s, 1e-8)
-		for j, v := range r {
-			norm[i][j] = float32(math.Abs(float64(v)) / s)
-		}
+		norm[i] = normalized(r, len(r), 1e-8)
 	}
 	// prod lives on the nodes: sources [0, nSrc), then the logits.
 	prod := make([]float64, nSrc+len(logits))
@@ -259,7 +251,7 @@ func partialInfluence(rows [][]float32, rowNode []int, logits []Logit, nAct int)
 	inf := make([]float64, nSrc+len(logits))
 	for it := 0; it < 128; it++ {
 		next := make([]float64, len(prod))
-		any := false
+		nonzero := false
 		for i, r := range norm {
 			node := rowNode[i]
 			if node < 0 {
@@ -272,11 +264,11 @@ func partialInfluence(rows [][]float32, rowNode []int, logits []Logit, nAct int)
 			for j, v := range r {
 				if v != 0 {
 					next[j] += x * float64(v)
-					any = true
+					nonzero = true
 				}
 			}
 		}
-		if !any {
+		if !nonzero {
 			break
 		}
 		for j, v := range next {

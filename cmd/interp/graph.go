@@ -4,7 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -94,7 +94,7 @@ func cmdGraph(args []string, stdout, stderr io.Writer) error {
 	for i, id := range ids {
 		toks[i] = label(id)
 	}
-	f := g.File(p, attrgraph.Metadata{Slug: strings.TrimSuffix(baseName(*out), ".json"), Scan: *tcs,
+	f := g.File(p, attrgraph.Metadata{Slug: strings.TrimSuffix(filepath.Base(*out), ".json"), Scan: *tcs,
 		Prompt: strings.Join(toks, ""), NodeThreshold: *nodeTh}, label)
 	if err := atomicfile.Write(*out, f.WriteJSON); err != nil {
 		return err
@@ -133,13 +133,6 @@ func abs32(x float32) float32 {
 		return -x
 	}
 	return x
-}
-
-func baseName(p string) string {
-	if i := strings.LastIndexAny(p, string(os.PathSeparator)+"/"); i >= 0 {
-		return p[i+1:]
-	}
-	return p
 }
 
 // nodeLabel names node i of g: "L1 f42 @5", "error L0 @3", "token 'x' @2", "logit 'y'".
