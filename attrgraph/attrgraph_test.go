@@ -1,12 +1,13 @@
 package attrgraph
 
 import (
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/interp-dev/interp/hooks"
@@ -42,7 +43,8 @@ func newTestModel(t testing.TB, c model.Config, seed uint64) *model.Model {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(seed, 5))
-	for name, ten := range w.Tensors {
+	for _, name := range slices.Sorted(maps.Keys(w.Tensors)) { // sorted: the same draws every run
+		ten := w.Tensors[name]
 		base := name[strings.LastIndex(name, ".")+1:]
 		if base != "w" && base != "b" && !strings.HasPrefix(base, "b_") {
 			continue
@@ -151,32 +153,6 @@ func TestReplacementReproducesLogits(t *testing.T) {
 	}
 }
 
-// frozenDirect adds to set the hooks under which the model is the linear map the graph's edges
-// describe: patterns and norm scales frozen, every MLP's output held at its value on the prompt
-// except a skip transcoder's skip term, which follows its input.
-func frozenDirect(set *hooks.Set, r *Replacement) {
-	r.Freeze(set)
-	c := r.cfg
-	D := c.DModel
-	for l := range c.NLayers {
-		y := r.cache.MustGet(hooks.MLPOut(l))
-		s, ok := r.ts[l]
-		if !ok || !s.Config.Skip {
-			set.Replace(hooks.MLPOut(l), y)
-			continue
-		}
-		in := s.Config.Site.Hook
-		x0 := r.cache.MustGet(in)
-		var x *graph.Node
-		set.Func(in, "", func(a *graph.Node, _ []*graph.Node) *graph.Node { x = a; return a })
-		set.Func(hooks.MLPOut(l), "", func(_ *graph.Node, p []*graph.Node) *graph.Node {
-			dx := graph.Sub(x, p[1])                                         // [1, P, DIn]
-			skip := graph.DotGeneral(dx, []int{2}, nil, p[2], []int{1}, nil) // [1, P, DOut]
-			return graph.Add(p[0], skip)
-		}, y, x0, tensors.FromFlatDataAndDimensions(s.Flat("W_skip"), D, s.Config.DIn))
-	}
-}
-
 // targetValues returns the value of every row node of g on a run's cache: a feature's
 // pre-activation direction dotted with its input, a logit node's demeaned unembedding with the
 // final norm's output at the last position.
@@ -229,7 +205,7 @@ func TestEdgesAreDirectEffects(t *testing.T) {
 			D, P := c.DModel, r.P
 			run := func(extra func(*hooks.Set)) map[int]float64 {
 				set := hooks.New()
-				frozenDirect(set, r)
+				r.HoldLinear(set)
 				if extra != nil {
 					extra(set)
 				}

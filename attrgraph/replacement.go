@@ -182,7 +182,8 @@ func (r *Replacement) Freeze(set *hooks.Set) {
 }
 
 // Hooks adds to set the local replacement model: each transcoder replaces its MLP, with the
-// error node added back as a constant; with frozen, attention patterns and norm scales are
+// error node added back as a constant (a layer without a transcoder is all error: its MLP's
+// output is held at its value on the prompt); with frozen, attention patterns and norm scales are
 // held at the prompt's values (Freeze). On the prompt itself it reproduces the model's logits.
 func (r *Replacement) Hooks(set *hooks.Set, frozen bool) error {
 	if err := transcoder.Replace(set, r.cfg, r.transcoders(), false); err != nil {
@@ -192,6 +193,8 @@ func (r *Replacement) Hooks(set *hooks.Set, frozen bool) error {
 	for l := range r.cfg.NLayers {
 		if _, ok := r.ts[l]; ok {
 			set.Add(hooks.MLPOut(l), tensors.FromFlatDataAndDimensions(slices.Clone(r.errs[l]), 1, r.P, D))
+		} else {
+			set.Replace(hooks.MLPOut(l), r.cache.MustGet(hooks.MLPOut(l))) // all error: held
 		}
 	}
 	if frozen {

@@ -163,6 +163,17 @@ func (s *SAE) Flat(name string) []float32 {
 	return tensors.MustCopyFlatData[float32](s.Params[name])
 }
 
+// Tensors lists s's tensors in ParamSpecs order, the order NodesFrom reads: the inputs of a
+// graph that uses the SAE's nodes.
+func (s *SAE) Tensors() []*tensors.Tensor {
+	specs := ParamSpecs(s.Config)
+	out := make([]*tensors.Tensor, len(specs))
+	for i, p := range specs {
+		out[i] = s.Params[p.Name]
+	}
+	return out
+}
+
 // Clone returns a deep copy of s (on the same backend).
 func (s *SAE) Clone() *SAE {
 	p := make(map[string]*tensors.Tensor, len(s.Params))

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/interp-dev/interp/hooks"
 	"github.com/interp-dev/interp/model"
@@ -24,16 +23,6 @@ import (
 // target hook reads it (a compiled graph is reused without calling the closures again). The
 // transcoder's tensors are fed as inputs of the target hook, so one compiled graph serves every
 // transcoder of the same shape.
-
-// params lists s's tensors in sae.ParamSpecs order, the order sae.NodesFrom reads.
-func params(s *sae.SAE) []*tensors.Tensor {
-	specs := sae.ParamSpecs(s.Config)
-	out := make([]*tensors.Tensor, len(specs))
-	for i, p := range specs {
-		out[i] = s.Params[p.Name]
-	}
-	return out
-}
 
 // Replace adds hooks to set that replace each transcoder's target (an MLP's output) by the
 // transcoder's output computed from its input hook in the same run. withError adds the
@@ -55,7 +44,7 @@ func Replace(set *hooks.Set, m model.Config, ts []*sae.SAE, withError bool) erro
 				recon = graph.Add(recon, graph.StopGradient(graph.Sub(y, recon)))
 			}
 			return recon
-		}, params(s)...)
+		}, s.Tensors()...)
 	}
 	return nil
 }

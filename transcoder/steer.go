@@ -29,7 +29,7 @@ func Steer(set *hooks.Set, m model.Config, s *sae.SAE, latent int, op sae.SteerO
 	in, out := c.Site.Hook, c.TargetSite().Hook
 	input := readInput(set, in, out)
 	key := fmt.Sprintf("transcoder-steer/%s/k%d/bdec%v/%s->%s/latent%d/%s", c.Arch, c.K, c.ApplyBDecToInput, in, out, latent, op)
-	inputs := append(params(s), tensors.FromScalar(float32(value)))
+	inputs := append(s.Tensors(), tensors.FromScalar(float32(value)))
 	set.Func(out, key, func(y *graph.Node, p []*graph.Node) *graph.Node {
 		nodes := sae.NodesFrom(c, p)
 		rows := graph.Reshape(input(y), -1, c.DIn)                                                       // [N, DIn]

@@ -1,0 +1,372 @@
+package attrgraph
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/interp-dev/interp/hooks"
+	"github.com/interp-dev/interp/sae"
+)
+
+// Intervention changes one transcoder feature at one position: its activation a becomes
+// Value (Op "="), a*Value ("*=") or a+Value ("+="), and the change (a' - a) W_dec[Feature] is
+// added to the layer's MLP output (circuit-tracer's feature_intervention, with scaling and
+// adding besides setting).
+type Intervention struct {
+	Layer   int         `json:"layer"`
+	Pos     int         `json:"pos"`
+	Feature int         `json:"feature"`
+	Op      sae.SteerOp `json:"op"`
+	Value   float64     `json:"value"`
+}
+
+func (iv Intervention) String() string {
+	return fmt.Sprintf("%d:%d:%d%s%g", iv.Layer, iv.Pos, iv.Feature, iv.Op, iv.Value)
+}
+
+// apply returns the new activation of a feature whose activation is a.
+func (iv Intervention) apply(a float64) float64 {
+	switch iv.Op {
+	case sae.SteerClamp:
+		return iv.Value
+	case sae.SteerScale:
+		return a * iv.Value
+	case sae.SteerAdd:
+		return a + iv.Value
+	}
+	panic(fmt.Sprintf("attrgraph: unknown intervention op %q", iv.Op))
+}
+
+// ParseIntervention reads "LAYER:POS:FEATURE=VALUE" (also *= and +=). POS may be negative,
+// counting from the end of a prompt of P tokens (-1 is the last position).
+func ParseIntervention(spec string, P int) (Intervention, error) {
+	var iv Intervention
+	i := strings.IndexAny(spec, "=*+")
+	if i < 0 {
+		return iv, fmt.Errorf("intervention %q: want LAYER:POS:FEATURE=VALUE (or *=, +=)", spec)
+	}
+	head, rest := spec[:i], spec[i:]
+	opLen := 1
+	if strings.HasPrefix(rest, "*=") || strings.HasPrefix(rest, "+=") {
+		opLen = 2
+	}
+	op, err := sae.ParseSteerOp(rest[:opLen])
+	if err != nil {
+		return iv, fmt.Errorf("intervention %q: %w", spec, err)
+	}
+	v, err := strconv.ParseFloat(rest[opLen:], 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return iv, fmt.Errorf("intervention %q: value %q is not a finite number", spec, rest[opLen:])
+	}
+	parts := strings.Split(head, ":")
+	if len(parts) != 3 {
+		return iv, fmt.Errorf("intervention %q: want LAYER:POS:FEATURE before the operator", spec)
+	}
+	var nums [3]int
+	for k, p := range parts {
+		if nums[k], err = strconv.Atoi(p); err != nil {
+			return iv, fmt.Errorf("intervention %q: %s %q is not an integer", spec, [...]string{"layer", "position", "feature"}[k], p)
+		}
+	}
+	iv = Intervention{Layer: nums[0], Pos: nums[1], Feature: nums[2], Op: op, Value: v}
+	if iv.Pos < 0 {
+		iv.Pos += P
+	}
+	return iv, nil
+}
+
+// Mode says what an intervened run holds at its values on the prompt.
+type Mode string
+
+const (
+	// FrozenAttention holds the attention patterns (circuit-tracer's default, freeze_attention):
+	// norms, the real MLPs and every later feature are recomputed.
+	FrozenAttention Mode = "frozen"
+	// Recomputed holds nothing: the change propagates through attention, norms and MLPs.
+	Recomputed Mode = "recomputed"
+	// Direct holds the attention patterns, every norm scale and every MLP output (circuit-tracer's
+	// constrained_layers over all layers), and writes each change from the prompt's activations:
+	// the logits move by exactly the graph's direct edges times the relative changes.
+	Direct Mode = "direct"
+	// Linear runs the local replacement model (transcoders in place of the MLPs, error nodes,
+	// patterns and norm scales held): later features respond, so the logits move as the graph's
+	// paths predict while no feature crosses its threshold.
+	Linear Mode = "linear"
+)
+
+// Modes lists the modes.
+var Modes = []Mode{FrozenAttention, Recomputed, Direct, Linear}
+
+// ParseMode reads a mode name.
+func ParseMode(s string) (Mode, error) {
+	if m := Mode(s); slices.Contains(Modes, m) {
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown intervention mode %q (want frozen, recomputed, direct or linear)", s)
+}
+
+// CheckInterventions reports an intervention that names a layer without a transcoder, a
+// position outside the prompt, a latent outside the dictionary or an unknown op, and a feature
+// changed twice.
+func (r *Replacement) CheckInterventions(ivs []Intervention) error {
+	if len(ivs) == 0 {
+		return errors.New("attrgraph: no interventions")
+	}
+	seen := map[[3]int]bool{}
+	for _, iv := range ivs {
+		s, ok := r.ts[iv.Layer]
+		switch {
+		case iv.Layer < 0 || iv.Layer >= r.cfg.NLayers:
+			return fmt.Errorf("attrgraph: intervention %s: layer %d outside the model's [0, %d)", iv, iv.Layer, r.cfg.NLayers)
+		case !ok:
+			return fmt.Errorf("attrgraph: intervention %s: layer %d has no transcoder", iv, iv.Layer)
+		case iv.Pos < 0 || iv.Pos >= r.P:
+			return fmt.Errorf("attrgraph: intervention %s: position %d outside the prompt's %d tokens", iv, iv.Pos, r.P)
+		case iv.Feature < 0 || iv.Feature >= s.Config.DSAE:
+			return fmt.Errorf("attrgraph: intervention %s: feature %d outside layer %d's dictionary [0, %d)", iv, iv.Feature, iv.Layer, s.Config.DSAE)
+		case math.IsNaN(iv.Value) || math.IsInf(iv.Value, 0):
+			return fmt.Errorf("attrgraph: intervention %s: value is not finite", iv)
+		}
+		if _, err := sae.ParseSteerOp(string(iv.Op)); err != nil {
+			return fmt.Errorf("attrgraph: intervention %s: %w", iv, err)
+		}
+		k := [3]int{iv.Layer, iv.Pos, iv.Feature}
+		if seen[k] {
+			return fmt.Errorf("attrgraph: feature %d of layer %d at position %d is changed twice", iv.Feature, iv.Layer, iv.Pos)
+		}
+		seen[k] = true
+	}
+	return nil
+}
+
+// Intervened is the outcome of an intervened run.
+type Intervened struct {
+	Mode Mode
+	// Logits are the last position's logits [V], before any final soft-cap (the values the
+	// graph's logit nodes attribute).
+	Logits []float32
+	// Latents[l] are layer l's latents [P*F] as its transcoder reads them from the intervened
+	// run's MLP input (nil without a transcoder): before the intervention's own change, and read
+	// but not written back in Direct mode.
+	Latents [][]float32
+}
+
+// Intervene runs the prompt with the interventions in the given mode (see Mode).
+func (r *Replacement) Intervene(ivs []Intervention, mode Mode) (*Intervened, error) {
+	if err := r.CheckInterventions(ivs); err != nil {
+		return nil, err
+	}
+	set := hooks.New()
+	switch mode {
+	case FrozenAttention:
+		for l := range r.cfg.NLayers {
+			set.Replace(hooks.Pattern(l), r.cache.MustGet(hooks.Pattern(l)))
+		}
+		r.addDeltas(set, ivs)
+	case Recomputed:
+		r.addDeltas(set, ivs)
+	case Linear:
+		if err := r.Hooks(set, true); err != nil {
+			return nil, err
+		}
+		r.addDeltas(set, ivs)
+	case Direct:
+		r.HoldLinear(set)
+		r.addFixedDeltas(set, ivs)
+	default:
+		return nil, fmt.Errorf("attrgraph: unknown intervention mode %q", mode)
+	}
+	var inputs []string
+	for _, s := range r.transcoders() {
+		inputs = append(inputs, s.Config.Site.Hook)
+	}
+	set.Cache(inputs...)
+	out, err := r.Run(set)
+	if err != nil {
+		return nil, err
+	}
+	V := r.cfg.DVocab
+	all := tensors.MustCopyFlatData[float32](out.Logits)
+	res := &Intervened{Mode: mode, Logits: uncap(r.cfg.OutputSoftcap, all[(r.P-1)*V:]), Latents: make([][]float32, r.cfg.NLayers)}
+	for l, s := range r.ts {
+		f, err := s.Encode(tensors.FromFlatDataAndDimensions(tensors.MustCopyFlatData[float32](out.Cache.MustGet(s.Config.Site.Hook)), r.P, s.Config.DIn))
+		if err != nil {
+			return nil, fmt.Errorf("attrgraph: layer %d transcoder: %w", l, err)
+		}
+		res.Latents[l] = tensors.MustCopyFlatData[float32](f)
+	}
+	return res, nil
+}
+
+// uncap undoes a final soft-cap c*tanh(x/c) (c = 0: none).
+func uncap(c float64, x []float32) []float32 {
+	out := slices.Clone(x)
+	if c == 0 {
+		return out
+	}
+	for i, v := range out {
+		out[i] = float32(c * math.Atanh(float64(v)/c))
+	}
+	return out
+}
+
+// HoldLinear adds to set the hooks under which the model is the linear map the graph's edges
+// describe: patterns and norm scales frozen, every MLP's output held at its value on the prompt
+// except a skip transcoder's skip term, which follows its input.
+func (r *Replacement) HoldLinear(set *hooks.Set) {
+	r.Freeze(set)
+	c := r.cfg
+	D := c.DModel
+	for l := range c.NLayers {
+		y := r.cache.MustGet(hooks.MLPOut(l))
+		s, ok := r.ts[l]
+		if !ok || !s.Config.Skip {
+			set.Replace(hooks.MLPOut(l), y)
+			continue
+		}
+		in := s.Config.Site.Hook
+		var x *graph.Node
+		set.Func(in, "attrgraph-hold-input/"+in, func(a *graph.Node, _ []*graph.Node) *graph.Node { x = a; return a })
+		set.Func(hooks.MLPOut(l), "attrgraph-hold-skip/"+in, func(_ *graph.Node, p []*graph.Node) *graph.Node {
+			dx := graph.Sub(x, p[1])                                         // [1, P, DIn]
+			skip := graph.DotGeneral(dx, []int{2}, nil, p[2], []int{1}, nil) // [1, P, DOut]
+			return graph.Add(p[0], skip)
+		}, y, r.cache.MustGet(in), tensors.FromFlatDataAndDimensions(s.Flat("W_skip"), D, s.Config.DIn))
+	}
+}
+
+// byLayer groups interventions by layer, in layer order.
+func byLayer(ivs []Intervention) map[int][]Intervention {
+	out := map[int][]Intervention{}
+	for _, iv := range ivs {
+		out[iv.Layer] = append(out[iv.Layer], iv)
+	}
+	return out
+}
+
+// addFixedDeltas adds each intervention's change computed from the prompt's activations,
+// (a' - a) W_dec[j] at its position, to its layer's MLP output.
+func (r *Replacement) addFixedDeltas(set *hooks.Set, ivs []Intervention) {
+	D := r.cfg.DModel
+	for l, group := range byLayer(ivs) {
+		s := r.ts[l]
+		F := s.Config.DSAE
+		dec := s.Flat("W_dec")
+		delta := make([]float32, r.P*D)
+		for _, iv := range group {
+			a := float64(r.lat[l][iv.Pos*F+iv.Feature])
+			da := iv.apply(a) - a
+			for d := range D {
+				delta[iv.Pos*D+d] += float32(da * float64(dec[iv.Feature*D+d]))
+			}
+		}
+		set.Add(hooks.MLPOut(l), tensors.FromFlatDataAndDimensions(delta, 1, r.P, D))
+	}
+}
+
+// addDeltas adds, at each intervened layer's MLP output, the change of its interventions
+// computed from the latents the transcoder reads in this run: with f the latents [P, F],
+// new = alpha*f + beta on the intervened entries, so the change is
+// ((alpha-1)*f + beta) W_dec, with alpha-1 and beta [P, F] fed as inputs (zero elsewhere).
+func (r *Replacement) addDeltas(set *hooks.Set, ivs []Intervention) {
+	for l, group := range byLayer(ivs) {
+		s := r.ts[l]
+		c := s.Config
+		F := c.DSAE
+		am1, beta := make([]float32, r.P*F), make([]float32, r.P*F)
+		for _, iv := range group {
+			k := iv.Pos*F + iv.Feature
+			switch iv.Op {
+			case sae.SteerClamp:
+				am1[k], beta[k] = -1, float32(iv.Value)
+			case sae.SteerScale:
+				am1[k] = float32(iv.Value - 1)
+			case sae.SteerAdd:
+				beta[k] = float32(iv.Value)
+			}
+		}
+		in, out := c.Site.Hook, c.TargetSite().Hook
+		var x *graph.Node
+		set.Func(in, "attrgraph-intervene-input/"+in, func(a *graph.Node, _ []*graph.Node) *graph.Node { x = a; return a })
+		key := fmt.Sprintf("attrgraph-intervene/%s/k%d/bdec%v/%s->%s", c.Arch, c.K, c.ApplyBDecToInput, in, out)
+		inputs := append(s.Tensors(), tensors.FromFlatDataAndDimensions(am1, r.P, F), tensors.FromFlatDataAndDimensions(beta, r.P, F))
+		set.Func(out, key, func(y *graph.Node, p []*graph.Node) *graph.Node {
+			n := len(p)
+			nodes := sae.NodesFrom(c, p[:n-2])
+			rows := graph.Reshape(x, -1, c.DIn)                                     // [P, DIn] (batch 1)
+			f := sae.EncodeGraph(c, nodes, rows)                                    // [P, F]
+			df := graph.Add(graph.Mul(p[n-2], f), p[n-1])                           // [P, F]
+			delta := graph.DotGeneral(df, []int{1}, nil, nodes.WDec, []int{0}, nil) // [P, DOut]
+			return graph.Add(y, graph.Reshape(delta, y.Shape().Dimensions...))
+		}, inputs...)
+	}
+}
+
+// Prediction is the graph's linear prediction of an intervention's effect on its logit nodes'
+// values (each logit minus the mean logit).
+type Prediction struct {
+	// Direct sums the intervened features' direct edges, each times its relative change
+	// (a' - a)/a: what Direct mode measures.
+	Direct []float64
+	// Paths propagates the changes through every feature of the graph in layer order, each
+	// responding to its inputs with slope 1 (an active ReLU, JumpReLU or TopK latent): what
+	// Linear mode measures while no feature crosses its threshold.
+	Paths []float64
+}
+
+// Predict returns the graph's prediction of the interventions' effect on its logit nodes. Every
+// intervened feature must be a node of the graph (active on the prompt, and kept).
+func (g *Graph) Predict(ivs []Intervention) (*Prediction, error) {
+	node := map[[3]int]int{}
+	for i, f := range g.Features {
+		node[[3]int{f.Layer, f.Pos, f.Index}] = i
+	}
+	set := map[int]Intervention{}
+	for _, iv := range ivs {
+		i, ok := node[[3]int{iv.Layer, iv.Pos, iv.Feature}]
+		if !ok {
+			return nil, fmt.Errorf("attrgraph: feature %d of layer %d at position %d is not a node of the graph (inactive on the prompt, or beyond the feature budget); the graph predicts nothing for it",
+				iv.Feature, iv.Layer, iv.Pos)
+		}
+		set[i] = iv
+	}
+	nF := len(g.Features)
+	// jac is the effect of a unit change of feature s's activation on target t: A[t, s] / a_s.
+	jac := func(t, s int) float64 { return float64(g.Edge(t, s)) / float64(g.Features[s].Act) }
+	direct := make([]float64, nF)
+	for i, iv := range set {
+		a := float64(g.Features[i].Act)
+		direct[i] = iv.apply(a) - a
+	}
+	paths := make([]float64, nF)
+	for t := range nF { // features are in layer order: a row holds only earlier layers
+		var in float64
+		for s := range t {
+			if paths[s] != 0 {
+				in += jac(t, s) * paths[s]
+			}
+		}
+		a := float64(g.Features[t].Act)
+		if iv, ok := set[t]; ok {
+			paths[t] = iv.apply(a+in) - a
+		} else {
+			paths[t] = in
+		}
+	}
+	p := &Prediction{Direct: make([]float64, len(g.Logits)), Paths: make([]float64, len(g.Logits))}
+	for i := range g.Logits {
+		t := g.LogitNode(i)
+		for s := range nF {
+			p.Direct[i] += jac(t, s) * direct[s]
+			p.Paths[i] += jac(t, s) * paths[s]
+		}
+	}
+	return p, nil
+}
