@@ -370,3 +370,98 @@ func (g *Graph) Predict(ivs []Intervention) (*Prediction, error) {
 	}
 	return p, nil
 }
+
+// LogitEffect is an intervention's effect on one of the graph's logit nodes: the change of
+// the logit minus the mean logit, predicted by the graph and measured in each mode.
+type LogitEffect struct {
+	Token int     `json:"token"`
+	Prob  float64 `json:"prob"`
+	// Direct and Paths are the graph's predictions (Prediction); nil when an intervened feature
+	// is not a node of the graph.
+	Direct *float64 `json:"predicted_direct"`
+	Paths  *float64 `json:"predicted_paths"`
+	// Measured and ProbAfter are per mode.
+	Measured  map[Mode]float64 `json:"measured"`
+	ProbAfter map[Mode]float64 `json:"prob_after"`
+}
+
+// Report is the outcome of interventions in several modes beside the graph's predictions.
+type Report struct {
+	Interventions []Intervention `json:"interventions"`
+	Modes         []Mode         `json:"modes"`
+	Logits        []LogitEffect  `json:"logits"`
+	// Top is the most probable next token after the intervention, per mode.
+	Top map[Mode]int `json:"top_token"`
+	// NoPrediction says why the graph predicts nothing ("" when it does).
+	NoPrediction string `json:"no_prediction,omitempty"`
+}
+
+// Report runs the interventions in each mode and sets the measured changes of g's logit nodes
+// beside g's predictions. g must be the graph of r's prompt.
+func (r *Replacement) Report(g *Graph, ivs []Intervention, modes []Mode) (*Report, error) {
+	if !slices.Equal(g.Tokens, r.Tokens) {
+		return nil, errors.New("attrgraph: the graph is of another prompt")
+	}
+	if err := r.CheckInterventions(ivs); err != nil {
+		return nil, err
+	}
+	rep := &Report{Interventions: slices.Clone(ivs), Modes: slices.Clone(modes), Top: map[Mode]int{}}
+	pred, err := g.Predict(ivs)
+	if err != nil {
+		rep.NoPrediction = err.Error()
+	}
+	before := uncap(r.cfg.OutputSoftcap, r.Logits(r.P-1))
+	meanBefore := mean32(before)
+	for i, l := range g.Logits {
+		e := LogitEffect{Token: l.Token, Prob: l.Prob, Measured: map[Mode]float64{}, ProbAfter: map[Mode]float64{}}
+		if pred != nil {
+			e.Direct, e.Paths = &pred.Direct[i], &pred.Paths[i]
+		}
+		rep.Logits = append(rep.Logits, e)
+	}
+	for _, mode := range modes {
+		res, err := r.Intervene(ivs, mode)
+		if err != nil {
+			return nil, err
+		}
+		after := res.Logits
+		probs := softmax(capped(r.cfg.OutputSoftcap, after))
+		rep.Top[mode] = argmax(probs)
+		meanAfter := mean32(after)
+		for i, l := range g.Logits {
+			rep.Logits[i].Measured[mode] = (float64(after[l.Token]) - meanAfter) - (float64(before[l.Token]) - meanBefore)
+			rep.Logits[i].ProbAfter[mode] = probs[l.Token]
+		}
+	}
+	return rep, nil
+}
+
+// capped applies a final soft-cap c*tanh(x/c) (c = 0: none).
+func capped(c float64, x []float32) []float32 {
+	if c == 0 {
+		return x
+	}
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = float32(c * math.Tanh(float64(v)/c))
+	}
+	return out
+}
+
+func mean32(x []float32) float64 {
+	var s float64
+	for _, v := range x {
+		s += float64(v)
+	}
+	return s / float64(len(x))
+}
+
+func argmax(x []float64) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}

@@ -20,15 +20,11 @@ func init() {
 }
 
 func cmdGraph(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "intervene" {
+		return cmdGraphIntervene(args[1:], stdout, stderr)
+	}
 	fs := newFlags("graph", stderr)
-	modelSpec := fs.String("model", "", "model directory or built-in name (default: the transcoders' model_name, else "+model.DefaultModel+")")
-	backend := fs.String("backend", "", "backend (see interp run -h)")
-	tcs := fs.String("transcoders", "", "transcoder folders (comma-separated; a folder of L<layer> folders loads them all)")
-	pf := addOnePromptFlags(fs, "")
-	maxLogits := fs.Int("max-logits", 10, "most logit nodes")
-	logitProb := fs.Float64("logit-prob", 0.95, "logit nodes until their probabilities sum to this")
-	maxFeatures := fs.Int("max-features", 7500, "most feature nodes, chosen by influence (0: all active features)")
-	batch := fs.Int("batch", 256, "targets per backward pass")
+	gf := addGraphFlags(fs)
 	nodeTh := fs.Float64("node-threshold", 0.8, "pruning: keep the nodes holding this share of the influence")
 	edgeTh := fs.Float64("edge-threshold", 0.98, "pruning: keep the edges holding this share of the edge influence")
 	out := fs.String("out", "", "graph file (.json, circuit-tracer's frontend schema)")
@@ -42,43 +38,22 @@ func cmdGraph(args []string, stdout, stderr io.Writer) error {
 	if err := checkOutputs(output{flag: "out", path: *out, exts: []string{".json"}}, output{flag: "svg", path: *svg, exts: []string{".svg"}}); err != nil {
 		return err
 	}
-	if *tcs == "" {
-		return usagef("--transcoders is required (a folder written by interp transcoder train)")
-	}
-	if err := positive(fs, "max-logits", "batch"); err != nil {
-		return err
-	}
-	if *maxFeatures < 0 {
-		return usagef("--max-features %d: want 0 (all) or more", *maxFeatures)
-	}
 	for _, th := range []struct {
 		name string
 		v    float64
-	}{{"logit-prob", *logitProb}, {"node-threshold", *nodeTh}, {"edge-threshold", *edgeTh}} {
+	}{{"node-threshold", *nodeTh}, {"edge-threshold", *edgeTh}} {
 		if th.v <= 0 || th.v > 1 {
 			return usagef("--%s %g: want a value in (0, 1]", th.name, th.v)
 		}
 	}
-	m, dir, _, err := transcoderModel(*modelSpec, *tcs, *backend, stderr)
+	if err := gf.check(fs); err != nil {
+		return err
+	}
+	r, ids, label, err := gf.replacement(stderr)
 	if err != nil {
 		return err
 	}
-	ts, err := loadTranscoders(*tcs, m)
-	if err != nil {
-		return err
-	}
-	ids, label, pairs, err := pf.resolve(m, dir, ts)
-	if err != nil {
-		return err
-	}
-	if pairs != nil {
-		ids = ids[:pairs.Pos[0]+1] // up to the scored position: its next token is the graph's logit
-	}
-	if len(ids) == 0 {
-		return usagef("empty prompt")
-	}
-	g, err := attrgraph.Build(m, ts, ids, attrgraph.Options{MaxLogits: *maxLogits, LogitProb: *logitProb,
-		MaxFeatures: *maxFeatures, BatchSize: *batch, Progress: stderr})
+	g, err := r.Graph(gf.options(stderr))
 	if err != nil {
 		return err
 	}
@@ -94,7 +69,7 @@ func cmdGraph(args []string, stdout, stderr io.Writer) error {
 	for i, id := range ids {
 		toks[i] = label(id)
 	}
-	f := g.File(p, attrgraph.Metadata{Slug: strings.TrimSuffix(filepath.Base(*out), ".json"), Scan: *tcs,
+	f := g.File(p, attrgraph.Metadata{Slug: strings.TrimSuffix(filepath.Base(*out), ".json"), Scan: *gf.tcs,
 		Prompt: strings.Join(toks, ""), NodeThreshold: *nodeTh}, label)
 	if err := atomicfile.Write(*out, f.WriteJSON); err != nil {
 		return err
@@ -125,6 +100,18 @@ func cmdGraph(args []string, stdout, stderr io.Writer) error {
 	for _, e := range ins[:min(8, len(ins))] {
 		fmt.Fprintf(stdout, "  %+9.4f  %s\n", e.w, nodeLabel(g, e.src, label))
 	}
+	var feats []in
+	for _, e := range ins {
+		if e.src < len(g.Features) && len(feats) < 5 {
+			feats = append(feats, e)
+		}
+	}
+	if len(feats) > 0 {
+		fmt.Fprintf(stdout, "largest feature inputs (interp graph intervene --feature LAYER:POS:FEATURE=VALUE):\n")
+		for _, e := range feats {
+			fmt.Fprintf(stdout, "  %+9.4f  %s\n", e.w, nodeLabel(g, e.src, label))
+		}
+	}
 	return nil
 }
 
@@ -149,6 +136,77 @@ func nodeLabel(g *attrgraph.Graph, i int, label func(int) string) string {
 		return fmt.Sprintf("token %q @%d", label(g.Tokens[t]), t)
 	}
 	return fmt.Sprintf("logit %q", label(g.Logits[i-g.LogitNode(0)].Token))
+}
+
+// graphFlags are the flags of the graph a command builds: model, transcoders, prompt, nodes.
+type graphFlags struct {
+	modelSpec, backend, tcs *string
+	prompt                  onePromptFlags
+	maxLogits, maxFeatures  *int
+	batch                   *int
+	logitProb               *float64
+}
+
+func addGraphFlags(fs *flag.FlagSet) graphFlags {
+	return graphFlags{
+		modelSpec:   fs.String("model", "", "model directory or built-in name (default: the transcoders' model_name, else "+model.DefaultModel+")"),
+		backend:     fs.String("backend", "", "backend (see interp run -h)"),
+		tcs:         fs.String("transcoders", "", "transcoder folders (comma-separated; a folder of L<layer> folders loads them all)"),
+		prompt:      addOnePromptFlags(fs, ""),
+		maxLogits:   fs.Int("max-logits", 10, "most logit nodes"),
+		logitProb:   fs.Float64("logit-prob", 0.95, "logit nodes until their probabilities sum to this"),
+		maxFeatures: fs.Int("max-features", 7500, "most feature nodes, chosen by influence (0: all active features)"),
+		batch:       fs.Int("batch", 256, "targets per backward pass"),
+	}
+}
+
+// check validates the flags before any work.
+func (gf graphFlags) check(fs *flag.FlagSet) error {
+	if *gf.tcs == "" {
+		return usagef("--transcoders is required (a folder written by interp transcoder train)")
+	}
+	if err := positive(fs, "max-logits", "batch"); err != nil {
+		return err
+	}
+	if *gf.maxFeatures < 0 {
+		return usagef("--max-features %d: want 0 (all) or more", *gf.maxFeatures)
+	}
+	if *gf.logitProb <= 0 || *gf.logitProb > 1 {
+		return usagef("--logit-prob %g: want a value in (0, 1]", *gf.logitProb)
+	}
+	return nil
+}
+
+// replacement loads the model and transcoders and builds the prompt's local replacement model.
+func (gf graphFlags) replacement(stderr io.Writer) (*attrgraph.Replacement, []int, func(int) string, error) {
+	m, dir, _, err := transcoderModel(*gf.modelSpec, *gf.tcs, *gf.backend, stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ts, err := loadTranscoders(*gf.tcs, m)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ids, label, pairs, err := gf.prompt.resolve(m, dir, ts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if pairs != nil {
+		ids = ids[:pairs.Pos[0]+1] // up to the scored position: its next token is the graph's logit
+	}
+	if len(ids) == 0 {
+		return nil, nil, nil, usagef("empty prompt")
+	}
+	r, err := attrgraph.NewReplacement(m, ts, ids)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return r, ids, label, nil
+}
+
+func (gf graphFlags) options(progress io.Writer) attrgraph.Options {
+	return attrgraph.Options{MaxLogits: *gf.maxLogits, LogitProb: *gf.logitProb, MaxFeatures: *gf.maxFeatures,
+		BatchSize: *gf.batch, Progress: progress}
 }
 
 // onePromptFlags choose one prompt: --tokens, --prompt, or the first clean prompt of a task.
