@@ -37,11 +37,11 @@ type adjoint struct {
 	feats []Feature // the active features, by layer, position, index
 	byL   [][]int   // indices into feats per layer
 	nSrc  int       // sources: features, errors (L*P), tokens (P)
-	execs map[[2]int]*graph.Exec
+	execs map[[3]int]*graph.Exec
 }
 
 func newAdjoint(r *Replacement, feats []Feature) *adjoint {
-	a := &adjoint{r: r, feats: feats, byL: make([][]int, r.cfg.NLayers), execs: map[[2]int]*graph.Exec{}}
+	a := &adjoint{r: r, feats: feats, byL: make([][]int, r.cfg.NLayers), execs: map[[3]int]*graph.Exec{}}
 	for i, f := range feats {
 		a.byL[f.Layer] = append(a.byL[f.Layer], i)
 	}
@@ -53,19 +53,41 @@ func newAdjoint(r *Replacement, feats []Feature) *adjoint {
 // logit), positions and vectors [B, D] (a feature's encoder column, a logit's demeaned
 // unembedding). The batch is run by the graph for its highest layer.
 func (a *adjoint) rows(layers, pos []int, vecs []float32) ([]float32, error) {
-	B, D := len(layers), a.r.cfg.DModel
+	B := len(layers)
 	top := 0
 	tl, tp := make([]int32, B), make([]int32, B)
 	for i := range B {
 		top = max(top, layers[i])
 		tl[i], tp[i] = int32(layers[i]), int32(pos[i])
 	}
-	key := [2]int{top, B}
+	return a.run(top, false, tl, tp, vecs)
+}
+
+// headRows returns one target's attribution rows split by the last attention head on each path
+// ([1 + L*H, nSrc]): row 0 holds the paths through no head, row 1 + k*H + h those whose last
+// head is (k, h). The rows sum to the target's row.
+func (a *adjoint) headRows(layer, pos int, vec []float32) ([]float32, error) {
+	c := a.r.cfg
+	B, D := 1+c.NLayers*c.NHeads, c.DModel
+	tl, tp := make([]int32, B), make([]int32, B)
+	for i := range tl {
+		tl[i] = -1 // only row 0 carries the target
+	}
+	tl[0], tp[0] = int32(layer), int32(pos)
+	vecs := make([]float32, B*D)
+	copy(vecs, vec)
+	return a.run(layer, true, tl, tp, vecs)
+}
+
+// run executes (compiling once per highest layer, batch size and split) the backward pass.
+func (a *adjoint) run(top int, split bool, tl, tp []int32, vecs []float32) ([]float32, error) {
+	B, D := len(tl), a.r.cfg.DModel
+	key := [3]int{top, B, map[bool]int{false: 0, true: 1}[split]}
 	ex, ok := a.execs[key]
 	if !ok {
 		err := model.Catch(func() {
 			var err error
-			ex, err = graph.NewExec(a.r.m.Backend, func(in []*graph.Node) *graph.Node { return a.backward(top, in[0], in[1], in[2]) })
+			ex, err = graph.NewExec(a.r.m.Backend, func(in []*graph.Node) *graph.Node { return a.backward(top, split, in[0], in[1], in[2]) })
 			if err != nil {
 				panic(err)
 			}
@@ -91,7 +113,10 @@ func (a *adjoint) rows(layers, pos []int, vecs []float32) ([]float32, error) {
 }
 
 // backward builds the backward pass for targets of layers <= top: tl, tp [B] int32, tv [B, D].
-func (a *adjoint) backward(top int, tl, tp, tv *graph.Node) *graph.Node {
+// With split, row 0 is one target and the other rows are its paths by their last head: the
+// attention step sends row 0's gradient through each head (k, h) into row 1 + k*H + h instead
+// of back into row 0 (rows already labelled go through every head and keep their label).
+func (a *adjoint) backward(top int, split bool, tl, tp, tv *graph.Node) *graph.Node {
 	r, c := a.r, a.r.cfg
 	gg := tl.Graph()
 	B, P, D, L := tv.Shape().Dimensions[0], r.P, c.DModel, c.NLayers
@@ -144,6 +169,39 @@ func (a *adjoint) backward(top int, tl, tp, tv *graph.Node) *graph.Node {
 		x := graph.DotGeneral(z, []int{0, 3}, nil, wV, []int{0, 2}, nil) // [Pk, B, D]
 		return graph.TransposeAllAxes(x, 1, 0, 2)
 	}
+	// attnHeads is OV^T of each head separately for one gradient v [1, P, D]: [H, P, D].
+	attnHeads := func(k int, v *graph.Node) *graph.Node {
+		at := fmt.Sprintf("blocks.%d.attn.", k)
+		wO := cst(w.Flat(at+"W_O"), H, K, D)
+		wVkv, G := w.Flat(at+"W_V"), H/Hkv // [Hkv, D, K]
+		wVh := make([]float32, 0, H*D*K)
+		for h := range H {
+			wVh = append(wVh, wVkv[(h/G)*D*K:(h/G+1)*D*K]...)
+		}
+		pattern := cst(r.act(hooks.Pattern(k)), H, P, P)                          // [H, Pq, Pk]
+		u := graph.DotGeneral(v, []int{2}, nil, wO, []int{2}, nil)                // [1, P, H, K]
+		z := graph.DotGeneral(pattern, []int{1}, []int{0}, u, []int{1}, []int{2}) // [H, Pk, 1, K]
+		z = graph.Reshape(z, H, P, K)
+		return graph.DotGeneral(z, []int{2}, []int{0}, cst(wVh, H, D, K), []int{2}, []int{0}) // [H, P, D]
+	}
+	// attnStep is the attention's backward step for the gradient v [B, P, D] after the post-norm.
+	attnStep := func(k int, v *graph.Node) *graph.Node {
+		full := attnT(k, v)
+		if !split {
+			return full
+		}
+		keep := make([]float32, B)
+		for i := 1; i < B; i++ {
+			keep[i] = 1
+		}
+		full = graph.Mul(full, graph.BroadcastToDims(cst(keep, B, 1, 1), B, P, D))
+		per := attnHeads(k, graph.Slice(v, graph.AxisRange(0, 1)))
+		parts := []*graph.Node{graph.Zeros(gg, shapes.Make(dtypes.Float32, 1+k*H, P, D)), per}
+		if rest := B - 1 - (k+1)*H; rest > 0 {
+			parts = append(parts, graph.Zeros(gg, shapes.Make(dtypes.Float32, rest, P, D)))
+		}
+		return graph.Add(full, graph.Concatenate(parts, 0))
+	}
 	// read dots g [B, P, D] with the vectors vecs [n, D] written at positions pos: [B, n].
 	read := func(v *graph.Node, pos []int32, vecs []float32) *graph.Node {
 		n := len(pos)
@@ -192,7 +250,7 @@ func (a *adjoint) backward(top int, tl, tp, tv *graph.Node) *graph.Node {
 		}
 		ln1, ln1Post := fmt.Sprintf("blocks.%d.ln1", k), fmt.Sprintf("blocks.%d.ln1_post", k)
 		if c.ParallelResidual {
-			next := graph.Add(grad, pre(ln1, attnT(k, post(ln1Post, grad))))
+			next := graph.Add(grad, pre(ln1, attnStep(k, post(ln1Post, grad))))
 			if gin != nil {
 				next = graph.Add(next, gin)
 			}
@@ -202,7 +260,7 @@ func (a *adjoint) backward(top int, tl, tp, tv *graph.Node) *graph.Node {
 		if gin != nil {
 			grad = graph.Add(grad, gin) // the gradient at resid_mid
 		}
-		grad = graph.Add(grad, pre(ln1, attnT(k, post(ln1Post, grad))))
+		grad = graph.Add(grad, pre(ln1, attnStep(k, post(ln1Post, grad))))
 	}
 	parts := append(featParts, errParts...)
 	parts = append(parts, readAll(grad, r.embed))

@@ -37,6 +37,12 @@ func testConfigs() map[string]model.Config {
 
 // newTestModel builds a random model whose norm gains and biases are not 1 and 0.
 func newTestModel(t testing.TB, c model.Config, seed uint64) *model.Model {
+	return newScaledModel(t, c, seed, 1)
+}
+
+// newScaledModel is newTestModel with the attention's W_V and W_O multiplied by ov, so that
+// heads carry a larger share of each edge.
+func newScaledModel(t testing.TB, c model.Config, seed uint64, ov float32) *model.Model {
 	t.Helper()
 	w, err := model.NewRandomWeights(c, seed)
 	if err != nil {
@@ -46,12 +52,18 @@ func newTestModel(t testing.TB, c model.Config, seed uint64) *model.Model {
 	for _, name := range slices.Sorted(maps.Keys(w.Tensors)) { // sorted: the same draws every run
 		ten := w.Tensors[name]
 		base := name[strings.LastIndex(name, ".")+1:]
-		if base != "w" && base != "b" && !strings.HasPrefix(base, "b_") {
-			continue
-		}
 		v := tensors.MustCopyFlatData[float32](ten)
-		for i := range v {
-			v[i] += float32(0.2 * rng.NormFloat64())
+		switch {
+		case base == "W_V" || base == "W_O":
+			for i := range v {
+				v[i] *= ov
+			}
+		case base == "w" || base == "b" || strings.HasPrefix(base, "b_"):
+			for i := range v {
+				v[i] += float32(0.2 * rng.NormFloat64())
+			}
+		default:
+			continue
 		}
 		w.Tensors[name] = tensors.FromFlatDataAndDimensions(v, ten.Shape().Dimensions...)
 	}
