@@ -225,4 +225,3 @@ func TestHeadSplitAgainstTheForwardPass(t *testing.T) {
 		})
 	}
 }
-

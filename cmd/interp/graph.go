@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -96,10 +97,31 @@ func cmdGraph(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	sort.Slice(ins, func(a, b int) bool { return abs32(ins[a].w) > abs32(ins[b].w) })
-	fmt.Fprintf(stdout, "top logit %s (p=%.3f), largest direct inputs:\n", label(g.Logits[0].Token), g.Logits[0].Prob)
-	for _, e := range ins[:min(8, len(ins))] {
-		fmt.Fprintf(stdout, "  %+9.4f  %s\n", e.w, nodeLabel(g, e.src, label))
+	split, err := r.SplitByHead(g, lg)
+	if err != nil {
+		return err
 	}
+	fmt.Fprintf(stdout, "top logit %s (p=%.3f), largest direct inputs, with the heads that carry them (the last head on each path; resid: none):\n",
+		label(g.Logits[0].Token), g.Logits[0].Prob)
+	for _, e := range ins[:min(8, len(ins))] {
+		fmt.Fprintf(stdout, "  %+9.4f  %-34s %s\n", e.w, nodeLabel(g, e.src, label), formatShares(split.Shares(e.src), e.w))
+	}
+	type carried struct {
+		l, h int
+		v    float64
+	}
+	var heads []carried
+	for l := range split.NLayers {
+		for h := range split.NHeads {
+			heads = append(heads, carried{l, h, split.Carried(l, h)})
+		}
+	}
+	sort.SliceStable(heads, func(a, b int) bool { return math.Abs(heads[a].v) > math.Abs(heads[b].v) })
+	fmt.Fprintf(stdout, "heads carrying the most into the top logit (summed over its inputs):")
+	for _, c := range heads[:min(6, len(heads))] {
+		fmt.Fprintf(stdout, " %d.%d %+.3f", c.l, c.h, c.v)
+	}
+	fmt.Fprintln(stdout)
 	var feats []in
 	for _, e := range ins {
 		if e.src < len(g.Features) && len(feats) < 5 {
@@ -113,6 +135,25 @@ func cmdGraph(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// formatShares lists the heads' parts of an edge of weight w while they add up to 95% of |w|
+// (at most 4): "1.3 +20.10, 1.0 +2.91, resid +0.40".
+func formatShares(shares []attrgraph.HeadShare, w float32) string {
+	var parts []string
+	var sum float64
+	for _, s := range shares {
+		if len(parts) == 4 || (len(parts) > 0 && math.Abs(sum-float64(w)) <= 0.05*math.Abs(float64(w))) {
+			break
+		}
+		name := fmt.Sprintf("%d.%d", s.Layer, s.Head)
+		if s.Layer < 0 {
+			name = "resid"
+		}
+		parts = append(parts, fmt.Sprintf("%s %+.3f", name, s.Weight))
+		sum += float64(s.Weight)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func abs32(x float32) float32 {

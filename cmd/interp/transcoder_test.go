@@ -74,6 +74,8 @@ func TestTranscoderTrainEvalPaths(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "replacement score")
 	require.Contains(t, stdout, "largest direct inputs")
+	require.Regexp(t, `token "[^"]*" @\d+ +(\d\.\d|resid) [+-]\d`, stdout, "each input names the heads carrying it")
+	require.Contains(t, stdout, "heads carrying the most into the top logit")
 	require.Contains(t, stderr, "memory")
 	var gf struct {
 		Nodes []map[string]any `json:"nodes"`
