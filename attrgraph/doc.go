@@ -39,6 +39,23 @@
 // backend), checked against the model's own forward pass with hooks: removing a source's write
 // moves each target by exactly minus the edge (TestEdgesAreDirectEffects).
 //
+// # Heads (Replacement.SplitByHead)
+//
+// Heads are not nodes (patterns are frozen), so an edge may run through several. SplitByHead
+// splits a target's edges by the last head on each path: one backward pass whose row 0 is the
+// target and whose attention step sends row 0's gradient through each head (k, h) into row
+// 1 + k*H + h; labelled rows pass through every earlier head unchanged in label. The rows sum to
+// the edges.
+//
+// # Interventions (Replacement.Intervene, Graph.Predict)
+//
+// An Intervention sets, scales or shifts feature j of layer l at position p; (a' - a) W_dec[j] is
+// added to the layer's MLP output. Mode Direct holds patterns, norm scales and MLP outputs (the
+// logit nodes then move by sum_s A[t, s] (a'_s - a_s)/a_s, Prediction.Direct); Linear runs the
+// local replacement model (later features respond: with J[t, s] = A[t, s]/a_s and the features
+// in layer order, da_t = sum_s J[t, s] da_s + the intervention's own change, Prediction.Paths);
+// FrozenAttention holds the patterns only (circuit-tracer's default) and Recomputed nothing.
+//
 // # Pruning (Graph.Prune) and scores (Graph.Scores)
 //
 // As circuit-tracer's prune_graph and compute_graph_scores. With Â the adjacency's absolute
