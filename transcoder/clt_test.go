@@ -1,0 +1,300 @@
+package transcoder
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/interp-dev/interp/model"
+	"github.com/interp-dev/interp/sae"
+)
+
+const eps32 = 1.0 / (1 << 23)
+
+func randFloats(rng *rand.Rand, n int, scale float64) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = float32(rng.NormFloat64() * scale)
+	}
+	return out
+}
+
+// The loss and its gradients (autodiff, with the JumpReLU straight-through estimator written as
+// a value-zero term) equal an independent PyTorch reference in float64, for every architecture.
+func TestCLTLossMatchesPyTorch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping the PyTorch reference under -short")
+	}
+	const python = "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import torch").Run(); err != nil {
+		t.Skipf("skipping: %s cannot import torch (%v); install Debian's python3-torch", python, err)
+	}
+	const N, L, DIn, F, D, K = 64, 3, 8, 16, 6, 4
+	const coef, tanhScale, bandwidth = 0.3, 2.0, 0.5
+	b, _ := model.MustNewBackend("")
+	for _, arch := range []sae.Arch{sae.ReLU, sae.JumpReLU, sae.TopK} {
+		t.Run(string(arch), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(9, uint64(len(arch))))
+			in := map[string]*tensors.Tensor{
+				"x": tensors.FromFlatDataAndDimensions(randFloats(rng, N*L*DIn, 1), N, L, DIn),
+				"y": tensors.FromFlatDataAndDimensions(randFloats(rng, N*L*D, 1), N, L, D),
+			}
+			var names []string
+			var params []*tensors.Tensor
+			for l := range L {
+				for _, n := range cltParamNames(arch, l) {
+					var v *tensors.Tensor
+					switch {
+					case strings.HasPrefix(n, "W_enc"):
+						v = tensors.FromFlatDataAndDimensions(randFloats(rng, DIn*F, 0.4), DIn, F)
+					case strings.HasPrefix(n, "b_enc"):
+						v = tensors.FromFlatDataAndDimensions(randFloats(rng, F, 0.2), F)
+					case strings.HasPrefix(n, "W_dec"):
+						v = tensors.FromFlatDataAndDimensions(randFloats(rng, F*(L-l)*D, 0.3), F, L-l, D)
+					case strings.HasPrefix(n, "b_dec"):
+						v = tensors.FromFlatDataAndDimensions(randFloats(rng, D, 0.2), D)
+					default: // thresholds within reach of the pre-activations
+						th := make([]float32, F)
+						for i := range th {
+							th[i] = float32(0.2 + 0.6*rng.Float64())
+						}
+						v = tensors.FromFlatDataAndDimensions(th, F)
+					}
+					names, params = append(names, n), append(params, v)
+					in[n] = v
+				}
+			}
+			dir := t.TempDir()
+			cfg, _ := json.Marshal(map[string]any{"arch": arch, "k": K, "coef": coef, "tanh_scale": tanhScale, "bandwidth": bandwidth})
+			if err := model.WriteSafetensors(filepath.Join(dir, "in.safetensors"), in, map[string]string{"cfg": string(cfg)}); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(python, "testdata/torch_clt_ref.py", filepath.Join(dir, "in.safetensors"), filepath.Join(dir, "out.safetensors"))
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("torch reference failed: %v\n%s", err, out)
+			}
+			ref, _, err := model.ReadSafetensors(filepath.Join(dir, "out.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			np := len(params)
+			ex, err := graph.NewExec(b, func(in []*graph.Node) []*graph.Node {
+				c := graph.Const(in[0].Graph(), float32(coef))
+				loss, _ := cltLoss(arch, K, c, tanhScale, bandwidth, in[0], in[1], in[2:])
+				return append([]*graph.Node{loss}, graph.Gradient(loss, in[2:]...)...)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			args := []any{in["x"], in["y"]}
+			for _, p := range params {
+				args = append(args, p)
+			}
+			out := ex.MustExec(args...)
+			// Every value is a sum over the N rows of products through chains of at most
+			// DIn + F*L + L*D multiply-adds: the float32 rounding is within that many epsilons
+			// of the largest entry.
+			chain := float64(DIn + F*L + L*D)
+			check := func(what string, got []float32, want []float32) {
+				var scale, worst float64
+				for i := range want {
+					scale = math.Max(scale, math.Abs(float64(want[i])))
+					worst = math.Max(worst, math.Abs(float64(got[i])-float64(want[i])))
+				}
+				tol := 8 * chain * eps32 * (scale + 1)
+				if worst > tol {
+					t.Errorf("%s: differs from PyTorch by %g (tolerance %g, largest |value| %g)", what, worst, tol, scale)
+				}
+				if scale == 0 {
+					t.Errorf("%s: the reference is all zero; the check is empty", what)
+				}
+			}
+			check("loss", tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](ref["loss"]))
+			for i := range np {
+				check("gradient of "+names[i], tensors.MustCopyFlatData[float32](out[1+i]), tensors.MustCopyFlatData[float32](ref["grad_"+names[i]]))
+			}
+		})
+	}
+}
+
+// A CLT round-trips through circuit-tracer's layout exactly, with the tensors named and shaped
+// as circuit-tracer reads them, and the loader refuses a missing, mis-shaped or unknown tensor
+// and a CLT of another model's depth.
+func TestCLTFiles(t *testing.T) {
+	p := newPlanted(t)
+	c := p.m.Config
+	for _, arch := range []sae.Arch{sae.JumpReLU, sae.TopK} {
+		clt, err := NewRandomCLT(c, CLTSpec{Arch: arch, DSAE: 12, K: 3}, p.m.Backend, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(t.TempDir(), "clt")
+		if err := SaveCLT(clt, dir, sae.Meta{ModelName: "planted", DatasetPath: "random"}); err != nil {
+			t.Fatal(err)
+		}
+		if !IsCLTDir(dir) {
+			t.Fatal("IsCLTDir: false for a saved CLT")
+		}
+		got, meta, err := LoadCLT(dir, c, p.m.Backend)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if meta.ModelName != "planted" || meta.DatasetPath != "random" || got.Config().Arch != arch || got.Config().K != clt.Config().K {
+			t.Errorf("%s: read back %+v, arch %s k %d", arch, meta, got.Config().Arch, got.Config().K)
+		}
+		for l := range c.NLayers {
+			for name, want := range clt.Layers[l].Params {
+				if !equal32(got.Layers[l].Flat(name), tensors.MustCopyFlatData[float32](want)) {
+					t.Errorf("%s layer %d %s differs after the round trip", arch, l, name)
+				}
+			}
+			if !equal32(got.Dec[l], clt.Dec[l]) {
+				t.Errorf("%s layer %d decoders differ after the round trip", arch, l)
+			}
+		}
+		// circuit-tracer's names and shapes: W_enc_l [F, D], W_dec_l [F, L-l, D].
+		enc, _, err := model.ReadSafetensors(filepath.Join(dir, "W_enc_1.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dims := enc["W_enc_1"].Shape().Dimensions; dims[0] != 12 || dims[1] != c.DModel {
+			t.Errorf("W_enc_1 has shape %v, want [12 %d]", dims, c.DModel)
+		}
+		if _, ok := enc["threshold_1"]; ok != (arch == sae.JumpReLU) {
+			t.Errorf("%s: threshold_1 present = %v", arch, ok)
+		}
+		dec, _, err := model.ReadSafetensors(filepath.Join(dir, "W_dec_0.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dims := dec["W_dec_0"].Shape().Dimensions; len(dims) != 3 || dims[0] != 12 || dims[1] != c.NLayers || dims[2] != c.DModel {
+			t.Errorf("W_dec_0 has shape %v, want [12 %d %d]", dims, c.NLayers, c.DModel)
+		}
+		yml, _ := os.ReadFile(filepath.Join(dir, CLTConfigFile))
+		for _, want := range []string{"model_kind: cross_layer_transcoder", "feature_input_hook: ln2.hook_normalized", "feature_output_hook: hook_mlp_out"} {
+			if !strings.Contains(string(yml), want) {
+				t.Errorf("config.yaml lacks %q:\n%s", want, yml)
+			}
+		}
+	}
+
+	// Bad folders.
+	clt, _ := NewRandomCLT(c, CLTSpec{Arch: sae.ReLU, DSAE: 12}, p.m.Backend, 5)
+	bad := func(name string, edit func(dir string), want string) {
+		t.Helper()
+		dir := filepath.Join(t.TempDir(), name)
+		if err := SaveCLT(clt, dir, sae.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		edit(dir)
+		if _, _, err := LoadCLT(dir, c, p.m.Backend); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", name, err, want)
+		}
+	}
+	rewrite := func(dir, file string, edit func(map[string]*tensors.Tensor)) {
+		ts, _, err := model.ReadSafetensors(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(ts)
+		if err := model.WriteSafetensors(filepath.Join(dir, file), ts, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad("missing", func(dir string) {
+		rewrite(dir, "W_enc_1.safetensors", func(ts map[string]*tensors.Tensor) { delete(ts, "b_enc_1") })
+	}, "missing tensor b_enc_1")
+	bad("shape", func(dir string) {
+		rewrite(dir, "W_dec_1.safetensors", func(ts map[string]*tensors.Tensor) {
+			ts["W_dec_1"] = tensors.FromFlatDataAndDimensions(make([]float32, 12*2*c.DModel), 12, 2, c.DModel)
+		})
+	}, "W_dec_1 has shape [12 2 32], want [12 1 32]")
+	bad("unknown", func(dir string) {
+		rewrite(dir, "W_enc_0.safetensors", func(ts map[string]*tensors.Tensor) {
+			ts["W_skip_0"] = tensors.FromFlatDataAndDimensions(make([]float32, 4), 4)
+		})
+	}, "unexpected tensor W_skip_0")
+	bad("deeper", func(dir string) {
+		for _, f := range []string{"W_enc", "W_dec"} {
+			data, _ := os.ReadFile(filepath.Join(dir, f+"_1.safetensors"))
+			os.WriteFile(filepath.Join(dir, f+"_2.safetensors"), data, 0o644)
+		}
+	}, "W_enc_2.safetensors: the model has 2 layers")
+	bad("width", func(dir string) {
+		rewrite(dir, "W_enc_0.safetensors", func(ts map[string]*tensors.Tensor) {
+			ts["W_enc_0"] = tensors.FromFlatDataAndDimensions(make([]float32, 12*7), 12, 7)
+		})
+	}, "W_enc_0 reads 7 values")
+}
+
+func equal32(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Trained on the planted model, a CLT reconstructs both MLP outputs (fraction of variance
+// unexplained under 0.1 on fresh rows, measured in the model's units after folding the
+// normalisation into the weights), and its decoders into layer 1 from layer-0 latents carry
+// part of layer 1's output.
+func TestTrainCLTOnPlanted(t *testing.T) {
+	p := newPlanted(t)
+	clt, log, err := TrainCLT(p.m, randomTokens(5, plCtx), CLTSpec{Arch: sae.JumpReLU, DSAE: 4 * plM},
+		CLTTrainOptions{Steps: 300, Batch: 512, LR: 3e-3, Normalize: true, SeqBatch: 64, Buffer: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("first step %+v, last %+v", log[0], log[len(log)-1])
+	if last := log[len(log)-1]; last.FVU > 0.1 || last.L0 > float64(4*plM)/2 {
+		t.Errorf("after 300 steps: FVU %.3f, L0 %.1f", last.FVU, last.L0)
+	}
+	// Fresh rows, raw units.
+	rows := &cltRows{m: p.m, src: randomTokens(99, plCtx), ins: []string{clt.Layers[0].Config.Site.Hook, clt.Layers[1].Config.Site.Hook},
+		outs: []string{"blocks.0.hook_mlp_out", "blocks.1.hook_mlp_out"}, dIn: plD, dOut: plD, seqBatch: 64}
+	if err := rows.fill(); err != nil {
+		t.Fatal(err)
+	}
+	n := len(rows.bx) / (2 * plD)
+	for m := range 2 {
+		lat := make([][]float32, 2)
+		for l := 0; l <= m; l++ {
+			x := make([]float32, 0, n*plD)
+			for r := range n {
+				x = append(x, rows.bx[(r*2+l)*plD:(r*2+l+1)*plD]...)
+			}
+			f, err := clt.Layers[l].Encode(tensors.FromFlatDataAndDimensions(x, n, plD))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lat[l] = tensors.MustCopyFlatData[float32](f)
+		}
+		recon := clt.Reconstruct(m, lat, n)
+		var se, tot float64
+		mean := layerMean(rows.by, m, 2, plD)
+		for r := range n {
+			for d := range plD {
+				y := float64(rows.by[(r*2+m)*plD+d])
+				se += math.Pow(float64(recon[r*plD+d])-y, 2)
+				tot += math.Pow(y-float64(mean[d]), 2)
+			}
+		}
+		t.Logf("layer %d: FVU %.4f on %d fresh rows", m, se/tot, n)
+		if se/tot > 0.15 {
+			t.Errorf("layer %d: FVU %.3f on fresh rows", m, se/tot)
+		}
+	}
+}
