@@ -438,4 +438,3 @@ func floats(t *tensors.Tensor) ([]float32, error) {
 	}
 	return tensors.MustCopyFlatData[float32](t), nil
 }
-

@@ -245,7 +245,7 @@ func cltLoss(a sae.Arch, k int, coef *graph.Node, tanhScale, bandwidth float64, 
 		}
 		if a != sae.TopK {
 			norms := graph.Sqrt(graph.ReduceSum(graph.Square(wDec), 1, 2)) // [F]
-			fn := graph.Mul(f, graph.InsertAxes(norms, 0))         // [N, F]
+			fn := graph.Mul(f, graph.InsertAxes(norms, 0))                 // [N, F]
 			if a == sae.JumpReLU {
 				fn = graph.Tanh(graph.MulScalar(fn, tanhScale))
 			}
