@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/interp-dev/interp/hooks"
 	"github.com/interp-dev/interp/model"
 	"github.com/interp-dev/interp/sae"
 )
@@ -295,6 +296,68 @@ func TestTrainCLTOnPlanted(t *testing.T) {
 		t.Logf("layer %d: FVU %.4f on %d fresh rows", m, se/tot, n)
 		if se/tot > 0.15 {
 			t.Errorf("layer %d: FVU %.3f on fresh rows", m, se/tot)
+		}
+	}
+}
+
+// With the CLT in place of the MLPs, each MLP output of the run is the CLT's reconstruction from
+// that run's own MLP inputs, computed on the host.
+func TestReplaceCLT(t *testing.T) {
+	p := newPlanted(t)
+	c := p.m.Config
+	for _, arch := range []sae.Arch{sae.ReLU, sae.TopK} {
+		clt, err := NewRandomCLT(c, CLTSpec{Arch: arch, DSAE: 20, K: 5}, p.m.Backend, 6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range clt.Layers { // biases that leave some latents active
+			s.Params["b_enc"] = tensors.FromFlatDataAndDimensions(randFloats(rand.New(rand.NewPCG(1, 2)), 20, 0.1), 20)
+		}
+		set := hooks.New()
+		if err := ReplaceCLT(set, c, clt); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for l := range c.NLayers {
+			names = append(names, clt.Layers[l].Config.Site.Hook, hooks.MLPOut(l))
+		}
+		toks := [][]int{{1, 5, 9, 13, 2, 7}}
+		tt, _ := model.Tokens(toks)
+		out, err := p.m.Run(tt, set.Cache(names...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		P := len(toks[0])
+		lat := make([][]float32, c.NLayers)
+		active := 0
+		for l := range c.NLayers {
+			x := out.Cache.MustGet(clt.Layers[l].Config.Site.Hook)
+			f, err := clt.Layers[l].Encode(tensors.FromFlatDataAndDimensions(tensors.MustCopyFlatData[float32](x), P, c.DModel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lat[l] = tensors.MustCopyFlatData[float32](f)
+			for _, v := range lat[l] {
+				if v != 0 {
+					active++
+				}
+			}
+		}
+		if active < 5 {
+			t.Fatalf("%s: only %d latents active", arch, active)
+		}
+		for m := range c.NLayers {
+			want := clt.Reconstruct(m, lat, P)
+			got := tensors.MustCopyFlatData[float32](out.Cache.MustGet(hooks.MLPOut(m)))
+			var worst, scale float64
+			for i := range want {
+				worst = math.Max(worst, math.Abs(float64(want[i]-got[i])))
+				scale = math.Max(scale, math.Abs(float64(want[i])))
+			}
+			// Sums of at most F*(m+1) products of terms up to the largest output.
+			if tol := 4 * float64(20*(m+1)+c.DModel) * eps32 * (1 + scale); worst > tol {
+				t.Errorf("%s layer %d: replaced output differs from the host reconstruction by %g (tolerance %g)", arch, m, worst, tol)
+			}
 		}
 	}
 }
