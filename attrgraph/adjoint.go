@@ -2,6 +2,7 @@ package attrgraph
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -222,19 +223,22 @@ func (a *adjoint) backward(top int, split bool, tl, tp, tv *graph.Node) *graph.N
 			grad = pullback("ln_final", grad)
 		}
 	}
+	for l := range L {
+		featParts[l] = zeros(len(a.byL[l]))
+	}
 	for k := L - 1; k >= 0; k-- {
-		nk := len(a.byL[k])
 		if top < L && k >= top { // nothing has reached this layer's output yet
-			featParts[k], errParts[k] = zeros(nk), zeros(P)
+			errParts[k] = zeros(P)
 			if k > top {
 				continue
 			}
 		} else {
-			if nk > 0 {
-				pos, vecs := a.decoderVecs(k)
-				featParts[k] = read(grad, pos, vecs)
-			} else {
-				featParts[k] = zeros(0)
+			// Every layer whose latents write to this layer's output reads the gradient here.
+			for l := 0; l <= k; l++ {
+				if len(a.byL[l]) > 0 && slices.Contains(r.writes(l), k) {
+					pos, vecs := a.decoderVecs(l, k)
+					featParts[l] = graph.Add(featParts[l], read(grad, pos, vecs))
+				}
 			}
 			errParts[k] = readAll(grad, r.errs[k])
 		}
@@ -273,15 +277,14 @@ func (a *adjoint) backward(top int, split bool, tl, tp, tv *graph.Node) *graph.N
 	return graph.Concatenate(keep, 1) // [B, nSrc]
 }
 
-// decoderVecs returns the positions and the vectors a_f W_dec[f] [n, D] of layer k's active
-// features, in feature order.
-func (a *adjoint) decoderVecs(k int) ([]int32, []float32) {
-	s := a.r.ts[k]
+// decoderVecs returns the positions and the vectors a_f W_dec[f] [n, D] that layer l's active
+// features write to layer k's output, in feature order.
+func (a *adjoint) decoderVecs(l, k int) ([]int32, []float32) {
 	D := a.r.cfg.DModel
-	dec := s.Flat("W_dec") // [F, D]
-	pos := make([]int32, len(a.byL[k]))
-	vecs := make([]float32, 0, len(a.byL[k])*D)
-	for i, fi := range a.byL[k] {
+	dec := a.r.decoders(l, k) // [F, D]
+	pos := make([]int32, len(a.byL[l]))
+	vecs := make([]float32, 0, len(a.byL[l])*D)
+	for i, fi := range a.byL[l] {
 		f := a.feats[fi]
 		pos[i] = int32(f.Pos)
 		for _, x := range dec[f.Index*D : (f.Index+1)*D] {

@@ -252,31 +252,39 @@ func byLayer(ivs []Intervention) map[int][]Intervention {
 }
 
 // addFixedDeltas adds each intervention's change computed from the prompt's activations,
-// (a' - a) W_dec[j] at its position, to its layer's MLP output.
+// (a' - a) W_dec[j] at its position, to the output of every layer its latent writes to.
 func (r *Replacement) addFixedDeltas(set *hooks.Set, ivs []Intervention) {
 	D := r.cfg.DModel
-	for l, group := range byLayer(ivs) {
-		s := r.ts[l]
-		F := s.Config.DSAE
-		dec := s.Flat("W_dec")
-		delta := make([]float32, r.P*D)
-		for _, iv := range group {
-			a := float64(r.lat[l][iv.Pos*F+iv.Feature])
-			da := iv.apply(a) - a
+	delta := map[int][]float32{} // by written layer: [P*D]
+	for _, iv := range ivs {
+		F := r.ts[iv.Layer].Config.DSAE
+		a := float64(r.lat[iv.Layer][iv.Pos*F+iv.Feature])
+		da := iv.apply(a) - a
+		for _, m := range r.writes(iv.Layer) {
+			if delta[m] == nil {
+				delta[m] = make([]float32, r.P*D)
+			}
+			dec := r.decoders(iv.Layer, m)[iv.Feature*D : (iv.Feature+1)*D]
 			for d := range D {
-				delta[iv.Pos*D+d] += float32(da * float64(dec[iv.Feature*D+d]))
+				delta[m][iv.Pos*D+d] += float32(da * float64(dec[d]))
 			}
 		}
-		set.Add(hooks.MLPOut(l), tensors.FromFlatDataAndDimensions(delta, 1, r.P, D))
+	}
+	for m, v := range delta {
+		set.Add(hooks.MLPOut(m), tensors.FromFlatDataAndDimensions(v, 1, r.P, D))
 	}
 }
 
-// addDeltas adds, at each intervened layer's MLP output, the change of its interventions
-// computed from the latents the transcoder reads in this run: with f the latents [P, F],
-// new = alpha*f + beta on the intervened entries, so the change is
-// ((alpha-1)*f + beta) W_dec, with alpha-1 and beta [P, F] fed as inputs (zero elsewhere).
+// addDeltas adds the interventions' changes computed from the latents the transcoders read in
+// this run. At each intervened layer's input hook, with f the latents [P, F], the change of the
+// latents is df = (alpha-1)*f + beta (new = alpha*f + beta on the intervened entries, alpha-1
+// and beta fed as [P, F] inputs, zero elsewhere); at each written layer m's output, df W_dec
+// (into m) is added.
 func (r *Replacement) addDeltas(set *hooks.Set, ivs []Intervention) {
-	for l, group := range byLayer(ivs) {
+	groups := byLayer(ivs)
+	df := map[int]*graph.Node{} // by intervened layer, set while a graph is built
+	into := map[int][]int{}     // written layer -> intervened layers writing to it
+	for l, group := range groups {
 		s := r.ts[l]
 		c := s.Config
 		F := c.DSAE
@@ -292,20 +300,34 @@ func (r *Replacement) addDeltas(set *hooks.Set, ivs []Intervention) {
 				beta[k] = float32(iv.Value)
 			}
 		}
-		in, out := c.Site.Hook, c.TargetSite().Hook
-		var x *graph.Node
-		set.Func(in, "attrgraph-intervene-input/"+in, func(a *graph.Node, _ []*graph.Node) *graph.Node { x = a; return a })
-		key := fmt.Sprintf("attrgraph-intervene/%s/k%d/bdec%v/%s->%s", c.Arch, c.K, c.ApplyBDecToInput, in, out)
+		in := c.Site.Hook
+		key := fmt.Sprintf("attrgraph-intervene-latents/%s/k%d/bdec%v/%s", c.Arch, c.K, c.ApplyBDecToInput, in)
 		inputs := append(s.Tensors(), tensors.FromFlatDataAndDimensions(am1, r.P, F), tensors.FromFlatDataAndDimensions(beta, r.P, F))
-		set.Func(out, key, func(y *graph.Node, p []*graph.Node) *graph.Node {
+		set.Func(in, key, func(x *graph.Node, p []*graph.Node) *graph.Node {
 			n := len(p)
-			nodes := sae.NodesFrom(c, p[:n-2])
-			rows := graph.Reshape(x, -1, c.DIn)                                     // [P, DIn] (batch 1)
-			f := sae.EncodeGraph(c, nodes, rows)                                    // [P, F]
-			df := graph.Add(graph.Mul(p[n-2], f), p[n-1])                           // [P, F]
-			delta := graph.DotGeneral(df, []int{1}, nil, nodes.WDec, []int{0}, nil) // [P, DOut]
-			return graph.Add(y, graph.Reshape(delta, y.Shape().Dimensions...))
+			f := sae.EncodeGraph(c, sae.NodesFrom(c, p[:n-2]), graph.Reshape(x, -1, c.DIn)) // [P, F] (batch 1)
+			df[l] = graph.Add(graph.Mul(p[n-2], f), p[n-1])                                 // [P, F]
+			return x
 		}, inputs...)
+		for _, m := range r.writes(l) {
+			into[m] = append(into[m], l)
+		}
+	}
+	D := r.cfg.DModel
+	for m, ls := range into {
+		slices.Sort(ls)
+		var decs []*tensors.Tensor
+		for _, l := range ls {
+			decs = append(decs, tensors.FromFlatDataAndDimensions(r.decoders(l, m), r.ts[l].Config.DSAE, D))
+		}
+		set.Func(hooks.MLPOut(m), fmt.Sprintf("attrgraph-intervene-write/%d/%v", m, ls), func(y *graph.Node, p []*graph.Node) *graph.Node {
+			out := y
+			for i, l := range ls {
+				delta := graph.DotGeneral(df[l], []int{1}, nil, p[i], []int{0}, nil) // [P, D]
+				out = graph.Add(out, graph.Reshape(delta, y.Shape().Dimensions...))
+			}
+			return out
+		}, decs...)
 	}
 }
 

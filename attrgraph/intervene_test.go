@@ -46,14 +46,11 @@ func capGain(c float64, capped []float32) float64 {
 
 // interventionSetup builds a model, random transcoders (layers 0 and 1; layer 1's with a skip
 // term) and the graph of a prompt.
-func interventionSetup(t *testing.T, name string, seed uint64) (*Replacement, *Graph) {
+func interventionSetup(t *testing.T, name, kind string, seed uint64) (*Replacement, *Graph) {
 	t.Helper()
 	c := testConfigs()[name]
 	m := newTestModel(t, c, seed)
-	r, err := NewReplacement(m, randomTranscoders(t, m, 24, 2, seed+1), testPrompt(c, 6, seed+2))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newTestReplacement(t, m, kind, seed+1, testPrompt(c, 6, seed+2))
 	g, err := r.Graph(Options{MaxLogits: 3, LogitProb: 1, BatchSize: 16})
 	if err != nil {
 		t.Fatal(err)
@@ -89,30 +86,29 @@ func pickInterventions(t *testing.T, r *Replacement, g *Graph, seed uint64, size
 }
 
 // interventionTol bounds the rounding of a measured logit-node change: two forward passes (as
-// TestEdgesAreDirectEffects bounds them, with the node's summed |edges| times the largest
-// relative change), the mean over the vocabulary, and the soft-cap's inversion.
-func interventionTol(r *Replacement, g *Graph, node int, rel float64, before []float32) float64 {
+// TestEdgesAreDirectEffects bounds them), whose terms are the node's edges, the intervened
+// sources' edges again times their relative changes, and the logits; then the mean over the
+// vocabulary and the soft-cap's inversion.
+func interventionTol(r *Replacement, g *Graph, node int, ivs []Intervention, before []float32) float64 {
 	c := r.cfg
 	var l1 float64
 	for j := range g.N {
 		l1 += math.Abs(float64(g.Edge(node, j)))
 	}
+	for _, iv := range ivs {
+		for i, f := range g.Features {
+			if f.Layer == iv.Layer && f.Pos == iv.Pos && f.Index == iv.Feature {
+				a := float64(f.Act)
+				l1 += math.Abs(float64(g.Edge(node, i))) * math.Abs(iv.apply(a)-a) / math.Abs(a)
+			}
+		}
+	}
 	var mx float64
 	for _, v := range before {
 		mx = math.Max(mx, math.Abs(float64(v)))
 	}
-	pass := 2 * float64(c.NLayers+2) * float64(c.DModel+r.P+c.NHeads*c.DHead) * eps32 * (l1*(1+rel) + mx)
+	pass := 2 * float64(c.NLayers+2) * float64(c.DModel+r.P+c.NHeads*c.DHead) * eps32 * (l1 + mx)
 	return (pass + 4*eps32*mx) * capGain(c.OutputSoftcap, r.Logits(r.P-1))
-}
-
-// relChange is the largest |a' - a| / |a| over the interventions.
-func relChange(r *Replacement, ivs []Intervention) float64 {
-	var out float64
-	for _, iv := range ivs {
-		a := float64(r.Latents(iv.Layer, iv.Pos)[iv.Feature])
-		out = math.Max(out, math.Abs(iv.apply(a)-a)/math.Abs(a))
-	}
-	return out
 }
 
 // In Direct mode the logits move by exactly the graph's direct prediction: the intervened
@@ -120,34 +116,35 @@ func relChange(r *Replacement, ivs []Intervention) float64 {
 // forward pass with hooks; the prediction comes from the backward graph's edges.
 func TestDirectInterventionIsTheDirectEdge(t *testing.T) {
 	for name := range testConfigs() {
-		t.Run(name, func(t *testing.T) {
-			r, g := interventionSetup(t, name, 21)
-			ivs := pickInterventions(t, r, g, 21, 3)
-			rep, err := r.Report(g, ivs, []Mode{Direct})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.NoPrediction != "" {
-				t.Fatal(rep.NoPrediction)
-			}
-			before := uncap(r.cfg.OutputSoftcap, r.Logits(r.P-1))
-			rel := relChange(r, ivs)
-			var largest, largestTol float64
-			for i, e := range rep.Logits {
-				got, want := e.Measured[Direct], *e.Direct
-				tol := interventionTol(r, g, g.LogitNode(i), rel, before)
-				t.Logf("logit %d: measured %+.6g, direct %+.6g, |diff|/tol %.3g", i, got, want, math.Abs(got-want)/tol)
-				if d := math.Abs(got - want); d > tol {
-					t.Errorf("logit %d: measured %g, direct prediction %g (|diff| %g > %g)", i, got, want, d, tol)
+		for _, kind := range dictionaries {
+			t.Run(name+"/"+kind, func(t *testing.T) {
+				r, g := interventionSetup(t, name, kind, 21)
+				ivs := pickInterventions(t, r, g, 21, 10)
+				rep, err := r.Report(g, ivs, []Mode{Direct})
+				if err != nil {
+					t.Fatal(err)
 				}
-				if math.Abs(want) > largest {
-					largest, largestTol = math.Abs(want), tol
+				if rep.NoPrediction != "" {
+					t.Fatal(rep.NoPrediction)
 				}
-			}
-			if largest < 100*largestTol {
-				t.Fatalf("largest predicted change %g is within 100x rounding (%g): the test checks nothing", largest, largestTol)
-			}
-		})
+				before := uncap(r.cfg.OutputSoftcap, r.Logits(r.P-1))
+				var largest, largestTol float64
+				for i, e := range rep.Logits {
+					got, want := e.Measured[Direct], *e.Direct
+					tol := interventionTol(r, g, g.LogitNode(i), ivs, before)
+					t.Logf("logit %d: measured %+.6g, direct %+.6g, |diff|/tol %.3g", i, got, want, math.Abs(got-want)/tol)
+					if d := math.Abs(got - want); d > tol {
+						t.Errorf("logit %d: measured %g, direct prediction %g (|diff| %g > %g)", i, got, want, d, tol)
+					}
+					if math.Abs(want) > largest {
+						largest, largestTol = math.Abs(want), tol
+					}
+				}
+				if largest < 100*largestTol {
+					t.Fatalf("largest predicted change %g is within 100x rounding (%g): the test checks nothing", largest, largestTol)
+				}
+			})
+		}
 	}
 }
 
@@ -156,67 +153,68 @@ func TestDirectInterventionIsTheDirectEdge(t *testing.T) {
 // direct edges.
 func TestLinearInterventionFollowsThePaths(t *testing.T) {
 	for name := range testConfigs() {
-		t.Run(name, func(t *testing.T) {
-			r, g := interventionSetup(t, name, 31)
-			crosses := func(res *Intervened) bool {
-				for l := range r.cfg.NLayers {
-					for i, v := range res.Latents[l] {
-						if (v != 0) != (r.lat[l][i] != 0) {
-							return true
+		for _, kind := range dictionaries {
+			t.Run(name+"/"+kind, func(t *testing.T) {
+				r, g := interventionSetup(t, name, kind, 31)
+				crosses := func(res *Intervened) bool {
+					for l := range r.cfg.NLayers {
+						for i, v := range res.Latents[l] {
+							if (v != 0) != (r.lat[l][i] != 0) {
+								return true
+							}
 						}
 					}
+					return false
 				}
-				return false
-			}
-			// A layer-0 feature at the last position, scaled by the largest change under which no
-			// latent crosses its threshold, and whose paths through layer 1 move the logits.
-			var ivs []Intervention
-			var res *Intervened
-			var pred *Prediction
-		search:
-			for _, f := range g.Features {
-				if f.Layer != 0 || f.Pos != r.P-1 {
-					continue
-				}
-				for _, size := range []float64{0.5, 0.2, 0.1, 0.05} {
-					cand := []Intervention{{Layer: 0, Pos: f.Pos, Feature: f.Index, Op: sae.SteerScale, Value: 1 + size}}
-					out, err := r.Intervene(cand, Linear)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if crosses(out) {
+				// A layer-0 feature at the last position, scaled by the largest change under which no
+				// latent crosses its threshold, and whose paths through layer 1 move the logits.
+				var ivs []Intervention
+				var res *Intervened
+				var pred *Prediction
+			search:
+				for _, f := range g.Features {
+					if f.Layer != 0 || f.Pos != r.P-1 {
 						continue
 					}
-					p, err := g.Predict(cand)
-					if err != nil {
-						t.Fatal(err)
-					}
-					before := uncap(r.cfg.OutputSoftcap, r.Logits(r.P-1))
-					for i := range g.Logits {
-						tol := float64(r.cfg.NLayers+1) * interventionTol(r, g, g.LogitNode(i), size, before)
-						if math.Abs(p.Paths[i]-p.Direct[i]) > 10*tol {
-							ivs, res, pred = cand, out, p
-							break search
+					for _, size := range []float64{0.5, 0.2, 0.1, 0.05} {
+						cand := []Intervention{{Layer: 0, Pos: f.Pos, Feature: f.Index, Op: sae.SteerScale, Value: 1 + size}}
+						out, err := r.Intervene(cand, Linear)
+						if err != nil {
+							t.Fatal(err)
 						}
+						if crosses(out) {
+							continue
+						}
+						p, err := g.Predict(cand)
+						if err != nil {
+							t.Fatal(err)
+						}
+						before := uncap(r.cfg.OutputSoftcap, r.Logits(r.P-1))
+						for i := range g.Logits {
+							tol := float64(r.cfg.NLayers+1) * interventionTol(r, g, g.LogitNode(i), cand, before)
+							if math.Abs(p.Paths[i]-p.Direct[i]) > 10*tol {
+								ivs, res, pred = cand, out, p
+								break search
+							}
+						}
+						break
 					}
-					break
 				}
-			}
-			if ivs == nil {
-				t.Fatal("no layer-0 feature at the last position has paths through layer 1 that move a logit beyond 10x rounding without a latent crossing its threshold")
-			}
-			before := uncap(r.cfg.OutputSoftcap, r.Logits(r.P-1))
-			got := demeaned(g, before, res.Logits)
-			rel := relChange(r, ivs)
-			for i := range g.Logits {
-				// The paths chain the rounding of every layer's rows.
-				tol := float64(r.cfg.NLayers+1) * interventionTol(r, g, g.LogitNode(i), rel, before)
-				t.Logf("logit %d: measured %+.6g, paths %+.6g, direct %+.6g, |diff|/tol %.3g", i, got[i], pred.Paths[i], pred.Direct[i], math.Abs(got[i]-pred.Paths[i])/tol)
-				if d := math.Abs(got[i] - pred.Paths[i]); d > tol {
-					t.Errorf("logit %d: measured %g, path prediction %g, direct %g (|diff| %g > %g)", i, got[i], pred.Paths[i], pred.Direct[i], d, tol)
+				if ivs == nil {
+					t.Fatal("no layer-0 feature at the last position has paths through layer 1 that move a logit beyond 10x rounding without a latent crossing its threshold")
 				}
-			}
-		})
+				before := uncap(r.cfg.OutputSoftcap, r.Logits(r.P-1))
+				got := demeaned(g, before, res.Logits)
+				for i := range g.Logits {
+					// The paths chain the rounding of every layer's rows.
+					tol := float64(r.cfg.NLayers+1) * interventionTol(r, g, g.LogitNode(i), ivs, before)
+					t.Logf("logit %d: measured %+.6g, paths %+.6g, direct %+.6g, |diff|/tol %.3g", i, got[i], pred.Paths[i], pred.Direct[i], math.Abs(got[i]-pred.Paths[i])/tol)
+					if d := math.Abs(got[i] - pred.Paths[i]); d > tol {
+						t.Errorf("logit %d: measured %g, path prediction %g, direct %g (|diff| %g > %g)", i, got[i], pred.Paths[i], pred.Direct[i], d, tol)
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -224,7 +222,7 @@ func TestLinearInterventionFollowsThePaths(t *testing.T) {
 // held it is Steer with the clean patterns replaced. An identity intervention changes nothing in
 // any mode.
 func TestInterventionModesAgainstSteer(t *testing.T) {
-	r, _ := interventionSetup(t, "llama-gqa", 41)
+	r, _ := interventionSetup(t, "llama-gqa", "per-layer", 41)
 	s := r.ts[0]
 	F := s.Config.DSAE
 	// The layer-0 latent active at the most positions.
@@ -298,7 +296,7 @@ func TestInterventionModesAgainstSteer(t *testing.T) {
 }
 
 func TestInterventionErrors(t *testing.T) {
-	r, g := interventionSetup(t, "gpt2", 51)
+	r, g := interventionSetup(t, "gpt2", "per-layer", 51)
 	F := r.ts[0].Config.DSAE
 	cases := []struct {
 		iv   Intervention

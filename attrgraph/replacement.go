@@ -21,7 +21,8 @@ type Replacement struct {
 	cfg    model.Config
 	Tokens []int
 	P      int
-	ts     map[int]*sae.SAE // at most one transcoder per layer; a layer without one is all error
+	ts     map[int]*sae.SAE // at most one transcoder per layer (a CLT's encoders); a layer without one is all error
+	clt    *transcoder.CLT  // the cross-layer transcoder, or nil for per-layer transcoders
 
 	cache  *hooks.Cache
 	logits []float32   // [P, V]
@@ -35,6 +36,37 @@ type Replacement struct {
 // and reconstruct its hook_mlp_out). A layer without a transcoder keeps its whole MLP output as
 // its error nodes.
 func NewReplacement(m *model.Model, ts []*sae.SAE, tokens []int) (*Replacement, error) {
+	if len(ts) == 0 {
+		return nil, errors.New("attrgraph: no transcoders")
+	}
+	bl := map[int]*sae.SAE{}
+	for _, s := range ts {
+		if err := transcoder.Check(m.Config, s); err != nil {
+			return nil, fmt.Errorf("attrgraph: %w", err)
+		}
+		l := transcoder.Layer(s)
+		if _, dup := bl[l]; dup {
+			return nil, fmt.Errorf("attrgraph: two transcoders for layer %d", l)
+		}
+		bl[l] = s
+	}
+	return newReplacement(m, bl, nil, tokens)
+}
+
+// NewReplacementCLT is NewReplacement over a cross-layer transcoder: layer m's error node is its
+// MLP output minus the CLT's reconstruction from the latents of every layer <= m.
+func NewReplacementCLT(m *model.Model, clt *transcoder.CLT, tokens []int) (*Replacement, error) {
+	if err := transcoder.CheckCLT(m.Config, clt); err != nil {
+		return nil, fmt.Errorf("attrgraph: %w", err)
+	}
+	bl := map[int]*sae.SAE{}
+	for l, s := range clt.Layers {
+		bl[l] = s
+	}
+	return newReplacement(m, bl, clt, tokens)
+}
+
+func newReplacement(m *model.Model, bl map[int]*sae.SAE, clt *transcoder.CLT, tokens []int) (*Replacement, error) {
 	c := m.Config
 	if !c.HasMLP() {
 		return nil, errors.New("attrgraph: the model has no MLPs to replace (attention-only)")
@@ -42,23 +74,11 @@ func NewReplacement(m *model.Model, ts []*sae.SAE, tokens []int) (*Replacement, 
 	if len(tokens) == 0 {
 		return nil, errors.New("attrgraph: empty prompt")
 	}
-	if len(ts) == 0 {
-		return nil, errors.New("attrgraph: no transcoders")
-	}
-	bl := map[int]*sae.SAE{}
-	for _, s := range ts {
-		if err := transcoder.Check(c, s); err != nil {
-			return nil, fmt.Errorf("attrgraph: %w", err)
-		}
-		l := transcoder.Layer(s)
-		if _, dup := bl[l]; dup {
-			return nil, fmt.Errorf("attrgraph: two transcoders for layer %d", l)
-		}
+	for l, s := range bl {
 		if in, out := s.Config.Site.Hook, s.Config.TargetSite().Hook; in != transcoder.InputHook(c, l) || out != transcoder.TargetHook(l) {
 			return nil, fmt.Errorf("attrgraph: the layer %d transcoder maps %s -> %s; an attribution graph needs %s -> %s",
 				l, in, out, transcoder.InputHook(c, l), transcoder.TargetHook(l))
 		}
-		bl[l] = s
 	}
 	tt, err := model.Tokens([][]int{tokens})
 	if err != nil {
@@ -72,7 +92,7 @@ func NewReplacement(m *model.Model, ts []*sae.SAE, tokens []int) (*Replacement, 
 		return nil, err
 	}
 	P := len(tokens)
-	r := &Replacement{m: m, cfg: c, Tokens: slices.Clone(tokens), P: P, ts: bl, cache: out.Cache,
+	r := &Replacement{m: m, cfg: c, Tokens: slices.Clone(tokens), P: P, ts: bl, clt: clt, cache: out.Cache,
 		logits: tensors.MustCopyFlatData[float32](out.Logits), lat: make([][]float32, c.NLayers), errs: make([][]float32, c.NLayers)}
 	r.embed = r.act(hooks.Embed)
 	if c.PositionalEmbeddings {
@@ -80,31 +100,66 @@ func NewReplacement(m *model.Model, ts []*sae.SAE, tokens []int) (*Replacement, 
 			r.embed[i] += v
 		}
 	}
-	for l := range c.NLayers {
-		y := r.act(hooks.MLPOut(l))
-		s, ok := bl[l]
-		if !ok {
-			r.errs[l] = y
-			continue
-		}
+	for l, s := range bl {
 		xt := tensors.FromFlatDataAndDimensions(r.act(s.Config.Site.Hook), P, s.Config.DIn)
 		f, err := s.Encode(xt)
 		if err != nil {
 			return nil, fmt.Errorf("attrgraph: layer %d transcoder: %w", l, err)
 		}
-		recon, err := s.Decode(f, xt)
-		if err != nil {
-			return nil, fmt.Errorf("attrgraph: layer %d transcoder: %w", l, err)
-		}
 		r.lat[l] = tensors.MustCopyFlatData[float32](f)
-		rc := tensors.MustCopyFlatData[float32](recon)
-		for i := range y {
+	}
+	for l := range c.NLayers {
+		y := r.act(hooks.MLPOut(l))
+		var rc []float32
+		switch s, ok := bl[l]; {
+		case clt != nil:
+			rc = clt.Reconstruct(l, r.lat, P)
+		case ok:
+			xt := tensors.FromFlatDataAndDimensions(r.act(s.Config.Site.Hook), P, s.Config.DIn)
+			recon, err := s.Decode(tensors.FromFlatDataAndDimensions(slices.Clone(r.lat[l]), P, s.Config.DSAE), xt)
+			if err != nil {
+				return nil, fmt.Errorf("attrgraph: layer %d transcoder: %w", l, err)
+			}
+			rc = tensors.MustCopyFlatData[float32](recon)
+		}
+		for i := range rc {
 			y[i] -= rc[i]
 		}
 		r.errs[l] = y
 	}
 	return r, nil
 }
+
+// decoders returns the decoder vectors of layer l's latents into layer m's output, [F, D], or
+// nil when they write nothing there (a per-layer transcoder writes only its own layer).
+func (r *Replacement) decoders(l, m int) []float32 {
+	if r.clt != nil {
+		if m < l {
+			return nil
+		}
+		return r.clt.DecoderInto(l, m)
+	}
+	s, ok := r.ts[l]
+	if !ok || m != l {
+		return nil
+	}
+	return s.Flat("W_dec")
+}
+
+// writes lists the layers whose outputs layer l's latents write to.
+func (r *Replacement) writes(l int) []int {
+	if r.clt == nil {
+		return []int{l}
+	}
+	var out []int
+	for m := l; m < r.cfg.NLayers; m++ {
+		out = append(out, m)
+	}
+	return out
+}
+
+// CLT returns the cross-layer transcoder (nil for per-layer transcoders).
+func (r *Replacement) CLT() *transcoder.CLT { return r.clt }
 
 // act returns a host copy of the cached activation name (row 0).
 func (r *Replacement) act(name string) []float32 {
@@ -186,7 +241,11 @@ func (r *Replacement) Freeze(set *hooks.Set) {
 // output is held at its value on the prompt); with frozen, attention patterns and norm scales are
 // held at the prompt's values (Freeze). On the prompt itself it reproduces the model's logits.
 func (r *Replacement) Hooks(set *hooks.Set, frozen bool) error {
-	if err := transcoder.Replace(set, r.cfg, r.transcoders(), false); err != nil {
+	if r.clt != nil {
+		if err := transcoder.ReplaceCLT(set, r.cfg, r.clt); err != nil {
+			return err
+		}
+	} else if err := transcoder.Replace(set, r.cfg, r.transcoders(), false); err != nil {
 		return err
 	}
 	D := r.cfg.DModel
