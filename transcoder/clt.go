@@ -438,3 +438,16 @@ func floats(t *tensors.Tensor) ([]float32, error) {
 	}
 	return tensors.MustCopyFlatData[float32](t), nil
 }
+
+// CLTModelName returns the model_name a CLT folder's config.yaml records ("" when none).
+func CLTModelName(dir string) string {
+	data, err := os.ReadFile(filepath.Join(dir, CLTConfigFile))
+	if err != nil {
+		return ""
+	}
+	var fc cltFileConfig
+	if yaml.Unmarshal(data, &fc) != nil {
+		return ""
+	}
+	return fc.ModelName
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/interp-dev/interp/model"
 	"github.com/interp-dev/interp/sae"
 	"github.com/interp-dev/interp/tasks"
+	"github.com/interp-dev/interp/transcoder"
 )
 
 func init() {
@@ -192,7 +193,7 @@ func addGraphFlags(fs *flag.FlagSet) graphFlags {
 	return graphFlags{
 		modelSpec:   fs.String("model", "", "model directory or built-in name (default: the transcoders' model_name, else "+model.DefaultModel+")"),
 		backend:     fs.String("backend", "", "backend (see interp run -h)"),
-		tcs:         fs.String("transcoders", "", "transcoder folders (comma-separated; a folder of L<layer> folders loads them all)"),
+		tcs:         fs.String("transcoders", "", "transcoder folders (comma-separated; a folder of L<layer> folders loads them all), or one cross-layer transcoder folder"),
 		prompt:      addOnePromptFlags(fs, ""),
 		maxLogits:   fs.Int("max-logits", 10, "most logit nodes"),
 		logitProb:   fs.Float64("logit-prob", 0.95, "logit nodes until their probabilities sum to this"),
@@ -224,8 +225,14 @@ func (gf graphFlags) replacement(stderr io.Writer) (*attrgraph.Replacement, []in
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ts, err := loadTranscoders(*gf.tcs, m)
-	if err != nil {
+	var ts []*sae.SAE
+	var clt *transcoder.CLT
+	if transcoder.IsCLTDir(*gf.tcs) {
+		if clt, _, err = transcoder.LoadCLT(*gf.tcs, m.Config, m.Backend); err != nil {
+			return nil, nil, nil, err
+		}
+		ts = clt.Layers
+	} else if ts, err = loadTranscoders(*gf.tcs, m); err != nil {
 		return nil, nil, nil, err
 	}
 	ids, label, pairs, err := gf.prompt.resolve(m, dir, ts)
@@ -238,7 +245,12 @@ func (gf graphFlags) replacement(stderr io.Writer) (*attrgraph.Replacement, []in
 	if len(ids) == 0 {
 		return nil, nil, nil, usagef("empty prompt")
 	}
-	r, err := attrgraph.NewReplacement(m, ts, ids)
+	var r *attrgraph.Replacement
+	if clt != nil {
+		r, err = attrgraph.NewReplacementCLT(m, clt, ids)
+	} else {
+		r, err = attrgraph.NewReplacement(m, ts, ids)
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -72,10 +72,19 @@ func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
 	skipBOS := fs.Bool("skip-bos", true, "leave position 0 out of the training rows")
 	seqBatch := fs.Int("seq-batch", 32, "token rows per model run")
 	bufferRows := fs.Int("buffer-rows", 1<<15, "rows in the shuffling buffer")
-	out := fs.String("out", "", "output directory: one folder L<layer> per transcoder (cfg.json, sae_weights.safetensors)")
+	out := fs.String("out", "", "output directory: one folder L<layer> per transcoder (cfg.json, sae_weights.safetensors); with --clt the CLT's folder")
+	clt := fs.Bool("clt", false, "train one cross-layer transcoder over every layer (--arch relu, jumprelu or topk) in circuit-tracer's layout")
+	tanhScale := fs.Float64("tanh-scale", 1, "--clt --arch jumprelu: c in the sparsity penalty tanh(c * activation * decoder norm)")
 	data := addDataFlags(fs, 0)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *clt {
+		for _, f := range []string{"skip", "resample-every", "input", "target", "layers"} {
+			if flagSet(fs, f) {
+				return usagef("--%s does not apply to --clt (a CLT reads every layer's MLP input and writes every later MLP output)", f)
+			}
+		}
 	}
 	if err := checkOutputs(output{flag: "out", path: *out, dir: true}); err != nil {
 		return err
@@ -93,6 +102,11 @@ func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	if !m.Config.HasMLP() {
 		return usagef("model %s has no MLPs (attention-only): nothing to transcode", *modelSpec)
+	}
+	if *clt {
+		return trainCLT(m, dir, *modelSpec, a, cltFlags{k: *k, expansion: *expansion, dSAE: *dSAE, tokens: *nTokens, batch: *batch,
+			lr: *lr, sparsity: *sparsity, tanhScale: *tanhScale, normalize: *normalize, skipBOS: *skipBOS, seqBatch: *seqBatch,
+			buffer: *bufferRows, out: *out}, data, stdout)
 	}
 	ls, err := parseLayers(*layers, m.Config.NLayers)
 	if err != nil {
@@ -151,6 +165,60 @@ func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// cltFlags are the values of transcoder train that --clt uses.
+type cltFlags struct {
+	k, expansion, dSAE, tokens, batch, seqBatch, buffer int
+	lr, sparsity, tanhScale                           float64
+	normalize, skipBOS                                bool
+	out                                               string
+}
+
+// trainCLT trains and writes one cross-layer transcoder over every layer of m.
+func trainCLT(m *model.Model, dir, modelName string, a sae.Arch, f cltFlags, data dataFlags, stdout io.Writer) error {
+	if a != sae.ReLU && a != sae.JumpReLU && a != sae.TopK {
+		return usagef("--arch %s: a cross-layer transcoder is relu, jumprelu or topk", a)
+	}
+	if f.tanhScale <= 0 {
+		return usagef("--tanh-scale %g: want a positive value", f.tanhScale)
+	}
+	spec := transcoder.CLTSpec{Arch: a, DSAE: f.expansion * m.Config.DModel, K: f.k}
+	if f.dSAE > 0 {
+		spec.DSAE = f.dSAE
+	}
+	if _, err := transcoder.NewCLTConfigs(m.Config, spec); err != nil {
+		return usagef("%v", err)
+	}
+	src, err := data.source(m, dir, "")
+	if err != nil {
+		return err
+	}
+	steps := (f.tokens + f.batch - 1) / f.batch
+	sparsity := f.sparsity
+	if sparsity < 0 {
+		sparsity = 0 // the default of the architecture
+	}
+	bar := progress.New(steps, "CLT")
+	opt := transcoder.CLTTrainOptions{Steps: steps, Batch: f.batch, LR: f.lr, Sparsity: sparsity, TanhScale: f.tanhScale,
+		Normalize: f.normalize, SkipBOS: f.skipBOS, SeqBatch: f.seqBatch, Buffer: f.buffer, Seed: *data.seed,
+		OnStep: func(step int, s transcoder.CLTStepStats) { bar.Add(1, fmt.Sprintf("fvu %.3f l0 %.1f", s.FVU, s.L0)) }}
+	start := time.Now()
+	c, log, err := transcoder.TrainCLT(m, src, spec, opt)
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	if err := transcoder.SaveCLT(c, f.out, sae.Meta{ModelName: modelName, DatasetPath: src.Name()}); err != nil {
+		return err
+	}
+	last := log[len(log)-1]
+	fmt.Fprintf(stdout, "trained %s cross-layer transcoder over %d layers (%d -> %d latents per layer): %d steps x %d rows in %.1fs (%.0f rows/s, backend %s)\n",
+		a, c.NLayers(), c.Config().DIn, c.Config().DSAE, steps, f.batch, secs, float64(steps*f.batch)/secs, m.BackendName)
+	fmt.Fprintf(stdout, "  step %d: fraction of variance unexplained %.4f (all layers), l0 %.2f per layer\n", len(log), last.FVU, last.L0)
+	fmt.Fprintf(stdout, "  wrote %s\n", f.out)
+	return nil
+}
+
 // loadTranscoders reads --transcoders: comma-separated folders, each a transcoder (cfg.json) or
 // a folder of transcoder folders (as train writes).
 func loadTranscoders(spec string, m *model.Model) ([]*sae.SAE, error) {
@@ -191,6 +259,11 @@ func transcoderModel(spec, tcs, backend string, stderr io.Writer) (*model.Model,
 	if spec == "" {
 		spec = model.DefaultModel
 		first := strings.Split(tcs, ",")[0]
+		if name := transcoder.CLTModelName(first); name != "" {
+			if _, _, err := model.LoadAny(name); err == nil {
+				spec = name
+			}
+		}
 		cands, _ := filepath.Glob(filepath.Join(first, "*", sae.CfgFile))
 		cands = append([]string{filepath.Join(first, sae.CfgFile)}, cands...)
 		for _, c := range cands {

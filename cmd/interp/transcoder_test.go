@@ -143,3 +143,45 @@ func TestTranscoderTrainEvalPaths(t *testing.T) {
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "no MLPs")
 }
+
+// TestCLTTrainGraph trains a small cross-layer transcoder on ioi-toy, writes it in
+// circuit-tracer's layout, and builds and intervenes on an attribution graph over it.
+func TestCLTTrainGraph(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "clt")
+	code, stdout, stderr := runCLI(t, "transcoder", "train", "--clt", "--arch", "topk", "--k", "4", "--tokens", "4096", "--batch", "1024",
+		"--expansion", "2", "--seq-batch", "16", "--buffer-rows", "2048", "--out", dir)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "trained topk cross-layer transcoder over 2 layers (64 -> 128 latents per layer): 4 steps")
+	for _, f := range []string{"config.yaml", "W_enc_0.safetensors", "W_enc_1.safetensors", "W_dec_0.safetensors", "W_dec_1.safetensors"} {
+		_, err := os.Stat(filepath.Join(dir, f))
+		require.NoError(t, err, f)
+	}
+	gfile := filepath.Join(t.TempDir(), "g.json")
+	code, stdout, stderr = runCLI(t, "graph", "--transcoders", dir, "--out", gfile)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "replacement score")
+	m := regexp.MustCompile(`L(\d+) feature (\d+) @(\d+) \(act`).FindStringSubmatch(stdout[strings.Index(stdout, "largest feature inputs"):])
+	require.NotNil(t, m, stdout)
+	code, stdout, stderr = runCLI(t, "graph", "intervene", "--transcoders", dir, "--feature", m[1]+":"+m[3]+":"+m[2]+"=0", "--mode", "direct,frozen")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "graph:dir")
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--skip"}, "--skip does not apply to --clt"},
+		{[]string{"--layers", "0"}, "--layers does not apply to --clt"},
+		{[]string{"--arch", "batchtopk"}, "a cross-layer transcoder is relu, jumprelu or topk"},
+		{[]string{"--arch", "jumprelu", "--tanh-scale", "0"}, "--tanh-scale 0"},
+	} {
+		code, _, stderr = runCLI(t, append([]string{"transcoder", "train", "--clt", "--tokens", "1024", "--out", filepath.Join(t.TempDir(), "x")}, tc.args...)...)
+		require.Equal(t, 2, code, tc.args)
+		require.Contains(t, stderr, tc.want)
+	}
+	// A CLT of another model's depth.
+	code, _, stderr = runCLI(t, "graph", "--model", "planted-ioi", "--transcoders", dir, "--tokens", "0,1,2", "--out", gfile)
+	require.NotEqual(t, 0, code)
+	require.NotContains(t, stderr, "goroutine")
+	require.Contains(t, stderr, "n_layers 2, the model has 3 (transcoders from another model?)")
+}
