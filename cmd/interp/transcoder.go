@@ -168,9 +168,9 @@ func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
 // cltFlags are the values of transcoder train that --clt uses.
 type cltFlags struct {
 	k, expansion, dSAE, tokens, batch, seqBatch, buffer int
-	lr, sparsity, tanhScale                           float64
-	normalize, skipBOS                                bool
-	out                                               string
+	lr, sparsity, tanhScale                             float64
+	normalize, skipBOS                                  bool
+	out                                                 string
 }
 
 // trainCLT trains and writes one cross-layer transcoder over every layer of m.
