@@ -22,6 +22,24 @@
 //
 // b_dec is not subtracted from the input (input and output spaces differ).
 //
+// # Cross-layer transcoders (CLT, TrainCLT, SaveCLT, LoadCLT, ReplaceCLT)
+//
+// A CLT (Ameisen et al. 2025) has one encoder per layer, reading that layer's MLP input, and
+// gives each latent of layer l a decoder vector for the MLP output of every layer m >= l:
+//
+//	f_l   = act_l(x_l W_enc_l + b_enc_l)
+//	yhat_m = b_dec_m + sum_{l <= m} f_l W_dec_l[:, m-l]
+//	L     = sum_m ||yhat_m - y_m||^2 + coef * S
+//
+// with S the L1 of f_l ||W_dec_l[f]|| (relu), Anthropic's sum of tanh(c f_l ||W_dec_l[f]||)
+// (jumprelu, the threshold trained through Rajamanoharan et al.'s straight-through estimator),
+// or nothing (topk), ||W_dec_l[f]|| being the norm of all of a latent's decoders. One model run
+// caches every layer's input and output; the step is one graph with autodiff and Adam
+// (clt_train.go; TestCLTLossMatchesPyTorch holds the loss and every gradient to a PyTorch
+// reference). Files are circuit-tracer's: W_enc_{l}.safetensors (W_enc_{l} [F, D], b_enc_{l},
+// b_dec_{l}, threshold_{l}), W_dec_{l}.safetensors (W_dec_{l} [F, L-l, D]) and config.yaml
+// (model_kind cross_layer_transcoder, feature_input_hook, feature_output_hook).
+//
 // # Replacement (Replace, Evaluate)
 //
 // Replace hooks the model so that hook_mlp_out becomes yhat computed from the same run's
