@@ -275,7 +275,7 @@ func (r *Replacement) activeFeatures() []Feature {
 func (r *Replacement) encoderVec(f Feature) []float32 {
 	s := r.ts[f.Layer]
 	F, DIn := s.Config.DSAE, s.Config.DIn
-	enc := s.Flat("W_enc") // [DIn, F]
+	enc := r.flatOf(fmt.Sprintf("%d/W_enc", f.Layer), func() []float32 { return s.Flat("W_enc") }) // [DIn, F]
 	v := make([]float32, DIn)
 	for i := range DIn {
 		v[i] = enc[i*F+f.Index]

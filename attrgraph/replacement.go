@@ -29,6 +29,21 @@ type Replacement struct {
 	lat    [][]float32 // [L][P*F] latents (nil without a transcoder)
 	errs   [][]float32 // [L][P*D] mlp_out - reconstruction
 	embed  []float32   // [P*D] token (+ positional) embedding entering block 0
+
+	flat map[string][]float32 // host copies of dictionary tensors, by "layer/name" (see flatOf)
+}
+
+// flatOf returns a host copy of a dictionary tensor, made once: key names it, get makes it.
+func (r *Replacement) flatOf(key string, get func() []float32) []float32 {
+	if v, ok := r.flat[key]; ok {
+		return v
+	}
+	if r.flat == nil {
+		r.flat = map[string][]float32{}
+	}
+	v := get()
+	r.flat[key] = v
+	return v
 }
 
 // NewReplacement runs m on one prompt (token ids) and encodes each MLP's input with the layer's
@@ -137,13 +152,13 @@ func (r *Replacement) decoders(l, m int) []float32 {
 		if m < l {
 			return nil
 		}
-		return r.clt.DecoderInto(l, m)
+		return r.flatOf(fmt.Sprintf("%d->%d/W_dec", l, m), func() []float32 { return r.clt.DecoderInto(l, m) })
 	}
 	s, ok := r.ts[l]
 	if !ok || m != l {
 		return nil
 	}
-	return s.Flat("W_dec")
+	return r.flatOf(fmt.Sprintf("%d/W_dec", l), func() []float32 { return s.Flat("W_dec") })
 }
 
 // writes lists the layers whose outputs layer l's latents write to.
