@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -46,6 +47,66 @@ type State struct {
 // CheckpointPath is the folder of OutDir's current checkpoint (a model directory that model.Load
 // and `--model` accept).
 func CheckpointPath(outDir string) string { return filepath.Join(outDir, checkpointDir) }
+
+// SnapshotsDir is the folder of a run's snapshots (Config.SnapshotEvery).
+func SnapshotsDir(outDir string) string { return filepath.Join(outDir, "snapshots") }
+
+// Snapshots lists a run's snapshot folders and their steps, in step order.
+func Snapshots(outDir string) (dirs []string, steps []int, err error) {
+	matches, err := filepath.Glob(filepath.Join(SnapshotsDir(outDir), "step-*"))
+	if err != nil {
+		return nil, nil, err
+	}
+	sort.Strings(matches) // zero-padded: lexical order is step order
+	for _, d := range matches {
+		var step int
+		if _, err := fmt.Sscanf(filepath.Base(d), "step-%d", &step); err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(d, "model.safetensors")); err != nil {
+			continue // an interrupted write
+		}
+		dirs, steps = append(dirs, d), append(steps, step)
+	}
+	return dirs, steps, nil
+}
+
+// saveSnapshot writes the current weights to snapshots/step-NNNNNN (with the task's tokenizer),
+// atomically: into a temporary folder, then renamed.
+func saveSnapshot(outDir string, step int, c model.Config, st *adamState, task any) error {
+	w := &model.Weights{Config: c, Tensors: map[string]*tensors.Tensor{}}
+	if t, ok := task.(interface{ Name() string }); ok {
+		w.Config.Task = t.Name()
+	}
+	for i, sp := range model.ParamSpecs(c) {
+		w.Tensors[sp.Name] = st.params[i]
+	}
+	dir := SnapshotsDir(outDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("train: snapshot: %w", err)
+	}
+	tmp, err := os.MkdirTemp(dir, tmpPrefix)
+	if err != nil {
+		return fmt.Errorf("train: snapshot: %w", err)
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	if err := model.Save(w, tmp); err != nil {
+		return fmt.Errorf("train: snapshot: %w", err)
+	}
+	if tw, ok := task.(interface{ WriteTokenizer(dir string) error }); ok {
+		if err := tw.WriteTokenizer(tmp); err != nil {
+			return fmt.Errorf("train: snapshot: tokenizer: %w", err)
+		}
+	}
+	final := filepath.Join(dir, fmt.Sprintf("step-%06d", step))
+	if err := os.RemoveAll(final); err != nil {
+		return fmt.Errorf("train: snapshot: %w", err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("train: snapshot: %w", err)
+	}
+	return nil
+}
 
 func saveCheckpoint(outDir string, c model.Config, st *adamState, state State, task any) error {
 	specs := model.ParamSpecs(c)

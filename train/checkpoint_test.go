@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/stretchr/testify/require"
 
 	"github.com/interp-dev/interp/hooks"
@@ -136,4 +137,42 @@ func TestExtend(t *testing.T) {
 
 	_, err = ReadState(t.TempDir())
 	require.ErrorContains(t, err, "holds no checkpoint to resume")
+}
+
+// Snapshots are kept at step 0, every SnapshotEvery steps and at the end, as loadable model
+// folders; the last holds the run's final weights bit for bit, the first the initial ones, and
+// a resumed run adds the later ones.
+func TestSnapshots(t *testing.T) {
+	task := inductionTask(t, 16, 15)
+	cfg := tinyConfig(10)
+	cfg.CheckpointEvery, cfg.EvalEvery, cfg.SnapshotEvery = 4, 4, 4
+	cfg.OutDir = t.TempDir()
+	init := tinyModel(t, 1)
+	initW := map[string][]float32{}
+	for name, ten := range init.Weights.Tensors {
+		initW[name] = tensors.MustCopyFlatData[float32](ten)
+	}
+	short := cfg
+	short.Steps = 6 // interrupted: the schedule is the 10-step run's
+	short.ScheduleSteps = 10
+	_, err := Run(context.Background(), init, task, short)
+	require.NoError(t, err)
+	_, steps, err := Snapshots(cfg.OutDir)
+	require.NoError(t, err)
+	require.Equal(t, []int{0, 4, 6}, steps)
+	res, err := Run(context.Background(), tinyModel(t, 1), task, cfg)
+	require.NoError(t, err)
+	dirs, steps, err := Snapshots(cfg.OutDir)
+	require.NoError(t, err)
+	require.Equal(t, []int{0, 4, 6, 8, 10}, steps)
+	first, err := model.Load(dirs[0])
+	require.NoError(t, err)
+	for name, want := range initW {
+		require.Equal(t, want, tensors.MustCopyFlatData[float32](first.Tensors[name]), "step 0: %s", name)
+	}
+	last, err := model.Load(dirs[len(dirs)-1])
+	require.NoError(t, err)
+	for name, ten := range res.Weights.Tensors {
+		require.Equal(t, tensors.MustCopyFlatData[float32](ten), tensors.MustCopyFlatData[float32](last.Tensors[name]), "final: %s", name)
+	}
 }

@@ -9,7 +9,7 @@ import (
 // Config is one training run's hyperparameters. The defaults (DefaultConfig) suit the 2-layer
 // attention-only induction model (d_model 64, 8 heads, vocab 64) on repeated random tokens.
 //
-// Every field but OutDir, EvalEvery and CheckpointEvery shapes the trajectory of the weights, so a
+// Every field but OutDir, EvalEvery, CheckpointEvery and SnapshotEvery shapes the trajectory of the weights, so a
 // run resumed from a checkpoint must agree with the checkpoint on all of them (see Run).
 type Config struct {
 	// Steps is the number of optimizer steps.
@@ -48,6 +48,10 @@ type Config struct {
 
 	// CheckpointEvery writes a checkpoint into OutDir every this many steps (0: only at the end).
 	CheckpointEvery int `json:"checkpoint_every"`
+	// SnapshotEvery keeps the model's weights every this many steps, and at step 0 and the end,
+	// in OutDir/snapshots/step-NNNNNN (config.json, model.safetensors, a loadable model folder);
+	// 0: none. Graphs and analyses over training read them (interp graph evolve).
+	SnapshotEvery int `json:"snapshot_every,omitempty"`
 	// EvalEvery logs the progress measures every this many steps (0: only at the end).
 	EvalEvery int `json:"eval_every"`
 	// OutDir receives checkpoints, metrics.jsonl, summary.json and progress.png. Empty: nothing is
@@ -104,6 +108,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train: config: checkpoint_every must be >= 0, got %d", c.CheckpointEvery)
 	case c.EvalEvery < 0:
 		return fmt.Errorf("train: config: eval_every must be >= 0, got %d", c.EvalEvery)
+	case c.SnapshotEvery < 0:
+		return fmt.Errorf("train: config: snapshot_every must be >= 0, got %d", c.SnapshotEvery)
 	}
 	return nil
 }
@@ -134,13 +140,13 @@ func (c Config) Schedule() int {
 }
 
 // trajectoryDiff names the first field that differs between two configs and changes the weights'
-// trajectory (everything but OutDir, EvalEvery and CheckpointEvery), or "" when none does.
+// trajectory (everything but OutDir, EvalEvery, CheckpointEvery and SnapshotEvery), or "" when none does.
 func trajectoryDiff(a, b Config) string {
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
 	t := va.Type()
 	for i := range t.NumField() {
 		switch t.Field(i).Name {
-		case "OutDir", "EvalEvery", "CheckpointEvery":
+		case "OutDir", "EvalEvery", "CheckpointEvery", "SnapshotEvery":
 			continue
 		case "Steps", "ScheduleSteps": // how far to train is free; the schedule is not
 			if a.Schedule() != b.Schedule() {

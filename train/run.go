@@ -114,6 +114,11 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 	bar := progress.New(cfg.Steps-res.ResumedFrom, fmt.Sprintf("train %s", task.Name()))
 	defer bar.Finish()
 	res.Steps = res.ResumedFrom
+	if cfg.OutDir != "" && cfg.SnapshotEvery > 0 && res.ResumedFrom == 0 {
+		if err := saveSnapshot(cfg.OutDir, 0, c, st, task); err != nil {
+			return nil, err
+		}
+	}
 	for s := res.ResumedFrom; s < cfg.Steps; s++ {
 		if err := ctx.Err(); err != nil {
 			return finish(res, st, c, elapsed()), err
@@ -155,6 +160,11 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 				if err := appendMetrics(cfg.OutDir, mt); err != nil {
 					return nil, err
 				}
+			}
+		}
+		if cfg.OutDir != "" && cfg.SnapshotEvery > 0 && every(done, cfg.SnapshotEvery, cfg.Steps) {
+			if err := saveSnapshot(cfg.OutDir, done, c, st, task); err != nil {
+				return nil, err
 			}
 		}
 		if cfg.OutDir != "" && every(done, cfg.CheckpointEvery, cfg.Steps) {

@@ -73,6 +73,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", def.Seed, "seed of the data, evaluation batch and random weights")
 	evalEvery := fs.Int("eval-every", def.EvalEvery, "log progress measures every N steps (the phase change and the plot are read from them)")
 	ckptEvery := fs.Int("checkpoint-every", def.CheckpointEvery, "checkpoint every N steps (0: only at the end)")
+	snapEvery := fs.Int("snapshot-every", 0, "keep the weights every N steps, at step 0 and at the end, in OUT/snapshots/step-NNNNNN (model folders; interp graph evolve reads them)")
 	resume := fs.Bool("resume", false, "extend the run in --out (finished or interrupted) to --steps N steps in all, with its own settings; "+
 		"the learning-rate schedule keeps its length and the extra steps hold the final rate (min-lr x lr)")
 	backend := fs.String("backend", "", "backend: fastcpu, go, xla[:plugin] (default: $GOMLX_BACKEND, else XLA if a PJRT plugin is installed, else fastcpu)")
@@ -94,6 +95,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	cfg := def
 	cfg.Steps, cfg.Batch, cfg.SeqLen, cfg.LR, cfg.WarmupSteps, cfg.MinLR = *steps, *batch, *seqLen, *lr, *warmup, *minLR
 	cfg.WeightDecay, cfg.GradClip, cfg.Seed, cfg.EvalEvery, cfg.CheckpointEvery, cfg.OutDir = *wd, *clip, *seed, *evalEvery, *ckptEvery, *out
+	cfg.SnapshotEvery = *snapEvery
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
 	}
