@@ -32,6 +32,52 @@ type Mark struct {
 
 // Lines writes a line chart of series to path (.png or .svg).
 func Lines(path, title, xlabel, ylabel string, series []Series, marks ...Mark) error {
+	p, err := linePlot(path, Panel{Title: title, XLabel: xlabel, YLabel: ylabel, Series: series, Marks: marks})
+	if err != nil {
+		return err
+	}
+	return save(p, path, 7*vg.Inch, 4.5*vg.Inch)
+}
+
+// Panel is one line chart of a figure of several (LinePanels).
+type Panel struct {
+	Title, XLabel, YLabel string
+	Series                []Series
+	Marks                 []Mark
+}
+
+// LinePanels writes line charts one above the other to path (.png or .svg), each as Lines draws
+// it, 7 x 3.6 inches a panel.
+func LinePanels(path string, panels []Panel) error {
+	if len(panels) == 0 {
+		return fmt.Errorf("plots: %s: no panels", path)
+	}
+	plots := make([][]*plot.Plot, len(panels))
+	for i, pn := range panels {
+		p, err := linePlot(path, pn)
+		if err != nil {
+			return err
+		}
+		plots[i] = []*plot.Plot{p}
+	}
+	w, h := 7*vg.Inch, vg.Length(len(panels))*3.6*vg.Inch
+	c, err := canvas(path, w, h)
+	if err != nil {
+		return err
+	}
+	m := vg.Points(10)
+	dc := draw.Crop(draw.New(c), m, -m, m, -m)
+	tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadY: vg.Points(14)}
+	canvases := plot.Align(plots, tiles, dc)
+	for i := range plots {
+		plots[i][0].Draw(canvases[i][0])
+	}
+	return writeCanvas(c, path)
+}
+
+// linePlot builds one line chart (the plot of Lines).
+func linePlot(path string, pn Panel) (*plot.Plot, error) {
+	title, xlabel, ylabel, series, marks := pn.Title, pn.XLabel, pn.YLabel, pn.Series, pn.Marks
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, xlabel, ylabel
 	p.Add(plotter.NewGrid())
@@ -39,7 +85,7 @@ func Lines(path, title, xlabel, ylabel string, series []Series, marks ...Mark) e
 	entries := 0 // legend rows
 	for i, s := range series {
 		if len(s.X) != len(s.Y) {
-			return fmt.Errorf("plots: %s: series %q has %d x and %d y values", path, s.Name, len(s.X), len(s.Y))
+			return nil, fmt.Errorf("plots: %s: series %q has %d x and %d y values", path, s.Name, len(s.X), len(s.Y))
 		}
 		pts := make(plotter.XYs, 0, len(s.X))
 		for j := range s.X {
@@ -54,7 +100,7 @@ func Lines(path, title, xlabel, ylabel string, series []Series, marks ...Mark) e
 		}
 		l, err := plotter.NewLine(pts)
 		if err != nil {
-			return fmt.Errorf("plots: %s: series %q: %w", path, s.Name, err)
+			return nil, fmt.Errorf("plots: %s: series %q: %w", path, s.Name, err)
 		}
 		l.Color = plotutil.Color(i)
 		l.Dashes = plotutil.Dashes(i / len(plotutil.DefaultColors)) // solid first, then dashed
@@ -71,7 +117,7 @@ func Lines(path, title, xlabel, ylabel string, series []Series, marks ...Mark) e
 	for _, m := range marks {
 		l, err := plotter.NewLine(plotter.XYs{{X: m.X, Y: ymin}, {X: m.X, Y: ymax}})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		l.Color = color.Gray{Y: 90}
 		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
@@ -89,7 +135,7 @@ func Lines(path, title, xlabel, ylabel string, series []Series, marks ...Mark) e
 		p.Y.Min = ymin
 		p.Y.Max = ymax + (ymax-ymin)*frac/(1-frac)
 	}
-	return save(p, path, 7*vg.Inch, 4.5*vg.Inch)
+	return p, nil
 }
 
 // Heatmap writes z [rows][cols] as a heatmap to path (.png or .svg): row 0 at the top, a

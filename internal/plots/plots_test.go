@@ -29,6 +29,12 @@ func TestFigures(t *testing.T) {
 		{"heat.svg", func(p string) error { return Heatmap(p, "scores", z, nil, nil, "pos", "layer") }},
 		{"hist.png", func(p string) error { return Histogram(p, "density", "log10 freq", []float64{-3, -2, -2, -1}, 5) }},
 		{"bars.svg", func(p string) error { return Bars(p, "overlap", "share", []string{"a", "b"}, []float64{0.2, 0.8}) }},
+		{"panels.png", func(p string) error {
+			return LinePanels(p, []Panel{
+				{Title: "inputs", XLabel: "step", YLabel: "edge", Series: []Series{{"a", []float64{0, 1}, []float64{1, 0}}}},
+				{Title: "heads", XLabel: "step", YLabel: "carried", Series: []Series{{"b", []float64{0, 1}, []float64{0, 2}}}},
+			})
+		}},
 	}
 	for _, c := range cases {
 		path := filepath.Join(dir, c.name)
