@@ -25,6 +25,9 @@ func cmdGraph(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "intervene" {
 		return cmdGraphIntervene(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "evolve" {
+		return cmdGraphEvolve(args[1:], stdout, stderr)
+	}
 	fs := newFlags("graph", stderr)
 	gf := addGraphFlags(fs)
 	nodeTh := fs.Float64("node-threshold", 0.8, "pruning: keep the nodes holding this share of the influence")
@@ -235,7 +238,7 @@ func (gf graphFlags) replacement(stderr io.Writer) (*attrgraph.Replacement, []in
 	} else if ts, err = loadTranscoders(*gf.tcs, m); err != nil {
 		return nil, nil, nil, err
 	}
-	ids, label, pairs, err := gf.prompt.resolve(m, dir, ts)
+	ids, label, pairs, err := gf.prompt.resolve(m, dir, ts[0].Config.Meta.DatasetPath)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -279,10 +282,11 @@ func addOnePromptFlags(fs *flag.FlagSet, taskNote string) onePromptFlags {
 }
 
 // resolve returns the prompt's token ids, a token labeller and, for a task's prompt, its pairs.
-func (pf onePromptFlags) resolve(m *model.Model, dir string, ts []*sae.SAE) ([]int, func(int) string, *tasks.Pairs, error) {
+// trainedOn is the dictionaries' dataset_path ("task:NAME" names the default task).
+func (pf onePromptFlags) resolve(m *model.Model, dir, trainedOn string) ([]int, func(int) string, *tasks.Pairs, error) {
 	task := *pf.task
 	if task == "" {
-		if t, ok := strings.CutPrefix(ts[0].Config.Meta.DatasetPath, "task:"); ok {
+		if t, ok := strings.CutPrefix(trainedOn, "task:"); ok {
 			task = t
 		}
 	}

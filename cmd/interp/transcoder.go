@@ -410,7 +410,7 @@ func cmdTranscoderPaths(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ids, label, pairs, err := pf.resolve(m, dir, ts)
+	ids, label, pairs, err := pf.resolve(m, dir, ts[0].Config.Meta.DatasetPath)
 	if err != nil {
 		return err
 	}

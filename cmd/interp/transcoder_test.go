@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"os"
@@ -184,4 +185,50 @@ func TestCLTTrainGraph(t *testing.T) {
 	require.NotEqual(t, 0, code)
 	require.NotContains(t, stderr, "goroutine")
 	require.Contains(t, stderr, "n_layers 2, the model has 3 (transcoders from another model?)")
+}
+
+// TestGraphEvolve trains a toy IOI model briefly with snapshots and follows the graph of one
+// prompt across them, with per-layer transcoders and with a CLT; dictionaries are kept beside the
+// snapshots and reused by a second run.
+func TestGraphEvolve(t *testing.T) {
+	run := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := runCLI(t, "train", "--task", "ioi", "--model-config", "../../docs/models/ioi-toy.json", "--steps", "20",
+		"--batch", "16", "--eval-every", "10", "--snapshot-every", "10", "--out", run)
+	require.Equal(t, 0, code, stderr)
+	for _, clt := range []bool{false, true} {
+		dir := t.TempDir()
+		args := []string{"graph", "evolve", "--run", run, "--dict-tokens", "2048", "--dict-batch", "1024", "--expansion", "2",
+			"--out", filepath.Join(dir, "e.json"), "--plot", filepath.Join(dir, "e.png")}
+		if clt {
+			args = append(args, "--clt", "--arch", "topk", "--k", "8")
+		}
+		code, stdout, stderr := runCLI(t, args...)
+		require.Equal(t, 0, code, stderr)
+		require.Contains(t, stdout, "over 3 snapshots")
+		var doc struct {
+			Target int               `json:"target"`
+			Frames []attrgraph.Frame `json:"frames"`
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, "e.json"))
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(raw, &doc))
+		require.Len(t, doc.Frames, 3)
+		for i, f := range doc.Frames {
+			require.Equal(t, []int{0, 10, 20}[i], f.Step)
+			require.Equal(t, doc.Target, f.Logit.Token, "every frame attributes the same logit")
+			require.NotEmpty(t, f.Inputs)
+			require.Len(t, f.Heads, 2)
+		}
+		png, err := os.ReadFile(filepath.Join(dir, "e.png"))
+		require.NoError(t, err)
+		require.True(t, bytes.HasPrefix(png, []byte("\x89PNG")))
+	}
+	_, err := os.Stat(filepath.Join(run, "snapshots", "step-000010", "transcoders", "L1", "cfg.json"))
+	require.NoError(t, err, "per-layer transcoders kept beside the snapshot")
+	_, err = os.Stat(filepath.Join(run, "snapshots", "step-000010", "clt", "config.yaml"))
+	require.NoError(t, err, "the CLT kept beside the snapshot")
+
+	code, _, stderr = runCLI(t, "graph", "evolve", "--run", t.TempDir(), "--out", filepath.Join(t.TempDir(), "e.json"))
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "no snapshots")
 }
