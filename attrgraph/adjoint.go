@@ -281,13 +281,12 @@ func (a *adjoint) backward(top int, split bool, tl, tp, tv *graph.Node) *graph.N
 // features write to layer k's output, in feature order.
 func (a *adjoint) decoderVecs(l, k int) ([]int32, []float32) {
 	D := a.r.cfg.DModel
-	dec := a.r.decoders(l, k) // [F, D]
 	pos := make([]int32, len(a.byL[l]))
 	vecs := make([]float32, 0, len(a.byL[l])*D)
 	for i, fi := range a.byL[l] {
 		f := a.feats[fi]
 		pos[i] = int32(f.Pos)
-		for _, x := range dec[f.Index*D : (f.Index+1)*D] {
+		for _, x := range a.r.decoderRow(l, f.Index, k) {
 			vecs = append(vecs, f.Act*x)
 		}
 	}

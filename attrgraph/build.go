@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
 	"github.com/interp-dev/interp/internal/progress"
 	"github.com/interp-dev/interp/model"
 	"github.com/interp-dev/interp/sae"
@@ -275,11 +277,12 @@ func (r *Replacement) activeFeatures() []Feature {
 func (r *Replacement) encoderVec(f Feature) []float32 {
 	s := r.ts[f.Layer]
 	F, DIn := s.Config.DSAE, s.Config.DIn
-	enc := r.flatOf(fmt.Sprintf("%d/W_enc", f.Layer), func() []float32 { return s.Flat("W_enc") }) // [DIn, F]
 	v := make([]float32, DIn)
-	for i := range DIn {
-		v[i] = enc[i*F+f.Index]
-	}
+	tensors.MustConstFlatData(s.Params["W_enc"], func(enc []float32) { // [DIn, F]
+		for i := range DIn {
+			v[i] = enc[i*F+f.Index]
+		}
+	})
 	return v
 }
 

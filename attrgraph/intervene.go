@@ -264,7 +264,7 @@ func (r *Replacement) addFixedDeltas(set *hooks.Set, ivs []Intervention) {
 			if delta[m] == nil {
 				delta[m] = make([]float32, r.P*D)
 			}
-			dec := r.decoders(iv.Layer, m)[iv.Feature*D : (iv.Feature+1)*D]
+			dec := r.decoderRow(iv.Layer, iv.Feature, m)
 			for d := range D {
 				delta[m][iv.Pos*D+d] += float32(da * float64(dec[d]))
 			}
@@ -313,12 +313,11 @@ func (r *Replacement) addDeltas(set *hooks.Set, ivs []Intervention) {
 			into[m] = append(into[m], l)
 		}
 	}
-	D := r.cfg.DModel
 	for m, ls := range into {
 		slices.Sort(ls)
 		var decs []*tensors.Tensor
 		for _, l := range ls {
-			decs = append(decs, tensors.FromFlatDataAndDimensions(r.decoders(l, m), r.ts[l].Config.DSAE, D))
+			decs = append(decs, r.decoderTensor(l, m))
 		}
 		set.Func(hooks.MLPOut(m), fmt.Sprintf("attrgraph-intervene-write/%d/%v", m, ls), func(y *graph.Node, p []*graph.Node) *graph.Node {
 			out := y

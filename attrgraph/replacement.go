@@ -29,21 +29,6 @@ type Replacement struct {
 	lat    [][]float32 // [L][P*F] latents (nil without a transcoder)
 	errs   [][]float32 // [L][P*D] mlp_out - reconstruction
 	embed  []float32   // [P*D] token (+ positional) embedding entering block 0
-
-	flat map[string][]float32 // host copies of dictionary tensors, by "layer/name" (see flatOf)
-}
-
-// flatOf returns a host copy of a dictionary tensor, made once: key names it, get makes it.
-func (r *Replacement) flatOf(key string, get func() []float32) []float32 {
-	if v, ok := r.flat[key]; ok {
-		return v
-	}
-	if r.flat == nil {
-		r.flat = map[string][]float32{}
-	}
-	v := get()
-	r.flat[key] = v
-	return v
 }
 
 // NewReplacement runs m on one prompt (token ids) and encodes each MLP's input with the layer's
@@ -145,20 +130,24 @@ func newReplacement(m *model.Model, bl map[int]*sae.SAE, clt *transcoder.CLT, to
 	return r, nil
 }
 
-// decoders returns the decoder vectors of layer l's latents into layer m's output, [F, D], or
-// nil when they write nothing there (a per-layer transcoder writes only its own layer).
-func (r *Replacement) decoders(l, m int) []float32 {
+// decoderRow returns the decoder vector of latent f of layer l into layer m's output ([D]), read
+// from the dictionary's tensor without copying the rest of it.
+func (r *Replacement) decoderRow(l, f, m int) []float32 {
 	if r.clt != nil {
-		if m < l {
-			return nil
-		}
-		return r.flatOf(fmt.Sprintf("%d->%d/W_dec", l, m), func() []float32 { return r.clt.DecoderInto(l, m) })
+		return r.clt.Decoder(l, f, m)
 	}
-	s, ok := r.ts[l]
-	if !ok || m != l {
-		return nil
+	D := r.cfg.DModel
+	var row []float32
+	tensors.MustConstFlatData(r.ts[l].Params["W_dec"], func(dec []float32) { row = slices.Clone(dec[f*D : (f+1)*D]) })
+	return row
+}
+
+// decoderTensor returns the decoders of layer l's latents into layer m's output, [F, D].
+func (r *Replacement) decoderTensor(l, m int) *tensors.Tensor {
+	if r.clt != nil {
+		return tensors.FromFlatDataAndDimensions(r.clt.DecoderInto(l, m), r.clt.Config().DSAE, r.cfg.DModel)
 	}
-	return r.flatOf(fmt.Sprintf("%d/W_dec", l), func() []float32 { return s.Flat("W_dec") })
+	return r.ts[l].Params["W_dec"]
 }
 
 // writes lists the layers whose outputs layer l's latents write to.
