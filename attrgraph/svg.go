@@ -89,26 +89,28 @@ func (f *File) WriteSVG(w io.Writer) error {
 		if l.Weight < 0 {
 			color = "#b2182b"
 		}
-		fmt.Fprintf(w, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="%.2f" stroke-opacity="%.2f"><title>%s → %s: %.4g</title></line>`+"\n",
-			a[0], a[1], b[0], b[1], color, 0.5+4*frac, 0.25+0.75*frac, html.EscapeString(l.Source), html.EscapeString(l.Target), l.Weight)
+		fmt.Fprintf(w, `<line class="link" data-s="%s" data-t="%s" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="%.2f" stroke-opacity="%.2f"><title>%s → %s: %.4g</title></line>`+"\n",
+			html.EscapeString(l.Source), html.EscapeString(l.Target), a[0], a[1], b[0], b[1], color, 0.5+4*frac, 0.25+0.75*frac,
+			html.EscapeString(l.Source), html.EscapeString(l.Target), l.Weight)
 	}
 	for _, n := range f.Nodes {
 		p := xy[n.NodeID]
-		title := html.EscapeString(n.NodeID)
+		id := html.EscapeString(n.NodeID)
+		title := id
 		if n.Clerp != "" {
 			title += " " + html.EscapeString(n.Clerp)
 		}
 		switch n.FeatureType {
 		case "mlp reconstruction error":
-			fmt.Fprintf(w, `<rect x="%.1f" y="%.1f" width="10" height="10" fill="#999"><title>%s</title></rect>`+"\n", p[0]-5, p[1]-5, title)
+			fmt.Fprintf(w, `<rect class="node" data-id="%s" x="%.1f" y="%.1f" width="10" height="10" fill="#999"><title>%s</title></rect>`+"\n", id, p[0]-5, p[1]-5, title)
 		case "embedding", "logit":
 			fill := "#fdd49e"
 			if n.FeatureType == "logit" {
 				fill = "#c7e9c0"
 			}
-			fmt.Fprintf(w, `<rect x="%.1f" y="%.1f" width="16" height="12" rx="3" fill="%s" stroke="#333"><title>%s</title></rect>`+"\n", p[0]-8, p[1]-6, fill, title)
+			fmt.Fprintf(w, `<rect class="node" data-id="%s" x="%.1f" y="%.1f" width="16" height="12" rx="3" fill="%s" stroke="#333"><title>%s</title></rect>`+"\n", id, p[0]-8, p[1]-6, fill, title)
 		default:
-			fmt.Fprintf(w, `<circle cx="%.1f" cy="%.1f" r="6" fill="#6baed6" stroke="#08519c"><title>%s act %.3g</title></circle>`+"\n", p[0], p[1], title, deref(n.Activation))
+			fmt.Fprintf(w, `<circle class="node" data-id="%s" cx="%.1f" cy="%.1f" r="6" fill="#6baed6" stroke="#08519c"><title>%s act %.3g</title></circle>`+"\n", id, p[0], p[1], title, deref(n.Activation))
 		}
 	}
 	_, err := fmt.Fprintln(w, "</svg>")

@@ -34,13 +34,15 @@ func cmdGraph(args []string, stdout, stderr io.Writer) error {
 	edgeTh := fs.Float64("edge-threshold", 0.98, "pruning: keep the edges holding this share of the edge influence")
 	out := fs.String("out", "", "graph file (.json, circuit-tracer's frontend schema)")
 	svg := fs.String("svg", "", "also draw the pruned graph (.svg)")
+	htmlOut := fs.String("html", "", "also write an interactive page of the pruned graph (.html: hover for a node's links, click to pin; self-contained)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *out == "" {
 		return usagef("--out is required (the graph file, .json)")
 	}
-	if err := checkOutputs(output{flag: "out", path: *out, exts: []string{".json"}}, output{flag: "svg", path: *svg, exts: []string{".svg"}}); err != nil {
+	if err := checkOutputs(output{flag: "out", path: *out, exts: []string{".json"}}, output{flag: "svg", path: *svg, exts: []string{".svg"}},
+		output{flag: "html", path: *htmlOut, exts: []string{".html"}}); err != nil {
 		return err
 	}
 	for _, th := range []struct {
@@ -81,6 +83,11 @@ func cmdGraph(args []string, stdout, stderr io.Writer) error {
 	}
 	if *svg != "" {
 		if err := atomicfile.Write(*svg, f.WriteSVG); err != nil {
+			return err
+		}
+	}
+	if *htmlOut != "" {
+		if err := atomicfile.Write(*htmlOut, f.WriteHTML); err != nil {
 			return err
 		}
 	}

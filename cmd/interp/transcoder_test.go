@@ -71,7 +71,8 @@ func TestTranscoderTrainEvalPaths(t *testing.T) {
 
 	// The attribution graph of the task's first prompt, in circuit-tracer's graph-file format.
 	gfile := filepath.Join(t.TempDir(), "g.json")
-	code, stdout, stderr = runCLI(t, "graph", "--transcoders", dir, "--out", gfile, "--svg", filepath.Join(filepath.Dir(gfile), "g.svg"))
+	code, stdout, stderr = runCLI(t, "graph", "--transcoders", dir, "--out", gfile, "--svg", filepath.Join(filepath.Dir(gfile), "g.svg"),
+		"--html", filepath.Join(filepath.Dir(gfile), "g.html"))
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "replacement score")
 	require.Contains(t, stdout, "largest direct inputs")
@@ -90,6 +91,9 @@ func TestTranscoderTrainEvalPaths(t *testing.T) {
 	svg, err := os.ReadFile(filepath.Join(filepath.Dir(gfile), "g.svg"))
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(string(svg), "<svg"))
+	page, err := os.ReadFile(filepath.Join(filepath.Dir(gfile), "g.html"))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(page), "<!DOCTYPE html>"))
 	// Interventions on the feature with the largest direct effect on the top logit.
 	m := regexp.MustCompile(`L(\d+) feature (\d+) @(\d+) \(act`).FindStringSubmatch(stdout[strings.Index(stdout, "largest feature inputs"):])
 	require.NotNil(t, m, stdout)
