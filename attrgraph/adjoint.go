@@ -39,6 +39,50 @@ type adjoint struct {
 	byL   [][]int   // indices into feats per layer
 	nSrc  int       // sources: features, errors (L*P), tokens (P)
 	execs map[[3]int]*graph.Exec
+
+	// shared are the large constants of every backward graph (each layer's W_O and W_V, the
+	// features' decoder vectors), fed as inputs so that the compiled graphs (one per highest layer
+	// and batch size) share them instead of each holding a copy; sharedAt indexes them by key.
+	shared   []*tensors.Tensor
+	sharedAt map[string]int
+}
+
+// share returns the index of the shared input key, making it with make on first use.
+func (a *adjoint) share(key string, make func() *tensors.Tensor) int {
+	if i, ok := a.sharedAt[key]; ok {
+		return i
+	}
+	a.shared = append(a.shared, make())
+	a.sharedAt[key] = len(a.shared) - 1
+	return len(a.shared) - 1
+}
+
+// prepareShared makes every shared input, in a fixed order, before any graph is built: the
+// model's own W_O [H, K, D] and W_V [Hkv, D, K] of each layer, and the decoder vectors a_f W_dec[f]
+// that layer l's active features write into layer k's output, [n, D] (a [1, D] zero row when
+// layer l has none there).
+func (a *adjoint) prepareShared() {
+	if a.sharedAt != nil {
+		return
+	}
+	a.sharedAt = map[string]int{}
+	r, D := a.r, a.r.cfg.DModel
+	for k := range r.cfg.NLayers {
+		at := fmt.Sprintf("blocks.%d.attn.", k)
+		a.share(at+"W_O", func() *tensors.Tensor { return r.m.Weights.Tensors[at+"W_O"] })
+		a.share(at+"W_V", func() *tensors.Tensor { return r.m.Weights.Tensors[at+"W_V"] })
+	}
+	for l := range r.cfg.NLayers {
+		for _, k := range r.writes(l) {
+			a.share(fmt.Sprintf("dec/%d/%d", l, k), func() *tensors.Tensor {
+				_, vecs := a.decoderVecs(l, k)
+				if len(vecs) == 0 {
+					return tensors.FromFlatDataAndDimensions(make([]float32, D), 1, D)
+				}
+				return tensors.FromFlatDataAndDimensions(vecs, len(vecs)/D, D)
+			})
+		}
+	}
 }
 
 func newAdjoint(r *Replacement, feats []Feature) *adjoint {
@@ -83,12 +127,15 @@ func (a *adjoint) headRows(layer, pos int, vec []float32) ([]float32, error) {
 // run executes (compiling once per highest layer, batch size and split) the backward pass.
 func (a *adjoint) run(top int, split bool, tl, tp []int32, vecs []float32) ([]float32, error) {
 	B, D := len(tl), a.r.cfg.DModel
+	a.prepareShared()
 	key := [3]int{top, B, map[bool]int{false: 0, true: 1}[split]}
 	ex, ok := a.execs[key]
 	if !ok {
 		err := model.Catch(func() {
 			var err error
-			ex, err = graph.NewExec(a.r.m.Backend, func(in []*graph.Node) *graph.Node { return a.backward(top, split, in[0], in[1], in[2]) })
+			ex, err = graph.NewExec(a.r.m.Backend, func(in []*graph.Node) *graph.Node {
+				return a.backward(top, split, in[0], in[1], in[2], in[3:])
+			})
 			if err != nil {
 				panic(err)
 			}
@@ -101,8 +148,11 @@ func (a *adjoint) run(top int, split bool, tl, tp []int32, vecs []float32) ([]fl
 	var out []*tensors.Tensor
 	err := model.Catch(func() {
 		var err error
-		out, err = ex.Exec(tensors.FromFlatDataAndDimensions(tl, B), tensors.FromFlatDataAndDimensions(tp, B),
-			tensors.FromFlatDataAndDimensions(vecs, B, D))
+		args := []any{tensors.FromFlatDataAndDimensions(tl, B), tensors.FromFlatDataAndDimensions(tp, B), tensors.FromFlatDataAndDimensions(vecs, B, D)}
+		for _, t := range a.shared {
+			args = append(args, t)
+		}
+		out, err = ex.Exec(args...)
 		if err != nil {
 			panic(err)
 		}
@@ -117,8 +167,9 @@ func (a *adjoint) run(top int, split bool, tl, tp []int32, vecs []float32) ([]fl
 // With split, row 0 is one target and the other rows are its paths by their last head: the
 // attention step sends row 0's gradient through each head (k, h) into row 1 + k*H + h instead
 // of back into row 0 (rows already labelled go through every head and keep their label).
-func (a *adjoint) backward(top int, split bool, tl, tp, tv *graph.Node) *graph.Node {
+func (a *adjoint) backward(top int, split bool, tl, tp, tv *graph.Node, shared []*graph.Node) *graph.Node {
 	r, c := a.r, a.r.cfg
+	sh := func(key string) *graph.Node { return shared[a.sharedAt[key]] }
 	gg := tl.Graph()
 	B, P, D, L := tv.Shape().Dimensions[0], r.P, c.DModel, c.NLayers
 	w := r.m.Weights
@@ -160,7 +211,7 @@ func (a *adjoint) backward(top int, split bool, tl, tp, tv *graph.Node) *graph.N
 	H, Hkv, K := c.NHeads, c.KVHeads(), c.DHead
 	attnT := func(k int, v *graph.Node) *graph.Node {
 		at := fmt.Sprintf("blocks.%d.attn.", k)
-		wO, wV := cst(w.Flat(at+"W_O"), H, K, D), cst(w.Flat(at+"W_V"), Hkv, D, K)
+		wO, wV := sh(at+"W_O"), sh(at+"W_V")                                      // [H, K, D], [Hkv, D, K]
 		pattern := cst(r.act(hooks.Pattern(k)), H, P, P)                          // [H, Pq, Pk]
 		u := graph.DotGeneral(v, []int{2}, nil, wO, []int{2}, nil)                // [B, P, H, K]
 		z := graph.DotGeneral(pattern, []int{1}, []int{0}, u, []int{1}, []int{2}) // [H, Pk, B, K]
@@ -173,7 +224,7 @@ func (a *adjoint) backward(top int, split bool, tl, tp, tv *graph.Node) *graph.N
 	// attnHeads is OV^T of each head separately for one gradient v [1, P, D]: [H, P, D].
 	attnHeads := func(k int, v *graph.Node) *graph.Node {
 		at := fmt.Sprintf("blocks.%d.attn.", k)
-		wO := cst(w.Flat(at+"W_O"), H, K, D)
+		wO := sh(at + "W_O")               // [H, K, D]
 		wVkv, G := w.Flat(at+"W_V"), H/Hkv // [Hkv, D, K]
 		wVh := make([]float32, 0, H*D*K)
 		for h := range H {
@@ -204,10 +255,10 @@ func (a *adjoint) backward(top int, split bool, tl, tp, tv *graph.Node) *graph.N
 		return graph.Add(full, graph.Concatenate(parts, 0))
 	}
 	// read dots g [B, P, D] with the vectors vecs [n, D] written at positions pos: [B, n].
-	read := func(v *graph.Node, pos []int32, vecs []float32) *graph.Node {
+	read := func(v *graph.Node, pos []int32, vecs *graph.Node) *graph.Node {
 		n := len(pos)
 		gathered := graph.Gather(graph.TransposeAllAxes(v, 1, 0, 2), graph.ConstTensor(gg, tensors.FromFlatDataAndDimensions(pos, n, 1))) // [n, B, D]
-		out := graph.DotGeneral(gathered, []int{2}, []int{0}, cst(vecs, n, D), []int{1}, []int{0})                                        // [n, B]
+		out := graph.DotGeneral(gathered, []int{2}, []int{0}, vecs, []int{1}, []int{0})                                                   // [n, B]
 		return graph.Transpose(out, 0, 1)
 	}
 	// readAll dots g with vecs [P, D], one per position: [B, P].
@@ -236,8 +287,8 @@ func (a *adjoint) backward(top int, split bool, tl, tp, tv *graph.Node) *graph.N
 			// Every layer whose latents write to this layer's output reads the gradient here.
 			for l := 0; l <= k; l++ {
 				if len(a.byL[l]) > 0 && slices.Contains(r.writes(l), k) {
-					pos, vecs := a.decoderVecs(l, k)
-					featParts[l] = graph.Add(featParts[l], read(grad, pos, vecs))
+					pos, _ := a.decoderPos(l)
+					featParts[l] = graph.Add(featParts[l], read(grad, pos, sh(fmt.Sprintf("dec/%d/%d", l, k))))
 				}
 			}
 			errParts[k] = readAll(grad, r.errs[k])
@@ -275,6 +326,15 @@ func (a *adjoint) backward(top int, split bool, tl, tp, tv *graph.Node) *graph.N
 		}
 	}
 	return graph.Concatenate(keep, 1) // [B, nSrc]
+}
+
+// decoderPos returns the positions of layer l's active features, in feature order.
+func (a *adjoint) decoderPos(l int) ([]int32, int) {
+	pos := make([]int32, len(a.byL[l]))
+	for i, fi := range a.byL[l] {
+		pos[i] = int32(a.feats[fi].Pos)
+	}
+	return pos, len(pos)
 }
 
 // decoderVecs returns the positions and the vectors a_f W_dec[f] [n, D] that layer l's active
