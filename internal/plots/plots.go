@@ -32,7 +32,7 @@ type Mark struct {
 
 // Lines writes a line chart of series to path (.png or .svg).
 func Lines(path, title, xlabel, ylabel string, series []Series, marks ...Mark) error {
-	p, err := linePlot(path, Panel{Title: title, XLabel: xlabel, YLabel: ylabel, Series: series, Marks: marks})
+	p, err := linePlot(path, Panel{Title: title, XLabel: xlabel, YLabel: ylabel, Series: series, Marks: marks}, 250)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func LinePanels(path string, panels []Panel) error {
 	}
 	plots := make([][]*plot.Plot, len(panels))
 	for i, pn := range panels {
-		p, err := linePlot(path, pn)
+		p, err := linePlot(path, pn, 180)
 		if err != nil {
 			return err
 		}
@@ -75,8 +75,9 @@ func LinePanels(path string, panels []Panel) error {
 	return writeCanvas(c, path)
 }
 
-// linePlot builds one line chart (the plot of Lines).
-func linePlot(path string, pn Panel) (*plot.Plot, error) {
+// linePlot builds one line chart (the plot of Lines); area is the height in points of its
+// plotting area, which sets the headroom the legend needs.
+func linePlot(path string, pn Panel, area float64) (*plot.Plot, error) {
 	title, xlabel, ylabel, series, marks := pn.Title, pn.XLabel, pn.YLabel, pn.Series, pn.Marks
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, xlabel, ylabel
@@ -129,9 +130,9 @@ func linePlot(path string, pn Panel) (*plot.Plot, error) {
 	}
 	p.Legend.Top = true
 	// Headroom above the data for the legend (top right), so it never covers a curve: the legend's
-	// rows take about 14 pt each of the roughly 250 pt plotting area.
+	// rows take about 14 pt each of the plotting area.
 	if n := entries; n > 0 && ymax > ymin {
-		frac := math.Min((float64(n)*14+12)/250, 0.6)
+		frac := math.Min((float64(n)*14+12)/area, 0.7)
 		p.Y.Min = ymin
 		p.Y.Max = ymax + (ymax-ymin)*frac/(1-frac)
 	}
