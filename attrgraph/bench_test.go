@@ -5,12 +5,12 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/interp-dev/interp/hooks"
+	"github.com/interp-dev/interp/internal/memstat"
 	"github.com/interp-dev/interp/model"
 	"github.com/interp-dev/interp/sae"
 	"github.com/interp-dev/interp/transcoder"
@@ -101,21 +101,5 @@ func BenchmarkGraphGPT2Small(b *testing.B) {
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/graph")
 	b.ReportMetric(float64(len(g.Features)), "features")
 	b.ReportMetric(float64(len(g.Logits)), "logits")
-	b.ReportMetric(peakRSSGiB(), "peak-GiB")
-}
-
-func peakRSSGiB() float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-			if err == nil {
-				return float64(kb) / (1 << 20)
-			}
-		}
-	}
-	return -1
+	b.ReportMetric(memstat.PeakRSSGiB(), "peak-GiB")
 }

@@ -15,9 +15,9 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// The graph file passes a JSON Schema written from circuit-tracer's frontend models
-// (testdata/graph.schema.json), and every link names nodes that are in the file.
-func TestGraphFileSchema(t *testing.T) {
+// testGraphFile is the pruned graph file of a random GPT-2-layout model's prompt.
+func testGraphFile(t *testing.T, meta Metadata) (*Graph, *File) {
+	t.Helper()
 	c := testConfigs()["gpt2"]
 	m := newTestModel(t, c, 21)
 	g, err := Build(m, randomTranscoders(t, m, 24, -1, 22), testPrompt(c, 6, 23), Options{})
@@ -28,7 +28,13 @@ func TestGraphFileSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := g.File(p, Metadata{Slug: "test", Scan: "test", Prompt: "p", NodeThreshold: 0.8}, func(t int) string { return fmt.Sprint("t", t) })
+	return g, g.File(p, meta, func(t int) string { return fmt.Sprint("t", t) })
+}
+
+// The graph file passes a JSON Schema written from circuit-tracer's frontend models
+// (testdata/graph.schema.json), and every link names nodes that are in the file.
+func TestGraphFileSchema(t *testing.T) {
+	g, f := testGraphFile(t, Metadata{Slug: "test", Scan: "test", Prompt: "p", NodeThreshold: 0.8})
 	var buf bytes.Buffer
 	if err := f.WriteJSON(&buf); err != nil {
 		t.Fatal(err)
@@ -97,17 +103,7 @@ func TestGraphFileSchema(t *testing.T) {
 // same nodes and links) and the SVG with every node addressable, loads nothing from the network,
 // and its script passes node's syntax check when node is installed.
 func TestGraphHTML(t *testing.T) {
-	c := testConfigs()["gpt2"]
-	m := newTestModel(t, c, 21)
-	g, err := Build(m, randomTranscoders(t, m, 24, -1, 22), testPrompt(c, 6, 23), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := g.Prune(0.8, 0.98)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := g.File(p, Metadata{Slug: "test</script>", Prompt: "a <b> prompt"}, func(t int) string { return fmt.Sprint("t", t) })
+	_, f := testGraphFile(t, Metadata{Slug: "test</script>", Prompt: "a <b> prompt"})
 	var buf bytes.Buffer
 	if err := f.WriteHTML(&buf); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/interp-dev/interp/internal/memstat"
 )
 
 // Family benchmarks for docs/PERFORMANCE.md (issue 14); the PyTorch side is
@@ -30,13 +32,13 @@ func Pythia160mShaped() Config {
 // BenchmarkForwardQwen25HalfB: Qwen2.5-0.5B-shaped random model, batch 4 x pos 128, resid cache.
 func BenchmarkForwardQwen25HalfB(b *testing.B) {
 	benchForward(b, testModel(b, Qwen25HalfBShaped(), 0), 4, 128)
-	b.ReportMetric(peakRSSGiB(), "peak-GiB")
+	b.ReportMetric(memstat.PeakRSSGiB(), "peak-GiB")
 }
 
 // BenchmarkForwardPythia160m: Pythia-160m-shaped random model, batch 4 x pos 128, resid cache.
 func BenchmarkForwardPythia160m(b *testing.B) {
 	benchForward(b, testModel(b, Pythia160mShaped(), 0), 4, 128)
-	b.ReportMetric(peakRSSGiB(), "peak-GiB")
+	b.ReportMetric(memstat.PeakRSSGiB(), "peak-GiB")
 }
 
 // BenchmarkLoadQwen25HalfBBF16 times Load of the Qwen2.5-0.5B-shaped BF16 checkpoint that
@@ -61,5 +63,5 @@ func BenchmarkLoadQwen25HalfBBF16(b *testing.B) {
 		_ = w
 	}
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/load")
-	b.ReportMetric(peakRSSGiB(), "peak-GiB")
+	b.ReportMetric(memstat.PeakRSSGiB(), "peak-GiB")
 }

@@ -2,6 +2,8 @@ package model
 
 import (
 	"testing"
+
+	"github.com/interp-dev/interp/internal/memstat"
 )
 
 // Generation benchmarks for docs/PERFORMANCE.md (issue 20): greedy decoding of 128 tokens from a
@@ -33,7 +35,7 @@ func benchGenerate(b *testing.B, c Config, noCache bool) {
 		}
 	}
 	b.ReportMetric(128*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
-	b.ReportMetric(peakRSSGiB(), "peak-GiB")
+	b.ReportMetric(memstat.PeakRSSGiB(), "peak-GiB")
 }
 
 func BenchmarkGenerateGPT2SmallCached(b *testing.B)   { benchGenerate(b, GPT2Small(), false) }

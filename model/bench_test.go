@@ -3,7 +3,6 @@ package model
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/interp-dev/interp/fastcpu"
 	"github.com/interp-dev/interp/hooks"
+	"github.com/interp-dev/interp/internal/memstat"
 )
 
 // Benchmarks for docs/PERFORMANCE.md; the PyTorch side is bench/torch_forward.py, and
@@ -116,24 +116,7 @@ func BenchmarkBackwardGPT2Small(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*1e3, "ms/fwd+bwd")
-	b.ReportMetric(peakRSSGiB(), "peak-GiB")
-}
-
-// peakRSSGiB reads the process's peak resident set size from /proc (Linux), or -1.
-func peakRSSGiB() float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-			if err == nil {
-				return float64(kb) / (1 << 20)
-			}
-		}
-	}
-	return -1
+	b.ReportMetric(memstat.PeakRSSGiB(), "peak-GiB")
 }
 
 // TestMain prints fastcpu's per-op time table after benchmarks run with INTERP_PROFILE_OPS=1.

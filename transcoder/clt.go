@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -347,7 +348,7 @@ func LoadCLT(dir string, c model.Config, b backends.Backend) (*CLT, sae.Meta, er
 			if !ok {
 				return nil, fmt.Errorf("%s: missing tensor %s", filepath.Base(file), name)
 			}
-			if !sameDims(t.Shape().Dimensions, dims) {
+			if !slices.Equal(t.Shape().Dimensions, dims) {
 				return nil, fmt.Errorf("%s: tensor %s has shape %v, want %v", filepath.Base(file), name, t.Shape().Dimensions, dims)
 			}
 			delete(m, name)
@@ -417,18 +418,6 @@ func LoadCLT(dir string, c model.Config, b backends.Backend) (*CLT, sae.Meta, er
 		return nil, sae.Meta{}, err
 	}
 	return clt, layers[0].Config.Meta, nil
-}
-
-func sameDims(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // floats returns a tensor's values; model.ReadSafetensors gives F16, BF16 and F64 as float32.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -153,11 +154,11 @@ func TestCLTFiles(t *testing.T) {
 		}
 		for l := range c.NLayers {
 			for name, want := range clt.Layers[l].Params {
-				if !equal32(got.Layers[l].Flat(name), tensors.MustCopyFlatData[float32](want)) {
+				if !slices.Equal(got.Layers[l].Flat(name), tensors.MustCopyFlatData[float32](want)) {
 					t.Errorf("%s layer %d %s differs after the round trip", arch, l, name)
 				}
 			}
-			if !equal32(got.Dec[l], clt.Dec[l]) {
+			if !slices.Equal(got.Dec[l], clt.Dec[l]) {
 				t.Errorf("%s layer %d decoders differ after the round trip", arch, l)
 			}
 		}
@@ -234,18 +235,6 @@ func TestCLTFiles(t *testing.T) {
 			ts["W_enc_0"] = tensors.FromFlatDataAndDimensions(make([]float32, 12*7), 12, 7)
 		})
 	}, "W_enc_0 reads 7 values")
-}
-
-func equal32(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Trained on the planted model, a CLT reconstructs both MLP outputs (fraction of variance

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -352,14 +351,9 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%d tokens in %.2fs (%.1f tokens/s, %s, backend %s)\n", generated, secs, rep.TokensPerSec,
 		map[bool]string{true: "no cache", false: "key/value cache"}[*noCache], m.BackendName)
 	if *out != "" {
-		data, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
+		if err := writeJSON(stdout, *out, rep); err != nil {
 			return err
 		}
-		if err := writeFile(*out, append(data, '\n')); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "wrote %s\n", *out)
 	}
 	return nil
 }

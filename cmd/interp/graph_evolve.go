@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -231,14 +230,9 @@ func cmdGraphEvolve(args []string, stdout, stderr io.Writer) error {
 	}
 	doc := map[string]any{"run": *run, "prompt": toks, "tokens": ids, "target": *target, "target_label": label(*target),
 		"dictionary": map[string]any{"clt": *clt, "arch": a, "expansion": *expansion, "tokens": *nTokens}, "frames": frames}
-	data2, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
+	if err := writeJSON(stdout, *out, doc); err != nil {
 		return err
 	}
-	if err := writeFile(*out, append(data2, '\n')); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %s\n", *out)
 	if *plot != "" {
 		xs := make([]float64, len(frames))
 		for i, f := range frames {

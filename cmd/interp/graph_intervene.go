@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -106,14 +105,9 @@ func cmdGraphIntervene(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout)
 	if *out != "" {
-		data, err := json.MarshalIndent(map[string]any{"prompt": toks, "tokens": ids, "report": rep}, "", "  ")
-		if err != nil {
+		if err := writeJSON(stdout, *out, map[string]any{"prompt": toks, "tokens": ids, "report": rep}); err != nil {
 			return err
 		}
-		if err := writeFile(*out, append(data, '\n')); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "wrote %s\n", *out)
 	}
 	return nil
 }

@@ -95,3 +95,16 @@ func cmdHeads(args []string, stdout, stderr io.Writer) error {
 func writeFile(path string, data []byte) error {
 	return atomicfile.WriteBytes(path, data)
 }
+
+// writeJSON writes v as indented JSON to path (atomically) and says so on stdout.
+func writeJSON(stdout io.Writer, path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFile(path, append(data, '\n')); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", path)
+	return nil
+}
