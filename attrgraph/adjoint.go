@@ -287,7 +287,7 @@ func (a *adjoint) backward(top int, split bool, tl, tp, tv *graph.Node, shared [
 			// Every layer whose latents write to this layer's output reads the gradient here.
 			for l := 0; l <= k; l++ {
 				if len(a.byL[l]) > 0 && slices.Contains(r.writes(l), k) {
-					pos, _ := a.decoderPos(l)
+					pos := a.decoderPos(l)
 					featParts[l] = graph.Add(featParts[l], read(grad, pos, sh(fmt.Sprintf("dec/%d/%d", l, k))))
 				}
 			}
@@ -329,12 +329,12 @@ func (a *adjoint) backward(top int, split bool, tl, tp, tv *graph.Node, shared [
 }
 
 // decoderPos returns the positions of layer l's active features, in feature order.
-func (a *adjoint) decoderPos(l int) ([]int32, int) {
+func (a *adjoint) decoderPos(l int) []int32 {
 	pos := make([]int32, len(a.byL[l]))
 	for i, fi := range a.byL[l] {
 		pos[i] = int32(a.feats[fi].Pos)
 	}
-	return pos, len(pos)
+	return pos
 }
 
 // decoderVecs returns the positions and the vectors a_f W_dec[f] [n, D] that layer l's active

@@ -56,6 +56,19 @@
 // in layer order, da_t = sum_s J[t, s] da_s + the intervention's own change, Prediction.Paths);
 // FrozenAttention holds the patterns only (circuit-tracer's default) and Recomputed nothing.
 //
+// # Cross-layer transcoders (NewReplacementCLT)
+//
+// With a CLT (package transcoder) a latent of layer l writes into the MLP output of every layer
+// m >= l, and layer m's error node is its MLP output minus the reconstruction from every earlier
+// layer's latents. The latent is one node; its edge to a target sums its reads at every layer it
+// writes: A[t, s] = sum_{m >= l} a_s W_dec_l[s, m-l] . dv_t/d mlp_out^m[p_s].
+//
+// # Over training (Frame)
+//
+// Frame summarises a graph's top logit so that graphs of one prompt over the snapshots of a run
+// compare although each snapshot has its own dictionaries: the scores, the logit's inputs grouped
+// by token, error node and (layer, position) of features, and what each head carries.
+//
 // # Pruning (Graph.Prune) and scores (Graph.Scores)
 //
 // As circuit-tracer's prune_graph and compute_graph_scores. With Â the adjacency's absolute
@@ -73,5 +86,6 @@
 // (node_id "layer_feature_pos", error "layer_-1_pos", embedding "E_token_pos", logit
 // "(L+1)_token_pos"; feature_type "cross layer transcoder" for every feature, as circuit-tracer
 // writes), links {source, target, weight}. testdata/graph.schema.json is that schema as JSON
-// Schema; the tests validate against it.
+// Schema; the tests validate against it. File.WriteSVG draws the pruned graph and File.WriteHTML
+// makes a self-contained interactive page of it.
 package attrgraph

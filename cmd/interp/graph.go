@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	commands = append(commands, command{"graph", "attribution graph of one prompt over transcoders, in circuit-tracer's graph-file format", cmdGraph})
+	commands = append(commands, command{"graph", "attribution graph of one prompt over transcoders or a CLT, in circuit-tracer's graph-file format (graph intervene: feature interventions; graph evolve: over a run's snapshots)", cmdGraph})
 }
 
 func cmdGraph(args []string, stdout, stderr io.Writer) error {
