@@ -2,6 +2,7 @@ package transcoder
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -348,5 +349,80 @@ func TestReplaceCLT(t *testing.T) {
 				t.Errorf("%s layer %d: replaced output differs from the host reconstruction by %g (tolerance %g)", arch, m, worst, tol)
 			}
 		}
+	}
+}
+
+// A CLT whose latents write only into their own layer is a set of per-layer transcoders:
+// EvaluateCLT gives what Evaluate gives for its layers. With cross-layer decoders the metrics
+// differ, and adding the error back restores the clean loss.
+func TestEvaluateCLT(t *testing.T) {
+	p := newPlanted(t)
+	c := p.m.Config
+	clt, err := NewRandomCLT(c, CLTSpec{Arch: sae.ReLU, DSAE: 16}, p.m.Backend, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	F, D, L := 16, c.DModel, c.NLayers
+	for l, s := range clt.Layers { // encoders and decoders of norm about 1, so latents fire and matter
+		enc := s.Flat("W_enc")
+		for i := range enc {
+			enc[i] *= 10
+		}
+		s.Params["W_enc"] = tensors.FromFlatDataAndDimensions(enc, D, F)
+		for i := range clt.Dec[l] {
+			clt.Dec[l][i] *= 10
+		}
+	}
+	if clt, err = NewCLT(clt.Layers, clt.Dec); err != nil {
+		t.Fatal(err)
+	}
+	own := make([][]float32, L)
+	for l := range L {
+		own[l] = slices.Clone(clt.Dec[l])
+		for f := range F {
+			for j := 1; j < L-l; j++ {
+				clear(own[l][(f*(L-l)+j)*D : (f*(L-l)+j+1)*D])
+			}
+		}
+	}
+	local, err := NewCLT(clt.Layers, own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := EvalOptions{Batches: 2, SeqBatch: 8, SkipBOS: true}
+	want, err := Evaluate(p.m, local.Layers, randomTokens(3, plCtx), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := EvaluateCLT(p.m, local, randomTokens(3, plCtx), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	near := func(what string, a, b float64) {
+		t.Helper()
+		// Two float32 runs of the same arithmetic in different graphs: a few epsilons of the
+		// summed terms (losses of a few nats, FVUs of order 1).
+		if math.Abs(a-b) > 1e-4*(1+math.Abs(b)) {
+			t.Errorf("%s: CLT %g, per-layer %g", what, a, b)
+		}
+	}
+	for l := range L {
+		near(fmt.Sprintf("layer %d FVU", l), got.Layers[l].FVU, want.Layers[l].FVU)
+		near(fmt.Sprintf("layer %d L0", l), got.Layers[l].L0, want.Layers[l].L0)
+		near(fmt.Sprintf("layer %d CE alone", l), got.Layers[l].Alone.CE, want.Layers[l].Alone.CE)
+	}
+	near("CE all replaced", got.All.CE, want.All.CE)
+	near("KL all replaced", got.All.KL, want.All.KL)
+	near("CE zero-ablated", got.All.CEZero, want.All.CEZero)
+
+	full, err := EvaluateCLT(p.m, clt, randomTokens(3, plCtx), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	near("clean CE", full.CEClean, want.CEClean)
+	near("CE with the error term", full.All.CEWithError, full.CEClean)
+	t.Logf("layer 1 FVU %.4f with the decoders from layer 0, %.4f without; L0 %.2f", full.Layers[1].FVU, got.Layers[1].FVU, full.Layers[0].L0)
+	if math.Abs(full.Layers[1].FVU-got.Layers[1].FVU) < 0.05 {
+		t.Errorf("layer 1 FVU %g with cross-layer decoders, %g without: the decoders from layer 0 are not read", full.Layers[1].FVU, got.Layers[1].FVU)
 	}
 }

@@ -76,12 +76,6 @@ func Evaluate(m *model.Model, ts []*sae.SAE, src sae.TokenSource, opt EvalOption
 	if len(ts) == 0 {
 		return nil, errors.New("transcoder: evaluate: no transcoders")
 	}
-	if opt.Batches <= 0 {
-		opt.Batches = 8
-	}
-	if opt.SeqBatch <= 0 {
-		opt.SeqBatch = 8
-	}
 	bl, err := byLayer(m.Config, ts)
 	if err != nil {
 		return nil, err
@@ -91,38 +85,117 @@ func Evaluate(m *model.Model, ts []*sae.SAE, src sae.TokenSource, opt EvalOption
 		layers = append(layers, l)
 	}
 	sort.Ints(layers)
-	ordered := make([]*sae.SAE, len(layers))
-	for i, l := range layers {
-		ordered[i] = bl[l]
+	u := evalUnits{
+		layers: layers,
+		sae:    func(l int) *sae.SAE { return bl[l] },
+		recon: func(l int, cache *hooks.Cache, skipBOS bool) (y, yhat, f []float32, err error) {
+			return reconstructRows(bl[l], cache, skipBOS)
+		},
+		replace: func(set *hooks.Set, group []int, withError bool) error {
+			g := make([]*sae.SAE, len(group))
+			for i, l := range group {
+				g[i] = bl[l]
+			}
+			return Replace(set, m.Config, g, withError)
+		},
 	}
-	// Replacement groups: each transcoder alone, then all together (when there are several).
-	groups := make([][]*sae.SAE, 0, len(ordered)+1)
-	for _, s := range ordered {
-		groups = append(groups, []*sae.SAE{s})
+	return evaluate(m, src, opt, u)
+}
+
+// EvaluateCLT measures a cross-layer transcoder as Evaluate measures per-layer ones: each layer's
+// reconstruction from the latents of every layer up to it (read from the clean run's MLP inputs),
+// and the loss with one layer's MLP replaced (its reconstruction from the same run's latents) and
+// with every MLP replaced at once.
+func EvaluateCLT(m *model.Model, c *CLT, src sae.TokenSource, opt EvalOptions) (*Metrics, error) {
+	if err := CheckCLT(m.Config, c); err != nil {
+		return nil, err
 	}
-	if len(ordered) > 1 {
-		groups = append(groups, ordered)
+	layers := make([]int, c.NLayers())
+	for l := range layers {
+		layers[l] = l
+	}
+	u := evalUnits{
+		layers: layers,
+		sae:    func(l int) *sae.SAE { return c.Layers[l] },
+		recon: func(m int, cache *hooks.Cache, skipBOS bool) (y, yhat, f []float32, err error) {
+			lat := make([][]float32, c.NLayers())
+			var n int
+			for l := 0; l <= m; l++ {
+				s := c.Layers[l]
+				x := rowsOf(cache.MustGet(s.Config.Site.Hook), skipBOS)
+				n = len(x) / s.Config.DIn
+				ft, err := s.Encode(tensors.FromFlatDataAndDimensions(x, n, s.Config.DIn))
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				lat[l] = tensors.MustCopyFlatData[float32](ft)
+			}
+			y = rowsOf(cache.MustGet(c.Layers[m].Config.TargetSite().Hook), skipBOS)
+			return y, c.Reconstruct(m, lat, n), lat[m], nil
+		},
+		replace: func(set *hooks.Set, group []int, withError bool) error {
+			return ReplaceCLTLayers(set, m.Config, c, group, withError)
+		},
+	}
+	return evaluate(m, src, opt, u)
+}
+
+// evalUnits are what evaluate measures: the layers, each layer's dictionary (for its hooks and
+// sizes), the reconstruction of a layer's MLP output from a clean run's cache (targets,
+// reconstructions and latents, as rows), and the hooks that replace a group of layers' MLPs.
+type evalUnits struct {
+	layers  []int
+	sae     func(l int) *sae.SAE
+	recon   func(l int, cache *hooks.Cache, skipBOS bool) (y, yhat, f []float32, err error)
+	replace func(set *hooks.Set, group []int, withError bool) error
+}
+
+func evaluate(m *model.Model, src sae.TokenSource, opt EvalOptions, u evalUnits) (*Metrics, error) {
+	if opt.Batches <= 0 {
+		opt.Batches = 8
+	}
+	if opt.SeqBatch <= 0 {
+		opt.SeqBatch = 8
+	}
+	// Replacement groups: each layer alone, then all together (when there are several).
+	groups := make([][]int, 0, len(u.layers)+1)
+	for _, l := range u.layers {
+		groups = append(groups, []int{l})
+	}
+	if len(u.layers) > 1 {
+		groups = append(groups, u.layers)
 	}
 	type variantSets struct{ rep, repErr, zero *hooks.Set }
 	sets := make([]variantSets, len(groups))
 	for i, g := range groups {
 		v := variantSets{hooks.New(), hooks.New(), hooks.New()}
-		if err := Replace(v.rep, m.Config, g, false); err != nil {
+		if err := u.replace(v.rep, g, false); err != nil {
 			return nil, err
 		}
-		if err := Replace(v.repErr, m.Config, g, true); err != nil {
+		if err := u.replace(v.repErr, g, true); err != nil {
 			return nil, err
 		}
-		ZeroMLPs(v.zero, g)
+		for _, l := range g {
+			v.zero.Zero(u.sae(l).Config.TargetSite().Hook)
+		}
 		sets[i] = v
 	}
 	clean := hooks.New()
-	for _, s := range ordered {
+	for _, l := range u.layers {
+		s := u.sae(l)
 		clean.Cache(s.Config.Site.Hook, s.Config.TargetSite().Hook)
 	}
+	for _, l := range u.layers { // a CLT's reconstruction reads every earlier layer's input
+		for k := 0; k < l; k++ {
+			if s := u.sae(k); s != nil {
+				clean.Cache(s.Config.Site.Hook)
+			}
+		}
+	}
 
-	recon := make([]*reconAccum, len(ordered))
-	for i, s := range ordered {
+	recon := make([]*reconAccum, len(u.layers))
+	for i, l := range u.layers {
+		s := u.sae(l)
 		recon[i] = newReconAccum(s.Config.Out(), s.Config.DSAE)
 	}
 	type sums struct{ ce, ceErr, ceZero, kl, klErr, klZero float64 }
@@ -144,8 +217,12 @@ func Evaluate(m *model.Model, ts []*sae.SAE, src sae.TokenSource, opt EvalOption
 			return nil, err
 		}
 		met.Tokens += len(rows) * len(rows[0])
-		for i, s := range ordered {
-			if err := recon[i].addRun(s, out.Cache, opt.SkipBOS); err != nil {
+		for i, l := range u.layers {
+			y, yhat, f, err := u.recon(l, out.Cache, opt.SkipBOS)
+			if err != nil {
+				return nil, err
+			}
+			if err := recon[i].add(y, yhat, f); err != nil {
 				return nil, err
 			}
 		}
@@ -186,23 +263,21 @@ func Evaluate(m *model.Model, ts []*sae.SAE, src sae.TokenSource, opt EvalOption
 	result := func(i int) Replacement {
 		a := acc[i]
 		r := Replacement{CE: a.ce / float64(nCE), CEWithError: a.ceErr / float64(nCE), CEZero: a.ceZero / float64(nCE),
-			KL: a.kl / float64(nKL), KLWithError: a.klErr / float64(nKL), KLZero: a.klZero / float64(nKL)}
-		for _, s := range groups[i] {
-			r.Layers = append(r.Layers, Layer(s))
-		}
+			KL: a.kl / float64(nKL), KLWithError: a.klErr / float64(nKL), KLZero: a.klZero / float64(nKL), Layers: groups[i]}
 		r.CERecovered = (r.CEZero - r.CE) / (r.CEZero - met.CEClean)
 		r.CERecoveredWithError = (r.CEZero - r.CEWithError) / (r.CEZero - met.CEClean)
 		r.KLScore = 1 - r.KL/r.KLZero
 		return r
 	}
-	for i, s := range ordered {
+	for i, l := range u.layers {
+		s := u.sae(l)
 		lm := recon[i].result()
-		lm.Layer, lm.Input, lm.Target = Layer(s), s.Config.Site.Hook, s.Config.TargetSite().Hook
+		lm.Layer, lm.Input, lm.Target = l, s.Config.Site.Hook, s.Config.TargetSite().Hook
 		lm.Alone = result(i)
 		met.Layers = append(met.Layers, lm)
 		met.Rows = recon[i].rows
 	}
-	if len(ordered) > 1 {
+	if len(u.layers) > 1 {
 		met.All = result(len(groups) - 1)
 	} else {
 		met.All = met.Layers[0].Alone
@@ -221,26 +296,36 @@ func newReconAccum(d, f int) *reconAccum {
 	return &reconAccum{d: d, sumY: make([]float64, d), fires: make([]float64, f)}
 }
 
-// addRun reconstructs the target from the input cached in one clean run.
-func (a *reconAccum) addRun(s *sae.SAE, cache *hooks.Cache, skipBOS bool) error {
+// reconstructRows encodes a transcoder's input cached in one clean run and reconstructs its
+// target: the targets, reconstructions and latents as rows.
+func reconstructRows(s *sae.SAE, cache *hooks.Cache, skipBOS bool) (y, yhat, f []float32, err error) {
 	c := s.Config
 	x := rowsOf(cache.MustGet(c.Site.Hook), skipBOS)
-	y := rowsOf(cache.MustGet(c.TargetSite().Hook), skipBOS)
+	y = rowsOf(cache.MustGet(c.TargetSite().Hook), skipBOS)
 	n := len(x) / c.DIn
+	if n == 0 {
+		return nil, nil, nil, errors.New("transcoder: evaluate: no rows (sequences of length 1 with SkipBOS)")
+	}
+	xt := tensors.FromFlatDataAndDimensions(x, n, c.DIn)
+	ft, err := s.Encode(xt)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	yt, err := s.Decode(ft, xt)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return y, tensors.MustCopyFlatData[float32](yt), tensors.MustCopyFlatData[float32](ft), nil
+}
+
+// add accumulates rows of targets y, reconstructions yhat and latents fv.
+func (a *reconAccum) add(y, yhat, fv []float32) error {
+	d := a.d
+	n := len(y) / d
 	if n == 0 {
 		return errors.New("transcoder: evaluate: no rows (sequences of length 1 with SkipBOS)")
 	}
-	xt := tensors.FromFlatDataAndDimensions(x, n, c.DIn)
-	f, err := s.Encode(xt)
-	if err != nil {
-		return err
-	}
-	yt, err := s.Decode(f, xt)
-	if err != nil {
-		return err
-	}
-	fv, yhat := tensors.MustCopyFlatData[float32](f), tensors.MustCopyFlatData[float32](yt)
-	F, d := c.DSAE, a.d
+	F := len(a.fires)
 	for r := range n {
 		yr, hr := y[r*d:(r+1)*d], yhat[r*d:(r+1)*d]
 		var ss, yy, hh, yh float64

@@ -290,7 +290,7 @@ func cmdTranscoderEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("transcoder eval", stderr)
 	modelSpec := fs.String("model", "", "model directory or built-in name (default: the transcoders' model_name, else "+model.DefaultModel+")")
 	backend := fs.String("backend", "", "backend (see interp run -h)")
-	tcs := fs.String("transcoders", "", "transcoder folders (comma-separated; a folder of L<layer> folders loads them all)")
+	tcs := fs.String("transcoders", "", "transcoder folders (comma-separated; a folder of L<layer> folders loads them all), or one cross-layer transcoder folder")
 	batches := fs.Int("batches", 8, "token batches to evaluate")
 	seqBatch := fs.Int("seq-batch", 8, "token rows per batch")
 	skipBOS := fs.Bool("skip-bos", true, "leave position 0 out of the reconstruction metrics")
@@ -312,20 +312,36 @@ func cmdTranscoderEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ts, err := loadTranscoders(*tcs, m)
-	if err != nil {
-		return err
+	var ts []*sae.SAE
+	var clt *transcoder.CLT
+	what := ""
+	if transcoder.IsCLTDir(*tcs) {
+		if clt, _, err = transcoder.LoadCLT(*tcs, m.Config, m.Backend); err != nil {
+			return err
+		}
+		ts, what = clt.Layers, fmt.Sprintf("a cross-layer transcoder over %d layers", clt.NLayers())
+	} else {
+		if ts, err = loadTranscoders(*tcs, m); err != nil {
+			return err
+		}
+		what = fmt.Sprintf("%d transcoder(s)", len(ts))
 	}
 	src, err := data.source(m, dir, ts[0].Config.Meta.DatasetPath)
 	if err != nil {
 		return err
 	}
-	met, err := transcoder.Evaluate(m, ts, src, transcoder.EvalOptions{Batches: *batches, SeqBatch: *seqBatch, SkipBOS: *skipBOS})
+	eopt := transcoder.EvalOptions{Batches: *batches, SeqBatch: *seqBatch, SkipBOS: *skipBOS}
+	var met *transcoder.Metrics
+	if clt != nil {
+		met, err = transcoder.EvaluateCLT(m, clt, src, eopt)
+	} else {
+		met, err = transcoder.Evaluate(m, ts, src, eopt)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d transcoder(s) on model %s, %s (%d tokens, %d scored predictions, backend %s); clean CE loss %.4f\n",
-		len(ts), spec, src.Name(), met.Tokens, met.Scored, met.Backend, met.CEClean)
+	fmt.Fprintf(stdout, "%s on model %s, %s (%d tokens, %d scored predictions, backend %s); clean CE loss %.4f\n",
+		what, spec, src.Name(), met.Tokens, met.Scored, met.Backend, met.CEClean)
 	repl := func(r transcoder.Replacement) {
 		fmt.Fprintf(stdout, "    CE loss: replaced %.4f   with error %.4f   zero-ablated %.4f   CE loss recovered %.4f\n",
 			r.CE, r.CEWithError, r.CEZero, r.CERecovered)
@@ -344,15 +360,7 @@ func cmdTranscoderEval(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		*out = filepath.Join(strings.Split(*tcs, ",")[0], "eval.json")
 	}
-	js, err := json.MarshalIndent(map[string]any{"transcoders": *tcs, "model": spec, "data": src.Name(), "metrics": met}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := writeFile(*out, append(js, '\n')); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %s\n", *out)
-	return nil
+	return writeJSON(stdout, *out, map[string]any{"transcoders": *tcs, "model": spec, "data": src.Name(), "metrics": met})
 }
 
 // parseIntList reads comma-separated integers.

@@ -161,6 +161,13 @@ func TestCLTTrainGraph(t *testing.T) {
 		_, err := os.Stat(filepath.Join(dir, f))
 		require.NoError(t, err, f)
 	}
+	code, stdout, stderr = runCLI(t, "transcoder", "eval", "--transcoders", dir, "--batches", "1", "--seq-batch", "4")
+	require.Equal(t, 0, code, stderr)
+	for _, want := range []string{"a cross-layer transcoder over 2 layers", "layer 0", "layer 1", "FVU", "all 2 MLPs replaced", "CE loss recovered"} {
+		require.Contains(t, stdout, want)
+	}
+	_, err := os.Stat(filepath.Join(dir, "eval.json"))
+	require.NoError(t, err)
 	gfile := filepath.Join(t.TempDir(), "g.json")
 	code, stdout, stderr = runCLI(t, "graph", "--transcoders", dir, "--out", gfile)
 	require.Equal(t, 0, code, stderr)
