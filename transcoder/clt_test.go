@@ -426,3 +426,34 @@ func TestEvaluateCLT(t *testing.T) {
 		t.Errorf("layer 1 FVU %g with cross-layer decoders, %g without: the decoders from layer 0 are not read", full.Layers[1].FVU, got.Layers[1].FVU)
 	}
 }
+
+// LoadCLT never panics on a config.yaml, whatever it holds: it loads or says what is wrong.
+func FuzzLoadCLTConfig(f *testing.F) {
+	p := newPlanted(f)
+	clt, err := NewRandomCLT(p.m.Config, CLTSpec{Arch: sae.JumpReLU, DSAE: 6}, p.m.Backend, 1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	base := filepath.Join(f.TempDir(), "clt")
+	if err := SaveCLT(clt, base, sae.Meta{ModelName: "planted"}); err != nil {
+		f.Fatal(err)
+	}
+	good, err := os.ReadFile(filepath.Join(base, CLTConfigFile))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte("model_kind: cross_layer_transcoder\nactivation: topk\nk: -3\n"))
+	f.Add([]byte("model_kind: cross_layer_transcoder\nfeature_input_hook: hook_nowhere\n"))
+	f.Add([]byte("model_kind: [1, 2\n"))
+	f.Add([]byte("n_layers: 99\nmodel_kind: cross_layer_transcoder\n"))
+	f.Fuzz(func(t *testing.T, cfg []byte) {
+		if err := os.WriteFile(filepath.Join(base, CLTConfigFile), cfg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := LoadCLT(base, p.m.Config, p.m.Backend)
+		if err == nil && c.NLayers() != p.m.Config.NLayers {
+			t.Fatalf("loaded a CLT of %d layers for a %d-layer model", c.NLayers(), p.m.Config.NLayers)
+		}
+	})
+}
