@@ -47,8 +47,8 @@ func ParseMethod(s string) (Method, error) {
 // Options configure Discover. Zero values take the defaults noted.
 type Options struct {
 	Method Method
-	// Examples is the number of clean/corrupted pairs (default 20; head overlap uses
-	// HeadOverlapOptions.Examples instead, default 10).
+	// Examples is the number of clean/corrupted pairs (default 20; head overlap trains its SAE
+	// on the first HeadOverlapOptions.Examples of them, default 10, and counts codes over all).
 	Examples int
 	// Seed draws the pairs.
 	Seed uint64
@@ -142,10 +142,6 @@ func Discover(m *model.Model, modelName string, task tasks.Task, opt Options) (*
 		return nil, err
 	}
 	n := opt.Examples
-	if opt.Method == HeadOverlap {
-		opt.HeadOverlap.defaults()
-		n = opt.HeadOverlap.Examples
-	}
 	pairs, err := task.Pairs(opt.Seed, n)
 	if err != nil {
 		return nil, err

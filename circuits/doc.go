@@ -46,11 +46,12 @@
 //
 // Head overlap (headoverlap.go; O'Neill & Bui 2024): each head's output averaged over positions,
 // on positive prompts (clean, solved by the model) and negative ones (corrupted, answer
-// unpredictable), is coded by the argmax latent of one small SAE trained on all of them (200
-// latents, L1 0.02, lr 1e-3, 500 epochs, tied pre-encoder bias, unit-norm decoder, 10 examples).
-// A head's score is softmax over heads of
+// unpredictable), is coded by the argmax latent of one small SAE trained on the first 10 pairs'
+// rows (200 latents, L1 0.02 in the reference's units, lr 1e-3, 500 epochs, tied pre-encoder bias,
+// unit-norm decoder); every pair of the experiment is coded and counted. A head's score is
+// softmax over heads of
 //
-//	|codes seen on positives and never on negatives| / |codes the head takes|
+//	|codes seen on positives and never on negatives|   (divided by |codes the head takes| with Normalize)
 //
 // and a head pair's edge score the number of code pairs seen together on positives only.
 //

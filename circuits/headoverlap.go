@@ -16,14 +16,17 @@ import (
 //
 //  1. Each head's output (hook_result) averaged over positions, for every positive and negative
 //     prompt: rows [prompt x head, d_model].
-//  2. One small SAE shared by all heads is trained on those rows (ReLU, 200 latents, L1 0.02,
-//     Adam lr 1e-3, 500 full-batch epochs, b_dec subtracted from the input (tied pre-encoder
-//     bias, started at the data mean), unit-norm decoder rows).
-//  3. The code of (prompt, head) is its SAE's most active latent (-1, "silent", when none is
-//     active).
+//  2. One small SAE shared by all heads is trained on the rows of the first SAE-examples pairs
+//     (10; ReLU, 200 latents, L1 0.02, Adam lr 1e-3, 500 full-batch epochs, b_dec subtracted
+//     from the input (tied pre-encoder bias, started at the data mean), unit-norm decoder rows).
+//     The L1 coefficient is in the reference's units: its loss is mean((xhat - x)^2) over rows
+//     and dimensions plus L1 * mean over rows of ||f||_1; package sae's trainer sums the squared
+//     error over the d_model dimensions, so it is given L1 * d_model (the same minimiser).
+//  3. Every prompt of the experiment (all its pairs, not only the SAE's) is coded: the code of
+//     (prompt, head) is the SAE's most active latent (-1, "silent", when none is active).
 //  4. Node score of head h: the number of codes h takes on positive prompts and never on
-//     negative ones, divided (by default) by the number of distinct codes h takes at all, then
-//     a softmax over heads.
+//     negative ones (the paper's raw count; optionally divided by the number of distinct codes
+//     h takes at all), then a softmax over heads.
 //     The chosen circuit is the heads with at least one such code.
 //  5. Edge score of the head pair (h1, h2), h1 in an earlier layer: the number of code pairs
 //     (code_h1, code_h2) seen together on a positive prompt and never on a negative one.
@@ -33,15 +36,15 @@ import (
 
 // HeadOverlapOptions configure head overlap; zero values take the paper's defaults.
 type HeadOverlapOptions struct {
-	Examples int     // clean/corrupted pairs (default 10)
+	Examples int     // clean/corrupted pairs the SAE is trained on (default 10; codes are counted over all of the experiment's pairs)
 	Latents  int     // SAE width (default 200)
-	L1       float64 // L1 coefficient (default 0.02)
+	L1       float64 // L1 coefficient in the reference's units (default 0.02; see the package comment above)
 	LR       float64 // Adam learning rate (default 1e-3)
 	Epochs   int     // full-batch training steps (default 500)
 	Seed     uint64  // SAE initialisation
-	// Raw keeps the raw count of unique positive codes instead of dividing it by the head's
-	// number of distinct codes.
-	Raw bool
+	// Normalize divides a head's count of unique positive codes by its number of distinct codes
+	// (the default is the paper's raw count).
+	Normalize bool
 }
 
 func (o *HeadOverlapOptions) defaults() {
@@ -81,10 +84,20 @@ func (e *experiment) headOverlap(opt HeadOverlapOptions) (*headOverlapResult, er
 		return nil, fmt.Errorf("circuits: head overlap: the model solves none of the %d clean prompts (logit difference > 0)", e.n)
 	}
 	nh := c.NLayers * c.NHeads
-	posRows := meanHeadOutputs(e.cleanOut.result, pos)             // [len(pos) * nh * D]
-	negRows := meanHeadOutputs(e.corrOut.result, seq(e.n))         // [N * nh * D]
-	rows := append(append([]float32(nil), posRows...), negRows...) // training rows
-	codes, err := trainAndCode(rows, c.DModel, opt, e.m.Backend)   // [rows]
+	// The SAE trains on the first opt.Examples pairs (their positives and negatives) and codes
+	// every pair.
+	nTrain := min(opt.Examples, e.n)
+	var trainPos []int
+	for _, i := range pos {
+		if i < nTrain {
+			trainPos = append(trainPos, i)
+		}
+	}
+	train := append(meanHeadOutputs(e.cleanOut.result, trainPos), meanHeadOutputs(e.corrOut.result, seq(nTrain))...)
+	posRows := meanHeadOutputs(e.cleanOut.result, pos)                  // [len(pos) * nh * D]
+	negRows := meanHeadOutputs(e.corrOut.result, seq(e.n))              // [N * nh * D]
+	rows := append(append([]float32(nil), posRows...), negRows...)      // coded rows
+	codes, err := trainAndCode(train, rows, c.DModel, opt, e.m.Backend) // [rows]
 	if err != nil {
 		return nil, err
 	}
@@ -107,13 +120,13 @@ func (e *experiment) headOverlap(opt HeadOverlapOptions) (*headOverlapResult, er
 			}
 		}
 		raw[k] = float64(len(uniq))
-		if !opt.Raw {
+		if opt.Normalize {
 			raw[k] /= float64(len(all))
 		}
 	}
 	res := &headOverlapResult{nodeScores: map[string]float64{}, edgeScores: map[string]float64{},
-		settings: map[string]any{"examples": e.n, "positives": len(pos), "latents": opt.Latents, "l1": opt.L1,
-			"lr": opt.LR, "epochs": opt.Epochs, "normalised": !opt.Raw}}
+		settings: map[string]any{"examples": e.n, "sae_examples": nTrain, "positives": len(pos), "latents": opt.Latents,
+			"l1": opt.L1, "l1_trainer_units": opt.L1 * float64(c.DModel), "lr": opt.LR, "epochs": opt.Epochs, "normalised": opt.Normalize}}
 	for k, p := range softmax(raw) {
 		res.nodeScores[heads[k].String()] = p
 		if raw[k] > 0 {
@@ -165,18 +178,19 @@ func meanHeadOutputs(result []*tensors.Tensor, rows []int) []float32 {
 	return out
 }
 
-// trainAndCode trains the shared SAE on rows [n * d] and returns each row's code.
-func trainAndCode(rows []float32, d int, opt HeadOverlapOptions, b backends.Backend) ([]int, error) {
-	n := len(rows) / d
+// trainAndCode trains the shared SAE on train [m * d] and returns the code of each row of rows
+// [n * d].
+func trainAndCode(train, rows []float32, d int, opt HeadOverlapOptions, b backends.Backend) ([]int, error) {
+	m := len(train) / d
 	cfg := sae.Config{Arch: sae.ReLU, DIn: d, DSAE: opt.Latents, ApplyBDecToInput: true}
-	tr, err := sae.NewTrainer(cfg, b, sae.TrainOptions{Steps: opt.Epochs, Batch: n, LR: opt.LR, Sparsity: opt.L1,
+	tr, err := sae.NewTrainer(cfg, b, sae.TrainOptions{Steps: opt.Epochs, Batch: m, LR: opt.LR, Sparsity: opt.L1 * float64(d),
 		UnitNormDecoder: true, InitBDecMean: true, Init: sae.InitOptions{Seed: opt.Seed}, DeadWindow: math.MaxInt64})
 	if err != nil {
 		return nil, fmt.Errorf("circuits: head overlap: %w", err)
 	}
 	bar := progress.New(opt.Epochs, "head-overlap SAE")
 	for range opt.Epochs {
-		st, err := tr.Step(rows, nil)
+		st, err := tr.Step(train, nil)
 		if err != nil {
 			bar.Finish()
 			return nil, fmt.Errorf("circuits: head overlap: %w", err)
@@ -184,6 +198,7 @@ func trainAndCode(rows []float32, d int, opt HeadOverlapOptions, b backends.Back
 		bar.Add(1, fmt.Sprintf("mse %.4g, L0 %.1f", st.MSE, st.L0))
 	}
 	bar.Finish()
+	n := len(rows) / d
 	f, err := tr.SAE().Encode(tensors.FromFlatDataAndDimensions(rows, n, d))
 	if err != nil {
 		return nil, fmt.Errorf("circuits: head overlap: %w", err)

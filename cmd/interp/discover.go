@@ -35,7 +35,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	plot := fs.String("plot", "", "circuit diagram (.svg, with a .dot beside it, or .dot); with --method all one per method (NAME.METHOD.svg); with --compare a bar chart (.png or .svg)")
 	backend := fs.String("backend", "", "backend (see interp run -h)")
 	process := processFlag(fs)
-	examples := fs.Int("examples", 20, "clean/corrupted pairs (head-overlap: --sae-examples)")
+	examples := fs.Int("examples", 20, "clean/corrupted pairs (head-overlap codes and counts over all of them)")
 	seed := fs.Uint64("seed", 0, "seed of the pairs and of the SAE")
 	ablation := fs.String("ablation", "resample", "what replaces ablated nodes and edges (ACDC, faithfulness): resample, mean or zero")
 	acdcMetric := fs.String("acdc-metric", "kl", "ACDC metric: kl or logit-diff")
@@ -43,11 +43,11 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	steps := fs.Int("steps", 5, "EAP-IG interpolation steps")
 	keep := fs.Float64("keep", 0.1, "score-based methods keep the nodes/edges scoring at least this fraction of the top score")
 	truth := fs.String("truth", "", "ground-truth circuit: a known name (gpt2-small-ioi, a planted model) or a circuit JSON file (default: the planted model's)")
-	saeExamples := fs.Int("sae-examples", 10, "head-overlap: clean/corrupted pairs")
+	saeExamples := fs.Int("sae-examples", 10, "head-overlap: the first N pairs train the SAE")
 	saeLatents := fs.Int("sae-latents", 200, "head-overlap: SAE latents")
-	saeL1 := fs.Float64("sae-l1", 0.02, "head-overlap: SAE L1 coefficient")
+	saeL1 := fs.Float64("sae-l1", 0.02, "head-overlap: SAE L1 coefficient, in the reference's units (mean squared error over rows and dimensions + L1 x mean L1 norm)")
 	saeEpochs := fs.Int("sae-epochs", 500, "head-overlap: SAE full-batch epochs")
-	saeRaw := fs.Bool("sae-raw", false, "head-overlap: raw counts of unique positive codes (default: divided by the head's distinct codes)")
+	saeNorm := fs.Bool("sae-normalize", false, "head-overlap: divide each head's count of unique positive codes by its distinct codes (default: the paper's raw count)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	}
 	opt := circuits.Options{Examples: *examples, Seed: *seed, Ablation: abl, ACDCMetric: am, Tau: *tau, Steps: *steps,
 		Keep: *keep, Truth: gt, HeadOverlap: circuits.HeadOverlapOptions{Examples: *saeExamples, Latents: *saeLatents,
-			L1: *saeL1, Epochs: *saeEpochs, Seed: *seed, Raw: *saeRaw}}
+			L1: *saeL1, Epochs: *saeEpochs, Seed: *seed, Normalize: *saeNorm}}
 	report, err := circuits.DiscoverAll(m, *modelSpec, task, opt, methods)
 	if err != nil {
 		return err
