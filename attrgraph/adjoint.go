@@ -75,7 +75,7 @@ func (a *adjoint) prepareShared() {
 	for l := range r.cfg.NLayers {
 		for _, k := range r.writes(l) {
 			a.share(fmt.Sprintf("dec/%d/%d", l, k), func() *tensors.Tensor {
-				_, vecs := a.decoderVecs(l, k)
+				vecs := a.decoderVecs(l, k)
 				if len(vecs) == 0 {
 					return tensors.FromFlatDataAndDimensions(make([]float32, D), 1, D)
 				}
@@ -337,18 +337,16 @@ func (a *adjoint) decoderPos(l int) []int32 {
 	return pos
 }
 
-// decoderVecs returns the positions and the vectors a_f W_dec[f] [n, D] that layer l's active
-// features write to layer k's output, in feature order.
-func (a *adjoint) decoderVecs(l, k int) ([]int32, []float32) {
+// decoderVecs returns the vectors a_f W_dec[f] [n, D] that layer l's active features write to
+// layer k's output, in feature order (their positions: decoderPos).
+func (a *adjoint) decoderVecs(l, k int) []float32 {
 	D := a.r.cfg.DModel
-	pos := make([]int32, len(a.byL[l]))
 	vecs := make([]float32, 0, len(a.byL[l])*D)
-	for i, fi := range a.byL[l] {
+	for _, fi := range a.byL[l] {
 		f := a.feats[fi]
-		pos[i] = int32(f.Pos)
 		for _, x := range a.r.decoderRow(l, f.Index, k) {
 			vecs = append(vecs, f.Act*x)
 		}
 	}
-	return pos, vecs
+	return vecs
 }

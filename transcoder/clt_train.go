@@ -123,14 +123,17 @@ func (b *cltRows) fill() error {
 	}
 	B, P := len(rows), len(rows[0])
 	L := len(b.ins)
+	start := 0
+	if b.skipBOS {
+		start = 1
+	}
+	if P <= start {
+		return errors.New("transcoder: CLT rows: sequences of length 1 with position 0 left out give no rows")
+	}
 	xs, ys := make([][]float32, L), make([][]float32, L)
 	for l := range L {
 		xs[l] = tensors.MustCopyFlatData[float32](out.Cache.MustGet(b.ins[l]))
 		ys[l] = tensors.MustCopyFlatData[float32](out.Cache.MustGet(b.outs[l]))
-	}
-	start := 0
-	if b.skipBOS {
-		start = 1
 	}
 	for i := range B {
 		for p := start; p < P; p++ {
@@ -142,9 +145,6 @@ func (b *cltRows) fill() error {
 				b.by = append(b.by, ys[l][r*b.dOut:(r+1)*b.dOut]...)
 			}
 		}
-	}
-	if P <= start {
-		return errors.New("transcoder: CLT rows: sequences of length 1 with position 0 left out give no rows")
 	}
 	b.tokensSeen += int64(B * P)
 	return nil

@@ -109,9 +109,7 @@ func cmdGraphEvolve(args []string, stdout, stderr io.Writer) error {
 				ts = append(ts, s)
 				continue
 			}
-			topt, err := sae.ResolveJobDefaults(sae.TrainOptions{Steps: steps, Batch: *batch, LR: *lr, DecaySteps: -1,
-				Sparsity: *sparsity, SparsityWarmupSteps: -1, AuxKCoef: 1.0 / 32, UnitNormDecoder: a == sae.TopK || a == sae.BatchTopK,
-				Init: sae.InitOptions{EncoderFromDecoder: true}}, a)
+			topt, err := transcoderTrainOptions(a, steps, *batch, *lr, *sparsity, 0)
 			if err != nil {
 				return nil, nil, usagef("%v", err)
 			}

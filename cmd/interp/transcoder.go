@@ -131,9 +131,7 @@ func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		topt, err := sae.ResolveJobDefaults(sae.TrainOptions{Steps: steps, Batch: *batch, LR: *lr, DecaySteps: -1,
-			Sparsity: *sparsity, SparsityWarmupSteps: -1, AuxKCoef: 1.0 / 32, ResampleEvery: *resample,
-			UnitNormDecoder: a == sae.TopK || a == sae.BatchTopK, Init: sae.InitOptions{EncoderFromDecoder: true}}, a)
+		topt, err := transcoderTrainOptions(a, steps, *batch, *lr, *sparsity, *resample)
 		if err != nil {
 			return usagef("%v", err)
 		}
@@ -163,6 +161,15 @@ func cmdTranscoderTrain(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  wrote %s\n", job.Out)
 	}
 	return nil
+}
+
+// transcoderTrainOptions are the training options of a per-layer transcoder (interp transcoder
+// train and graph evolve): the architecture's defaults for -1 sparsity and the decay, AuxK 1/32,
+// unit-norm decoders for TopK and BatchTopK, encoders started from the decoders.
+func transcoderTrainOptions(a sae.Arch, steps, batch int, lr, sparsity float64, resample int) (sae.TrainOptions, error) {
+	return sae.ResolveJobDefaults(sae.TrainOptions{Steps: steps, Batch: batch, LR: lr, DecaySteps: -1,
+		Sparsity: sparsity, SparsityWarmupSteps: -1, AuxKCoef: 1.0 / 32, ResampleEvery: resample,
+		UnitNormDecoder: a == sae.TopK || a == sae.BatchTopK, Init: sae.InitOptions{EncoderFromDecoder: true}}, a)
 }
 
 // cltFlags are the values of transcoder train that --clt uses.
