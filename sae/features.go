@@ -20,6 +20,8 @@ type FeatureOptions struct {
 	SeqBatch int // token rows per batch; default 16
 	Before   int // context tokens shown before the activating token; default 12
 	After    int // and after; default 3
+	// Bins, when positive, adds each latent's activation histogram (Histogram) over the scanned rows.
+	Bins int
 }
 
 // Example is one context where a latent fires.
@@ -36,6 +38,8 @@ type FeatureReport struct {
 	Latent   int       `json:"latent"`
 	Density  float64   `json:"density"` // firing frequency over the scanned rows
 	Examples []Example `json:"examples"`
+	// Histogram of the latent's activations, when FeatureOptions.Bins asks for one.
+	Histogram *Histogram `json:"histogram,omitempty"`
 }
 
 // TopActivations scans token batches from src and returns, for each requested latent, its
@@ -82,6 +86,7 @@ func TopActivations(m *model.Model, s *SAE, src TokenSource, opt FeatureOptions)
 	}
 	reports := make([]FeatureReport, len(opt.Latents))
 	fired := make([]int, len(opt.Latents))
+	all := make([][]float32, len(opt.Latents)) // every activation, for the histograms
 	total := 0
 	acts := newActivationRunner(m, c.Site.Hook)
 	for range opt.Batches {
@@ -113,6 +118,9 @@ func TopActivations(m *model.Model, s *SAE, src TokenSource, opt FeatureOptions)
 				for p := range P {
 					for h := range heads {
 						a := act(j, b, p, h)
+						if opt.Bins > 0 {
+							all[li] = append(all[li], a)
+						}
 						if a <= 0 {
 							continue
 						}
@@ -138,6 +146,10 @@ func TopActivations(m *model.Model, s *SAE, src TokenSource, opt FeatureOptions)
 	for li, j := range opt.Latents {
 		reports[li].Latent = j
 		reports[li].Density = float64(fired[li]) / float64(total)
+		if opt.Bins > 0 {
+			h := NewHistogram(all[li], opt.Bins)
+			reports[li].Histogram = &h
+		}
 	}
 	return reports, nil
 }
