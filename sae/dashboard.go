@@ -60,7 +60,7 @@ func LogitEffects(m *model.Model, s *SAE, latent, k int) (promoted, suppressed [
 		return nil, nil, fmt.Errorf("sae: logit effects: latent %d out of range [0, %d)", latent, c.DSAE)
 	}
 	mc := m.Config
-	D, V := mc.DModel, mc.DVocab
+	D := mc.DModel
 	out := c.Out()
 	dec := tensors.MustCopyFlatData[float32](s.Params["W_dec"])[latent*out : (latent+1)*out]
 	site := c.TargetSite()
@@ -97,16 +97,24 @@ func LogitEffects(m *model.Model, s *SAE, latent, k int) (promoted, suppressed [
 	default:
 		return nil, nil, fmt.Errorf("sae: logit effects: %s does not write into the residual stream linearly", site)
 	}
+	promoted, suppressed = UnembedEffects(mc, m.Weights, resid, k)
+	return promoted, suppressed, nil
+}
+
+// UnembedEffects returns the k tokens whose logits a residual-stream direction [D] raises most and
+// the k it lowers most (direction times the unembedding, the final norm left out).
+func UnembedEffects(mc model.Config, w *model.Weights, resid []float64, k int) (promoted, suppressed []TokenEffect) {
+	D, V := mc.DModel, mc.DVocab
 	logits := make([]float64, V)
 	if mc.TiedEmbeddings {
-		we := m.Weights.Flat("embed.W_E") // [V, D]
+		we := w.Flat("embed.W_E") // [V, D]
 		for v := range V {
 			for i := range D {
 				logits[v] += resid[i] * float64(we[v*D+i])
 			}
 		}
 	} else {
-		wu := m.Weights.Flat("unembed.W_U") // [D, V]
+		wu := w.Flat("unembed.W_U") // [D, V]
 		for i := range D {
 			for v := range V {
 				logits[v] += resid[i] * float64(wu[i*V+v])
@@ -124,7 +132,7 @@ func LogitEffects(m *model.Model, s *SAE, latent, k int) (promoted, suppressed [
 		j := idx[V-1-i]
 		suppressed = append(suppressed, TokenEffect{j, logits[j]})
 	}
-	return promoted, suppressed, nil
+	return promoted, suppressed
 }
 
 // isResidual reports whether a hook point is the residual stream or a block's output into it.
