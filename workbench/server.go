@@ -51,6 +51,8 @@ type Server struct {
 	mu       sync.Mutex
 	patchExp *patchState // the last patching experiment, reused by cell clicks
 	dicts    map[string]*dictionary
+
+	endpoints map[string]string // API path -> its method, for 405 answers
 }
 
 // New checks the options and returns a server. Roots that do not exist are an error.
@@ -74,7 +76,7 @@ func New(opt Options) (*Server, error) {
 		opt.ModelName = model.DefaultModel
 	}
 	s := &Server{opt: opt, admit: make(chan struct{}, opt.Queue), log: log.New(opt.Log, "interp serve: ", log.LstdFlags),
-		dicts: map[string]*dictionary{}}
+		dicts: map[string]*dictionary{}, endpoints: map[string]string{}}
 	for _, dir := range opt.Roots {
 		r, err := newRoot(dir)
 		if err != nil {
@@ -96,7 +98,7 @@ func New(opt Options) (*Server, error) {
 // Handler returns the HTTP handler: the pages at /, the API under /api/.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /", assetHandler())
+	mux.Handle("/", assetHandler())
 	s.route(mux, "GET /api/info", s.info)
 	s.route(mux, "GET /api/files", s.files)
 	s.route(mux, "GET /api/file", s.rawFile)
@@ -110,6 +112,11 @@ func (s *Server) Handler() http.Handler {
 	s.route(mux, "GET /api/features", s.features)
 	s.route(mux, "GET /api/features/search", s.featureSearch)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		if m, ok := s.endpoints[r.URL.Path]; ok {
+			w.Header().Set("Allow", m)
+			s.fail(w, r, &apiError{http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, m)})
+			return
+		}
 		s.fail(w, r, &apiError{http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path)})
 	})
 	return securityHeaders(mux)
@@ -149,6 +156,8 @@ type handler func(r *http.Request) (any, error)
 // route registers an API handler: the body is limited, panics become errors (the server stays
 // up), and the answer is JSON.
 func (s *Server) route(mux *http.ServeMux, pattern string, h handler) {
+	method, path, _ := strings.Cut(pattern, " ")
+	s.endpoints[path] = method
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, s.opt.MaxBody)
 		v, err := func() (v any, err error) {
