@@ -237,7 +237,7 @@ func (s *Server) oneToken(text string) (int, error) {
 	if text == "" {
 		return 0, badRequest("token is empty")
 	}
-	ids, err := s.tokenize(text, nil)
+	ids, err := s.tokenize(text, nil, false)
 	if err != nil {
 		return 0, err
 	}
@@ -273,4 +273,3 @@ func (s *Server) graph(r *http.Request) (any, error) {
 	}
 	return &f, nil
 }
-

@@ -14,6 +14,7 @@ import (
 	"github.com/interp-dev/interp/model"
 	"github.com/interp-dev/interp/sae"
 	"github.com/interp-dev/interp/tasks"
+	"github.com/interp-dev/interp/tokenizer"
 	"github.com/interp-dev/interp/train"
 	"github.com/interp-dev/interp/transcoder"
 )
@@ -142,15 +143,20 @@ func buildFixture() (string, error) {
 		ts = append(ts, t)
 	}
 	tok := tasks.IOITokenizer()
-	ids, err := tok.Encode("When Mary and John went to the store , John gave a drink to")
+	words, err := tok.Encode("When Mary and John went to the store , John gave a drink to")
 	if err != nil {
 		return "", err
 	}
+	bos, err := tokenizer.SingleToken(tok, tokenizer.EndOfTextToken)
+	if err != nil {
+		return "", err
+	}
+	ids := append([]int{bos}, words...)
 	g, err := attrgraph.Build(ioiToy, ts, ids, attrgraph.Options{MaxLogits: 3})
 	if err != nil {
 		return "", err
 	}
-	pr, err := g.Prune(0.8, 0.98)
+	pr, err := g.Prune(0.95, 0.99)
 	if err != nil {
 		return "", err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/interp-dev/interp/model"
 	"github.com/interp-dev/interp/patching"
 	"github.com/interp-dev/interp/tasks"
+	"github.com/interp-dev/interp/tokenizer"
 )
 
 // info describes the model and what the pages can ask for.
@@ -57,6 +58,9 @@ type promptRequest struct {
 	Prompt string `json:"prompt"`
 	Tokens []int  `json:"tokens"`
 	K      int    `json:"k"`
+	// NoBOS leaves out the BOS token (the tokenizer's <|endoftext|>) that a text prompt otherwise
+	// starts with, as TransformerLens's prepend_bos and interp generate --bos auto do.
+	NoBOS bool `json:"no_bos"`
 }
 
 type tokenProb struct {
@@ -65,8 +69,9 @@ type tokenProb struct {
 	Prob  float64 `json:"prob"`
 }
 
-// tokenize turns a request's text or ids into checked token ids.
-func (s *Server) tokenize(text string, ids []int) ([]int, error) {
+// tokenize turns a request's text (after the BOS token, when bos is set and the tokenizer has one)
+// or ids into checked token ids.
+func (s *Server) tokenize(text string, ids []int, bos bool) ([]int, error) {
 	c := s.opt.Model.Config
 	switch {
 	case text != "" && ids != nil:
@@ -75,9 +80,13 @@ func (s *Server) tokenize(text string, ids []int) ([]int, error) {
 		if s.tok == nil {
 			return nil, badRequest("model %s has no tokenizer: give token ids (tokens)", s.opt.ModelName)
 		}
-		var err error
-		if ids, err = s.tok.Encode(text); err != nil {
+		enc, err := s.tok.Encode(text)
+		if err != nil {
 			return nil, badRequest("prompt: %v", err)
+		}
+		ids = enc
+		if id, err := tokenizer.SingleToken(s.tok, tokenizer.EndOfTextToken); err == nil && bos {
+			ids = append([]int{id}, enc...)
 		}
 	}
 	if len(ids) == 0 {
@@ -107,7 +116,7 @@ func (s *Server) prompt(r *http.Request) (any, error) {
 	if req.K < 1 || req.K > 50 {
 		return nil, badRequest("k %d: want 1 to 50", req.K)
 	}
-	ids, err := s.tokenize(req.Prompt, req.Tokens)
+	ids, err := s.tokenize(req.Prompt, req.Tokens, !req.NoBOS)
 	if err != nil {
 		return nil, err
 	}

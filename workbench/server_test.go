@@ -20,6 +20,7 @@ import (
 
 	"github.com/interp-dev/interp/patching"
 	"github.com/interp-dev/interp/tasks"
+	"github.com/interp-dev/interp/tokenizer"
 )
 
 func newTestServer(t *testing.T, opt Options) (*Server, *httptest.Server) {
@@ -104,10 +105,14 @@ func TestPromptIsTheLibrary(t *testing.T) {
 	}
 	prompt := "When Mary and John went to the store , John gave a drink to"
 	require.Equal(t, 200, call(t, ts, "POST", "/api/prompt", map[string]any{"prompt": prompt, "k": 3}, &out))
-	ids, err := s.tok.Encode(prompt)
+	words, err := s.tok.Encode(prompt)
 	require.NoError(t, err)
-	require.Equal(t, ids, out.Tokens)
-	require.Equal(t, " Mary", " "+strings.TrimSpace(out.Strs[1]))
+	bos, err := tokenizer.SingleToken(s.tok, tokenizer.EndOfTextToken)
+	require.NoError(t, err)
+	ids := append([]int{bos}, words...)
+	require.Equal(t, ids, out.Tokens, "BOS, then the prompt")
+	require.Equal(t, "Mary", out.Strs[2])
+	require.Equal(t, "Mary", out.Top[len(ids)-1][0].Str, "ioi-toy answers the IOI prompt")
 	lens, err := s.opt.Model.LogitLens(ids, 3)
 	require.NoError(t, err)
 	require.Equal(t, lens.Labels, out.Lens.Labels)
@@ -187,8 +192,8 @@ func TestCircuitRunGraphAndFeatures(t *testing.T) {
 	_, ts := newTestServer(t, Options{})
 	var circ struct {
 		Views []struct {
-			ROC []struct{ FPR, TPR float64 } `json:"roc"`
-			Nodes []circuitNode `json:"nodes"`
+			ROC    []struct{ FPR, TPR float64 } `json:"roc"`
+			Nodes  []circuitNode                `json:"nodes"`
 			Result struct {
 				GroundTruth struct {
 					AUC float64 `json:"roc_auc"`

@@ -33,6 +33,12 @@ function fmt(x, d = 3) {
   if (a !== 0 && (a < 1e-3 || a >= 1e4)) return x.toExponential(2);
   return x.toFixed(d);
 }
+// tick formats a tick value with as many decimals as the axis span needs.
+function tick(v, span) {
+  if (span >= 20) return String(Math.round(v));
+  const d = Math.min(6, Math.max(0, Math.ceil(-Math.log10(span / 4)) + 1));
+  return v.toFixed(d);
+}
 function showTok(t) { return t.replace(/\n/g, "⏎").replace(/\t/g, "⇥"); }
 
 // ---- API ----
@@ -84,11 +90,14 @@ function colorbar(lo, hi, scale, label) {
 
 // Heatmap: rows x cols of values with labels; onClick(r, c). Returns an <svg>.
 function heatmap(values, rowLabels, colLabels, opts) {
-  const cw = opts.cell || 26, ch = opts.cellH || 20;
-  const lw = 8 + 7 * Math.max(...rowLabels.map((x) => x.length), 2);
-  const th = 8 + 6 * Math.min(18, Math.max(...colLabels.map((x) => x.length), 2));
+  const cw = opts.cell || Math.max(18, Math.min(44, Math.floor(720 / colLabels.length))), ch = opts.cellH || Math.min(28, Math.max(16, cw * 0.7));
+  const lw = 8 + 7 * Math.max(...rowLabels.map((x) => x.length), 2) + (opts.yTitle ? 16 : 0);
+  const th = 8 + 6 * Math.min(18, Math.max(...colLabels.map((x) => x.length), 2)) + (opts.xTitle ? 16 : 0);
   const W = lw + cw * colLabels.length + 10, H = th + ch * rowLabels.length + 10;
   const svg = s("svg", { width: W, height: H, class: "heatmap" });
+  if (opts.xTitle) svg.append(s("text", { x: lw + cw * colLabels.length / 2, y: 12, "font-size": 11, "text-anchor": "middle", "font-weight": "bold" }, opts.xTitle));
+  if (opts.yTitle) svg.append(s("text", { x: 12, y: th + ch * rowLabels.length / 2, "font-size": 11, "text-anchor": "middle", "font-weight": "bold",
+    transform: `rotate(-90 12 ${th + ch * rowLabels.length / 2})` }, opts.yTitle));
   colLabels.forEach((l, c) => svg.append(s("text", { x: 0, y: 0, "font-size": 11, "text-anchor": "start",
     transform: `translate(${lw + c * cw + cw / 2 + 4},${th - 4}) rotate(-60)` }, l.slice(0, 18))));
   rowLabels.forEach((l, r) => svg.append(s("text", { x: lw - 6, y: th + r * ch + ch * 0.7, "font-size": 11, "text-anchor": "end" }, l)));
@@ -107,18 +116,18 @@ function lineChart(series, opts) {
   const W = opts.width || 640, H = opts.height || 260, L = 56, B = 36, T = 12, legendW = 230;
   const pts = series.flatMap((sr) => sr.points);
   if (!pts.length) return h("div", { class: "muted" }, "no points yet");
-  let [x0, x1] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
-  let [y0, y1] = [Math.min(...pts.map((p) => p[1])), Math.max(...pts.map((p) => p[1]))];
+  let [x0, x1] = opts.xRange || [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
+  let [y0, y1] = opts.yRange || [Math.min(...pts.map((p) => p[1])), Math.max(...pts.map((p) => p[1]))];
   if (x1 === x0) x1 = x0 + 1;
   if (y1 === y0) { y1 += 0.5; y0 -= 0.5; }
-  const pad = (y1 - y0) * 0.05; y0 -= pad; y1 += pad;
+  if (!opts.yRange) { const pad = (y1 - y0) * 0.05; y0 -= pad; y1 += pad; }
   const X = (x) => L + (x - x0) / (x1 - x0) * (W - L - 10), Y = (y) => T + (1 - (y - y0) / (y1 - y0)) * (H - T - B);
   const svg = s("svg", { width: W + legendW, height: Math.max(H, 24 + 18 * series.length), class: "linechart" });
   svg.append(s("line", { x1: L, y1: H - B, x2: W - 10, y2: H - B, stroke: "#888" }), s("line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#888" }));
   for (let i = 0; i <= 4; i++) {
     const yv = y0 + (y1 - y0) * i / 4, xv = x0 + (x1 - x0) * i / 4;
-    svg.append(s("text", { x: L - 6, y: Y(yv) + 4, "font-size": 10, "text-anchor": "end" }, fmt(yv, 2)));
-    svg.append(s("text", { x: X(xv), y: H - B + 14, "font-size": 10, "text-anchor": "middle" }, Math.round(xv)));
+    svg.append(s("text", { x: L - 6, y: Y(yv) + 4, "font-size": 10, "text-anchor": "end" }, tick(yv, y1 - y0)));
+    svg.append(s("text", { x: X(xv), y: H - B + 14, "font-size": 10, "text-anchor": "middle" }, tick(xv, x1 - x0)));
   }
   svg.append(s("text", { x: (L + W) / 2, y: H - 4, "font-size": 11, "text-anchor": "middle" }, opts.xLabel || ""));
   svg.append(s("text", { x: 12, y: (T + H - B) / 2, "font-size": 11, "text-anchor": "middle", transform: `rotate(-90 12 ${(T + H - B) / 2})` }, opts.yLabel || ""));
@@ -181,12 +190,13 @@ function artifactOptions(list) { return list.map((a, i) => [String(i), `${a.path
 // Prompt: tokens, top-k next tokens, logit lens, attention patterns with hover.
 async function promptPage(root) {
   const input = h("input", { type: "text", name: "prompt", value: info.tokenizer ? "When Mary and John went to the store, John gave a drink to" : "1 2 3 4 1 2 3" });
+  const bos = h("input", { type: "checkbox", name: "bos", checked: true });
   const out = h("div", {});
-  const form = h("form", { class: "controls", id: "prompt-form" }, field(info.tokenizer ? "prompt" : "token ids (space-separated)", input), h("button", { type: "submit" }, "Run"));
+  const form = h("form", { class: "controls", id: "prompt-form" }, field(info.tokenizer ? "prompt" : "token ids (space-separated)", input), info.tokenizer ? field("prepend BOS", bos) : null, h("button", { type: "submit" }, "Run"));
   form.addEventListener("submit", (e) => { e.preventDefault(); run(); });
   root.append(h("h2", {}, "Prompt"), form, out);
   async function run() {
-    const body = info.tokenizer ? { prompt: input.value, k: 5 } : { tokens: input.value.trim().split(/\s+/).map(Number), k: 5 };
+    const body = info.tokenizer ? { prompt: input.value, k: 5, no_bos: !bos.checked } : { tokens: input.value.trim().split(/\s+/).map(Number), k: 5 };
     await busy(out, async () => { drawPrompt(out, await api("/api/prompt", body)); });
   }
   await run();
@@ -210,10 +220,11 @@ function drawPrompt(out, d) {
   toks.forEach((el, p) => { el.addEventListener("mouseenter", () => shade(p)); el.addEventListener("mouseleave", clear); });
   clear();
 
-  // Top-k table: one column per position.
+  // Top-k table: one row per position, the k most likely next tokens across.
   const topTable = h("table", { class: "grid", id: "topk" },
-    h("tr", {}, h("th", {}, "rank"), d.strs.map((t) => h("th", {}, showTok(t)))),
-    d.top[0].map((_, k) => h("tr", {}, h("th", {}, k + 1), d.top.map((col) => h("td", { style: `background:${seq(col[k].prob)}` }, `${showTok(col[k].str)} ${fmt(col[k].prob, 2)}`)))));
+    h("tr", {}, h("th", {}, "pos"), h("th", {}, "token"), d.top[0].map((_, k) => h("th", {}, `#${k + 1}`))),
+    d.top.map((row, p) => h("tr", {}, h("th", {}, p), h("th", {}, showTok(d.strs[p])),
+      row.map((t) => h("td", { style: `background:${seq(t.prob)}`, title: `p = ${t.prob}` }, `${showTok(t.str)} ${fmt(t.prob, 2)}`)))));
 
   // Logit lens: rows = layers, cells = top-1 token, shaded by the probability of the final prediction.
   const lens = h("table", { class: "grid", id: "lens" },
@@ -279,7 +290,9 @@ function flatten(scores, axes) {
     }));
   }
   const variant = (r, c) => rowOf[r][1] * (axes.length >= 3 ? cols.length : 1) + (axes.length >= 2 ? c : 0);
-  return { rows, rowLabels, cols, layerOf: (r) => rowOf[r][0], variant };
+  const xTitle = axes.length >= 2 ? axes[axes.length - 1].name : "";
+  const yTitle = axes.length >= 3 ? `${axes[0].name}, ${axes[1].name}` : axes[0].name;
+  return { rows, rowLabels, cols, layerOf: (r) => rowOf[r][0], variant, xTitle, yTitle };
 }
 
 function drawPatch(out, req, d) {
@@ -306,7 +319,7 @@ function drawPatch(out, req, d) {
   const exact = h("div", { class: "panel", id: "patch-exact" }, h("h3", {}, d.title),
     h("div", { class: "muted" }, `clean ${fmt(d.clean)}, corrupted ${fmt(d.corrupted)}, unpatched ${fmt(d.base)}; ${d.n} pairs, ${fmt(d.wall_seconds, 2)} s. Colour: change from the unpatched score.`),
     colorbar(base - span, base + span, (t) => div(2 * t - 1), d.metric),
-    heatmap(fl.rows, fl.rowLabels, fl.cols, { color, onClick }));
+    heatmap(fl.rows, fl.rowLabels, fl.cols, { color, onClick, xTitle: fl.xTitle, yTitle: fl.yTitle }));
   const parts = [exact];
   if (d.attribution) {
     const fa = flatten(d.attribution, d.axes);
@@ -314,7 +327,7 @@ function drawPatch(out, req, d) {
     parts.push(h("div", { class: "panel", id: "patch-attr" }, h("h3", {}, `Attribution patching (correlation with exact ${fmt(d.correlation, 3)})`),
       h("div", { class: "muted" }, "gradient estimate of the same sweep"),
       colorbar(base - aspan, base + aspan, (t) => div(2 * t - 1), d.metric),
-      heatmap(fa.rows, fa.rowLabels, fa.cols, { color: (v) => div((v - base) / aspan), onClick })));
+      heatmap(fa.rows, fa.rowLabels, fa.cols, { color: (v) => div((v - base) / aspan), onClick, xTitle: fa.xTitle, yTitle: fa.yTitle })));
   }
   out.replaceChildren(h("div", { class: "panel muted" }, "pair 0, clean prompt: " + d.prompt.join(" | ")), h("div", { class: "row" }, parts), detail);
 }
@@ -398,7 +411,7 @@ function circuitView(v) {
       v.truth ? [h("span", { class: "legend-swatch", style: "border:2px dashed #e69f00" }), "ground truth  "] : null, "fill = |score|, edge width = |score| (blue +, red −)")];
   if (v.roc) {
     parts.push(h("h3", {}, "ROC over heads and MLPs"), lineChart([{ name: `AUC ${fmt(res.ground_truth ? res.ground_truth.roc_auc : NaN)}`, color: "#1f77b4", points: v.roc.map((p) => [p.fpr, p.tpr]) },
-      { name: "chance", color: "#bbb", points: [[0, 0], [1, 1]] }], { width: 300, height: 240, xLabel: "false positive rate", yLabel: "true positive rate" }));
+      { name: "chance", color: "#bbb", points: [[0, 0], [1, 1]] }], { width: 300, height: 240, xLabel: "false positive rate", yLabel: "true positive rate", xRange: [0, 1], yRange: [0, 1] }));
   }
   return h("div", { class: "panel circuit-view" }, parts);
 }
@@ -489,19 +502,21 @@ function drawGraph(out, g) {
   const layerKey = (n) => n.layer === "E" ? -1 : Number(n.layer);
   const layers = [...new Set(g.nodes.map(layerKey))].sort((a, b) => a - b);
   const P = g.metadata.prompt_tokens.length;
-  const colW = 96, rowH = 64, L = 90, W = L + colW * P + 20, H = rowH * layers.length + 60;
+  const avail = Math.max(600, (out.clientWidth || 1200) - 40);
+  const colW = Math.max(44, Math.min(110, Math.floor((avail - 110) / P))), rowH = 64, L = 90, W = L + colW * P + 20, H = rowH * layers.length + 60;
   const pos = new Map();
   const slot = new Map();
   for (const n of g.nodes) {
     const key = `${layerKey(n)}:${n.ctx_idx}`;
     const k = slot.get(key) || 0; slot.set(key, k + 1);
     const i = layers.indexOf(layerKey(n));
-    pos.set(n.node_id, [L + colW * n.ctx_idx + 14 + (k % 6) * 13, H - 50 - i * rowH - Math.floor(k / 6) * 13]);
+    const per = Math.max(1, Math.floor((colW - 14) / 13));
+    pos.set(n.node_id, [L + colW * n.ctx_idx + 14 + (k % per) * 13, H - 50 - i * rowH - Math.floor(k / per) * 13]);
   }
   const wmax = Math.max(...g.links.map((l) => Math.abs(l.weight)), 1e-12);
   const svg = s("svg", { width: W, height: H, id: "graph-svg" });
   layers.forEach((l, i) => svg.append(s("text", { x: 6, y: H - 46 - i * rowH, "font-size": 11 }, l === -1 ? "embeddings" : l === layers[layers.length - 1] ? "logits" : `layer ${l}`)));
-  g.metadata.prompt_tokens.forEach((t, p) => svg.append(s("text", { x: L + colW * p + 10, y: H - 8, "font-size": 11 }, showTok(t).slice(0, 12))));
+  g.metadata.prompt_tokens.forEach((t, p) => svg.append(s("text", { x: L + colW * p + 10, y: H - 8, "font-size": 11 }, showTok(t).slice(0, Math.max(4, Math.floor(colW / 7))))));
   const edgeEls = [];
   for (const l of g.links) {
     const a = pos.get(l.source), b = pos.get(l.target);
@@ -602,7 +617,7 @@ async function runsPage(root) {
       const rows = [], labels = [];
       for (let l = 0; l < L; l++) for (let hd = 0; hd < H; hd++) { labels.push(`L${l}H${hd}`); rows.push(cols.map((m) => m[score.value][l][hd])); }
       heat = h("div", {}, h("h3", {}, `${score.selectedOptions[0].textContent} scores over training: ${list[chosen[0]].path}`), colorbar(0, 1, seq, "score"),
-        heatmap(rows, labels, cols.map((m) => String(m.step)), { color: seq, cell: 12, cellH: 14 }));
+        heatmap(rows, labels, cols.map((m) => String(m.step)), { color: seq, cell: 14, cellH: 14, xTitle: "step", yTitle: "head" }));
     }
     out.replaceChildren(h("div", { class: "panel", id: "runs-chart" }, h("h3", {}, metric.selectedOptions[0].textContent + " (dashed: phase change)"),
       lineChart(series, { xLabel: "step", yLabel: metric.value })), h("div", { class: "panel" }, info), h("div", { class: "panel", id: "runs-heads" }, heat));
