@@ -18,7 +18,8 @@ import (
 // The browser tests drive every page in headless Chromium (Debian's chromium package, which
 // .ci/run installs): load it, wait for it to draw, check the DOM, click through one interaction,
 // and save a screenshot under workbench/testoutput/. A JavaScript exception or console error fails
-// the test. Without Chromium they skip, except under CI, where they fail.
+// the test. Without Chromium they skip, except where CI or INTERP_REQUIRE_BROWSER is set (.ci/run
+// sets it), where they fail.
 
 // shotDir is where the screenshots go (INTERP_SCREENSHOTS overrides it).
 func shotDir(t *testing.T) string {
@@ -36,7 +37,7 @@ func chromiumPath(t *testing.T) string {
 			return p
 		}
 	}
-	if os.Getenv("CI") != "" {
+	if os.Getenv("INTERP_REQUIRE_BROWSER") != "" || os.Getenv("CI") != "" {
 		t.Fatal("Chromium is not installed (apt-get install chromium); the browser tests must run in CI")
 	}
 	t.Skip("Chromium is not installed (apt-get install chromium): skipping the browser tests")

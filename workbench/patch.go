@@ -136,6 +136,10 @@ func (s *Server) patch(r *http.Request) (any, error) {
 		for i, id := range st.pairs.Clean[0] {
 			labels[i] = s.tokenStr(id)
 		}
+		corrupted := make([]string, len(st.pairs.Corrupted[0]))
+		for i, id := range st.pairs.Corrupted[0] {
+			corrupted[i] = s.tokenStr(id)
+		}
 		res.LabelPositions(labels)
 		base := e.Target()
 		if res.Normalized {
@@ -145,7 +149,7 @@ func (s *Server) patch(r *http.Request) (any, error) {
 			"title": res.Title(), "component": res.Component, "setter": res.Setter, "metric": res.Metric,
 			"normalized": res.Normalized, "axes": res.Axes, "scores": res.Nested(), "clean": e.Clean,
 			"corrupted": e.Corrupted, "base": base, "n": e.Prompts.N(), "wall_seconds": wall,
-			"prompt": labels,
+			"prompt": labels, "corrupted_prompt": corrupted,
 		}
 		if req.Attribution {
 			attr, err := e.Attribute(comp, setter)

@@ -329,7 +329,8 @@ function drawPatch(out, req, d) {
       colorbar(base - aspan, base + aspan, (t) => div(2 * t - 1), d.metric),
       heatmap(fa.rows, fa.rowLabels, fa.cols, { color: (v) => div((v - base) / aspan), onClick, xTitle: fa.xTitle, yTitle: fa.yTitle })));
   }
-  out.replaceChildren(h("div", { class: "panel muted" }, "pair 0, clean prompt: " + d.prompt.join(" | ")), h("div", { class: "row" }, parts), detail);
+  out.replaceChildren(h("div", { class: "panel muted", id: "patch-prompts" }, h("div", {}, "pair 0, clean: " + d.prompt.join(" | ")),
+    h("div", {}, "pair 0, corrupted: " + d.corrupted_prompt.join(" | "))), h("div", { class: "row" }, parts), detail);
 }
 
 // Circuits: discover results as layered graphs with ground truth, ROC and faithfulness.
