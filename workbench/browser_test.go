@@ -185,6 +185,18 @@ func TestBrowserPages(t *testing.T) {
 		require.Equal(t, 6, b.count("#patched-top tr"))
 		require.Contains(t, b.text("#patch-detail h3"), "L1 / 2: score")
 		b.shot("patching")
+		// A bad request shows the server's error in the page, which keeps working.
+		b.eval(`document.querySelector('#patch-form select[name="task"]').value = "greater-than"`)
+		b.click("#patch-form button")
+		b.waitFor("main .error")
+		require.Contains(t, b.text("main .error"), `task "greater-than"`, "the task needs year tokens ioi-toy lacks")
+		b.mu.Lock()
+		b.errs = nil // the browser logs the 400 answer itself
+		b.mu.Unlock()
+		b.eval(`document.querySelector('#patch-form select[name="task"]').value = ""`)
+		b.click("#patch-form button")
+		b.waitFor("#patch-exact rect.cell")
+		b.noErrors()
 	})
 	t.Run("circuits", func(t *testing.T) {
 		b.t = t

@@ -129,6 +129,14 @@ func buildFixture() (string, error) {
 	if err := sae.Save(s, filepath.Join(dir, "sae-resid1")); err != nil {
 		return "", err
 	}
+	// A cross-layer transcoder (random weights).
+	clt, err := transcoder.NewRandomCLT(c, transcoder.CLTSpec{Arch: sae.ReLU, DSAE: 32}, ioiToy.Backend, 2)
+	if err != nil {
+		return "", err
+	}
+	if err := transcoder.SaveCLT(clt, filepath.Join(dir, "clt"), sae.Meta{ModelName: "ioi-toy", DatasetPath: "task:ioi"}); err != nil {
+		return "", err
+	}
 	// An attribution graph over random transcoders.
 	var ts []*sae.SAE
 	for l := range c.NLayers {

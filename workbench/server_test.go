@@ -19,8 +19,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/interp-dev/interp/patching"
+	"github.com/interp-dev/interp/sae"
 	"github.com/interp-dev/interp/tasks"
 	"github.com/interp-dev/interp/tokenizer"
+	"github.com/interp-dev/interp/transcoder"
 )
 
 func newTestServer(t *testing.T, opt Options) (*Server, *httptest.Server) {
@@ -78,7 +80,7 @@ func TestInfoAndFiles(t *testing.T) {
 	for _, a := range files.Artifacts {
 		kinds[a.Kind] = append(kinds[a.Kind], a.Path)
 	}
-	require.Equal(t, map[string][]string{"circuit": {"eap-planted-ioi.json"}, "dictionary": {"sae-resid1"}, "graph": {"graph-ioi.json"},
+	require.Equal(t, map[string][]string{"circuit": {"eap-planted-ioi.json"}, "dictionary": {"clt", "sae-resid1"}, "graph": {"graph-ioi.json"},
 		"run": {"runs/baseline", "runs/clamped"}}, kinds)
 	resp, err := ts.Client().Get(ts.URL + "/")
 	require.NoError(t, err)
@@ -260,6 +262,47 @@ func TestCircuitRunGraphAndFeatures(t *testing.T) {
 	}
 	require.Equal(t, 200, call(t, ts, "GET", "/api/features/search?root=0&path=sae-resid1&token=+John", nil, &found))
 	require.Equal(t, 200, call(t, ts, "GET", "/api/features/search?root=0&path=sae-resid1&token=%2340", nil, &found))
+}
+
+// TestCLTLogitEffects checks a CLT latent's logit effects: its decoders into every later layer
+// summed. For a last-layer latent that is its one decoder, so the effects must be sae.LogitEffects
+// of that layer's encoder (whose W_dec is its decoder into its own layer, an hook_mlp_out site); for
+// a first-layer latent, the effects of the sum, computed here from the file's decoders.
+func TestCLTLogitEffects(t *testing.T) {
+	s, ts := newTestServer(t, Options{})
+	_, dir := fixture(t)
+	m := s.opt.Model
+	clt, _, err := transcoder.LoadCLT(filepath.Join(dir, "clt"), m.Config, m.Backend)
+	require.NoError(t, err)
+	var feat struct {
+		Promoted   []effect `json:"promoted"`
+		Suppressed []effect `json:"suppressed"`
+		Layers     int      `json:"layers"`
+	}
+	require.Equal(t, 200, call(t, ts, "GET", "/api/features?root=0&path=clt&layer=1&latent=7", nil, &feat))
+	require.Equal(t, 2, feat.Layers)
+	want, _, err := sae.LogitEffects(m, clt.Layers[1], 7, 10)
+	require.NoError(t, err)
+	for i, e := range want {
+		require.Equal(t, s.tokenStr(e.Token), feat.Promoted[i].Str)
+		require.InDelta(t, e.Logit, feat.Promoted[i].Logit, 1e-9)
+	}
+	require.Equal(t, 200, call(t, ts, "GET", "/api/features?root=0&path=clt&layer=0&latent=7", nil, &feat))
+	D := m.Config.DModel
+	dir0 := make([]float64, D)
+	for k := range 2 {
+		for i := range D {
+			dir0[i] += float64(clt.Dec[0][(7*2+k)*D+i])
+		}
+	}
+	_, sup := sae.UnembedEffects(m.Config, m.Weights, dir0, 10)
+	for i, e := range sup {
+		require.Equal(t, s.tokenStr(e.Token), feat.Suppressed[i].Str)
+		require.InDelta(t, e.Logit, feat.Suppressed[i].Logit, 1e-9)
+	}
+	var out map[string]string
+	require.Equal(t, 400, call(t, ts, "GET", "/api/features?root=0&path=clt&layer=2&latent=0", nil, &out))
+	require.Contains(t, out["error"], `layer "2": want 0 to 1`)
 }
 
 // TestBadRequestsAreRefused sends malformed, oversized and out-of-bounds requests and path

@@ -76,8 +76,12 @@ func cmdGraph(args []string, stdout, stderr io.Writer) error {
 	for i, id := range ids {
 		toks[i] = label(id)
 	}
+	text := *gf.prompt.prompt // the text as given (word-level tokens joined without spaces would lose them)
+	if text == "" {
+		text = strings.Join(toks, "")
+	}
 	f := g.File(p, attrgraph.Metadata{Slug: strings.TrimSuffix(filepath.Base(*out), ".json"), Scan: *gf.tcs,
-		Prompt: strings.Join(toks, ""), NodeThreshold: *nodeTh}, label)
+		Prompt: text, NodeThreshold: *nodeTh}, label)
 	if err := atomicfile.Write(*out, f.WriteJSON); err != nil {
 		return err
 	}
