@@ -234,7 +234,11 @@ func checkTruth(g *Graph, truth *Circuit) error {
 }
 
 func evaluateResult(g *Graph, res *Result, truth Circuit) (*GroundTruthReport, error) {
-	gt, err := EvaluateNodes(g, res.NodeScores, truth)
+	evaluate := EvaluateNodes
+	if res.Method == HeadOverlap {
+		evaluate = EvaluateHeads // it scores heads only
+	}
+	gt, err := evaluate(g, res.NodeScores, truth)
 	if err != nil {
 		return nil, err
 	}

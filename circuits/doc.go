@@ -48,12 +48,14 @@
 // on positive prompts (clean, solved by the model) and negative ones (corrupted, answer
 // unpredictable), is coded by the argmax latent of one small SAE trained on the first 10 pairs'
 // rows (200 latents, L1 0.02 in the reference's units, lr 1e-3, 500 epochs, tied pre-encoder bias,
-// unit-norm decoder); every pair of the experiment is coded and counted. A head's score is
-// softmax over heads of
+// unit-norm decoder); every pair of the experiment is coded and counted. A head pair's edge score
+// is the number of code pairs seen together on positives only; a head's score, by default the
+// paper's edge method, is softmax over heads of
 //
-//	|codes seen on positives and never on negatives|   (divided by |codes the head takes| with Normalize)
+//	|appearances of the head among the first heads^2/2 entries of the pairs sorted by edge score|
 //
-// and a head pair's edge score the number of code pairs seen together on positives only.
+// or, with NodeMethod "codes", of |codes seen on positives and never on negatives| (divided by
+// |codes the head takes| with Normalize). It is evaluated over heads only (EvaluateHeads).
 //
 // # Scoring against a ground truth
 //

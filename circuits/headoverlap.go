@@ -3,6 +3,7 @@ package circuits
 import (
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -24,12 +25,22 @@ import (
 //     error over the d_model dimensions, so it is given L1 * d_model (the same minimiser).
 //  3. Every prompt of the experiment (all its pairs, not only the SAE's) is coded: the code of
 //     (prompt, head) is the SAE's most active latent (-1, "silent", when none is active).
-//  4. Node score of head h: the number of codes h takes on positive prompts and never on
-//     negative ones (the paper's raw count; optionally divided by the number of distinct codes
-//     h takes at all), then a softmax over heads.
-//     The chosen circuit is the heads with at least one such code.
-//  5. Edge score of the head pair (h1, h2), h1 in an earlier layer: the number of code pairs
-//     (code_h1, code_h2) seen together on a positive prompt and never on a negative one.
+//  4. Edge score of the head pair (h1, h2): the number of code pairs (code_h1, code_h2) seen
+//     together on a positive prompt and never on a negative one (the reported edge scores are the
+//     pairs with h1 in an earlier layer).
+//  5. Node score, by default the paper's edge method (the reference's edge.py,
+//     edge_circuit_prediction): the ordered head pairs h1 != h2 sorted by edge score, highest
+//     first (ties by pair index), are unrolled into a list of heads (h1, h2, h1', h2', ...); a
+//     head's score is how often it appears among the first k = (heads^2)/2 of that list, then a
+//     softmax over heads. With NodeMethod "codes" (the paper's node method): the number of codes
+//     h takes on positive prompts and never on negative ones (the raw count; optionally divided
+//     by the number of distinct codes h takes at all), then a softmax.
+//  6. The chosen circuit, for both, is the heads with at least one code unique to the positives
+//     (the reference picks its circuits at the max-F1 threshold, which needs the ground truth;
+//     among the top pairs nearly every head appears, so they cannot choose it).
+//
+// Head overlap scores heads only, so its ground-truth evaluation runs over heads (an MLP it
+// cannot score would otherwise count as a correctly rejected negative).
 //
 // Positives are the clean prompts the model gets right (logit difference > 0); negatives the
 // corrupted prompts (IOI: the ABC prompts, whose names make the answer unpredictable).
@@ -43,9 +54,19 @@ type HeadOverlapOptions struct {
 	Epochs   int     // full-batch training steps (default 500)
 	Seed     uint64  // SAE initialisation
 	// Normalize divides a head's count of unique positive codes by its number of distinct codes
-	// (the default is the paper's raw count).
+	// (the default is the paper's raw count); for the edge method, each head pair's count by the
+	// pair's distinct code pairs on positives and negatives (edge.py's normalise).
 	Normalize bool
+	// NodeMethod turns codes into node scores: "edge" (default: the top-scoring head pairs, the
+	// paper's better method) or "codes" (unique positive codes per head).
+	NodeMethod string
 }
+
+// The node methods of head overlap.
+const (
+	NodeFromEdges = "edge"
+	NodeFromCodes = "codes"
+)
 
 func (o *HeadOverlapOptions) defaults() {
 	if o.Examples == 0 {
@@ -63,6 +84,9 @@ func (o *HeadOverlapOptions) defaults() {
 	if o.Epochs == 0 {
 		o.Epochs = 500
 	}
+	if o.NodeMethod == "" {
+		o.NodeMethod = NodeFromEdges
+	}
 }
 
 type headOverlapResult struct {
@@ -73,6 +97,9 @@ type headOverlapResult struct {
 
 func (e *experiment) headOverlap(opt HeadOverlapOptions) (*headOverlapResult, error) {
 	opt.defaults()
+	if opt.NodeMethod != NodeFromEdges && opt.NodeMethod != NodeFromCodes {
+		return nil, fmt.Errorf("circuits: head overlap: node method %q (want %s or %s)", opt.NodeMethod, NodeFromEdges, NodeFromCodes)
+	}
 	c := e.m.Config
 	var pos []int
 	for i, v := range e.cleanLD {
@@ -126,32 +153,88 @@ func (e *experiment) headOverlap(opt HeadOverlapOptions) (*headOverlapResult, er
 	}
 	res := &headOverlapResult{nodeScores: map[string]float64{}, edgeScores: map[string]float64{},
 		settings: map[string]any{"examples": e.n, "sae_examples": nTrain, "positives": len(pos), "latents": opt.Latents,
-			"l1": opt.L1, "l1_trainer_units": opt.L1 * float64(c.DModel), "lr": opt.LR, "epochs": opt.Epochs, "normalised": opt.Normalize}}
-	for k, p := range softmax(raw) {
-		res.nodeScores[heads[k].String()] = p
+			"l1": opt.L1, "l1_trainer_units": opt.L1 * float64(c.DModel), "lr": opt.LR, "epochs": opt.Epochs, "normalised": opt.Normalize,
+			"node_method": opt.NodeMethod}}
+	pair := uniquePairs(posCodes, negCodes, len(pos), e.n, nh, opt.Normalize) // [nh * nh], ordered pairs
+	for a := range heads {
+		for b := range heads {
+			if heads[a].Layer < heads[b].Layer {
+				res.edgeScores[Edge{From: heads[a], To: heads[b]}.String()] = pair[a*nh+b]
+			}
+		}
+	}
+	for k := range heads {
 		if raw[k] > 0 {
 			res.chosen = append(res.chosen, heads[k])
 		}
 	}
-	for a := range heads {
-		for b := range heads {
-			if heads[a].Layer >= heads[b].Layer {
+	if opt.NodeMethod == NodeFromEdges {
+		raw = edgeToNode(pair, nh)
+		res.settings["k"] = nh * nh / 2
+	}
+	for k, p := range softmax(raw) {
+		res.nodeScores[heads[k].String()] = p
+	}
+	return res, nil
+}
+
+// uniquePairs counts, for every ordered head pair (a, b), a != b, the code pairs (code_a, code_b)
+// seen on a positive prompt and never on a negative one (edge.py's unique_co_occurrences). With
+// normalise, the count is divided by the number of distinct code pairs seen on positives plus
+// those seen on negatives (edge.py normalises the co-occurrence matrices first, which keeps which
+// entries are nonzero).
+func uniquePairs(posCodes, negCodes []int, nPos, nNeg, nh int, normalise bool) []float64 {
+	out := make([]float64, nh*nh)
+	for a := range nh {
+		for b := range nh {
+			if a == b {
 				continue
 			}
 			neg := map[[2]int]bool{}
-			for i := range e.n {
+			for i := range nNeg {
 				neg[[2]int{negCodes[i*nh+a], negCodes[i*nh+b]}] = true
 			}
-			uniq := map[[2]int]bool{}
-			for i := range pos {
-				if pr := [2]int{posCodes[i*nh+a], posCodes[i*nh+b]}; !neg[pr] {
-					uniq[pr] = true
+			seen := map[[2]int]bool{}
+			uniq := 0
+			for i := range nPos {
+				pr := [2]int{posCodes[i*nh+a], posCodes[i*nh+b]}
+				if seen[pr] {
+					continue
+				}
+				seen[pr] = true
+				if !neg[pr] {
+					uniq++
 				}
 			}
-			res.edgeScores[Edge{From: heads[a], To: heads[b]}.String()] = float64(len(uniq))
+			out[a*nh+b] = float64(uniq)
+			if normalise && len(seen)+len(neg) > 0 {
+				out[a*nh+b] /= float64(len(seen) + len(neg))
+			}
 		}
 	}
-	return res, nil
+	return out
+}
+
+// edgeToNode is edge.py's edge_circuit_prediction: the ordered pairs sorted by score (highest
+// first; ties by pair index, where numpy's unstable argsort leaves them in no set order), unrolled
+// into heads, and each head counted over the first nh*nh/2 entries.
+func edgeToNode(pair []float64, nh int) []float64 {
+	idx := make([]int, len(pair))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(x, y int) bool { return pair[idx[x]] > pair[idx[y]] })
+	k := nh * nh / 2
+	count := make([]float64, nh)
+	for j := range k {
+		p := idx[j/2]
+		h := p / nh // the pair's first head, then its second
+		if j%2 == 1 {
+			h = p % nh
+		}
+		count[h]++
+	}
+	return count
 }
 
 // meanHeadOutputs returns, for the given rows of hook_result tensors (one per layer, [N, P, H,

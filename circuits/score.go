@@ -151,6 +151,20 @@ func EvaluateNodes(g *Graph, scores map[string]float64, truth Circuit) (*GroundT
 	return Evaluate(s, t)
 }
 
+// EvaluateHeads is EvaluateNodes over the graph's heads only, for methods that score no MLP
+// (head overlap): an MLP they cannot score would count as a correctly rejected negative, or a
+// missed positive, and move the AUC for no reason.
+func EvaluateHeads(g *Graph, scores map[string]float64, truth Circuit) (*GroundTruth, error) {
+	in := truth.NodeSet()
+	var s []float64
+	var t []bool
+	for _, n := range g.Heads() {
+		s = append(s, scores[n.String()])
+		t = append(t, in[n.String()])
+	}
+	return Evaluate(s, t)
+}
+
 // EvaluateEdges scores edge scores (by edge name; missing edges score 0) against the ground
 // truth's edges over every edge of the graph. When pairs is set, edges are taken without their
 // receiver input (q, k, v) and only between heads and MLPs (no embed or logits): candidates are

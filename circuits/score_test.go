@@ -1,6 +1,7 @@
 package circuits
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -108,5 +109,26 @@ func TestEvaluateNodesAndEdges(t *testing.T) {
 	// The member (3) beats two non-members (0) and loses to 0.0->1.0 (5): AUC 2/3.
 	if gt.Positives != 1 || gt.Negatives != 3 || math.Abs(gt.ROCAUC-2.0/3) > 1e-12 {
 		t.Errorf("pairs: got %+v, want 1 positive, 3 negatives, AUC 2/3", gt)
+	}
+}
+
+// TestHeadOverlapEdgeToNode works edge.py's edge method through by hand on three heads: the
+// ordered pairs' unique positive code pairs, then the heads counted over the first 9/2 = 4 entries
+// of the pairs sorted by that count.
+func TestHeadOverlapEdgeToNode(t *testing.T) {
+	pos := []int{1, 2, 3, 1, 2, 4} // two positive prompts x three heads
+	neg := []int{1, 5, 3}          // one negative prompt
+	pair := uniquePairs(pos, neg, 2, 1, 3, false)
+	want := []float64{0, 1, 1, 1, 0, 2, 1, 2, 0} // [a*3+b]
+	if fmt.Sprint(pair) != fmt.Sprint(want) {
+		t.Fatalf("unique pairs %v, want %v", pair, want)
+	}
+	// Pairs (1,2) and (2,1) score 2 and come first: heads 1, 2, 2, 1.
+	if got := edgeToNode(pair, 3); fmt.Sprint(got) != "[0 2 2]" {
+		t.Errorf("edge-to-node counts %v, want [0 2 2]", got)
+	}
+	norm := uniquePairs(pos, neg, 2, 1, 3, true)
+	if math.Abs(norm[1]-0.5) > 1e-15 || math.Abs(norm[5]-2.0/3) > 1e-15 {
+		t.Errorf("normalised (0,1) %g, want 1/2; (1,2) %g, want 2/3", norm[1], norm[5])
 	}
 }

@@ -47,7 +47,8 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	saeLatents := fs.Int("sae-latents", 200, "head-overlap: SAE latents")
 	saeL1 := fs.Float64("sae-l1", 0.02, "head-overlap: SAE L1 coefficient, in the reference's units (mean squared error over rows and dimensions + L1 x mean L1 norm)")
 	saeEpochs := fs.Int("sae-epochs", 500, "head-overlap: SAE full-batch epochs")
-	saeNorm := fs.Bool("sae-normalize", false, "head-overlap: divide each head's count of unique positive codes by its distinct codes (default: the paper's raw count)")
+	saeNorm := fs.Bool("sae-normalize", false, "head-overlap: divide each head's (or head pair's) count of unique positive codes by its distinct codes (default: the paper's raw count)")
+	saeNodes := fs.String("sae-node-method", circuits.NodeFromEdges, "head-overlap node scores: edge (the top head pairs, the paper's edge method) or codes (unique positive codes per head)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -82,6 +83,9 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	if *tau < 0 {
 		return usagef("--tau %g: want a threshold >= 0 (0: the default for the metric)", *tau)
 	}
+	if *saeNodes != circuits.NodeFromEdges && *saeNodes != circuits.NodeFromCodes {
+		return usagef("--sae-node-method %q: want %s or %s", *saeNodes, circuits.NodeFromEdges, circuits.NodeFromCodes)
+	}
 	if *keep <= 0 || *keep > 1 {
 		return usagef("--keep %g: want a fraction in (0, 1]", *keep)
 	}
@@ -112,7 +116,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	}
 	opt := circuits.Options{Examples: *examples, Seed: *seed, Ablation: abl, ACDCMetric: am, Tau: *tau, Steps: *steps,
 		Keep: *keep, Truth: gt, HeadOverlap: circuits.HeadOverlapOptions{Examples: *saeExamples, Latents: *saeLatents,
-			L1: *saeL1, Epochs: *saeEpochs, Seed: *seed, Normalize: *saeNorm}}
+			L1: *saeL1, Epochs: *saeEpochs, Seed: *seed, Normalize: *saeNorm, NodeMethod: *saeNodes}}
 	report, err := circuits.DiscoverAll(m, *modelSpec, task, opt, methods)
 	if err != nil {
 		return err
