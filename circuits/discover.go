@@ -59,8 +59,11 @@ type Options struct {
 	// of the clean-corrupted gap for the logit difference).
 	ACDCMetric MetricKind
 	Tau        float64
-	// Steps is the number of EAP-IG interpolation steps (default 5).
-	Steps int
+	// Steps is the number of EAP-IG interpolation steps (default 30, the reference's) and IGRule
+	// where along the path they sit: "left" (default; the reference's get_scores_eap_ig, alpha =
+	// k/steps for k = 0..steps-1, from the corrupted end) or "midpoint" (alpha = (k+1/2)/steps).
+	Steps  int
+	IGRule string
 	// Keep chooses the circuit of the score-based methods (EAP, EAP-IG, patching): the nodes or
 	// edges scoring at least Keep times the largest score (default 0.1). Head overlap keeps the
 	// heads with a code unique to the positive prompts.
@@ -88,7 +91,10 @@ func (o *Options) defaults() {
 		}
 	}
 	if o.Steps == 0 {
-		o.Steps = 5
+		o.Steps = 30
+	}
+	if o.IGRule == "" {
+		o.IGRule = IGLeft
 	}
 	if o.Keep == 0 {
 		o.Keep = 0.1
@@ -163,12 +169,14 @@ func Discover(m *model.Model, modelName string, task tasks.Task, opt Options) (*
 		res.Circuit = Circuit{Nodes: keepNodes(e.g, res.NodeScores, opt.Keep)}
 		res.Settings["keep"] = opt.Keep
 	case EAP, EAPIG:
-		steps := 0
+		var alphas []float64
 		if opt.Method == EAPIG {
-			steps = opt.Steps
-			res.Settings["steps"] = steps
+			if alphas, err = igAlphas(opt.Steps, opt.IGRule); err != nil {
+				return nil, err
+			}
+			res.Settings["steps"], res.Settings["ig_rule"] = opt.Steps, opt.IGRule
 		}
-		scores, err := e.eapEdgeScores(steps)
+		scores, err := e.eapEdgeScores(alphas)
 		if err != nil {
 			return nil, err
 		}

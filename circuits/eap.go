@@ -31,30 +31,56 @@ import (
 // with xhat = (x - mean x) / sigma and sigma the cached hook_scale (for an RMSNorm x is not
 // centred and the mean(g) term drops; identity without a pre-norm).
 // EAP-IG (Hanna et al. 2024) replaces dm/dx_r by its average along the straight path between the
-// corrupted and the clean token embeddings (hook_embed = e_corr + alpha (e_clean - e_corr)),
-// alpha = (k - 1/2)/steps for k = 1..steps (the midpoint rule), one forward and backward pass per
-// step.
+// corrupted and the clean token embeddings (hook_embed = e_corr + alpha (e_clean - e_corr)), one
+// forward and backward pass per step, at the reference's alpha = k/steps for k = 0..steps-1 (a
+// left Riemann sum from the corrupted end; get_scores_eap_ig of hannamw/EAP-IG, 30 steps by
+// default) or, with IGRule "midpoint", alpha = (k + 1/2)/steps.
 
-// eapEdgeScores returns the signed score of every edge by name; steps = 0 is EAP, steps > 0
-// EAP-IG with that many interpolation steps.
-func (e *experiment) eapEdgeScores(steps int) (map[string]float64, error) {
+// The EAP-IG interpolation rules.
+const (
+	IGLeft     = "left"
+	IGMidpoint = "midpoint"
+)
+
+// igAlphas returns the interpolation points of EAP-IG.
+func igAlphas(steps int, rule string) ([]float64, error) {
+	if steps < 1 {
+		return nil, fmt.Errorf("circuits: eap-ig: %d steps, want at least 1", steps)
+	}
+	off := 0.0
+	switch rule {
+	case IGLeft:
+	case IGMidpoint:
+		off = 0.5
+	default:
+		return nil, fmt.Errorf("circuits: eap-ig: rule %q (want %s or %s)", rule, IGLeft, IGMidpoint)
+	}
+	out := make([]float64, steps)
+	for k := range out {
+		out[k] = (float64(k) + off) / float64(steps)
+	}
+	return out, nil
+}
+
+// eapEdgeScores returns the signed score of every edge by name: EAP without alphas, EAP-IG
+// averaged over the embeddings interpolated at alphas.
+func (e *experiment) eapEdgeScores(alphas []float64) (map[string]float64, error) {
 	if err := e.edgeLevel(); err != nil {
 		return nil, err
 	}
 	diffs := e.senderDiffs() // [S, N, P, D]
 	acc := map[string]float64{}
-	runs := max(steps, 1)
+	runs := max(len(alphas), 1)
 	label := "eap"
-	if steps > 0 {
+	if len(alphas) > 0 {
 		label = "eap-ig"
 	}
 	bar := progress.New(runs, label)
 	defer bar.Finish()
 	for k := range runs {
 		set := hooks.New()
-		if steps > 0 {
-			alpha := (float64(k) + 0.5) / float64(steps)
-			set.Replace(hooks.Embed, interpolate(e.corrOut.tokEmbed, e.cleanOut.tokEmbed, alpha))
+		if len(alphas) > 0 {
+			set.Replace(hooks.Embed, interpolate(e.corrOut.tokEmbed, e.cleanOut.tokEmbed, alphas[k]))
 		}
 		out, err := e.receiverGrads(set)
 		if err != nil {

@@ -1,6 +1,7 @@
 package circuits
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -118,7 +119,7 @@ func TestEAPMatchesFiniteDifferencesOfEdgeAblation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			scores, err := e.eapEdgeScores(0)
+			scores, err := e.eapEdgeScores(nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,4 +224,29 @@ func maxAbsDiff(a, b *tensors.Tensor) float64 {
 		d = math.Max(d, math.Abs(float64(x[i]-y[i])))
 	}
 	return d
+}
+
+// TestIGAlphas pins the EAP-IG interpolation points: the reference's left Riemann sum from the
+// corrupted end (alpha = k/steps, k = 0..steps-1) and the midpoint rule.
+func TestIGAlphas(t *testing.T) {
+	for _, tc := range []struct {
+		steps int
+		rule  string
+		want  string
+	}{
+		{4, IGLeft, "[0 0.25 0.5 0.75]"},
+		{4, IGMidpoint, "[0.125 0.375 0.625 0.875]"},
+		{1, IGLeft, "[0]"},
+	} {
+		got, err := igAlphas(tc.steps, tc.rule)
+		if err != nil || fmt.Sprint(got) != tc.want {
+			t.Errorf("igAlphas(%d, %s) = %v, %v; want %s", tc.steps, tc.rule, got, err, tc.want)
+		}
+	}
+	if _, err := igAlphas(0, IGLeft); err == nil {
+		t.Error("0 steps accepted")
+	}
+	if _, err := igAlphas(3, "trapezoid"); err == nil {
+		t.Error("unknown rule accepted")
+	}
 }

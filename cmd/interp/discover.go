@@ -40,7 +40,8 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	ablation := fs.String("ablation", "resample", "what replaces ablated nodes and edges (ACDC, faithfulness): resample, mean or zero")
 	acdcMetric := fs.String("acdc-metric", "kl", "ACDC metric: kl or logit-diff")
 	tau := fs.Float64("tau", 0, "ACDC threshold (default 0.01 for kl, 0.02 of the clean-corrupted gap for logit-diff)")
-	steps := fs.Int("steps", 5, "EAP-IG interpolation steps")
+	steps := fs.Int("steps", 30, "EAP-IG interpolation steps (the reference's default 30)")
+	igRule := fs.String("ig-rule", circuits.IGLeft, "EAP-IG interpolation points: left (the reference's alpha = k/steps, k = 0..steps-1) or midpoint")
 	keep := fs.Float64("keep", 0.1, "score-based methods keep the nodes/edges scoring at least this fraction of the top score")
 	truth := fs.String("truth", "", "ground-truth circuit: a known name (gpt2-small-ioi, a planted model) or a circuit JSON file (default: the planted model's)")
 	saeExamples := fs.Int("sae-examples", 10, "head-overlap: the first N pairs train the SAE")
@@ -83,6 +84,9 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	if *tau < 0 {
 		return usagef("--tau %g: want a threshold >= 0 (0: the default for the metric)", *tau)
 	}
+	if *igRule != circuits.IGLeft && *igRule != circuits.IGMidpoint {
+		return usagef("--ig-rule %q: want %s or %s", *igRule, circuits.IGLeft, circuits.IGMidpoint)
+	}
 	if *saeNodes != circuits.NodeFromEdges && *saeNodes != circuits.NodeFromCodes {
 		return usagef("--sae-node-method %q: want %s or %s", *saeNodes, circuits.NodeFromEdges, circuits.NodeFromCodes)
 	}
@@ -114,7 +118,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	if err := checkPairsMemory("examples", *examples, task, m.Config, 3); err != nil {
 		return err
 	}
-	opt := circuits.Options{Examples: *examples, Seed: *seed, Ablation: abl, ACDCMetric: am, Tau: *tau, Steps: *steps,
+	opt := circuits.Options{Examples: *examples, Seed: *seed, Ablation: abl, ACDCMetric: am, Tau: *tau, Steps: *steps, IGRule: *igRule,
 		Keep: *keep, Truth: gt, HeadOverlap: circuits.HeadOverlapOptions{Examples: *saeExamples, Latents: *saeLatents,
 			L1: *saeL1, Epochs: *saeEpochs, Seed: *seed, Normalize: *saeNorm, NodeMethod: *saeNodes}}
 	report, err := circuits.DiscoverAll(m, *modelSpec, task, opt, methods)
