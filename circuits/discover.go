@@ -64,6 +64,11 @@ type Options struct {
 	// k/steps for k = 0..steps-1, from the corrupted end) or "midpoint" (alpha = (k+1/2)/steps).
 	Steps  int
 	IGRule string
+	// Select chooses how EAP and EAP-IG pick their circuit from the edge scores (select.go):
+	// "keep" (default, Keep below), "topn" or "greedy" (the reference's apply_topn and
+	// apply_greedy, TopN edges, pruned to paths from the embeddings to the logits).
+	Select string
+	TopN   int
 	// Keep chooses the circuit of the score-based methods (EAP, EAP-IG, patching): the nodes or
 	// edges scoring at least Keep times the largest score (default 0.1). Head overlap keeps the
 	// heads with a code unique to the positive prompts.
@@ -182,8 +187,14 @@ func Discover(m *model.Model, modelName string, task tasks.Task, opt Options) (*
 		}
 		res.EdgeScores, res.EdgeLevel = absScores(scores), "q/k/v"
 		res.NodeScores = nodeAttribution(e.g, scores)
-		res.Circuit = keepEdges(e.g, res.EdgeScores, opt.Keep)
-		res.Settings["keep"] = opt.Keep
+		if res.Circuit, err = selectEdges(e.g, res.EdgeScores, opt.Select, opt.Keep, opt.TopN); err != nil {
+			return nil, err
+		}
+		if opt.Select == SelectTopN || opt.Select == SelectGreedy {
+			res.Settings["select"], res.Settings["top_n"] = opt.Select, opt.TopN
+		} else {
+			res.Settings["keep"] = opt.Keep
+		}
 	case ACDC:
 		r, err := e.acdc(opt.ACDCMetric, opt.Tau, opt.Ablation)
 		if err != nil {

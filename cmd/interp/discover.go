@@ -41,6 +41,8 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	acdcMetric := fs.String("acdc-metric", "kl", "ACDC metric: kl or logit-diff")
 	tau := fs.Float64("tau", 0, "ACDC threshold (default 0.01 for kl, 0.02 of the clean-corrupted gap for logit-diff)")
 	steps := fs.Int("steps", 30, "EAP-IG interpolation steps (the reference's default 30)")
+	sel := fs.String("select", circuits.SelectKeep, "EAP/EAP-IG circuit selection: keep (edges >= --keep x the top score, connected), topn or greedy (the reference's apply_topn / apply_greedy of --top-n edges, pruned to embed->logits paths)")
+	topN := fs.Int("top-n", 0, "edges for --select topn or greedy")
 	igRule := fs.String("ig-rule", circuits.IGLeft, "EAP-IG interpolation points: left (the reference's alpha = k/steps, k = 0..steps-1) or midpoint")
 	keep := fs.Float64("keep", 0.1, "score-based methods keep the nodes/edges scoring at least this fraction of the top score")
 	truth := fs.String("truth", "", "ground-truth circuit: a known name (gpt2-small-ioi, a planted model) or a circuit JSON file (default: the planted model's)")
@@ -84,6 +86,18 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	if *tau < 0 {
 		return usagef("--tau %g: want a threshold >= 0 (0: the default for the metric)", *tau)
 	}
+	switch *sel {
+	case circuits.SelectKeep:
+		if *topN != 0 {
+			return usagef("--top-n applies to --select topn or greedy")
+		}
+	case circuits.SelectTopN, circuits.SelectGreedy:
+		if *topN < 1 {
+			return usagef("--select %s needs --top-n N (edges), N >= 1", *sel)
+		}
+	default:
+		return usagef("--select %q: want %s, %s or %s", *sel, circuits.SelectKeep, circuits.SelectTopN, circuits.SelectGreedy)
+	}
 	if *igRule != circuits.IGLeft && *igRule != circuits.IGMidpoint {
 		return usagef("--ig-rule %q: want %s or %s", *igRule, circuits.IGLeft, circuits.IGMidpoint)
 	}
@@ -118,7 +132,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	if err := checkPairsMemory("examples", *examples, task, m.Config, 3); err != nil {
 		return err
 	}
-	opt := circuits.Options{Examples: *examples, Seed: *seed, Ablation: abl, ACDCMetric: am, Tau: *tau, Steps: *steps, IGRule: *igRule,
+	opt := circuits.Options{Examples: *examples, Seed: *seed, Ablation: abl, ACDCMetric: am, Tau: *tau, Steps: *steps, IGRule: *igRule, Select: *sel, TopN: *topN,
 		Keep: *keep, Truth: gt, HeadOverlap: circuits.HeadOverlapOptions{Examples: *saeExamples, Latents: *saeLatents,
 			L1: *saeL1, Epochs: *saeEpochs, Seed: *seed, Normalize: *saeNorm, NodeMethod: *saeNodes}}
 	report, err := circuits.DiscoverAll(m, *modelSpec, task, opt, methods)
