@@ -1,6 +1,7 @@
 package circuits
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"sort"
@@ -69,6 +70,9 @@ type Options struct {
 	// apply_greedy, TopN edges, pruned to paths from the embeddings to the logits).
 	Select string
 	TopN   int
+	// Intervention is what EAP scores an edge's removal against (intervention.go): "patching"
+	// (default; the corrupted prompt's value), "zero", "mean" or "mean-positional".
+	Intervention string
 	// Keep chooses the circuit of the score-based methods (EAP, EAP-IG, patching): the nodes or
 	// edges scoring at least Keep times the largest score (default 0.1). Head overlap keeps the
 	// heads with a code unique to the positive prompts.
@@ -181,7 +185,17 @@ func Discover(m *model.Model, modelName string, task tasks.Task, opt Options) (*
 			}
 			res.Settings["steps"], res.Settings["ig_rule"] = opt.Steps, opt.IGRule
 		}
-		scores, err := e.eapEdgeScores(alphas)
+		if opt.Intervention != "" && opt.Intervention != InterventionPatching && opt.Method == EAPIG {
+			return nil, fmt.Errorf("circuits: eap-ig interpolates the embeddings between the corrupted and clean prompts; intervention %s applies to eap", opt.Intervention)
+		}
+		target, err := e.interventionActs(opt.Intervention)
+		if err != nil {
+			return nil, err
+		}
+		if opt.Method == EAP {
+			res.Settings["intervention"] = cmp.Or(opt.Intervention, InterventionPatching)
+		}
+		scores, err := e.eapEdgeScores(alphas, target)
 		if err != nil {
 			return nil, err
 		}

@@ -63,12 +63,13 @@ func igAlphas(steps int, rule string) ([]float64, error) {
 }
 
 // eapEdgeScores returns the signed score of every edge by name: EAP without alphas, EAP-IG
-// averaged over the embeddings interpolated at alphas.
-func (e *experiment) eapEdgeScores(alphas []float64) (map[string]float64, error) {
+// averaged over the embeddings interpolated at alphas. The sender differences are towards the
+// outputs `target` (the corrupted run's for patching, see intervention.go).
+func (e *experiment) eapEdgeScores(alphas []float64, target *senderActs) (map[string]float64, error) {
 	if err := e.edgeLevel(); err != nil {
 		return nil, err
 	}
-	diffs := e.senderDiffs() // [S, N, P, D]
+	diffs := e.senderDiffs(target) // [S, N, P, D]
 	acc := map[string]float64{}
 	runs := max(len(alphas), 1)
 	label := "eap"
@@ -135,7 +136,7 @@ func (e *experiment) receiverGrads(set *hooks.Set) (*model.Output, error) {
 }
 
 // senderDiffs stacks out^corrupted - out^clean of every sender, in sender order: [S, N, P, D].
-func (e *experiment) senderDiffs() *tensors.Tensor {
+func (e *experiment) senderDiffs(target *senderActs) *tensors.Tensor {
 	var senders []Node
 	for _, n := range e.g.Nodes {
 		if n.Kind != Logits {
@@ -145,7 +146,7 @@ func (e *experiment) senderDiffs() *tensors.Tensor {
 	N, P, D := e.n, e.plen, e.m.Config.DModel
 	flat := make([]float32, 0, len(senders)*N*P*D)
 	for _, s := range senders {
-		a, b := e.corrOut.output(s), e.cleanOut.output(s)
+		a, b := target.output(s), e.cleanOut.output(s)
 		for i := range a {
 			flat = append(flat, a[i]-b[i])
 		}

@@ -119,44 +119,57 @@ func TestEAPMatchesFiniteDifferencesOfEdgeAblation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			scores, err := e.eapEdgeScores(nil)
+			for _, kind := range []string{InterventionPatching, InterventionZero, InterventionMean, InterventionMeanPositional} {
+				target, err := e.interventionActs(kind)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkEAPAgainstFiniteDifferences(t, e, pairs, kind, target)
+			}
+		})
+	}
+}
+
+// checkEAPAgainstFiniteDifferences compares EAP scores towards target with central finite
+// differences of the edge ablation towards it.
+func checkEAPAgainstFiniteDifferences(t *testing.T, e *experiment, pairs *tasks.Pairs, kind string, target *senderActs) {
+	t.Helper()
+	scores, err := e.eapEdgeScores(nil, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scores) != len(e.g.Edges) {
+		t.Fatalf("%d edge scores for %d edges", len(scores), len(e.g.Edges))
+	}
+	// Check the 8 highest-scoring edges and a spread of others.
+	var check []Edge
+	for i, x := range e.g.Edges {
+		if i%9 == 0 {
+			check = append(check, x)
+		}
+	}
+	top := topEdges(scores, e.g, 8)
+	if s := math.Abs(scores[top[0].String()]); s < 0.05 {
+		t.Fatalf("%s: largest |EAP score| %.4f: too small for the check to mean anything", kind, s)
+	}
+	check = append(check, top...)
+	const eps = 1e-2
+	for _, x := range check {
+		masks := e.g.newEdgeMasks(func(y Edge) bool { return y == x })
+		var md [2]float64
+		for i, sign := range []float64{1, -1} {
+			logits, err := e.runEdgeAblation(e.clean, masks, towards(e.cleanOut, target, sign*eps))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(scores) != len(e.g.Edges) {
-				t.Fatalf("%d edge scores for %d edges", len(scores), len(e.g.Edges))
-			}
-			// Check the 8 highest-scoring edges and a spread of others.
-			var check []Edge
-			for i, x := range e.g.Edges {
-				if i%9 == 0 {
-					check = append(check, x)
-				}
-			}
-			top := topEdges(scores, e.g, 8)
-			if s := math.Abs(scores[top[0].String()]); s < 0.05 {
-				t.Fatalf("largest |EAP score| %.4f: too small for the check to mean anything", s)
-			}
-			check = append(check, top...)
-			const eps = 1e-2
-			for _, x := range check {
-				masks := e.g.newEdgeMasks(func(y Edge) bool { return y == x })
-				var md [2]float64
-				for i, sign := range []float64{1, -1} {
-					logits, err := e.runEdgeAblation(e.clean, masks, towards(e.cleanOut, e.corrOut, sign*eps))
-					if err != nil {
-						t.Fatal(err)
-					}
-					md[i] = mean(logitDiffs(logits, pairs))
-				}
-				fd := (md[0] - md[1]) / (2 * eps)
-				got := scores[x.String()]
-				t.Logf("%-16s EAP %+.5f  finite difference %+.5f", x, got, fd)
-				if math.Abs(got-fd) > 2e-3+0.03*math.Abs(fd) {
-					t.Errorf("edge %s: EAP score %.5f, finite difference %.5f", x, got, fd)
-				}
-			}
-		})
+			md[i] = mean(logitDiffs(logits, pairs))
+		}
+		fd := (md[0] - md[1]) / (2 * eps)
+		got := scores[x.String()]
+		t.Logf("%s %-16s EAP %+.5f  finite difference %+.5f", kind, x, got, fd)
+		if math.Abs(got-fd) > 2e-3+0.03*math.Abs(fd) {
+			t.Errorf("%s, edge %s: EAP score %.5f, finite difference %.5f", kind, x, got, fd)
+		}
 	}
 }
 
@@ -248,5 +261,51 @@ func TestIGAlphas(t *testing.T) {
 	}
 	if _, err := igAlphas(3, "trapezoid"); err == nil {
 		t.Error("unknown rule accepted")
+	}
+}
+
+// TestInterventionTargets checks the intervention targets against direct averages of the
+// corrupted run's outputs: zero, the mean over prompts and positions, the mean over prompts at
+// each position.
+func TestInterventionTargets(t *testing.T) {
+	m := testModel(t, "toy-gpt2")
+	pairs := randomPairs(5, 4, 6, m.Config.DVocab)
+	e, err := newExperiment(m, pairs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	N, P, D := e.n, e.plen, m.Config.DModel
+	corr := e.corrOut.output(HeadNode(1, 2)) // [N, P, D]
+	for _, kind := range []string{InterventionZero, InterventionMean, InterventionMeanPositional} {
+		target, err := e.interventionActs(kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := target.output(HeadNode(1, 2))
+		for n := range N {
+			for p := range P {
+				for i := range D {
+					want := 0.0
+					switch kind {
+					case InterventionMean:
+						for n2 := range N {
+							for p2 := range P {
+								want += float64(corr[(n2*P+p2)*D+i]) / float64(N*P)
+							}
+						}
+					case InterventionMeanPositional:
+						for n2 := range N {
+							want += float64(corr[(n2*P+p)*D+i]) / float64(N)
+						}
+					}
+					if g := float64(got[(n*P+p)*D+i]); math.Abs(g-want) > 1e-6*(1+math.Abs(want)) {
+						t.Fatalf("%s: [%d %d %d] = %g, want %g", kind, n, p, i, g, want)
+					}
+				}
+			}
+		}
+	}
+	if _, err := e.interventionActs("resample"); err == nil {
+		t.Error("unknown intervention accepted")
 	}
 }

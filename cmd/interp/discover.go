@@ -43,6 +43,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	steps := fs.Int("steps", 30, "EAP-IG interpolation steps (the reference's default 30)")
 	sel := fs.String("select", circuits.SelectKeep, "EAP/EAP-IG circuit selection: keep (edges >= --keep x the top score, connected), topn or greedy (the reference's apply_topn / apply_greedy of --top-n edges, pruned to embed->logits paths)")
 	topN := fs.Int("top-n", 0, "edges for --select topn or greedy")
+	intervention := fs.String("intervention", circuits.InterventionPatching, "what EAP scores an edge's removal against: patching (the corrupted prompt's value), zero, mean or mean-positional (over the corrupted prompts)")
 	igRule := fs.String("ig-rule", circuits.IGLeft, "EAP-IG interpolation points: left (the reference's alpha = k/steps, k = 0..steps-1) or midpoint")
 	keep := fs.Float64("keep", 0.1, "score-based methods keep the nodes/edges scoring at least this fraction of the top score")
 	truth := fs.String("truth", "", "ground-truth circuit: a known name (gpt2-small-ioi, a planted model) or a circuit JSON file (default: the planted model's)")
@@ -85,6 +86,11 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	}
 	if *tau < 0 {
 		return usagef("--tau %g: want a threshold >= 0 (0: the default for the metric)", *tau)
+	}
+	switch *intervention {
+	case circuits.InterventionPatching, circuits.InterventionZero, circuits.InterventionMean, circuits.InterventionMeanPositional:
+	default:
+		return usagef("--intervention %q: want patching, zero, mean or mean-positional", *intervention)
 	}
 	switch *sel {
 	case circuits.SelectKeep:
@@ -132,7 +138,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	if err := checkPairsMemory("examples", *examples, task, m.Config, 3); err != nil {
 		return err
 	}
-	opt := circuits.Options{Examples: *examples, Seed: *seed, Ablation: abl, ACDCMetric: am, Tau: *tau, Steps: *steps, IGRule: *igRule, Select: *sel, TopN: *topN,
+	opt := circuits.Options{Examples: *examples, Seed: *seed, Ablation: abl, ACDCMetric: am, Tau: *tau, Steps: *steps, IGRule: *igRule, Select: *sel, TopN: *topN, Intervention: *intervention,
 		Keep: *keep, Truth: gt, HeadOverlap: circuits.HeadOverlapOptions{Examples: *saeExamples, Latents: *saeLatents,
 			L1: *saeL1, Epochs: *saeEpochs, Seed: *seed, Normalize: *saeNorm, NodeMethod: *saeNodes}}
 	report, err := circuits.DiscoverAll(m, *modelSpec, task, opt, methods)
