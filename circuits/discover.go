@@ -24,12 +24,14 @@ const (
 	EAP Method = "eap"
 	// EAPIG is EAP with integrated gradients over the embeddings (eap.go).
 	EAPIG Method = "eap-ig"
+	// EAPIGActivations is EAP with integrated gradients over each layer's output in turn (eap.go).
+	EAPIGActivations Method = "eap-ig-activations"
 	// Patching is node-level activation patching of every head and MLP (patching.go).
 	Patching Method = "patching"
 )
 
 // Methods lists every discovery method.
-func Methods() []Method { return []Method{HeadOverlap, ACDC, EAP, EAPIG, Patching} }
+func Methods() []Method { return []Method{HeadOverlap, ACDC, EAP, EAPIG, EAPIGActivations, Patching} }
 
 // ParseMethod checks a method name.
 func ParseMethod(s string) (Method, error) {
@@ -177,16 +179,25 @@ func Discover(m *model.Model, modelName string, task tasks.Task, opt Options) (*
 		res.NodeScores = absScores(effects)
 		res.Circuit = Circuit{Nodes: keepNodes(e.g, res.NodeScores, opt.Keep)}
 		res.Settings["keep"] = opt.Keep
-	case EAP, EAPIG:
-		var alphas []float64
-		if opt.Method == EAPIG {
-			if alphas, err = igAlphas(opt.Steps, opt.IGRule); err != nil {
+	case EAP, EAPIG, EAPIGActivations:
+		var runs []igRun
+		switch opt.Method {
+		case EAPIG:
+			alphas, err := igAlphas(opt.Steps, opt.IGRule)
+			if err != nil {
 				return nil, err
 			}
+			runs = e.inputRuns(alphas)
 			res.Settings["steps"], res.Settings["ig_rule"] = opt.Steps, opt.IGRule
+		case EAPIGActivations:
+			if opt.Steps < 1 {
+				return nil, fmt.Errorf("circuits: eap-ig-activations: %d steps, want at least 1", opt.Steps)
+			}
+			runs = e.activationRuns(opt.Steps)
+			res.Settings["steps"] = opt.Steps
 		}
-		if opt.Intervention != "" && opt.Intervention != InterventionPatching && opt.Method == EAPIG {
-			return nil, fmt.Errorf("circuits: eap-ig interpolates the embeddings between the corrupted and clean prompts; intervention %s applies to eap", opt.Intervention)
+		if opt.Intervention != "" && opt.Intervention != InterventionPatching && opt.Method != EAP {
+			return nil, fmt.Errorf("circuits: %s interpolates between the corrupted and clean prompts; intervention %s applies to eap", opt.Method, opt.Intervention)
 		}
 		target, err := e.interventionActs(opt.Intervention)
 		if err != nil {
@@ -195,7 +206,7 @@ func Discover(m *model.Model, modelName string, task tasks.Task, opt Options) (*
 		if opt.Method == EAP {
 			res.Settings["intervention"] = cmp.Or(opt.Intervention, InterventionPatching)
 		}
-		scores, err := e.eapEdgeScores(alphas, target)
+		scores, err := e.eapEdgeScores(runs, target)
 		if err != nil {
 			return nil, err
 		}

@@ -33,9 +33,13 @@
 //
 //	score(s -> r) = sum over positions and examples of (out_s^corrupted - out_s^clean) . dm/dx_r
 //
-// with x_r the receiver's input before its LayerNorm. EAP-IG averages dm/dx_r over `steps` points
-// on the straight line from the corrupted to the clean token embeddings. A node's score is the
-// magnitude of the sum of its outgoing edges' scores (node attribution patching).
+// with x_r the receiver's input before its LayerNorm; out_s^corrupted may instead be zero or the
+// sender's mean (Options.Intervention). EAP-IG averages dm/dx_r over `steps` points (30, at
+// alpha = k/steps, k = 0..steps-1, as the reference) on the straight line from the corrupted to
+// the clean token embeddings; EAP-IG-activations interpolates each layer's output in turn instead.
+// A node's score is the magnitude of the sum of its outgoing edges' scores (node attribution
+// patching). The circuit is the edges scoring at least Keep times the top score, connected, or the
+// reference's top-n or greedy selection of TopN edges (Options.Select, select.go).
 //
 // ACDC (acdc.go): greedy pruning of edges in reverse topological order; an edge is removed when
 // ablating it worsens the metric (KL divergence to the clean next-token distribution, or the logit

@@ -34,7 +34,8 @@ import (
 // corrupted and the clean token embeddings (hook_embed = e_corr + alpha (e_clean - e_corr)), one
 // forward and backward pass per step, at the reference's alpha = k/steps for k = 0..steps-1 (a
 // left Riemann sum from the corrupted end; get_scores_eap_ig of hannamw/EAP-IG, 30 steps by
-// default) or, with IGRule "midpoint", alpha = (k + 1/2)/steps.
+// default) or, with IGRule "midpoint", alpha = (k + 1/2)/steps. EAP-IG-activations (method
+// eap-ig-activations) instead interpolates one layer's output at a time (activationRuns).
 
 // The EAP-IG interpolation rules.
 const (
@@ -62,26 +63,69 @@ func igAlphas(steps int, rule string) ([]float64, error) {
 	return out, nil
 }
 
-// eapEdgeScores returns the signed score of every edge by name: EAP without alphas, EAP-IG
-// averaged over the embeddings interpolated at alphas. The sender differences are towards the
-// outputs `target` (the corrupted run's for patching, see intervention.go).
-func (e *experiment) eapEdgeScores(alphas []float64, target *senderActs) (map[string]float64, error) {
+// igRun sets up one gradient pass of EAP-IG: the hook replacements of that step.
+type igRun func(set *hooks.Set)
+
+// inputRuns are EAP-IG's passes (the reference's EAP-IG-inputs): the token embeddings
+// interpolated from the corrupted to the clean prompts at each alpha.
+func (e *experiment) inputRuns(alphas []float64) []igRun {
+	var runs []igRun
+	for _, a := range alphas {
+		runs = append(runs, func(set *hooks.Set) {
+			set.Replace(hooks.Embed, interpolate(e.corrOut.tokEmbed, e.cleanOut.tokEmbed, a))
+		})
+	}
+	return runs
+}
+
+// activationRuns are the passes of EAP-IG-activations (the reference's get_scores_ig_activations):
+// for each layer's output in turn (the embeddings, then each block's attention heads together and
+// its MLP), that output interpolated from its corrupted to its clean value at alpha = k/steps,
+// k = 1..steps, everything else clean.
+func (e *experiment) activationRuns(steps int) []igRun {
+	c := e.m.Config
+	type site struct {
+		hook        string
+		corr, clean *tensors.Tensor
+	}
+	sites := []site{{hooks.ResidPre(0), e.corrOut.embed, e.cleanOut.embed}}
+	for l := range c.NLayers {
+		sites = append(sites, site{hooks.Result(l), e.corrOut.result[l], e.cleanOut.result[l]})
+		if c.HasMLP() {
+			sites = append(sites, site{hooks.MLPOut(l), e.corrOut.mlp[l], e.cleanOut.mlp[l]})
+		}
+	}
+	var runs []igRun
+	for _, st := range sites {
+		for k := 1; k <= steps; k++ {
+			a := float64(k) / float64(steps)
+			runs = append(runs, func(set *hooks.Set) { set.Replace(st.hook, interpolate(st.corr, st.clean, a)) })
+		}
+	}
+	return runs
+}
+
+// eapEdgeScores returns the signed score of every edge by name: the sender differences towards
+// target (the corrupted run's outputs for patching, see intervention.go) dotted with each
+// receiver's input gradient, averaged over the gradient passes runs (one plain clean pass, EAP,
+// when there are none).
+func (e *experiment) eapEdgeScores(runs []igRun, target *senderActs) (map[string]float64, error) {
 	if err := e.edgeLevel(); err != nil {
 		return nil, err
 	}
 	diffs := e.senderDiffs(target) // [S, N, P, D]
 	acc := map[string]float64{}
-	runs := max(len(alphas), 1)
+	n := max(len(runs), 1)
 	label := "eap"
-	if len(alphas) > 0 {
+	if len(runs) > 0 {
 		label = "eap-ig"
 	}
-	bar := progress.New(runs, label)
+	bar := progress.New(n, label)
 	defer bar.Finish()
-	for k := range runs {
+	for k := range n {
 		set := hooks.New()
-		if len(alphas) > 0 {
-			set.Replace(hooks.Embed, interpolate(e.corrOut.tokEmbed, e.cleanOut.tokEmbed, alphas[k]))
+		if len(runs) > 0 {
+			runs[k](set)
 		}
 		out, err := e.receiverGrads(set)
 		if err != nil {
@@ -92,7 +136,7 @@ func (e *experiment) eapEdgeScores(alphas []float64, target *senderActs) (map[st
 			return nil, err
 		}
 		for name, v := range scores {
-			acc[name] += v / float64(runs)
+			acc[name] += v / float64(n)
 		}
 		bar.Add(1, "")
 	}

@@ -309,3 +309,55 @@ func TestInterventionTargets(t *testing.T) {
 		t.Error("unknown intervention accepted")
 	}
 }
+
+// TestIGActivationsPlumbing: with one step, each pass of EAP-IG-activations replaces one layer's
+// output by its own clean value. The values are the clean run's, but the replaced output is a
+// constant, as in the reference (its hook returns a tensor built from detached activations), so
+// gradient paths through that layer are cut for receivers upstream of it. The logits are
+// downstream of every replaced output, so their incoming edges must score exactly as in EAP; a
+// replacement of the wrong layout or layer would move them. Edges into upstream receivers must
+// differ from EAP's (some path is cut in some pass).
+func TestIGActivationsPlumbing(t *testing.T) {
+	for _, name := range []string{"toy-gpt2", "planted-ioi"} {
+		m := testModel(t, name)
+		pairs := randomPairs(7, 4, 8, m.Config.DVocab)
+		e, err := newExperiment(m, pairs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eap, err := e.eapEdgeScores(nil, e.corrOut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs := e.activationRuns(1)
+		if want := 1 + m.Config.NLayers*(1+btoi(m.Config.HasMLP())); len(runs) != want {
+			t.Fatalf("%s: %d passes, want %d (embeddings, then each layer's heads and MLP)", name, len(runs), want)
+		}
+		ig, err := e.eapEdgeScores(runs, e.corrOut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed := 0
+		for _, x := range e.g.Edges {
+			k := x.String()
+			v := eap[k]
+			if x.To.Kind == Logits {
+				if math.Abs(ig[k]-v) > 1e-5*(1+math.Abs(v)) {
+					t.Errorf("%s edge %s: one-step IG-activations %g, EAP %g", name, k, ig[k], v)
+				}
+			} else if math.Abs(ig[k]-v) > 1e-3*(1+math.Abs(v)) {
+				changed++
+			}
+		}
+		if changed == 0 {
+			t.Errorf("%s: no upstream edge changed: the replacements cut no gradient path", name)
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -30,7 +30,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("discover", stderr)
 	modelSpec := fs.String("model", "planted-ioi", "model directory or built-in name (planted-ioi, planted-induction: hand-set weights with a known circuit)")
 	taskName := fs.String("task", "", "task (default: the one the model records; "+strings.Join(tasks.Names(), ", ")+")")
-	method := fs.String("method", "all", "head-overlap, acdc, eap, eap-ig, patching, or all (a comparison table)")
+	method := fs.String("method", "all", "head-overlap, acdc, eap, eap-ig, eap-ig-activations, patching, or all (a comparison table)")
 	out := fs.String("out", "", "write the result as JSON (scores, circuit, ground truth, faithfulness, wall time)")
 	plot := fs.String("plot", "", "circuit diagram (.svg, with a .dot beside it, or .dot); with --method all one per method (NAME.METHOD.svg); with --compare a bar chart (.png or .svg)")
 	backend := fs.String("backend", "", "backend (see interp run -h)")
