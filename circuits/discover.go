@@ -72,6 +72,14 @@ type Options struct {
 	// apply_greedy, TopN edges, pruned to paths from the embeddings to the logits).
 	Select string
 	TopN   int
+	// ACDCAbs compares |change| with tau (the reference's --abs-value-threshold); ACDCOrder is the
+	// order ACDC tests a receiver's sender edges in (OrderNormal, OrderReverse, OrderRandom).
+	ACDCAbs   bool
+	ACDCOrder string
+	// TauSweep, for ACDC, reruns it at each of these thresholds and reports each circuit (and, with
+	// a ground truth, its true and false positive rates over heads and MLPs: the ROC of a real tau
+	// sweep, Result.TauSweep).
+	TauSweep []float64
 	// Intervention is what EAP scores an edge's removal against (intervention.go): "patching"
 	// (default; the corrupted prompt's value), "zero", "mean" or "mean-positional".
 	Intervention string
@@ -133,6 +141,8 @@ type Result struct {
 	Circuit Circuit `json:"circuit"`
 	// GroundTruth compares the scores with the known circuit (planted models).
 	GroundTruth *GroundTruthReport `json:"ground_truth,omitempty"`
+	// TauSweep is ACDC's circuit at each threshold of Options.TauSweep.
+	TauSweep *TauSweep `json:"tau_sweep,omitempty"`
 	// Faithfulness of the chosen circuit, node level (and edge level when it has edges).
 	Faithfulness     *Faithfulness `json:"faithfulness,omitempty"`
 	EdgeFaithfulness *Faithfulness `json:"edge_faithfulness,omitempty"`
@@ -221,7 +231,8 @@ func Discover(m *model.Model, modelName string, task tasks.Task, opt Options) (*
 			res.Settings["keep"] = opt.Keep
 		}
 	case ACDC:
-		r, err := e.acdc(opt.ACDCMetric, opt.Tau, opt.Ablation)
+		ao := acdcOptions{metric: opt.ACDCMetric, tau: opt.Tau, ablation: opt.Ablation, absValue: opt.ACDCAbs, order: opt.ACDCOrder, seed: opt.Seed}
+		r, err := e.acdc(ao)
 		if err != nil {
 			return nil, err
 		}
@@ -229,7 +240,16 @@ func Discover(m *model.Model, modelName string, task tasks.Task, opt Options) (*
 		res.NodeScores = maxOutgoing(e.g, r.scores)
 		res.Circuit = Circuit{Nodes: NodesOfEdges(r.kept), Edges: r.kept}
 		res.Settings["metric"], res.Settings["tau"], res.Settings["ablation"] = opt.ACDCMetric, opt.Tau, opt.Ablation
+		res.Settings["abs_value_threshold"], res.Settings["order"] = opt.ACDCAbs, cmp.Or(opt.ACDCOrder, OrderNormal)
 		res.Settings["edges_tested"] = r.tested
+		res.Settings["direct_edges"], res.Settings["direct_edges_kept"] = r.direct, r.directKept
+		if len(opt.TauSweep) > 0 {
+			sweep, err := e.tauSweep(ao, opt.TauSweep, opt.Truth)
+			if err != nil {
+				return nil, err
+			}
+			res.TauSweep = sweep
+		}
 	case HeadOverlap:
 		ho, err := e.headOverlap(opt.HeadOverlap)
 		if err != nil {

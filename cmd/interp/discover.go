@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/interp-dev/interp/circuits"
@@ -41,6 +42,9 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	acdcMetric := fs.String("acdc-metric", "kl", "ACDC metric: kl or logit-diff")
 	tau := fs.Float64("tau", 0, "ACDC threshold (default 0.01 for kl, 0.02 of the clean-corrupted gap for logit-diff)")
 	steps := fs.Int("steps", 30, "EAP-IG interpolation steps (the reference's default 30)")
+	acdcAbs := fs.Bool("abs-value-threshold", false, "ACDC: compare |metric change| with --tau (the reference's --abs-value-threshold)")
+	acdcOrder := fs.String("acdc-order", circuits.OrderNormal, "ACDC: order of a receiver's sender edges: normal (the latest sender first, as the reference), reverse or random (seeded by --seed)")
+	tauSweep := fs.String("tau-sweep", "", "ACDC: also rerun at these comma-separated thresholds and report each circuit (and, with a ground truth, the ROC of the sweep)")
 	sel := fs.String("select", circuits.SelectKeep, "EAP/EAP-IG circuit selection: keep (edges >= --keep x the top score, connected), topn or greedy (the reference's apply_topn / apply_greedy of --top-n edges, pruned to embed->logits paths)")
 	topN := fs.Int("top-n", 0, "edges for --select topn or greedy")
 	intervention := fs.String("intervention", circuits.InterventionPatching, "what EAP scores an edge's removal against: patching (the corrupted prompt's value), zero, mean or mean-positional (over the corrupted prompts)")
@@ -86,6 +90,22 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	}
 	if *tau < 0 {
 		return usagef("--tau %g: want a threshold >= 0 (0: the default for the metric)", *tau)
+	}
+	var taus []float64
+	for _, f := range strings.Split(*tauSweep, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v < 0 {
+			return usagef("--tau-sweep: %q is not a threshold >= 0", f)
+		}
+		taus = append(taus, v)
+	}
+	switch *acdcOrder {
+	case circuits.OrderNormal, circuits.OrderReverse, circuits.OrderRandom:
+	default:
+		return usagef("--acdc-order %q: want normal, reverse or random", *acdcOrder)
 	}
 	switch *intervention {
 	case circuits.InterventionPatching, circuits.InterventionZero, circuits.InterventionMean, circuits.InterventionMeanPositional:
@@ -139,6 +159,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opt := circuits.Options{Examples: *examples, Seed: *seed, Ablation: abl, ACDCMetric: am, Tau: *tau, Steps: *steps, IGRule: *igRule, Select: *sel, TopN: *topN, Intervention: *intervention,
+		ACDCAbs: *acdcAbs, ACDCOrder: *acdcOrder, TauSweep: taus,
 		Keep: *keep, Truth: gt, HeadOverlap: circuits.HeadOverlapOptions{Examples: *saeExamples, Latents: *saeLatents,
 			L1: *saeL1, Epochs: *saeEpochs, Seed: *seed, Normalize: *saeNorm, NodeMethod: *saeNodes}}
 	report, err := circuits.DiscoverAll(m, *modelSpec, task, opt, methods)
@@ -157,6 +178,18 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	}
 	for _, r := range report.Results {
 		fmt.Fprintf(stdout, "%s circuit: %s\n", r.Method, nodeList(r.Circuit))
+		if sw := r.TauSweep; sw != nil {
+			for _, p := range sw.Points {
+				line := fmt.Sprintf("  tau %-8g %2d nodes %3d edges", p.Tau, len(p.Nodes), p.Edges)
+				if p.TPR != nil {
+					line += fmt.Sprintf("  TPR %.3f FPR %.3f", *p.TPR, *p.FPR)
+				}
+				fmt.Fprintln(stdout, line)
+			}
+			if sw.AUC != nil {
+				fmt.Fprintf(stdout, "  tau-sweep ROC AUC (nodes) %.3f\n", *sw.AUC)
+			}
+		}
 	}
 	if *out != "" {
 		var v any = report
