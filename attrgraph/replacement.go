@@ -44,6 +44,9 @@ func NewReplacement(m *model.Model, ts []*sae.SAE, tokens []int) (*Replacement, 
 		if err := transcoder.Check(m.Config, s); err != nil {
 			return nil, fmt.Errorf("attrgraph: %w", err)
 		}
+		if err := s.Config.CheckLinear("attribution graph"); err != nil {
+			return nil, fmt.Errorf("attrgraph: %w", err)
+		}
 		l := transcoder.Layer(s)
 		if _, dup := bl[l]; dup {
 			return nil, fmt.Errorf("attrgraph: two transcoders for layer %d", l)

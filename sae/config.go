@@ -91,12 +91,36 @@ type Config struct {
 	// W_skip [DOut, DIn] as SAELens stores it.
 	Skip bool
 
+	// RuntimeNorm is SAELens's run-time input normalisation (normalize_activations):
+	// "" (none), NormConstant ("constant_norm_rescale": each row scaled to norm sqrt(d_in), the
+	// reconstruction scaled back) or NormLayer ("layer_norm": each row centred and divided by its
+	// standard deviation (n-1) + 1e-5, the reconstruction multiplied back and re-centred). The
+	// encoder sees the normalised row; the skip term (skip transcoders) reads the raw one.
+	RuntimeNorm string
+
 	// Site is the input hook point; Target the reconstruction's hook point when it differs
 	// (transcoders; zero value = Site).
 	Site   Site
 	Target Site
 	// Meta describes where the SAE came from (written to and read from cfg.json).
 	Meta Meta
+}
+
+// SAELens's run-time normalisations (Config.RuntimeNorm).
+const (
+	NormConstant = "constant_norm_rescale"
+	NormLayer    = "layer_norm"
+)
+
+// CheckLinear refuses an SAE whose latents are not a fixed affine function of its input row
+// followed by the activation: one with a run-time normalisation (each row rescaled by its own
+// norm), for the analyses that need that form (steering deltas, weight-based circuits,
+// attribution graphs, training). what names the analysis.
+func (c Config) CheckLinear(what string) error {
+	if c.RuntimeNorm != "" {
+		return fmt.Errorf("sae: %s: the SAE rescales each input row by its own statistics (normalize_activations %s), which %s does not support", what, c.RuntimeNorm, what)
+	}
+	return nil
 }
 
 // Meta is descriptive metadata kept in cfg.json.
@@ -143,6 +167,11 @@ func (c Config) Validate() error {
 		if c.K <= 0 || c.K > c.DSAE {
 			return fmt.Errorf("sae: config: k = %d must be in [1, d_sae = %d] for %s", c.K, c.DSAE, c.Arch)
 		}
+	}
+	switch c.RuntimeNorm {
+	case "", NormConstant, NormLayer:
+	default:
+		return fmt.Errorf("sae: config: run-time normalisation %q (known: %s, %s)", c.RuntimeNorm, NormConstant, NormLayer)
 	}
 	if c.ApplyBDecToInput && c.Out() != c.DIn {
 		return errors.New("sae: config: apply_b_dec_to_input needs d_out = d_in (b_dec lives in the output space)")

@@ -114,5 +114,26 @@
 //
 // Save and Load use the SAELens layout (cfg.json + sae_weights.safetensors, W_enc [d_in,
 // d_sae], b_enc, W_dec [d_sae, d_in], b_dec, threshold for JumpReLU), loading current and older
-// SAELens files strictly (see Load).
+// SAELens files strictly (see Load). Architecture names written, and whether SAELens reads them:
+//
+//	ReLU, TopK, JumpReLU SAE             standard, topk, jumprelu                  yes
+//	BatchTopK SAE                        jumprelu (its global threshold per latent) yes, as SAELens saves BatchTopK
+//	ReLU transcoder, skip transcoder     transcoder, skip_transcoder               yes
+//	JumpReLU (and BatchTopK) transcoder  jumprelu_transcoder                       yes
+//	JumpReLU skip transcoder             jumprelu_skip_transcoder                  yes; releases before its
+//	                                                                               JumpReLUSkipTranscoder (6.18) refuse it
+//	TopK transcoder, skip transcoder     topk_transcoder, topk_skip_transcoder     no: SAELens has no TopK
+//	                                                                               transcoder and refuses the name
+//
+// (a TopK transcoder saved as "topk" would load in SAELens as an SAE on its input hook, losing
+// d_out and hook_name_out). The hooks, d_out and this package's fields (head mode, training
+// architecture, normalisation) survive a SAELens re-save: hook_name_out lives under metadata, and
+// metadata.sae_lens_version names the 6.x layout so that SAELens does not migrate the file.
+// normalize_activations constant_norm_rescale and layer_norm are applied at run time, as SAELens
+// does (Config.RuntimeNorm); such SAEs encode, decode (with the input rows), splice and evaluate,
+// and the analyses that need a fixed affine encoder (steering, attribution graphs, weight-based
+// transcoder circuits, training) refuse them.
+//
+// Decode(f, x) includes a skip transcoder's x W_skip^T, what SAELens's forward returns;
+// DecodeLatents(f) leaves it out, what SAELens's decode returns.
 package sae

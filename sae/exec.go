@@ -198,14 +198,16 @@ func (s *SAE) Reconstruct(x *tensors.Tensor) (*tensors.Tensor, error) {
 }
 
 // Decode returns f W_dec + b_dec [N, DOut] for latents f [N, DSAE], plus x W_skip^T for skip
-// transcoders, which need x [N, DIn] (x is ignored otherwise and may be nil): the reconstruction,
-// what SAELens's forward returns. SAELens's decode leaves the skip term out; DecodeLatents is that.
+// transcoders, which need x [N, DIn] (as do SAEs with a run-time normalisation, mapped back with
+// each row's statistics; x is ignored otherwise and may be nil): the reconstruction, what
+// SAELens's forward returns. SAELens's decode leaves the skip term out; DecodeLatents is that.
 func (s *SAE) Decode(f, x *tensors.Tensor) (*tensors.Tensor, error) {
 	c := s.Config
 	if err := checkRows(f, c.DSAE, "decode"); err != nil {
 		return nil, err
 	}
-	if c.Skip {
+	needX := c.Skip || c.RuntimeNorm != ""
+	if needX {
 		if err := checkRows(x, c.DIn, "decode (skip input)"); err != nil {
 			return nil, err
 		}
@@ -213,13 +215,13 @@ func (s *SAE) Decode(f, x *tensors.Tensor) (*tensors.Tensor, error) {
 	var out *tensors.Tensor
 	err := model.Catch(func() {
 		args := []any{f}
-		if c.Skip {
+		if needX {
 			args = append(args, x)
 		}
 		out = MustExecOnce(s.Backend, func(in []*Node) *Node {
 			p := NodesFrom(c, in[len(args):])
 			var xs *Node
-			if c.Skip {
+			if needX {
 				xs = in[1]
 			}
 			return DecodeGraph(c, p, in[0], xs)
@@ -236,6 +238,9 @@ func (s *SAE) Decode(f, x *tensors.Tensor) (*tensors.Tensor, error) {
 // skip term it equals Decode.
 func (s *SAE) DecodeLatents(f *tensors.Tensor) (*tensors.Tensor, error) {
 	c := s.Config
+	if c.RuntimeNorm != "" {
+		return nil, fmt.Errorf("sae: decode: the SAE maps its reconstruction back with each input row's statistics (normalize_activations %s): use Decode(f, x) with the input rows", c.RuntimeNorm)
+	}
 	if err := checkRows(f, c.DSAE, "decode"); err != nil {
 		return nil, err
 	}

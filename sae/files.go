@@ -1,6 +1,7 @@
 package sae
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,12 +74,17 @@ func writeFileAtomic(path string, data []byte) error {
 // isTranscoder reports whether c reconstructs another hook or width, or has a skip term.
 func (c Config) isTranscoder() bool { return c.Target.Hook != "" || c.Out() != c.DIn || c.Skip }
 
-// savedArch is the architecture name SAELens uses for c (its transcoder names for
-// transcoders; SAELens has no TopK transcoder, which keeps "topk").
+// savedArch is the architecture name SAELens uses for c: its transcoder names for transcoders
+// (transcoder, skip_transcoder, jumprelu_transcoder, jumprelu_skip_transcoder; SAELens releases
+// that predate JumpReLUSkipTranscoder, 6.18 among them, refuse the last). SAELens has no TopK
+// transcoder: saved as "topk" it would load as a plain SAE on the input hook, losing d_out and
+// hook_name_out and splicing its output into the wrong hook, so it is written as
+// "topk_transcoder" (or "topk_skip_transcoder"), a name SAELens refuses as unknown and this
+// package reads back exactly.
 func savedArch(c Config) string {
 	name := map[Arch]string{ReLU: "standard", TopK: "topk", BatchTopK: "jumprelu", JumpReLU: "jumprelu"}[c.Arch]
-	if c.isTranscoder() && c.Arch != TopK {
-		name = map[string]string{"standard": "transcoder", "jumprelu": "jumprelu_transcoder"}[name]
+	if c.isTranscoder() {
+		name = map[string]string{"standard": "transcoder", "jumprelu": "jumprelu_transcoder", "topk": "topk_transcoder"}[name]
 		if c.Skip {
 			name = strings.Replace(name, "transcoder", "skip_transcoder", 1)
 		}
@@ -125,7 +131,7 @@ func cfgDict(c Config) map[string]any {
 		"dtype":                     "float32",
 		"device":                    "cpu",
 		"apply_b_dec_to_input":      c.ApplyBDecToInput,
-		"normalize_activations":     "none",
+		"normalize_activations":     cmp.Or(c.RuntimeNorm, "none"),
 		"reshape_activations":       reshape,
 		"activation_fn":             act,
 		"activation_fn_str":         act,
@@ -296,7 +302,7 @@ func parseCfg(d map[string]any, defaultHook string) (c Config, fold bool, err er
 	switch arch {
 	case "standard", "transcoder", "skip_transcoder":
 		c.Arch = ReLU
-	case "topk":
+	case "topk", "topk_transcoder", "topk_skip_transcoder":
 		c.Arch = TopK
 	case "jumprelu", "jumprelu_transcoder", "jumprelu_skip_transcoder":
 		c.Arch = JumpReLU
@@ -304,7 +310,7 @@ func parseCfg(d map[string]any, defaultHook string) (c Config, fold bool, err er
 			c.Arch = BatchTopK
 		}
 	default:
-		return c, false, fmt.Errorf("architecture %q is not supported (supported: standard, topk, jumprelu and their transcoders)", arch)
+		return c, false, fmt.Errorf("architecture %q is not supported (supported: standard, topk, jumprelu and their transcoders: transcoder, skip_transcoder, jumprelu_transcoder, jumprelu_skip_transcoder, and interp's topk_transcoder, topk_skip_transcoder)", arch)
 	}
 	if strings.HasSuffix(arch, "transcoder") {
 		c.Skip = strings.Contains(arch, "skip")
@@ -361,8 +367,10 @@ func parseCfg(d map[string]any, defaultHook string) (c Config, fold bool, err er
 	case string:
 		switch v {
 		case "none", "expected_average_only_in":
+		case NormConstant, NormLayer:
+			c.RuntimeNorm = v // applied on every row at run time, as SAELens does
 		default:
-			return c, false, fmt.Errorf("normalize_activations %q is not supported (supported: none, expected_average_only_in)", v)
+			return c, false, fmt.Errorf("normalize_activations %q is not supported (supported: none, expected_average_only_in, %s, %s)", v, NormConstant, NormLayer)
 		}
 	default:
 		return c, false, fmt.Errorf("field \"normalize_activations\" = %v is not a string", v)

@@ -158,7 +158,7 @@ func TestSaveLoadTranscoder(t *testing.T) {
 		var cfg map[string]any
 		raw, _ := os.ReadFile(filepath.Join(dir, CfgFile))
 		_ = json.Unmarshal(raw, &cfg)
-		want := map[Arch]string{ReLU: "skip_transcoder", JumpReLU: "jumprelu_transcoder", TopK: "topk"}[arch]
+		want := map[Arch]string{ReLU: "skip_transcoder", JumpReLU: "jumprelu_transcoder", TopK: "topk_skip_transcoder"}[arch]
 		if cfg["architecture"] != want || cfg["d_out"] != 6.0 || cfg["hook_name_out"] != "blocks.0.hook_mlp_out" {
 			t.Errorf("%s transcoder cfg.json: architecture %v, d_out %v, hook_name_out %v", arch, cfg["architecture"], cfg["d_out"], cfg["hook_name_out"])
 		}
@@ -320,7 +320,7 @@ func TestLoadErrors(t *testing.T) {
 		{"no hook", `{"architecture": "standard", "d_in": 8, "d_sae": 16}`, saeTensors(rng, 8, 16), `hook_name`},
 		{"no d_in", `{"architecture": "standard", "d_sae": 16, "hook_name": "x"}`, saeTensors(rng, 8, 16), `"d_in"`},
 		{"topk without k", strings.Replace(base, "standard", "topk", 1), saeTensors(rng, 8, 16), `"k"`},
-		{"layer norm", strings.Replace(base, "}", `, "normalize_activations": "layer_norm"}`, 1), saeTensors(rng, 8, 16), `layer_norm`},
+		{"unknown normalisation", strings.Replace(base, "}", `, "normalize_activations": "rms_norm"}`, 1), saeTensors(rng, 8, 16), `normalize_activations "rms_norm" is not supported`},
 		{"scaling factor", base, func() map[string]*tensors.Tensor {
 			ts := saeTensors(rng, 8, 16, "scaling_factor")
 			return ts

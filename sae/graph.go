@@ -53,6 +53,10 @@ func matmul(a, b *Node) *Node { return DotGeneral(a, []int{1}, nil, b, []int{0},
 // PreGraph returns the encoder pre-activations (x - b_dec) W_enc + b_enc [N, F] of rows x [N, DIn]
 // (b_dec subtracted only with ApplyBDecToInput).
 func PreGraph(c Config, p Nodes, x *Node) *Node {
+	if c.RuntimeNorm != "" {
+		in, _, shift := runtimeNormGraph(c, x)
+		x = Div(Sub(x, shift), in)
+	}
 	if c.ApplyBDecToInput {
 		x = Sub(x, row(p.BDec)) // [N, DIn]
 	}
@@ -86,13 +90,40 @@ func EncodeGraph(c Config, p Nodes, x *Node) *Node {
 }
 
 // DecodeGraph returns the reconstruction f W_dec + b_dec [N, DOut] (+ x W_skip^T with Skip;
-// x may be nil otherwise).
+// x may be nil otherwise). With a run-time normalisation the decoded row is mapped back with the
+// input row's own statistics (x required), before the skip term is added, as SAELens's decode
+// and forward do.
 func DecodeGraph(c Config, p Nodes, f, x *Node) *Node {
 	out := Add(matmul(f, p.WDec), row(p.BDec)) // [N, DOut]
+	if c.RuntimeNorm != "" {
+		if x == nil {
+			panic("sae: decode: a run-time normalisation needs the input rows")
+		}
+		_, back, shift := runtimeNormGraph(c, x)
+		out = Add(Mul(out, back), shift)
+	}
 	if c.Skip {
 		out = Add(out, DotGeneral(x, []int{1}, nil, p.WSkip, []int{1}, nil)) // [N, DOut]
 	}
 	return out
+}
+
+// runtimeNormGraph returns, per row of x [N, DIn], the run-time normalisation's divisor on the way
+// in, its multiplier on the way out, and its shift ([N, 1] each): x_norm = (x - shift) / in, and
+// back out * back + shift (SAELens's run_time_activation_norm_fn_in and _out):
+//
+//	constant_norm_rescale: in = back = ||x|| / sqrt(d_in), shift = 0
+//	layer_norm:            in = std(x) + 1e-5, back = std(x) (n - 1 in its denominator), shift = mean(x)
+func runtimeNormGraph(c Config, x *Node) (in, back, shift *Node) {
+	n := float64(x.Shape().Dimensions[1])
+	if c.RuntimeNorm == NormConstant {
+		norm := InsertAxes(DivScalar(Sqrt(ReduceSum(Mul(x, x), 1)), math.Sqrt(n)), -1)
+		return norm, norm, ZerosLike(norm)
+	}
+	mu := InsertAxes(DivScalar(ReduceSum(x, 1), n), -1) // [N, 1]
+	d := Sub(x, mu)
+	std := InsertAxes(Sqrt(DivScalar(ReduceSum(Mul(d, d), 1), n-1)), -1)
+	return AddScalar(std, 1e-5), std, mu
 }
 
 // KthLargestGraph returns the k-th largest value of each row of x [N, F] as [N, 1], by k rounds

@@ -20,7 +20,7 @@ func Splice(set *hooks.Set, s *SAE, withError bool) error {
 	if c.TargetSite() != c.Site || c.Skip {
 		return errors.New("sae: splice: a transcoder reads one hook and writes another; splice it with the transcoder package")
 	}
-	key := fmt.Sprintf("sae/%s/%s/k%d/bdec%v/err%v", c.Arch, c.Site, c.K, c.ApplyBDecToInput, withError)
+	key := fmt.Sprintf("sae/%s/%s/k%d/bdec%v/norm%s/err%v", c.Arch, c.Site, c.K, c.ApplyBDecToInput, c.RuntimeNorm, withError)
 	set.Func(c.Site.Hook, key, func(x *Node, in []*Node) *Node {
 		p := NodesFrom(c, in)
 		rows, back := SiteRowsGraph(c.Site, x) // [N, DIn]

@@ -34,6 +34,9 @@ func Steer(set *hooks.Set, s *SAE, latent int, op SteerOp, value float64) error 
 	if err := CheckLatent(c, latent); err != nil {
 		return err
 	}
+	if err := c.CheckLinear("steer"); err != nil {
+		return err
+	}
 	key := fmt.Sprintf("sae-steer/%s/%s/k%d/bdec%v/latent%d/%s", c.Arch, c.Site, c.K, c.ApplyBDecToInput, latent, op)
 	inputs := append(s.paramList(), tensors.FromScalar(float32(value)))
 	set.Func(c.Site.Hook, key, func(x *Node, in []*Node) *Node {

@@ -173,6 +173,9 @@ func NewTrainer(c Config, b backends.Backend, opt TrainOptions) (*Trainer, error
 	if err := opt.validate(); err != nil {
 		return nil, err
 	}
+	if err := c.CheckLinear("training"); err != nil {
+		return nil, err
+	}
 	if opt.UnitNormDecoder && opt.Init.DecoderNorm == 0 {
 		opt.Init.DecoderNorm = 1
 	}

@@ -46,6 +46,11 @@ func NewAnalysis(m *model.Model, ts []*sae.SAE, tokens []int) (*Analysis, error)
 	if !c.HasMLP() {
 		return nil, errors.New("transcoder: analysis: the model has no MLPs")
 	}
+	for _, s := range ts {
+		if err := s.Config.CheckLinear("transcoder: weight-based analysis"); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case c.PostNorms():
 		return nil, fmt.Errorf("transcoder: analysis: %s normalises attention and MLP outputs before the residual stream; "+

@@ -37,7 +37,7 @@ func Replace(set *hooks.Set, m model.Config, ts []*sae.SAE, withError bool) erro
 		c := s.Config
 		in, out := c.Site.Hook, c.TargetSite().Hook
 		input := readInput(set, in, out)
-		key := fmt.Sprintf("transcoder/%s/k%d/skip%v/bdec%v/%s->%s/err%v", c.Arch, c.K, c.Skip, c.ApplyBDecToInput, in, out, withError)
+		key := fmt.Sprintf("transcoder/%s/k%d/skip%v/bdec%v/norm%s/%s->%s/err%v", c.Arch, c.K, c.Skip, c.ApplyBDecToInput, c.RuntimeNorm, in, out, withError)
 		set.Func(out, key, func(y *graph.Node, p []*graph.Node) *graph.Node {
 			recon := reconstructGraph(c, sae.NodesFrom(c, p), input(y), y) // [B, P, DOut]
 			if withError {

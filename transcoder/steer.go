@@ -26,6 +26,9 @@ func Steer(set *hooks.Set, m model.Config, s *sae.SAE, latent int, op sae.SteerO
 	if err := sae.CheckLatent(c, latent); err != nil {
 		return err
 	}
+	if err := c.CheckLinear("transcoder: steer"); err != nil {
+		return err
+	}
 	in, out := c.Site.Hook, c.TargetSite().Hook
 	input := readInput(set, in, out)
 	key := fmt.Sprintf("transcoder-steer/%s/k%d/bdec%v/%s->%s/latent%d/%s", c.Arch, c.K, c.ApplyBDecToInput, in, out, latent, op)
