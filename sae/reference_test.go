@@ -60,9 +60,14 @@ func TestTrainStepMatchesPyTorch(t *testing.T) {
 	for _, arch := range Archs() {
 		t.Run(string(arch), func(t *testing.T) {
 			c := Config{Arch: arch, DIn: 16, DSAE: 64, K: 4, ApplyBDecToInput: true, Site: Site{Hook: "x"}}
-			compareSteps(t, c, arch == TopK || arch == BatchTopK)
+			compareSteps(t, c, arch == TopK || arch == BatchTopK, false)
 		})
 	}
+	// The reference head-overlap SAE (ConstrainUnitNormBoth): plain L1, unit-norm encoder and
+	// decoder columns.
+	t.Run("relu-unit-norm-both", func(t *testing.T) {
+		compareSteps(t, Config{Arch: ReLU, DIn: 16, DSAE: 64, ApplyBDecToInput: true, Site: Site{Hook: "x"}}, false, true)
+	})
 }
 
 // TestTranscoderStepMatchesPyTorch does the same for a skip transcoder (a target of another
@@ -72,12 +77,12 @@ func TestTranscoderStepMatchesPyTorch(t *testing.T) {
 	for _, arch := range []Arch{ReLU, TopK} {
 		t.Run(string(arch), func(t *testing.T) {
 			c := Config{Arch: arch, DIn: 16, DOut: 10, DSAE: 64, K: 4, Skip: true, Site: Site{Hook: "in"}, Target: Site{Hook: "out"}}
-			compareSteps(t, c, false)
+			compareSteps(t, c, false, false)
 		})
 	}
 }
 
-func compareSteps(t *testing.T, c Config, unit bool) {
+func compareSteps(t *testing.T, c Config, unit, refNorm bool) {
 	b, _ := model.MustNewBackend("")
 	const n, steps, window = 128, 3, 1000
 	din, dsae, dout := c.DIn, c.DSAE, c.Out()
@@ -85,7 +90,7 @@ func compareSteps(t *testing.T, c Config, unit bool) {
 	rng := rand.New(rand.NewPCG(7, uint64(len(arch))))
 	coef := map[Arch]float64{ReLU: 0.1, JumpReLU: 0.5, TopK: 1, BatchTopK: 1}[arch]
 	opt := TrainOptions{Steps: steps, Batch: n, LR: 3e-3, WarmupSteps: steps, Sparsity: coef, Bandwidth: 0.2,
-		DeadWindow: window, UnitNormDecoder: unit, AuxKCoef: 0.5, Init: InitOptions{Seed: 3, Threshold: 0.02}}
+		DeadWindow: window, UnitNormDecoder: unit, ConstrainUnitNormBoth: refNorm, AuxKCoef: 0.5, Init: InitOptions{Seed: 3, Threshold: 0.02}}
 	tr, err := NewTrainer(c, b, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +144,7 @@ func compareSteps(t *testing.T, c Config, unit bool) {
 	}
 	o, _ := json.Marshal(map[string]any{"architecture": archName, "k": c.K, "apply_b_dec_to_input": c.ApplyBDecToInput,
 		"lr": lrs, "coef": coef, "bandwidth": opt.Bandwidth, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
-		"aux_coef": opt.AuxKCoef, "dead_window": window, "unit_norm": unit})
+		"aux_coef": opt.AuxKCoef, "dead_window": window, "unit_norm": unit, "ref_norm": refNorm})
 	init["x"] = tensors.FromFlatDataAndDimensions(xs, steps, n, din)
 	if c.Skip {
 		init["y"] = tensors.FromFlatDataAndDimensions(ys, steps, n, dout)

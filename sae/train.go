@@ -59,6 +59,13 @@ type TrainOptions struct {
 	// UnitNormDecoder keeps every decoder row at unit norm (the gradient's component along the
 	// row is removed, then the row renormalised after each step).
 	UnitNormDecoder bool
+	// ConstrainUnitNormBoth is the SAE of O'Neill & Bui's reference code (sae-circuits src/sae.py,
+	// ConstrainedUnitNormLinear for the encoder and the decoder): every encoder column (a latent's
+	// weights over the inputs) and every decoder column (an output's weights over the latents) at
+	// unit norm, the gradient's component along each removed and the columns renormalised after
+	// each step, and a plain L1 penalty (not scaled by decoder norms). ReLU only; not with
+	// UnitNormDecoder.
+	ConstrainUnitNormBoth bool
 	Init            InitOptions
 	// InitBDecMean starts b_dec at the mean of the first batch's targets.
 	InitBDecMean bool
@@ -176,12 +183,32 @@ func NewTrainer(c Config, b backends.Backend, opt TrainOptions) (*Trainer, error
 	if err := c.CheckLinear("training"); err != nil {
 		return nil, err
 	}
+	if opt.ConstrainUnitNormBoth && (opt.UnitNormDecoder || c.Arch != ReLU) {
+		return nil, errors.New("sae: train: ConstrainUnitNormBoth is for ReLU SAEs, without UnitNormDecoder")
+	}
 	if opt.UnitNormDecoder && opt.Init.DecoderNorm == 0 {
 		opt.Init.DecoderNorm = 1
 	}
 	s, err := NewRandom(c, b, opt.Init)
 	if err != nil {
 		return nil, err
+	}
+	if opt.ConstrainUnitNormBoth {
+		for _, name := range []string{"W_enc", "W_dec"} {
+			w := s.Flat(name)
+			dims := s.Params[name].Shape().Dimensions
+			R, C := dims[0], dims[1]
+			for col := range C {
+				var sq float64
+				for r := range R {
+					sq += float64(w[r*C+col]) * float64(w[r*C+col])
+				}
+				for r := range R {
+					w[r*C+col] = float32(float64(w[r*C+col]) / math.Sqrt(sq))
+				}
+			}
+			s.Params[name] = tensors.FromFlatDataAndDimensions(w, R, C)
+		}
 	}
 	return newTrainerFrom(s, opt), nil
 }
@@ -190,7 +217,7 @@ func newTrainerFrom(s *SAE, opt TrainOptions) *Trainer {
 	c := s.Config
 	t := &Trainer{cfg: c, opt: opt, eng: newEngine(c, s.Backend), b: s.Backend, spec: trainable(c),
 		rng: rand.New(rand.NewPCG(opt.Init.Seed, 0x7a1)), sinceFire: make([]int64, c.DSAE), scaleIn: 1, scaleOut: 1}
-	t.key = stepKey{target: c.Target.Hook != "" || c.Out() != c.DIn || c.Skip, unitNorm: opt.UnitNormDecoder,
+	t.key = stepKey{target: c.Target.Hook != "" || c.Out() != c.DIn || c.Skip, unitNorm: opt.UnitNormDecoder, refNorm: opt.ConstrainUnitNormBoth,
 		beta1: opt.Beta1, beta2: opt.Beta2, eps: opt.Eps, bandwidth: opt.Bandwidth}
 	for _, sp := range t.spec {
 		p := s.Params[sp.Name]

@@ -21,6 +21,7 @@ type stepKey struct {
 	aux       bool // the AuxK term is present (some latents are dead)
 	target    bool // a separate target y is fed (transcoders)
 	unitNorm  bool // decoder rows kept at unit norm
+	refNorm   bool // ConstrainUnitNormBoth: plain L1, unit-norm encoder columns and decoder columns
 	beta1     float64
 	beta2     float64
 	eps       float64
@@ -122,6 +123,13 @@ func stepGraph(c Config, k stepKey) func(in []*Node) []*Node {
 		var dTheta *Node
 		switch c.Arch {
 		case ReLU:
+			if k.refNorm {
+				// Plain L1: coef/N sum_n sum_j f_nj.
+				cn := DivScalar(coef, n)
+				sparsity = Mul(cn, ReduceAllSum(f))
+				df = Add(df, Mul(cn, OnesLike(df)))
+				break
+			}
 			// L1 scaled by decoder norms: coef/N sum_n sum_j f_nj ||W_dec[j]||.
 			norms := Sqrt(ReduceSum(Square(p.WDec), 1)) // [F]
 			fsum := ReduceSum(f, 0)                     // [F]
@@ -174,6 +182,12 @@ func stepGraph(c Config, k stepKey) func(in []*Node) []*Node {
 			along := ReduceSum(Mul(dWDec, unit), 1)                                 // [F]
 			dWDec = Sub(dWDec, Mul(InsertAxes(along, -1), unit))
 		}
+		if k.refNorm {
+			// Remove each gradient's component along its unit vector: W_enc's columns (one per
+			// latent, over the inputs) and W_dec's columns (one per output, over the latents).
+			grads["W_enc"] = projectOutColumns(grads["W_enc"], p.WEnc)
+			dWDec = projectOutColumns(dWDec, p.WDec)
+		}
 		grads["W_dec"] = dWDec
 
 		// Adam (PyTorch's formulation) on every trained tensor.
@@ -187,10 +201,24 @@ func stepGraph(c Config, k stepKey) func(in []*Node) []*Node {
 			if s.Name == "W_dec" && k.unitNorm {
 				newP[j] = Div(newP[j], InsertAxes(Sqrt(ReduceSum(Square(newP[j]), 1)), -1))
 			}
+			if (s.Name == "W_dec" || s.Name == "W_enc") && k.refNorm {
+				newP[j] = unitColumns(newP[j])
+			}
 		}
 		stats := Stack([]*Node{mse, sparsity, aux}, 0) // [3]
 		return append(append(append(newP, newM...), newV...), stats)
 	}
+}
+
+// unitColumns divides each column of w [R, C] by its norm.
+func unitColumns(w *Node) *Node { return Div(w, InsertAxes(Sqrt(ReduceSum(Square(w), 0)), 0)) }
+
+// projectOutColumns removes from each column of g [R, C] its component along the same column of
+// w, normalised: g - (g . u) u with u = w / ||w|| per column.
+func projectOutColumns(g, w *Node) *Node {
+	u := unitColumns(w)
+	along := ReduceSum(Mul(g, u), 0) // [C]
+	return Sub(g, Mul(InsertAxes(along, 0), u))
 }
 
 // stepInputs are the per-step values fed to a step graph besides the tensors.

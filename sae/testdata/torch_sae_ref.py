@@ -156,7 +156,10 @@ def cmd_step(in_path, out_path):
         if "W_skip" in p:
             recon = recon + x @ p["W_skip"].T
         loss = (recon - y).pow(2).sum(-1).mean()
-        if arch == "standard":
+        if arch == "standard" and o.get("ref_norm"):
+            # sae-circuits' SAE: a plain L1 penalty (its decoder rows are not unit norm).
+            loss = loss + (o["coef"] * f.norm(p=1, dim=-1)).mean()
+        elif arch == "standard":
             loss = loss + (o["coef"] * (f * p["W_dec"].norm(dim=1)).norm(p=1, dim=-1)).mean()
         elif arch == "jumprelu":
             l0 = torch.sum(Step.apply(pre, p["threshold"].relu(), o["bandwidth"]), dim=-1)
@@ -178,7 +181,21 @@ def cmd_step(in_path, out_path):
                 w = p["W_dec"]
                 wn = w / w.norm(dim=1, keepdim=True)
                 p["W_dec"].grad -= (p["W_dec"].grad * wn).sum(dim=1, keepdim=True) * wn
+        if o.get("ref_norm"):
+            # ConstrainedUnitNormLinear (sae-circuits src/sae.py): its encoder weight [d_sae, d_in]
+            # and decoder weight [d_in, d_sae] are unit norm along their last axis, i.e. the columns
+            # of W_enc [d_in, d_sae] and of W_dec [d_sae, d_in] here; the backward hook removes the
+            # gradient's component along them, and they are renormalised before the next forward.
+            with torch.no_grad():
+                for name in ("W_enc", "W_dec"):
+                    w = p[name]
+                    wn = w / w.norm(dim=0, keepdim=True)
+                    w.grad -= (w.grad * wn).sum(dim=0, keepdim=True) * wn
         opt.step()
+        if o.get("ref_norm"):
+            with torch.no_grad():
+                for name in ("W_enc", "W_dec"):
+                    p[name].data /= p[name].data.norm(dim=0, keepdim=True)
         if o["unit_norm"]:
             with torch.no_grad():
                 p["W_dec"].data /= p["W_dec"].data.norm(dim=1, keepdim=True)
