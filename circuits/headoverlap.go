@@ -19,7 +19,10 @@ import (
 //     prompt: rows [prompt x head, d_model].
 //  2. One small SAE shared by all heads is trained on the rows of the first SAE-examples pairs
 //     (10; ReLU, 200 latents, L1 0.02, Adam lr 1e-3, 500 full-batch epochs, b_dec subtracted
-//     from the input (tied pre-encoder bias, started at the data mean), unit-norm decoder rows).
+//     from the input (tied pre-encoder bias, started at the data mean where the reference takes
+//     the geometric median), and the reference's ConstrainedUnitNormLinear weights: every
+//     encoder column and every decoder column (an output's weights over the latents) at unit
+//     norm, with a plain L1 penalty; FreeEncoder trains interp's usual SAE instead).
 //     The L1 coefficient is in the reference's units: its loss is mean((xhat - x)^2) over rows
 //     and dimensions plus L1 * mean over rows of ||f||_1; package sae's trainer sums the squared
 //     error over the d_model dimensions, so it is given L1 * d_model (the same minimiser).
@@ -60,6 +63,10 @@ type HeadOverlapOptions struct {
 	// NodeMethod turns codes into node scores: "edge" (default: the top-scoring head pairs, the
 	// paper's better method) or "codes" (unique positive codes per head).
 	NodeMethod string
+	// FreeEncoder trains interp's usual SAE (free encoder, unit-norm decoder rows, L1 scaled by
+	// decoder norms) instead of the reference's (sae.TrainOptions.ConstrainUnitNormBoth: unit-norm
+	// encoder and decoder columns, plain L1).
+	FreeEncoder bool
 }
 
 // The node methods of head overlap.
@@ -154,7 +161,7 @@ func (e *experiment) headOverlap(opt HeadOverlapOptions) (*headOverlapResult, er
 	res := &headOverlapResult{nodeScores: map[string]float64{}, edgeScores: map[string]float64{},
 		settings: map[string]any{"examples": e.n, "sae_examples": nTrain, "positives": len(pos), "latents": opt.Latents,
 			"l1": opt.L1, "l1_trainer_units": opt.L1 * float64(c.DModel), "lr": opt.LR, "epochs": opt.Epochs, "normalised": opt.Normalize,
-			"node_method": opt.NodeMethod}}
+			"node_method": opt.NodeMethod, "free_encoder": opt.FreeEncoder}}
 	pair := uniquePairs(posCodes, negCodes, len(pos), e.n, nh, opt.Normalize) // [nh * nh], ordered pairs
 	for a := range heads {
 		for b := range heads {
@@ -267,7 +274,8 @@ func trainAndCode(train, rows []float32, d int, opt HeadOverlapOptions, b backen
 	m := len(train) / d
 	cfg := sae.Config{Arch: sae.ReLU, DIn: d, DSAE: opt.Latents, ApplyBDecToInput: true}
 	tr, err := sae.NewTrainer(cfg, b, sae.TrainOptions{Steps: opt.Epochs, Batch: m, LR: opt.LR, Sparsity: opt.L1 * float64(d),
-		UnitNormDecoder: true, InitBDecMean: true, Init: sae.InitOptions{Seed: opt.Seed}, DeadWindow: math.MaxInt64})
+		UnitNormDecoder: opt.FreeEncoder, ConstrainUnitNormBoth: !opt.FreeEncoder, InitBDecMean: true,
+		Init: sae.InitOptions{Seed: opt.Seed}, DeadWindow: math.MaxInt64})
 	if err != nil {
 		return nil, fmt.Errorf("circuits: head overlap: %w", err)
 	}

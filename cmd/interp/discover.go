@@ -56,6 +56,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	saeL1 := fs.Float64("sae-l1", 0.02, "head-overlap: SAE L1 coefficient, in the reference's units (mean squared error over rows and dimensions + L1 x mean L1 norm)")
 	saeEpochs := fs.Int("sae-epochs", 500, "head-overlap: SAE full-batch epochs")
 	saeNorm := fs.Bool("sae-normalize", false, "head-overlap: divide each head's (or head pair's) count of unique positive codes by its distinct codes (default: the paper's raw count)")
+	saeFree := fs.Bool("sae-free-encoder", false, "head-overlap: train interp's usual SAE (free encoder, unit-norm decoder rows) instead of the reference's unit-norm encoder and decoder columns")
 	saeNodes := fs.String("sae-node-method", circuits.NodeFromEdges, "head-overlap node scores: edge (the top head pairs, the paper's edge method) or codes (unique positive codes per head)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -161,7 +162,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	opt := circuits.Options{Examples: *examples, Seed: *seed, Ablation: abl, ACDCMetric: am, Tau: *tau, Steps: *steps, IGRule: *igRule, Select: *sel, TopN: *topN, Intervention: *intervention,
 		ACDCAbs: *acdcAbs, ACDCOrder: *acdcOrder, TauSweep: taus,
 		Keep: *keep, Truth: gt, HeadOverlap: circuits.HeadOverlapOptions{Examples: *saeExamples, Latents: *saeLatents,
-			L1: *saeL1, Epochs: *saeEpochs, Seed: *seed, Normalize: *saeNorm, NodeMethod: *saeNodes}}
+			L1: *saeL1, Epochs: *saeEpochs, Seed: *seed, Normalize: *saeNorm, NodeMethod: *saeNodes, FreeEncoder: *saeFree}}
 	report, err := circuits.DiscoverAll(m, *modelSpec, task, opt, methods)
 	if err != nil {
 		return err
