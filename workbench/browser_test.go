@@ -211,6 +211,17 @@ func TestBrowserPages(t *testing.T) {
 		b.shot("circuits-discover")
 		b.click("#circuit-open button")
 		b.waitFor(".circuit-view .truth")
+		b.click("#comparison-open button")
+		b.waitFor("#comparison-view .cmp-table")
+		var cmp struct {
+			Nodes struct {
+				Both  []string `json:"both"`
+				OnlyA []string `json:"only_a"`
+				OnlyB []string `json:"only_b"`
+			} `json:"nodes"`
+		}
+		call(t, ts, "GET", "/api/compare?root=0&path=eap-vs-planted.json", nil, &cmp)
+		require.Equal(t, len(cmp.Nodes.Both)+len(cmp.Nodes.OnlyA)+len(cmp.Nodes.OnlyB), b.count(`#comparison-view .cmp-table[data-level="nodes"] .tok`))
 		b.shot("circuits")
 	})
 	t.Run("features", func(t *testing.T) {

@@ -221,3 +221,26 @@ func (s *Server) discover(r *http.Request) (any, error) {
 		return map[string]any{"views": []*circuitView{v}}, nil
 	})
 }
+
+// comparison reads the overlap of two circuits (interp discover --compare A B --out F.json).
+func (s *Server) comparison(r *http.Request) (any, error) {
+	q := r.URL.Query()
+	p, err := s.resolve(q.Get("root"), q.Get("path"))
+	if err != nil {
+		return nil, err
+	}
+	raw, err := readFileLimited(p, maxPeek)
+	if err != nil {
+		return nil, err
+	}
+	var cmp struct {
+		A     string            `json:"a"`
+		B     string            `json:"b"`
+		Nodes *circuits.Overlap `json:"nodes"`
+		Edges *circuits.Overlap `json:"edges"`
+	}
+	if err := json.Unmarshal(raw, &cmp); err != nil || cmp.Nodes == nil {
+		return nil, badRequest("%s: not a circuit comparison (interp discover --compare A B --out)", q.Get("path"))
+	}
+	return cmp, nil
+}

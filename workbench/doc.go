@@ -10,6 +10,7 @@
 //	POST /api/patch/cell           patching.Experiment.PatchedLogits: one cell's patched run
 //	GET  /api/circuit?root=&path=  a discover result as a layered graph, with ground truth and ROC
 //	POST /api/discover             circuits.Discover on the served model, as interp discover
+//	GET  /api/compare?root=&path=  the overlap of two circuits (interp discover --compare --out)
 //	GET  /api/run?root=&path=      a training run's metrics (after=STEP for polling), clamps, phase change
 //	GET  /api/graph?root=&path=    an attribution graph file (interp graph --out)
 //	GET  /api/features?...&latent= a latent's dashboard: sae.TopActivations with its histogram,

@@ -236,6 +236,8 @@ func classifyJSON(p string) (Artifact, bool) {
 		} `json:"metadata"`
 		Nodes json.RawMessage `json:"nodes"`
 		Links json.RawMessage `json:"links"`
+		A     *string         `json:"a"`
+		B     *string         `json:"b"`
 	}
 	if json.Unmarshal(raw, &probe) != nil {
 		return Artifact{}, false
@@ -249,6 +251,8 @@ func classifyJSON(p string) (Artifact, bool) {
 			ms = append(ms, r.Method)
 		}
 		return Artifact{Kind: "circuit", About: fmt.Sprintf("%s on %s (%s)", strings.Join(ms, ", "), probe.Task, probe.Model)}, true
+	case probe.A != nil && probe.B != nil && probe.Nodes != nil:
+		return Artifact{Kind: "comparison", About: fmt.Sprintf("%s vs %s", *probe.A, *probe.B)}, true
 	case probe.Metadata != nil && probe.Nodes != nil && probe.Links != nil:
 		return Artifact{Kind: "graph", About: fmt.Sprintf("prompt %q", probe.Metadata.Prompt)}, true
 	}

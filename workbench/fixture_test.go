@@ -119,6 +119,14 @@ func buildFixture() (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, "eap-planted-ioi.json"), data, 0o644); err != nil {
 		return "", err
 	}
+	// The EAP circuit against the planted one, as interp discover --compare writes it.
+	nodes, edges := circuits.Compare(res.Circuit, p.Circuit)
+	if data, err = circuits.MarshalIndentJSON(map[string]any{"a": "eap", "b": "planted", "nodes": nodes, "edges": edges}); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "eap-vs-planted.json"), data, 0o644); err != nil {
+		return "", err
+	}
 	// An SAE on ioi-toy's last residual stream (random weights: the pages, not the SAE, are tested).
 	c := ioiToy.Config
 	s, err := sae.NewRandom(sae.Config{Arch: sae.ReLU, DIn: c.DModel, DSAE: 64, ApplyBDecToInput: true, Site: sae.Site{Hook: hooks.ResidPost(1)},

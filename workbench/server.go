@@ -107,6 +107,7 @@ func (s *Server) Handler() http.Handler {
 	s.route(mux, "POST /api/patch/cell", s.patchCell)
 	s.route(mux, "GET /api/circuit", s.circuit)
 	s.route(mux, "POST /api/discover", s.discover)
+	s.route(mux, "GET /api/compare", s.comparison)
 	s.route(mux, "GET /api/run", s.run)
 	s.route(mux, "GET /api/graph", s.graph)
 	s.route(mux, "GET /api/features", s.features)

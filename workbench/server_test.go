@@ -80,7 +80,8 @@ func TestInfoAndFiles(t *testing.T) {
 	for _, a := range files.Artifacts {
 		kinds[a.Kind] = append(kinds[a.Kind], a.Path)
 	}
-	require.Equal(t, map[string][]string{"circuit": {"eap-planted-ioi.json"}, "dictionary": {"clt", "sae-resid1"}, "graph": {"graph-ioi.json"},
+	require.Equal(t, map[string][]string{"circuit": {"eap-planted-ioi.json"}, "comparison": {"eap-vs-planted.json"},
+		"dictionary": {"clt", "sae-resid1"}, "graph": {"graph-ioi.json"},
 		"run": {"runs/baseline", "runs/clamped"}}, kinds)
 	resp, err := ts.Client().Get(ts.URL + "/")
 	require.NoError(t, err)
@@ -217,6 +218,17 @@ func TestCircuitRunGraphAndFeatures(t *testing.T) {
 		}
 	}
 	require.Equal(t, 4, truth, "planted-ioi's circuit has four heads")
+
+	var cmp struct {
+		Nodes struct {
+			Both  []string `json:"both"`
+			OnlyA []string `json:"only_a"`
+			OnlyB []string `json:"only_b"`
+		} `json:"nodes"`
+	}
+	require.Equal(t, 200, call(t, ts, "GET", "/api/compare?root=0&path=eap-vs-planted.json", nil, &cmp))
+	require.Equal(t, 4, len(cmp.Nodes.Both)+len(cmp.Nodes.OnlyB), "every planted head is shared or only in the truth")
+	require.Equal(t, 400, call(t, ts, "GET", "/api/compare?root=0&path=eap-planted-ioi.json", nil, nil))
 
 	var run struct {
 		Metrics []runPoint `json:"metrics"`

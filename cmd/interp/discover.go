@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	commands = append(commands, command{"discover", "find a circuit (head-overlap, acdc, eap, eap-ig, patching) and score it; --compare two circuits", cmdDiscover})
+	commands = append(commands, command{"discover", "find a circuit (head-overlap, acdc, eap, eap-ig, eap-ig-activations, patching) and score it; --compare two circuits", cmdDiscover})
 }
 
 func cmdDiscover(args []string, stdout, stderr io.Writer) error {

@@ -348,7 +348,16 @@ async function circuitsPage(root) {
     e.preventDefault();
     await busy(out, async () => drawCircuits(out, (await api("/api/discover", { method: method.value, task: task.value, examples: 20 })).views));
   });
-  root.append(h("h2", {}, "Circuits"), open, disc, out);
+  const comps = await artifacts("comparison");
+  const cmpOut = h("div", { id: "comparison-view" });
+  const cmpFile = select("comparison", artifactOptions(comps), "0");
+  const cmpForm = h("form", { class: "controls", id: "comparison-open" }, field("circuit comparison (discover --compare)", cmpFile), h("button", { type: "submit" }, "Show"));
+  cmpForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const a = comps[Number(cmpFile.value)];
+    await busy(cmpOut, async () => drawComparison(cmpOut, await api("/api/compare?" + q({ root: a.root, path: a.path }))));
+  });
+  root.append(h("h2", {}, "Circuits"), open, disc, comps.length ? cmpForm : null, cmpOut, out);
   async function show() {
     const picks = [fileA.value, fileB.value].filter((v) => v !== "").map((i) => list[Number(i)]);
     if (!picks.length) { out.replaceChildren(h("div", { class: "muted" }, list.length ? "choose a result" : "no discover results under --runs; run one above")); return; }
@@ -359,6 +368,18 @@ async function circuitsPage(root) {
     });
   }
   await show();
+}
+
+// drawComparison shows two circuits' overlap: the shared, only-A and only-B nodes (and edges).
+function drawComparison(out, d) {
+  const chips = (list, color) => list.map((n) => h("span", { class: "tok", style: `background:${color}` }, n));
+  const level = (o) => o ? h("div", { class: "panel" },
+    h("h3", {}, `${o.level}: Jaccard ${fmt(o.jaccard)} (${o.shared} shared of ${o.union}); ${fmt(o.a_in_b)} of A in B, ${fmt(o.b_in_a)} of B in A`),
+    h("table", { class: "grid cmp-table", "data-level": o.level },
+      h("tr", {}, h("th", {}, `both (${o.both.length})`), h("td", {}, chips(o.both, "#c7e9c0"))),
+      h("tr", {}, h("th", {}, `only A (${o.only_a.length})`), h("td", {}, chips(o.only_a, "#fdd0a2"))),
+      h("tr", {}, h("th", {}, `only B (${o.only_b.length})`), h("td", {}, chips(o.only_b, "#c6dbef"))))) : null;
+  out.replaceChildren(h("div", { class: "panel" }, h("div", {}, `A: ${d.a}`), h("div", {}, `B: ${d.b}`)), level(d.nodes), level(d.edges));
 }
 
 function drawCircuits(out, views) {
