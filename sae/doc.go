@@ -44,6 +44,15 @@
 // largest pre-activations among the dead latents of each row, and the residual is held fixed.
 // lambda warms up linearly over SparsityWarmupSteps.
 //
+// Two variants of the training loss, TrainOptions fields:
+//
+//	MatryoshkaWidths w_1 < ... < w_m (BatchTopK; Bussmann et al. 2025, SAELens matryoshka_batchtopk):
+//	  L += sum_i 1/N sum_n ||f_n[:w_i] W_dec[:w_i] + b_dec - y_n||^2   (each prefix reconstructs alone;
+//	  inference is the BatchTopK SAE)
+//	ConstrainUnitNormBoth (ReLU; the SAE of O'Neill & Bui's reference code): plain L1,
+//	  lambda/N sum f_nj, and W_enc's and W_dec's columns held at unit norm (gradients projected,
+//	  columns renormalised after each step)
+//
 // JumpReLU's step has no derivative; the threshold learns through the straight-through
 // estimator of Rajamanoharan et al. 2024 with bandwidth eps (kernel rect(z) = 1 for |z| < 1/2):
 //

@@ -68,6 +68,10 @@ func TestTrainStepMatchesPyTorch(t *testing.T) {
 	t.Run("relu-unit-norm-both", func(t *testing.T) {
 		compareSteps(t, Config{Arch: ReLU, DIn: 16, DSAE: 64, ApplyBDecToInput: true, Site: Site{Hook: "x"}}, false, true)
 	})
+	// A Matryoshka BatchTopK SAE: prefixes of 16 and 40 of the 64 latents reconstruct on their own.
+	t.Run("matryoshka-batchtopk", func(t *testing.T) {
+		compareStepsWith(t, Config{Arch: BatchTopK, DIn: 16, DSAE: 64, K: 4, ApplyBDecToInput: true, Site: Site{Hook: "x"}}, true, false, []int{16, 40})
+	})
 }
 
 // TestTranscoderStepMatchesPyTorch does the same for a skip transcoder (a target of another
@@ -82,7 +86,9 @@ func TestTranscoderStepMatchesPyTorch(t *testing.T) {
 	}
 }
 
-func compareSteps(t *testing.T, c Config, unit, refNorm bool) {
+func compareSteps(t *testing.T, c Config, unit, refNorm bool) { compareStepsWith(t, c, unit, refNorm, nil) }
+
+func compareStepsWith(t *testing.T, c Config, unit, refNorm bool, matryoshka []int) {
 	b, _ := model.MustNewBackend("")
 	const n, steps, window = 128, 3, 1000
 	din, dsae, dout := c.DIn, c.DSAE, c.Out()
@@ -90,7 +96,7 @@ func compareSteps(t *testing.T, c Config, unit, refNorm bool) {
 	rng := rand.New(rand.NewPCG(7, uint64(len(arch))))
 	coef := map[Arch]float64{ReLU: 0.1, JumpReLU: 0.5, TopK: 1, BatchTopK: 1}[arch]
 	opt := TrainOptions{Steps: steps, Batch: n, LR: 3e-3, WarmupSteps: steps, Sparsity: coef, Bandwidth: 0.2,
-		DeadWindow: window, UnitNormDecoder: unit, ConstrainUnitNormBoth: refNorm, AuxKCoef: 0.5, Init: InitOptions{Seed: 3, Threshold: 0.02}}
+		DeadWindow: window, UnitNormDecoder: unit, ConstrainUnitNormBoth: refNorm, MatryoshkaWidths: matryoshka, AuxKCoef: 0.5, Init: InitOptions{Seed: 3, Threshold: 0.02}}
 	tr, err := NewTrainer(c, b, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +150,7 @@ func compareSteps(t *testing.T, c Config, unit, refNorm bool) {
 	}
 	o, _ := json.Marshal(map[string]any{"architecture": archName, "k": c.K, "apply_b_dec_to_input": c.ApplyBDecToInput,
 		"lr": lrs, "coef": coef, "bandwidth": opt.Bandwidth, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
-		"aux_coef": opt.AuxKCoef, "dead_window": window, "unit_norm": unit, "ref_norm": refNorm})
+		"aux_coef": opt.AuxKCoef, "dead_window": window, "unit_norm": unit, "ref_norm": refNorm, "matryoshka": matryoshka})
 	init["x"] = tensors.FromFlatDataAndDimensions(xs, steps, n, din)
 	if c.Skip {
 		init["y"] = tensors.FromFlatDataAndDimensions(ys, steps, n, dout)

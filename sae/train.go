@@ -66,6 +66,11 @@ type TrainOptions struct {
 	// each step, and a plain L1 penalty (not scaled by decoder norms). ReLU only; not with
 	// UnitNormDecoder.
 	ConstrainUnitNormBoth bool
+	// MatryoshkaWidths makes a BatchTopK SAE a Matryoshka one (Bussmann et al. 2025; SAELens
+	// MatryoshkaBatchTopKTrainingSAE): besides the full reconstruction, each prefix of the latents
+	// [0, w) for w in these strictly increasing widths (below d_sae) reconstructs the input on its
+	// own, its squared error added to the loss. Inference is unchanged (a BatchTopK SAE). SAEs only.
+	MatryoshkaWidths []int
 	Init            InitOptions
 	// InitBDecMean starts b_dec at the mean of the first batch's targets.
 	InitBDecMean bool
@@ -144,6 +149,8 @@ type StepStats struct {
 	MSE      float64 `json:"mse"`      // sum over dims of (recon - target)^2, mean over rows
 	Sparsity float64 `json:"sparsity"` // the sparsity loss (L1 or L0 term), coefficient included
 	Aux      float64 `json:"aux"`      // the AuxK loss
+	// Inner is the sum of a Matryoshka SAE's prefix reconstruction errors (MSE's form, per width).
+	Inner float64 `json:"inner_mse,omitempty"`
 	L0       float64 `json:"l0"`       // active latents per row
 	LR       float64 `json:"lr"`
 	Dead     int     `json:"dead"` // latents dead by the DeadWindow rule
@@ -183,6 +190,16 @@ func NewTrainer(c Config, b backends.Backend, opt TrainOptions) (*Trainer, error
 	if err := c.CheckLinear("training"); err != nil {
 		return nil, err
 	}
+	if len(opt.MatryoshkaWidths) > 0 {
+		if c.Arch != BatchTopK || c.Target.Hook != "" || c.Out() != c.DIn || c.Skip {
+			return nil, errors.New("sae: train: Matryoshka widths are for BatchTopK SAEs (not transcoders)")
+		}
+		for i, w := range opt.MatryoshkaWidths {
+			if w <= 0 || w >= c.DSAE || (i > 0 && w <= opt.MatryoshkaWidths[i-1]) {
+				return nil, fmt.Errorf("sae: train: Matryoshka widths %v: want strictly increasing widths in (0, d_sae = %d)", opt.MatryoshkaWidths, c.DSAE)
+			}
+		}
+	}
 	if opt.ConstrainUnitNormBoth && (opt.UnitNormDecoder || c.Arch != ReLU) {
 		return nil, errors.New("sae: train: ConstrainUnitNormBoth is for ReLU SAEs, without UnitNormDecoder")
 	}
@@ -218,6 +235,7 @@ func newTrainerFrom(s *SAE, opt TrainOptions) *Trainer {
 	t := &Trainer{cfg: c, opt: opt, eng: newEngine(c, s.Backend), b: s.Backend, spec: trainable(c),
 		rng: rand.New(rand.NewPCG(opt.Init.Seed, 0x7a1)), sinceFire: make([]int64, c.DSAE), scaleIn: 1, scaleOut: 1}
 	t.key = stepKey{target: c.Target.Hook != "" || c.Out() != c.DIn || c.Skip, unitNorm: opt.UnitNormDecoder, refNorm: opt.ConstrainUnitNormBoth,
+		matryoshka: joinInts(opt.MatryoshkaWidths),
 		beta1: opt.Beta1, beta2: opt.Beta2, eps: opt.Eps, bandwidth: opt.Bandwidth}
 	for _, sp := range t.spec {
 		p := s.Params[sp.Name]
@@ -344,7 +362,7 @@ func (t *Trainer) Step(x, y []float32) (StepStats, error) {
 	}
 	t.step++
 	t.rows += int64(n)
-	out := StepStats{Step: t.step, MSE: st.MSE, Sparsity: st.Sparsity, Aux: st.Aux, L0: l0, LR: lr, Dead: nDead}
+	out := StepStats{Step: t.step, MSE: st.MSE, Sparsity: st.Sparsity, Aux: st.Aux, Inner: st.Inner, L0: l0, LR: lr, Dead: nDead}
 	if math.IsNaN(st.MSE) || math.IsInf(st.MSE, 0) {
 		return out, fmt.Errorf("sae: step %d: loss is %g (lower the learning rate?)", t.step, st.MSE)
 	}

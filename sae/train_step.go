@@ -2,6 +2,8 @@ package sae
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // graph code reads best unqualified
@@ -22,6 +24,8 @@ type stepKey struct {
 	target    bool // a separate target y is fed (transcoders)
 	unitNorm  bool // decoder rows kept at unit norm
 	refNorm   bool // ConstrainUnitNormBoth: plain L1, unit-norm encoder columns and decoder columns
+	// matryoshka lists the Matryoshka prefix widths, comma-separated ("" for none).
+	matryoshka string
 	beta1     float64
 	beta2     float64
 	eps       float64
@@ -64,7 +68,30 @@ func nodesByName(specs []ParamSpec, in []*Node) Nodes {
 
 // stepStats are the losses of one step, averaged over its rows.
 type stepStats struct {
-	MSE, Sparsity, Aux float64
+	MSE, Sparsity, Aux, Inner float64
+}
+
+func joinInts(xs []int) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.Itoa(x)
+	}
+	return strings.Join(parts, ",")
+}
+
+func splitInts(s string) []int {
+	if s == "" {
+		return nil
+	}
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(p)
+		if err != nil {
+			panic("sae: bad Matryoshka widths " + s)
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // stepGraph builds the training step. Inputs, in order:
@@ -146,6 +173,24 @@ func stepGraph(c Config, k stepKey) func(in []*Node) []*Node {
 			dTheta = MulScalar(ReduceSum(term, 0), -1/k.bandwidth)                    // [F]
 			dTheta = Where(GreaterThan(p.Threshold, zero), dTheta, ZerosLike(dTheta)) // through max(theta, 0)
 		}
+		// Matryoshka: each prefix [0, w) of the latents reconstructs y on its own.
+		inner := zero
+		dRsum := dR
+		for _, w := range splitInts(k.matryoshka) {
+			F := pre.Shape().Dimensions[1]
+			prefix := make([]float32, F)
+			for j := range w {
+				prefix[j] = 1
+			}
+			pm := Const(g, prefix)                                     // [F]
+			fw := Mul(f, InsertAxes(pm, 0))                            // [N, F]
+			ew := Sub(Add(matmul(fw, p.WDec), row(p.BDec)), y)         // [N, DOut]
+			inner = Add(inner, DivScalar(ReduceAllSum(Square(ew)), n)) // sum over dims, mean over rows
+			dRw := MulScalar(ew, 2/n)
+			df = Add(df, Mul(DotGeneral(dRw, []int{1}, nil, p.WDec, []int{1}, nil), InsertAxes(pm, 0)))
+			dWDec = Add(dWDec, DotGeneral(fw, []int{0}, nil, dRw, []int{0}, nil))
+			dRsum = Add(dRsum, dRw)
+		}
 		dpre := Mul(df, mask) // [N, F]
 
 		// AuxK: the top kAux dead latents reconstruct the residual y - recon (held fixed).
@@ -164,7 +209,7 @@ func stepGraph(c Config, k stepKey) func(in []*Node) []*Node {
 		grads := map[string]*Node{
 			"W_enc": DotGeneral(xin, []int{0}, nil, dpre, []int{0}, nil), // [DIn, F]
 			"b_enc": dBEnc,
-			"b_dec": ReduceSum(dR, 0), // [DOut]
+			"b_dec": ReduceSum(dRsum, 0), // [DOut]
 		}
 		if c.ApplyBDecToInput {
 			// x - b_dec feeds the encoder: d/db_dec -= (sum_n dpre) W_enc^T.
@@ -205,7 +250,7 @@ func stepGraph(c Config, k stepKey) func(in []*Node) []*Node {
 				newP[j] = unitColumns(newP[j])
 			}
 		}
-		stats := Stack([]*Node{mse, sparsity, aux}, 0) // [3]
+		stats := Stack([]*Node{mse, sparsity, aux, inner}, 0) // [4]
 		return append(append(append(newP, newM...), newV...), stats)
 	}
 }
@@ -269,7 +314,7 @@ func (e *engine) step(k stepKey, in stepInputs, params, m, v []*tensors.Tensor) 
 	np := len(params)
 	newP, newM, newV = out[:np], out[np:2*np], out[2*np:3*np]
 	s := tensors.MustCopyFlatData[float32](out[3*np])
-	st = stepStats{MSE: float64(s[0]), Sparsity: float64(s[1]), Aux: float64(s[2])}
+	st = stepStats{MSE: float64(s[0]), Sparsity: float64(s[1]), Aux: float64(s[2]), Inner: float64(s[3])}
 	finalize(out[3*np])
 	return
 }

@@ -131,6 +131,7 @@ func cmdSAETrain(args []string, stdout, stderr io.Writer) error {
 	auxCoef := fs.Float64("aux-coef", 1.0/32, "AuxK loss coefficient (topk, batchtopk; 0 turns it off)")
 	deadWindow := fs.Int64("dead-window", 0, "rows without firing after which a latent is dead (0: a fifth of --tokens)")
 	resample := fs.Int("resample-every", 0, "resample dead latents every N steps (0: never)")
+	matryoshka := fs.String("matryoshka", "", "batchtopk: comma-separated prefix widths (each < d_sae) whose latents also reconstruct on their own (a Matryoshka SAE, as SAELens's matryoshka_batchtopk)")
 	unitNorm := fs.String("unit-norm", "auto", "keep decoder rows at unit norm: true, false or auto (true for topk, batchtopk)")
 	applyBDec := fs.Bool("apply-b-dec", true, "subtract b_dec before encoding (pre-encoder bias tied to the decoder bias)")
 	encFromDec := fs.Bool("encoder-from-decoder", true, "initialise W_enc as W_dec^T")
@@ -191,6 +192,28 @@ func cmdSAETrain(args []string, stdout, stderr io.Writer) error {
 			return usagef("--k %d: must be in [1, d_sae = %d]", *k, c.DSAE)
 		}
 	}
+	var widths []int
+	for _, f := range strings.Split(*matryoshka, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		w, err := strconv.Atoi(f)
+		if err != nil {
+			return usagef("--matryoshka: %q is not a width", f)
+		}
+		widths = append(widths, w)
+	}
+	if len(widths) > 0 {
+		if a != sae.BatchTopK {
+			return usagef("--matryoshka applies to --arch batchtopk")
+		}
+		for i, w := range widths {
+			if w <= 0 || w >= c.DSAE || (i > 0 && w <= widths[i-1]) {
+				return usagef("--matryoshka %s: want strictly increasing widths in (0, d_sae = %d)", *matryoshka, c.DSAE)
+			}
+		}
+		c.Meta.Extra = map[string]any{"matryoshka_widths": widths} // provenance, in cfg.json's metadata
+	}
 	steps := (*nTokens + *batch - 1) / *batch
 	resumeStep := -1
 	if *resume {
@@ -205,7 +228,7 @@ func cmdSAETrain(args []string, stdout, stderr io.Writer) error {
 	}
 	topt := sae.TrainOptions{Steps: steps, Batch: *batch, LR: *lr, WarmupSteps: *warmup, DecaySteps: *decay,
 		Sparsity: *sparsity, SparsityWarmupSteps: *sparsityWarmup, Bandwidth: *bandwidth, AuxKCoef: *auxCoef,
-		DeadWindow: *deadWindow, ResampleEvery: *resample, UnitNormDecoder: unit, CheckpointEvery: *ckptEvery,
+		DeadWindow: *deadWindow, ResampleEvery: *resample, UnitNormDecoder: unit, CheckpointEvery: *ckptEvery, MatryoshkaWidths: widths,
 		Init: sae.InitOptions{EncoderFromDecoder: *encFromDec}}
 	if topt, err = sae.ResolveJobDefaults(topt, a); err != nil {
 		return usagef("%v", err)

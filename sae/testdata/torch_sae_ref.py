@@ -156,6 +156,11 @@ def cmd_step(in_path, out_path):
         if "W_skip" in p:
             recon = recon + x @ p["W_skip"].T
         loss = (recon - y).pow(2).sum(-1).mean()
+        # Matryoshka (SAELens MatryoshkaBatchTopKTrainingSAE): each prefix of the latents
+        # reconstructs the input on its own (b_dec included), its error added to the loss.
+        for w in o.get("matryoshka") or []:
+            inner = f[:, :w] @ p["W_dec"][:w] + p["b_dec"]
+            loss = loss + (inner - y).pow(2).sum(-1).mean()
         if arch == "standard" and o.get("ref_norm"):
             # sae-circuits' SAE: a plain L1 penalty (its decoder rows are not unit norm).
             loss = loss + (o["coef"] * f.norm(p=1, dim=-1)).mean()
