@@ -20,10 +20,16 @@ const (
 	// JumpReLU is f = pre * H(pre - theta) with a learned threshold per latent, trained with an L0
 	// penalty through a straight-through estimator.
 	JumpReLU Arch = "jumprelu"
+	// Gated is the Gated SAE of Rajamanoharan et al. 2024 (SAELens "gated"): a gate
+	// pi = (x - b_dec) W_enc + b_gate decides which latents fire, and a magnitude path sharing
+	// W_enc, rescaled per latent by exp(r_mag), sets their values: f = 1[pi > 0] ReLU((x - b_dec)
+	// (W_enc * exp(r_mag)) + b_mag). Trained with L1 on ReLU(pi) scaled by decoder norms and an
+	// auxiliary reconstruction from ReLU(pi) through the frozen decoder. No b_enc.
+	Gated Arch = "gated"
 )
 
 // Archs lists the architectures in CLI order.
-func Archs() []Arch { return []Arch{ReLU, TopK, BatchTopK, JumpReLU} }
+func Archs() []Arch { return []Arch{ReLU, TopK, BatchTopK, JumpReLU, Gated} }
 
 // ParseArch reads an architecture name; "standard" (SAELens) is accepted for ReLU.
 func ParseArch(s string) (Arch, error) {
@@ -36,8 +42,10 @@ func ParseArch(s string) (Arch, error) {
 		return BatchTopK, nil
 	case "jumprelu":
 		return JumpReLU, nil
+	case "gated":
+		return Gated, nil
 	}
-	return "", fmt.Errorf("sae: unknown architecture %q (known: relu, topk, batchtopk, jumprelu)", s)
+	return "", fmt.Errorf("sae: unknown architecture %q (known: relu, topk, batchtopk, jumprelu, gated)", s)
 }
 
 // HeadMode says how a hook with a head axis ([B, P, H, X]: hook_q/k/v/z, hook_result) becomes
@@ -117,6 +125,9 @@ const (
 // norm), for the analyses that need that form (steering deltas, weight-based circuits,
 // attribution graphs, training). what names the analysis.
 func (c Config) CheckLinear(what string) error {
+	if c.Arch == Gated {
+		return fmt.Errorf("sae: %s: a gated SAE's latents are a gated magnitude, not its pre-activations through an activation, which %s does not support", what, what)
+	}
 	if c.RuntimeNorm != "" {
 		return fmt.Errorf("sae: %s: the SAE rescales each input row by its own statistics (normalize_activations %s), which %s does not support", what, c.RuntimeNorm, what)
 	}
@@ -168,6 +179,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("sae: config: k = %d must be in [1, d_sae = %d] for %s", c.K, c.DSAE, c.Arch)
 		}
 	}
+	if c.Arch == Gated && (c.Target.Hook != "" || c.Out() != c.DIn || c.Skip) {
+		return errors.New("sae: config: gated transcoders are not supported (SAELens has none)")
+	}
 	switch c.RuntimeNorm {
 	case "", NormConstant, NormLayer:
 	default:
@@ -199,11 +213,18 @@ type ParamSpec struct {
 //	W_enc [DIn, DSAE], b_enc [DSAE], W_dec [DSAE, DOut], b_dec [DOut],
 //	threshold [DSAE] (JumpReLU, BatchTopK), W_skip [DOut, DIn] (Skip).
 func ParamSpecs(c Config) []ParamSpec {
+	bias := "b_enc"
+	if c.Arch == Gated {
+		bias = "b_gate" // the gate's bias takes b_enc's place
+	}
 	specs := []ParamSpec{
 		{"W_enc", []int{c.DIn, c.DSAE}},
-		{"b_enc", []int{c.DSAE}},
+		{bias, []int{c.DSAE}},
 		{"W_dec", []int{c.DSAE, c.Out()}},
 		{"b_dec", []int{c.Out()}},
+	}
+	if c.Arch == Gated {
+		specs = append(specs, ParamSpec{"r_mag", []int{c.DSAE}}, ParamSpec{"b_mag", []int{c.DSAE}})
 	}
 	if c.HasThreshold() {
 		specs = append(specs, ParamSpec{"threshold", []int{c.DSAE}})

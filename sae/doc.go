@@ -26,6 +26,10 @@
 //	           inference: a JumpReLU with one threshold theta for every latent, theta the running
 //	           average (rate 0.01) of the training batches' thresholds (saved as "jumprelu")
 //	JumpReLU   f = pre * H(pre - max(theta_j, 0)), H the step function
+//	Gated      f = H(pre) * ReLU((pre - b_gate) exp(r_mag) + b_mag), pre = (x - b_dec) W_enc + b_gate
+//	           (Rajamanoharan et al. 2024; SAELens "gated": tensors W_enc, b_gate, r_mag, b_mag, W_dec,
+//	           b_dec, no b_enc; SAEs only, and refused by the analyses needing pre-activations
+//	           through an activation: steering, attribution graphs, weight-based circuits)
 //
 // SAE.Decode(f, x) is yhat, skip term included: what SAELens's forward returns. SAELens's decode
 // leaves the skip term out; SAE.DecodeLatents(f) is that, f W_dec + b_dec.
@@ -38,6 +42,9 @@
 //	ReLU      L = MSE + lambda/N sum_n sum_j f_nj ||W_dec[j]||     (L1 scaled by decoder norms)
 //	JumpReLU  L = MSE + lambda/N sum_n sum_j H(pre_nj - theta_j)   (L0)
 //	TopK, BatchTopK  L = MSE + AuxK
+//	Gated     L = MSE + lambda/N sum_n sum_j ReLU(pre_nj) ||W_dec[j]||
+//	              + 1/N sum_n ||ReLU(pre_n) sg(W_dec) + sg(b_dec) - x_n||^2   (sg: stop-gradient;
+//	              gradients by autodiff, train_gated.go)
 //	AuxK  = alpha * min(n_dead / k_aux, 1) / N * sum_n ||z_n W_dec - (y_n - yhat_n)||^2
 //
 // where for AuxK (Gao et al. 2024, as SAELens) k_aux = DIn/2, z keeps the min(k_aux, n_dead)
@@ -125,7 +132,7 @@
 // d_sae], b_enc, W_dec [d_sae, d_in], b_dec, threshold for JumpReLU), loading current and older
 // SAELens files strictly (see Load). Architecture names written, and whether SAELens reads them:
 //
-//	ReLU, TopK, JumpReLU SAE             standard, topk, jumprelu                  yes
+//	ReLU, TopK, JumpReLU, Gated SAE      standard, topk, jumprelu, gated           yes
 //	BatchTopK SAE                        jumprelu (its global threshold per latent) yes, as SAELens saves BatchTopK
 //	ReLU transcoder, skip transcoder     transcoder, skip_transcoder               yes
 //	JumpReLU (and BatchTopK) transcoder  jumprelu_transcoder                       yes

@@ -75,6 +75,13 @@ func TestEncodePaths(t *testing.T) {
 			if c.HasThreshold() {
 				s.Params["threshold"] = tensors.FromFlatDataAndDimensions(randFlat(rng, 24, 0.3), 24)
 			}
+			bias := "b_enc"
+			if arch == Gated {
+				bias = "b_gate"
+				s.Params["b_gate"] = tensors.FromFlatDataAndDimensions(randFlat(rng, 24, 0.3), 24)
+				s.Params["r_mag"] = tensors.FromFlatDataAndDimensions(randFlat(rng, 24, 0.5), 24)
+				s.Params["b_mag"] = tensors.FromFlatDataAndDimensions(randFlat(rng, 24, 0.3), 24)
+			}
 			const n = 30
 			x := tensors.FromFlatDataAndDimensions(randFlat(rng, n*8, 1), n, 8)
 			f, err := s.Encode(x)
@@ -86,7 +93,7 @@ func TestEncodePaths(t *testing.T) {
 				return EncodeGraph(c, NodesFrom(c, in[1:]), in[0])
 			}, append([]any{x}, asAny(s.paramList())...)...))
 			// Plain loop.
-			wenc, benc, bdec := s.Flat("W_enc"), s.Flat("b_enc"), s.Flat("b_dec")
+			wenc, benc, bdec := s.Flat("W_enc"), s.Flat(bias), s.Flat("b_dec")
 			xs := tensors.MustCopyFlatData[float32](x)
 			want := make([]float32, n*24)
 			for r := range n {
@@ -107,6 +114,13 @@ func TestEncodePaths(t *testing.T) {
 						keep = keep && v >= sorted[24-5]
 					case JumpReLU, BatchTopK:
 						keep = v > max(s.Flat("threshold")[j], 0)
+					}
+					if arch == Gated { // the gate picks, the magnitude path sets the value
+						mag := float32(0)
+						for i := range 8 {
+							mag += (xs[r*8+i] - bdec[i]) * wenc[i*24+j] * float32(math.Exp(float64(s.Flat("r_mag")[j])))
+						}
+						v = max(mag+s.Flat("b_mag")[j], 0)
 					}
 					if keep {
 						want[r*24+j] = v
@@ -157,7 +171,8 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := map[string]Config{
-		"arch":     {Arch: "gated", DIn: 4, DSAE: 8},
+		"arch":     {Arch: "matching_pursuit", DIn: 4, DSAE: 8},
+		"gated tc": {Arch: Gated, DIn: 4, DOut: 3, DSAE: 8, Target: Site{Hook: "y"}},
 		"d_in":     {Arch: ReLU, DIn: 0, DSAE: 8},
 		"k":        {Arch: TopK, DIn: 4, DSAE: 8, K: 9},
 		"b_dec":    {Arch: ReLU, DIn: 4, DOut: 5, DSAE: 8, ApplyBDecToInput: true},

@@ -82,7 +82,7 @@ func (c Config) isTranscoder() bool { return c.Target.Hook != "" || c.Out() != c
 // "topk_transcoder" (or "topk_skip_transcoder"), a name SAELens refuses as unknown and this
 // package reads back exactly.
 func savedArch(c Config) string {
-	name := map[Arch]string{ReLU: "standard", TopK: "topk", BatchTopK: "jumprelu", JumpReLU: "jumprelu"}[c.Arch]
+	name := map[Arch]string{ReLU: "standard", TopK: "topk", BatchTopK: "jumprelu", JumpReLU: "jumprelu", Gated: "gated"}[c.Arch]
 	if c.isTranscoder() {
 		name = map[string]string{"standard": "transcoder", "jumprelu": "jumprelu_transcoder", "topk": "topk_transcoder"}[name]
 		if c.Skip {
@@ -304,13 +304,15 @@ func parseCfg(d map[string]any, defaultHook string) (c Config, fold bool, err er
 		c.Arch = ReLU
 	case "topk", "topk_transcoder", "topk_skip_transcoder":
 		c.Arch = TopK
+	case "gated":
+		c.Arch = Gated
 	case "jumprelu", "jumprelu_transcoder", "jumprelu_skip_transcoder":
 		c.Arch = JumpReLU
 		if t, _ := in["training_architecture"].(string); t == "batchtopk" {
 			c.Arch = BatchTopK
 		}
 	default:
-		return c, false, fmt.Errorf("architecture %q is not supported (supported: standard, topk, jumprelu and their transcoders: transcoder, skip_transcoder, jumprelu_transcoder, jumprelu_skip_transcoder, and interp's topk_transcoder, topk_skip_transcoder)", arch)
+		return c, false, fmt.Errorf("architecture %q is not supported (supported: standard, topk, jumprelu, gated, and the transcoders: transcoder, skip_transcoder, jumprelu_transcoder, jumprelu_skip_transcoder, and interp's topk_transcoder, topk_skip_transcoder)", arch)
 	}
 	if strings.HasSuffix(arch, "transcoder") {
 		c.Skip = strings.Contains(arch, "skip")

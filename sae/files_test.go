@@ -25,6 +25,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		TopK:      {Hook: "blocks.0.attn.hook_z", Heads: HeadsConcat},
 		BatchTopK: {Hook: "blocks.0.attn.hook_z", Heads: HeadsSingle, Head: 3},
 		JumpReLU:  {Hook: "blocks.1.attn.hook_result", Heads: HeadsPerHead},
+		Gated:     {Hook: "blocks.0.hook_mlp_out"},
 	}
 	for _, arch := range Archs() {
 		t.Run(string(arch), func(t *testing.T) {
@@ -87,6 +88,9 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			if c.HasThreshold() {
 				want = []string{"W_dec", "W_enc", "b_dec", "b_enc", "threshold"}
 			}
+			if arch == Gated { // SAELens GatedSAE's tensors: no b_enc
+				want = []string{"W_dec", "W_enc", "b_dec", "b_gate", "b_mag", "r_mag"}
+			}
 			if !slices.Equal(names, want) {
 				t.Errorf("tensors in %s: %v, want %v", WeightsFile, names, want)
 			}
@@ -95,7 +99,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			if err := json.Unmarshal(raw, &cfg); err != nil {
 				t.Fatal(err)
 			}
-			wantArch := map[Arch]string{ReLU: "standard", TopK: "topk", BatchTopK: "jumprelu", JumpReLU: "jumprelu"}[arch]
+			wantArch := map[Arch]string{ReLU: "standard", TopK: "topk", BatchTopK: "jumprelu", JumpReLU: "jumprelu", Gated: "gated"}[arch]
 			checks := map[string]any{"architecture": wantArch, "d_in": 8.0, "d_sae": 16.0, "dtype": "float32",
 				"device": "cpu", "apply_b_dec_to_input": c.ApplyBDecToInput, "normalize_activations": "none",
 				"model_name": "toy-gpt2", "hook_name": c.Site.Hook, "context_size": 64.0, "prepend_bos": true,
@@ -316,7 +320,8 @@ func TestLoadErrors(t *testing.T) {
 		}(), `"W_dec" has shape [8 16], want [16 8]`},
 		{"unexpected", base, saeTensors(rng, 8, 16, "threshold"), `unexpected tensor "threshold"`},
 		{"jumprelu without threshold", strings.Replace(base, "standard", "jumprelu", 1), saeTensors(rng, 8, 16), `"threshold"`},
-		{"gated", strings.Replace(base, "standard", "gated", 1), saeTensors(rng, 8, 16), `architecture "gated" is not supported`},
+		{"gated without its gate", strings.Replace(base, "standard", "gated", 1), saeTensors(rng, 8, 16), `"b_gate"`},
+		{"matching pursuit", strings.Replace(base, "standard", "matching_pursuit", 1), saeTensors(rng, 8, 16), `architecture "matching_pursuit" is not supported`},
 		{"no hook", `{"architecture": "standard", "d_in": 8, "d_sae": 16}`, saeTensors(rng, 8, 16), `hook_name`},
 		{"no d_in", `{"architecture": "standard", "d_sae": 16, "hook_name": "x"}`, saeTensors(rng, 8, 16), `"d_in"`},
 		{"topk without k", strings.Replace(base, "standard", "topk", 1), saeTensors(rng, 8, 16), `"k"`},

@@ -15,6 +15,7 @@ import (
 type Nodes struct {
 	WEnc, BEnc, WDec, BDec *Node // [DIn, F], [F], [F, DOut], [DOut]
 	Threshold              *Node // [F] (JumpReLU, BatchTopK)
+	RMag, BMag             *Node // [F] (Gated: the magnitude path's log-scale and bias; BEnc is b_gate)
 	WSkip                  *Node // [DOut, DIn] (Skip)
 }
 
@@ -24,13 +25,22 @@ func NodesFrom(c Config, in []*Node) Nodes {
 	if len(in) < len(specs) {
 		panic(fmt.Sprintf("sae: %d parameter nodes for %d tensors", len(in), len(specs)))
 	}
+	return nodesFromSpecs(specs, in)
+}
+
+// nodesFromSpecs maps nodes given in the order of specs to Nodes by tensor name.
+func nodesFromSpecs(specs []ParamSpec, in []*Node) Nodes {
 	var p Nodes
 	for i, s := range specs {
 		switch s.Name {
 		case "W_enc":
 			p.WEnc = in[i]
-		case "b_enc":
+		case "b_enc", "b_gate":
 			p.BEnc = in[i]
+		case "r_mag":
+			p.RMag = in[i]
+		case "b_mag":
+			p.BMag = in[i]
 		case "W_dec":
 			p.WDec = in[i]
 		case "b_dec":
@@ -76,8 +86,17 @@ func ActivateGraph(c Config, p Nodes, pre *Node) *Node {
 	case JumpReLU, BatchTopK:
 		theta := MaxScalar(row(p.Threshold), 0.0) // [1, F]
 		return Where(GreaterThan(pre, theta), pre, zero)
+	case Gated:
+		return Where(GreaterThan(pre, zero), Max(GatedMagnitude(p, pre), zero), zero)
 	}
 	panic(fmt.Sprintf("sae: unknown architecture %q", c.Arch))
+}
+
+// GatedMagnitude is a gated SAE's magnitude pre-activation from its gate pre-activation pre
+// [N, F] = (x - b_dec) W_enc + b_gate: (x - b_dec) (W_enc * exp(r_mag)) + b_mag = (pre - b_gate)
+// * exp(r_mag) + b_mag, since exp(r_mag) scales each latent's column of W_enc.
+func GatedMagnitude(p Nodes, pre *Node) *Node {
+	return Add(Mul(Sub(pre, row(p.BEnc)), row(Exp(p.RMag))), row(p.BMag))
 }
 
 // tinyPositive keeps a TopK threshold above zero, so "pre >= threshold" also means "pre > 0"

@@ -29,7 +29,7 @@ func ResolveJobDefaults(o TrainOptions, a Arch) (TrainOptions, error) {
 		o.DecaySteps = int(float64(o.Steps) * DefaultJobDecayFrac)
 	}
 	if o.Sparsity < 0 {
-		o.Sparsity = map[Arch]float64{ReLU: 5, JumpReLU: 1}[a]
+		o.Sparsity = map[Arch]float64{ReLU: 5, JumpReLU: 1, Gated: 5}[a]
 	}
 	if o.SparsityWarmupSteps < 0 {
 		o.SparsityWarmupSteps = int(float64(o.Steps) * DefaultJobSparsityWarmupFrac)

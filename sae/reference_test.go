@@ -94,7 +94,7 @@ func compareStepsWith(t *testing.T, c Config, unit, refNorm bool, matryoshka []i
 	din, dsae, dout := c.DIn, c.DSAE, c.Out()
 	arch := c.Arch
 	rng := rand.New(rand.NewPCG(7, uint64(len(arch))))
-	coef := map[Arch]float64{ReLU: 0.1, JumpReLU: 0.5, TopK: 1, BatchTopK: 1}[arch]
+	coef := map[Arch]float64{ReLU: 0.1, JumpReLU: 0.5, TopK: 1, BatchTopK: 1, Gated: 0.1}[arch]
 	opt := TrainOptions{Steps: steps, Batch: n, LR: 3e-3, WarmupSteps: steps, Sparsity: coef, Bandwidth: 0.2,
 		DeadWindow: window, UnitNormDecoder: unit, ConstrainUnitNormBoth: refNorm, MatryoshkaWidths: matryoshka, AuxKCoef: 0.5, Init: InitOptions{Seed: 3, Threshold: 0.02}}
 	tr, err := NewTrainer(c, b, opt)
@@ -102,7 +102,13 @@ func compareStepsWith(t *testing.T, c Config, unit, refNorm bool, matryoshka []i
 		t.Fatal(err)
 	}
 	// Non-trivial biases and skip, and 40 latents dead from the start.
-	tr.setParam("b_enc", tensors.FromFlatDataAndDimensions(randFlat(rng, dsae, 0.05), dsae))
+	if arch == Gated {
+		tr.setParam("b_gate", tensors.FromFlatDataAndDimensions(randFlat(rng, dsae, 0.05), dsae))
+		tr.setParam("r_mag", tensors.FromFlatDataAndDimensions(randFlat(rng, dsae, 0.2), dsae))
+		tr.setParam("b_mag", tensors.FromFlatDataAndDimensions(randFlat(rng, dsae, 0.05), dsae))
+	} else {
+		tr.setParam("b_enc", tensors.FromFlatDataAndDimensions(randFlat(rng, dsae, 0.05), dsae))
+	}
 	tr.setParam("b_dec", tensors.FromFlatDataAndDimensions(randFlat(rng, dout, 0.1), dout))
 	if c.Skip {
 		tr.setParam("W_skip", tensors.FromFlatDataAndDimensions(randFlat(rng, dout*din, 0.1), dout, din))
@@ -193,7 +199,13 @@ func TestEncodeFromFilesMatchesPyTorch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.Params["b_enc"] = tensors.FromFlatDataAndDimensions(randFlat(rng, 40, 0.2), 40)
+			if arch == Gated {
+				s.Params["b_gate"] = tensors.FromFlatDataAndDimensions(randFlat(rng, 40, 0.2), 40)
+				s.Params["r_mag"] = tensors.FromFlatDataAndDimensions(randFlat(rng, 40, 0.3), 40)
+				s.Params["b_mag"] = tensors.FromFlatDataAndDimensions(randFlat(rng, 40, 0.2), 40)
+			} else {
+				s.Params["b_enc"] = tensors.FromFlatDataAndDimensions(randFlat(rng, 40, 0.2), 40)
+			}
 			s.Params["b_dec"] = tensors.FromFlatDataAndDimensions(randFlat(rng, 12, 0.2), 12)
 			if c.HasThreshold() {
 				s.Params["threshold"] = tensors.FromFlatDataAndDimensions(randFlat(rng, 40, 0.4), 40)

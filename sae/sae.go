@@ -128,6 +128,12 @@ func NewRandom(c Config, backend backends.Backend, opt InitOptions) (*SAE, error
 	if c.Skip {
 		p["W_skip"] = tensors.FromFlatDataAndDimensions(make([]float32, Out*In), Out, In)
 	}
+	if c.Arch == Gated { // SAELens's initialisation: zero biases, exp(r_mag) = 1
+		p["b_gate"] = p["b_enc"]
+		delete(p, "b_enc")
+		p["r_mag"] = tensors.FromFlatDataAndDimensions(make([]float32, F), F)
+		p["b_mag"] = tensors.FromFlatDataAndDimensions(make([]float32, F), F)
+	}
 	return New(c, p, backend)
 }
 

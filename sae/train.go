@@ -187,8 +187,8 @@ func NewTrainer(c Config, b backends.Backend, opt TrainOptions) (*Trainer, error
 	if err := opt.validate(); err != nil {
 		return nil, err
 	}
-	if err := c.CheckLinear("training"); err != nil {
-		return nil, err
+	if c.RuntimeNorm != "" {
+		return nil, fmt.Errorf("sae: training: the SAE rescales each input row by its own statistics (normalize_activations %s), which training does not support", c.RuntimeNorm)
 	}
 	if len(opt.MatryoshkaWidths) > 0 {
 		if c.Arch != BatchTopK || c.Target.Hook != "" || c.Out() != c.DIn || c.Skip {
@@ -199,6 +199,9 @@ func NewTrainer(c Config, b backends.Backend, opt TrainOptions) (*Trainer, error
 				return nil, fmt.Errorf("sae: train: Matryoshka widths %v: want strictly increasing widths in (0, d_sae = %d)", opt.MatryoshkaWidths, c.DSAE)
 			}
 		}
+	}
+	if c.Arch == Gated && opt.ResampleEvery > 0 {
+		return nil, errors.New("sae: train: resampling dead latents is not supported for gated SAEs")
 	}
 	if opt.ConstrainUnitNormBoth && (opt.UnitNormDecoder || c.Arch != ReLU) {
 		return nil, errors.New("sae: train: ConstrainUnitNormBoth is for ReLU SAEs, without UnitNormDecoder")
@@ -385,6 +388,9 @@ func (t *Trainer) selectActive(in *stepInputs, n int, deadIdx []int, aux bool) (
 		case BatchTopK:
 			rule.thr = batchThreshold(v, c.K*n)
 			batchThr = float64(rule.thr)
+		case Gated:
+			fires = gatedActive(v, n, c.DSAE, t.flat("b_gate"), t.flat("r_mag"), t.flat("b_mag"), mask.flat)
+			return
 		case JumpReLU:
 			theta := t.flat("threshold")
 			for j := range theta {

@@ -45,26 +45,7 @@ func trainable(c Config) []ParamSpec {
 	return out
 }
 
-func nodesByName(specs []ParamSpec, in []*Node) Nodes {
-	var p Nodes
-	for i, s := range specs {
-		switch s.Name {
-		case "W_enc":
-			p.WEnc = in[i]
-		case "b_enc":
-			p.BEnc = in[i]
-		case "W_dec":
-			p.WDec = in[i]
-		case "b_dec":
-			p.BDec = in[i]
-		case "threshold":
-			p.Threshold = in[i]
-		case "W_skip":
-			p.WSkip = in[i]
-		}
-	}
-	return p
-}
+func nodesByName(specs []ParamSpec, in []*Node) Nodes { return nodesFromSpecs(specs, in) }
 
 // stepStats are the losses of one step, averaged over its rows.
 type stepStats struct {
@@ -105,6 +86,9 @@ func splitInts(s string) []int {
 // Outputs: new tensors, new first moments, new second moments, stats [3] (MSE, sparsity loss
 // for ReLU, aux loss).
 func stepGraph(c Config, k stepKey) func(in []*Node) []*Node {
+	if c.Arch == Gated {
+		return gatedStepGraph(c, k)
+	}
 	return func(in []*Node) []*Node {
 		i := 0
 		next := func() *Node { n := in[i]; i++; return n }

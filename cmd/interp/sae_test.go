@@ -93,7 +93,7 @@ func TestSAEBadInput(t *testing.T) {
 		{append(base, "--hook", "blocks.0.attn.hook_z", "--out", dir), 2, "choose a head mode"},
 		{append(base, "--hook", "blocks.0.attn.hook_pattern", "--heads", "concat", "--out", dir), 2, "no feature axis"},
 		{append(base, "--hook", "blocks.0.attn.hook_z", "--heads", "9", "--out", dir), 2, "head 9 out of range"},
-		{append(base, "--hook", "blocks.0.hook_resid_post", "--arch", "gated", "--out", dir), 2, `unknown architecture "gated"`},
+		{append(base, "--hook", "blocks.0.hook_resid_post", "--arch", "matching_pursuit", "--out", dir), 2, `unknown architecture "matching_pursuit"`},
 		{append(base, "--hook", "blocks.0.hook_resid_post", "--k", "1000", "--out", dir), 2, "--k 1000"},
 		{append(base, "--hook", "blocks.0.hook_resid_post", "--unit-norm", "yes", "--out", dir), 2, "--unit-norm"},
 		{append(base, "--hook", "blocks.0.hook_resid_post", "--task", "nope", "--out", dir), 2, `unknown task "nope"`},

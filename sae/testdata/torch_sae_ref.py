@@ -105,6 +105,12 @@ def batchtopk_act(pre, k):
 def encode(cfg, p, x, training=False, bandwidth=0.05):
     arch = cfg["architecture"]
     sae_in = x - p["b_dec"] if cfg.get("apply_b_dec_to_input", True) else x
+    if arch == "gated":
+        # SAELens GatedSAE.encode: the gate picks the latents, the magnitude path (W_enc rescaled
+        # per latent by exp(r_mag)) sets their values.
+        pi_gate = sae_in @ p["W_enc"] + p["b_gate"]
+        mag = (sae_in @ (p["W_enc"] * torch.exp(p["r_mag"])) + p["b_mag"]).relu()
+        return (pi_gate > 0).to(x) * mag, pi_gate
     pre = sae_in @ p["W_enc"] + p["b_enc"]
     if arch == "standard":
         f = pre.relu()
@@ -139,6 +145,8 @@ def cmd_step(in_path, out_path):
     o = json.loads(meta["cfg"])
     arch = o["architecture"]
     names = ["W_enc", "b_enc", "W_dec", "b_dec"] + (["threshold"] if arch == "jumprelu" else [])
+    if arch == "gated":
+        names = ["W_enc", "b_gate", "W_dec", "b_dec", "r_mag", "b_mag"]
     names += ["W_skip"] if "W_skip" in ts else []
     p = {n: torch.nn.Parameter(ts[n].clone()) for n in names}
     opt = torch.optim.Adam(list(p.values()), lr=o["lr"][0], betas=(o["beta1"], o["beta2"]), eps=o["eps"])
@@ -161,7 +169,14 @@ def cmd_step(in_path, out_path):
         for w in o.get("matryoshka") or []:
             inner = f[:, :w] @ p["W_dec"][:w] + p["b_dec"]
             loss = loss + (inner - y).pow(2).sum(-1).mean()
-        if arch == "standard" and o.get("ref_norm"):
+        if arch == "gated":
+            # SAELens GatedTrainingSAE: L1 on ReLU(pi_gate) scaled by decoder norms, and the
+            # gate's own reconstruction through the frozen decoder.
+            pi_act = pre.relu()
+            loss = loss + (o["coef"] * (pi_act * p["W_dec"].norm(dim=1)).sum(dim=-1)).mean()
+            via_gate = pi_act @ p["W_dec"].detach() + p["b_dec"].detach()
+            loss = loss + (via_gate - x).pow(2).sum(-1).mean()
+        elif arch == "standard" and o.get("ref_norm"):
             # sae-circuits' SAE: a plain L1 penalty (its decoder rows are not unit norm).
             loss = loss + (o["coef"] * f.norm(p=1, dim=-1)).mean()
         elif arch == "standard":
