@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"sort"
 
@@ -293,7 +292,7 @@ func (r *Replacement) logitTargets(opt Options) ([]Logit, []float32, error) {
 	c := r.cfg
 	V, D := c.DVocab, c.DModel
 	last := r.Logits(r.P - 1)
-	probs := softmax(last)
+	probs := model.Probs(last)
 	var toks []int
 	if len(opt.Targets) > 0 {
 		for _, t := range opt.Targets {
@@ -354,22 +353,6 @@ func (r *Replacement) unembedding() []float32 {
 	return out
 }
 
-func softmax(x []float32) []float64 {
-	mx := math.Inf(-1)
-	for _, v := range x {
-		mx = math.Max(mx, float64(v))
-	}
-	out := make([]float64, len(x))
-	var s float64
-	for i, v := range x {
-		out[i] = math.Exp(float64(v) - mx)
-		s += out[i]
-	}
-	for i := range out {
-		out[i] /= s
-	}
-	return out
-}
 
 // EstimateMemory is the host memory Build needs, in bytes: the attribution rows and the square
 // adjacency (float32), and one batch's backward pass (about a dozen [B, P, D] buffers per layer

@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/interp-dev/interp/hooks"
+	"github.com/interp-dev/interp/model"
 	"github.com/interp-dev/interp/sae"
 )
 
@@ -446,7 +447,7 @@ func (r *Replacement) Report(g *Graph, ivs []Intervention, modes []Mode) (*Repor
 			return nil, err
 		}
 		after := res.Logits
-		probs := softmax(capped(r.cfg.OutputSoftcap, after))
+		probs := model.Probs(capped(r.cfg.OutputSoftcap, after))
 		rep.Top[mode] = argmax(probs)
 		meanAfter := mean32(after)
 		for i, l := range g.Logits {

@@ -173,27 +173,7 @@ func TokenLatents(m *model.Model, s *SAE, src TokenSource, token, top int, opt F
 	sum := make([]float64, c.DSAE)
 	fired := make([]int, c.DSAE)
 	count := 0
-	acts := newActivationRunner(m, c.Site.Hook)
-	for range opt.Batches {
-		rows, err := src.Tokens(opt.SeqBatch)
-		if err != nil {
-			return nil, err
-		}
-		tokens, err := model.Tokens(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sae: token latents: %s: %w", src.Name(), err)
-		}
-		out, err := acts.run(tokens)
-		if err != nil {
-			return nil, err
-		}
-		x := appendSite(nil, c.Site, out[c.Site.Hook], false)
-		n := len(x) / c.DIn
-		fo, err := s.engine().forward(tensors.FromFlatDataAndDimensions(x, n, c.DIn), s.paramList())
-		if err != nil {
-			return nil, err
-		}
-		f := tensors.MustCopyFlatData[float32](fo.F)
+	err := scanLatents(m, s, src, opt, "token latents", func(rows [][]int, f []float32, _ int) {
 		P := len(rows[0])
 		for b, row := range rows {
 			for p, id := range row {
@@ -209,6 +189,9 @@ func TokenLatents(m *model.Model, s *SAE, src TokenSource, token, top int, opt F
 				}
 			}
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	var out []LatentScore
 	for j := range c.DSAE {

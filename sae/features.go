@@ -88,27 +88,7 @@ func TopActivations(m *model.Model, s *SAE, src TokenSource, opt FeatureOptions)
 	fired := make([]int, len(opt.Latents))
 	all := make([][]float32, len(opt.Latents)) // every activation, for the histograms
 	total := 0
-	acts := newActivationRunner(m, c.Site.Hook)
-	for range opt.Batches {
-		rows, err := src.Tokens(opt.SeqBatch)
-		if err != nil {
-			return nil, err
-		}
-		tokens, err := model.Tokens(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sae: features: %s: %w", src.Name(), err)
-		}
-		out, err := acts.run(tokens)
-		if err != nil {
-			return nil, err
-		}
-		x := appendSite(nil, c.Site, out[c.Site.Hook], false)
-		n := len(x) / c.DIn
-		fo, err := s.engine().forward(tensors.FromFlatDataAndDimensions(x, n, c.DIn), s.paramList())
-		if err != nil {
-			return nil, err
-		}
-		f := tensors.MustCopyFlatData[float32](fo.F)
+	err = scanLatents(m, s, src, opt, "features", func(rows [][]int, f []float32, n int) {
 		total += n
 		P := len(rows[0])
 		act := func(j, b, p, h int) float32 { return f[((b*P+p)*heads+h)*c.DSAE+j] }
@@ -142,6 +122,9 @@ func TopActivations(m *model.Model, s *SAE, src TokenSource, opt FeatureOptions)
 				}
 			}
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	for li, j := range opt.Latents {
 		reports[li].Latent = j
@@ -152,6 +135,36 @@ func TopActivations(m *model.Model, s *SAE, src TokenSource, opt FeatureOptions)
 		}
 	}
 	return reports, nil
+}
+
+// scanLatents runs opt.Batches batches of opt.SeqBatch token rows from src through the model and
+// the SAE, and calls visit with each batch's rows, its latents f [n, DSAE] (row-major over batch,
+// position and, for per-head sites, head) and its row count n. what names the caller in errors.
+func scanLatents(m *model.Model, s *SAE, src TokenSource, opt FeatureOptions, what string, visit func(rows [][]int, f []float32, n int)) error {
+	c := s.Config
+	acts := newActivationRunner(m, c.Site.Hook)
+	for range opt.Batches {
+		rows, err := src.Tokens(opt.SeqBatch)
+		if err != nil {
+			return err
+		}
+		tokens, err := model.Tokens(rows)
+		if err != nil {
+			return fmt.Errorf("sae: %s: %s: %w", what, src.Name(), err)
+		}
+		out, err := acts.run(tokens)
+		if err != nil {
+			return err
+		}
+		x := appendSite(nil, c.Site, out[c.Site.Hook], false)
+		n := len(x) / c.DIn
+		fo, err := s.engine().forward(tensors.FromFlatDataAndDimensions(x, n, c.DIn), s.paramList())
+		if err != nil {
+			return err
+		}
+		visit(rows, tensors.MustCopyFlatData[float32](fo.F), n)
+	}
+	return nil
 }
 
 // WriteFeaturesHTML writes the reports as a self-contained HTML page: each example's tokens

@@ -86,7 +86,9 @@ func TestTranscoderStepMatchesPyTorch(t *testing.T) {
 	}
 }
 
-func compareSteps(t *testing.T, c Config, unit, refNorm bool) { compareStepsWith(t, c, unit, refNorm, nil) }
+func compareSteps(t *testing.T, c Config, unit, refNorm bool) {
+	compareStepsWith(t, c, unit, refNorm, nil)
+}
 
 func compareStepsWith(t *testing.T, c Config, unit, refNorm bool, matryoshka []int) {
 	b, _ := model.MustNewBackend("")

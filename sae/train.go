@@ -71,7 +71,7 @@ type TrainOptions struct {
 	// [0, w) for w in these strictly increasing widths (below d_sae) reconstructs the input on its
 	// own, its squared error added to the loss. Inference is unchanged (a BatchTopK SAE). SAEs only.
 	MatryoshkaWidths []int
-	Init            InitOptions
+	Init             InitOptions
 	// InitBDecMean starts b_dec at the mean of the first batch's targets.
 	InitBDecMean bool
 
@@ -151,9 +151,9 @@ type StepStats struct {
 	Aux      float64 `json:"aux"`      // the AuxK loss
 	// Inner is the sum of a Matryoshka SAE's prefix reconstruction errors (MSE's form, per width).
 	Inner float64 `json:"inner_mse,omitempty"`
-	L0       float64 `json:"l0"`       // active latents per row
-	LR       float64 `json:"lr"`
-	Dead     int     `json:"dead"` // latents dead by the DeadWindow rule
+	L0    float64 `json:"l0"` // active latents per row
+	LR    float64 `json:"lr"`
+	Dead  int     `json:"dead"` // latents dead by the DeadWindow rule
 	// Resampled is the number of latents resampled after this step.
 	Resampled int `json:"resampled,omitempty"`
 }
@@ -239,7 +239,7 @@ func newTrainerFrom(s *SAE, opt TrainOptions) *Trainer {
 		rng: rand.New(rand.NewPCG(opt.Init.Seed, 0x7a1)), sinceFire: make([]int64, c.DSAE), scaleIn: 1, scaleOut: 1}
 	t.key = stepKey{target: c.Target.Hook != "" || c.Out() != c.DIn || c.Skip, unitNorm: opt.UnitNormDecoder, refNorm: opt.ConstrainUnitNormBoth,
 		matryoshka: joinInts(opt.MatryoshkaWidths),
-		beta1: opt.Beta1, beta2: opt.Beta2, eps: opt.Eps, bandwidth: opt.Bandwidth}
+		beta1:      opt.Beta1, beta2: opt.Beta2, eps: opt.Eps, bandwidth: opt.Bandwidth}
 	for _, sp := range t.spec {
 		p := s.Params[sp.Name]
 		t.params = append(t.params, p)

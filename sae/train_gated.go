@@ -31,8 +31,8 @@ func gatedStepGraph(c Config, k stepKey) func(in []*Node) []*Node {
 		if c.ApplyBDecToInput {
 			xin = Sub(x, row(p.BDec))
 		}
-		pi := Add(matmul(xin, p.WEnc), row(p.BEnc))                                     // [N, F]
-		piAct := Max(pi, zero)                                                          // [N, F]
+		pi := Add(matmul(xin, p.WEnc), row(p.BEnc))                                    // [N, F]
+		piAct := Max(pi, zero)                                                         // [N, F]
 		mag := Max(Add(matmul(xin, Mul(p.WEnc, row(Exp(p.RMag)))), row(p.BMag)), zero) // [N, F]
 		gate := StopGradient(ConvertDType(GreaterThan(pi, zero), x.DType()))
 		f := Mul(gate, mag)

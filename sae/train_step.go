@@ -20,16 +20,16 @@ import (
 
 // stepKey identifies a compiled training step: everything that changes the graph's structure.
 type stepKey struct {
-	aux       bool // the AuxK term is present (some latents are dead)
-	target    bool // a separate target y is fed (transcoders)
-	unitNorm  bool // decoder rows kept at unit norm
-	refNorm   bool // ConstrainUnitNormBoth: plain L1, unit-norm encoder columns and decoder columns
+	aux      bool // the AuxK term is present (some latents are dead)
+	target   bool // a separate target y is fed (transcoders)
+	unitNorm bool // decoder rows kept at unit norm
+	refNorm  bool // ConstrainUnitNormBoth: plain L1, unit-norm encoder columns and decoder columns
 	// matryoshka lists the Matryoshka prefix widths, comma-separated ("" for none).
 	matryoshka string
-	beta1     float64
-	beta2     float64
-	eps       float64
-	bandwidth float64 // JumpReLU straight-through window
+	beta1      float64
+	beta2      float64
+	eps        float64
+	bandwidth  float64 // JumpReLU straight-through window
 }
 
 // trainable lists the tensors trained by gradient (BatchTopK's threshold is a running

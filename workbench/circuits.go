@@ -148,11 +148,7 @@ func abs(x float64) float64 {
 // circuit reads a discover result or report (interp discover --out) from a root.
 func (s *Server) circuit(r *http.Request) (any, error) {
 	q := r.URL.Query()
-	p, err := s.resolve(q.Get("root"), q.Get("path"))
-	if err != nil {
-		return nil, err
-	}
-	raw, err := readFileLimited(p, maxPeek)
+	raw, err := s.rootFile(r)
 	if err != nil {
 		return nil, err
 	}
@@ -225,11 +221,7 @@ func (s *Server) discover(r *http.Request) (any, error) {
 // comparison reads the overlap of two circuits (interp discover --compare A B --out F.json).
 func (s *Server) comparison(r *http.Request) (any, error) {
 	q := r.URL.Query()
-	p, err := s.resolve(q.Get("root"), q.Get("path"))
-	if err != nil {
-		return nil, err
-	}
-	raw, err := readFileLimited(p, maxPeek)
+	raw, err := s.rootFile(r)
 	if err != nil {
 		return nil, err
 	}

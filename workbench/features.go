@@ -65,6 +65,16 @@ func (s *Server) dictionary(r *http.Request) (*dictionary, string, error) {
 	return d, dir, nil
 }
 
+// encoder loads the dictionary a request names and picks the layer it asks for.
+func (s *Server) encoder(r *http.Request) (*dictionary, int, *sae.SAE, error) {
+	d, _, err := s.dictionary(r)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	l, dict, err := d.pick(r.URL.Query())
+	return d, l, dict, err
+}
+
 // pick returns the encoder a request's layer names (always 0 for an SAE or transcoder).
 func (d *dictionary) pick(q map[string][]string) (int, *sae.SAE, error) {
 	l := 0
@@ -123,11 +133,7 @@ type effect struct {
 // activation histogram, density, and the tokens it promotes and suppresses.
 func (s *Server) features(r *http.Request) (any, error) {
 	q := r.URL.Query()
-	d, _, err := s.dictionary(r)
-	if err != nil {
-		return nil, err
-	}
-	l, dict, err := d.pick(q)
+	d, l, dict, err := s.encoder(r)
 	if err != nil {
 		return nil, err
 	}
@@ -196,11 +202,7 @@ func cltDirection(c *transcoder.CLT, D, l, j int) []float64 {
 // model's tokenizer) or as an id (#ID).
 func (s *Server) featureSearch(r *http.Request) (any, error) {
 	q := r.URL.Query()
-	d, _, err := s.dictionary(r)
-	if err != nil {
-		return nil, err
-	}
-	l, dict, err := d.pick(q)
+	_, l, dict, err := s.encoder(r)
 	if err != nil {
 		return nil, err
 	}
@@ -250,11 +252,7 @@ func (s *Server) oneToken(text string) (int, error) {
 // graph reads an attribution graph file (interp graph --out) from a root.
 func (s *Server) graph(r *http.Request) (any, error) {
 	q := r.URL.Query()
-	p, err := s.resolve(q.Get("root"), q.Get("path"))
-	if err != nil {
-		return nil, err
-	}
-	raw, err := readFileLimited(p, maxPeek)
+	raw, err := s.rootFile(r)
 	if err != nil {
 		return nil, err
 	}

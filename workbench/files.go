@@ -275,6 +275,16 @@ func (s *Server) rawFile(r *http.Request) (any, error) {
 // rawBody is an answer sent as the file's bytes rather than JSON.
 type rawBody struct{ path string }
 
+// rootFile reads the file a request names (root and path query parameters), at most maxPeek bytes.
+func (s *Server) rootFile(r *http.Request) ([]byte, error) {
+	q := r.URL.Query()
+	p, err := s.resolve(q.Get("root"), q.Get("path"))
+	if err != nil {
+		return nil, err
+	}
+	return readFileLimited(p, maxPeek)
+}
+
 // readFileLimited reads a file of at most max bytes.
 func readFileLimited(p string, max int64) ([]byte, error) {
 	f, err := os.Open(p)
