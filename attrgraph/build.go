@@ -353,7 +353,6 @@ func (r *Replacement) unembedding() []float32 {
 	return out
 }
 
-
 // EstimateMemory is the host memory Build needs, in bytes: the attribution rows and the square
 // adjacency (float32), and one batch's backward pass (about a dozen [B, P, D] buffers per layer
 // plus the per-layer reads).
