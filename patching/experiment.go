@@ -376,6 +376,19 @@ func (e *Experiment) layersOrAll(layers []int) ([]int, error) {
 	return layers, nil
 }
 
+// MemoryEstimate is roughly the memory, in bytes, an experiment of n prompt pairs of P tokens
+// needs: the clean and the corrupted run's cached activations (every hook point), plus one batched
+// sweep pass, which Options bounds (MaxRows rows, else MemoryBudget, default 512 MiB).
+func MemoryEstimate(c model.Config, n, P int, opt Options) float64 {
+	pass := float64(opt.MemoryBudget)
+	if opt.MaxRows > 0 {
+		pass = c.ActivationBytes(opt.MaxRows, P)
+	} else if pass <= 0 {
+		pass = 512 << 20
+	}
+	return 2*c.ActivationBytes(n, P) + pass
+}
+
 // rowsPerForward is how many (variant, prompt) rows one batched forward pass may hold.
 func (e *Experiment) rowsPerForward(comp Component) int {
 	if e.Options.MaxRows > 0 {

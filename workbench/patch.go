@@ -150,6 +150,7 @@ func (s *Server) patch(r *http.Request) (any, error) {
 			"normalized": res.Normalized, "axes": res.Axes, "scores": res.Nested(), "clean": e.Clean,
 			"corrupted": e.Corrupted, "base": base, "n": e.Prompts.N(), "wall_seconds": wall,
 			"prompt": labels, "corrupted_prompt": corrupted,
+			"memory_estimate": model.HumanBytes(patching.MemoryEstimate(s.opt.Model.Config, e.Prompts.N(), e.Prompts.Len(), e.Options)),
 		}
 		if req.Attribution {
 			attr, err := e.Attribute(comp, setter)

@@ -94,6 +94,9 @@ func cmdPatch(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(stderr, "interp patch: memory estimate %s (%d pairs of %d tokens, cached clean and corrupted, plus one batched pass)\n",
+		model.HumanBytes(patching.MemoryEstimate(c, len(pairs.Clean), len(pairs.Clean[0]), patching.Options{MaxRows: f.maxRows})),
+		len(pairs.Clean), len(pairs.Clean[0]))
 	prompts := &patching.Prompts{Clean: pairs.Clean, Corrupted: pairs.Corrupted, Answer: pairs.Answer, Wrong: pairs.Wrong,
 		Pos: pairs.Pos, AnswerSets: pairs.AnswerSets, WrongSets: pairs.WrongSets}
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/interp-dev/interp/model"
 	"github.com/interp-dev/interp/tasks"
 )
 
@@ -121,6 +122,12 @@ func TestPatchMethodsAndFiles(t *testing.T) {
 		"--out", out, "--plot", plot, "--html", page)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "correlation with exact patching")
+	// The estimate printed first: the two cached runs of 3 pairs x 9 tokens plus the default
+	// 512 MiB batched pass.
+	w, _, err := model.LoadAny("toy-attn-only")
+	require.NoError(t, err)
+	want := model.HumanBytes(2*w.Config.ActivationBytes(3, 9) + 512<<20)
+	require.Contains(t, stderr, "interp patch: memory estimate "+want+" (3 pairs of 9 tokens")
 	got := readPatchJSON(t, out)
 	require.NotNil(t, got.Attribution)
 	require.Equal(t, dimsOf(got.Scores), dimsOf(got.Attribution.Scores))

@@ -317,7 +317,7 @@ function drawPatch(out, req, d) {
     page.dataset.state = "ready";
   };
   const exact = h("div", { class: "panel", id: "patch-exact" }, h("h3", {}, d.title),
-    h("div", { class: "muted" }, `clean ${fmt(d.clean)}, corrupted ${fmt(d.corrupted)}, unpatched ${fmt(d.base)}; ${d.n} pairs, ${fmt(d.wall_seconds, 2)} s. Colour: change from the unpatched score.`),
+    h("div", { class: "muted" }, `clean ${fmt(d.clean)}, corrupted ${fmt(d.corrupted)}, unpatched ${fmt(d.base)}; ${d.n} pairs, ${fmt(d.wall_seconds, 2)} s, memory estimate ${d.memory_estimate}. Colour: change from the unpatched score.`),
     colorbar(base - span, base + span, (t) => div(2 * t - 1), d.metric),
     heatmap(fl.rows, fl.rowLabels, fl.cols, { color, onClick, xTitle: fl.xTitle, yTitle: fl.yTitle }));
   const parts = [exact];
