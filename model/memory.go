@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
@@ -121,3 +123,18 @@ func checkLoadMemory(dir string) error {
 
 // HumanBytes formats a byte count as KiB, MiB or GiB.
 func HumanBytes(b float64) string { return humanBytes(b) }
+
+// checkDisk refuses, before any work, an output file of size bytes that cannot fit in the space
+// free on path's file system (when the free space can be read).
+func checkDisk(path string, size int64) error {
+	dir := filepath.Dir(path)
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return nil // the write itself reports a missing folder
+	}
+	free := float64(st.Bavail) * float64(st.Bsize)
+	if float64(size) > free {
+		return fmt.Errorf("%s needs %s, and %s is free in %s", path, humanBytes(float64(size)), humanBytes(free), dir)
+	}
+	return nil
+}

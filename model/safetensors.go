@@ -540,6 +540,97 @@ func writeFileAtomicStream(path string, write func(w io.Writer) error) error {
 	return nil
 }
 
+// safetensorsLayout is a float32 safetensors file laid out in advance, so that the rows of each
+// tensor (along its first axis) can be written into place in any order (RunToFile's chunks). The
+// tensors are ordered by name, as WriteSafetensors orders same-size tensors.
+type safetensorsLayout struct {
+	header []byte            // length prefix and JSON header, padded to 8 bytes
+	off    map[string]int64  // data offset of each tensor in the file
+	row    map[string]int64  // values per row (first axis) of each tensor
+	shapes map[string][]int
+}
+
+func newSafetensorsLayout(shapes map[string][]int, metadata map[string]string) (*safetensorsLayout, error) {
+	names := make([]string, 0, len(shapes))
+	for n := range shapes {
+		if n == "__metadata__" {
+			return nil, errors.New("a tensor cannot be named __metadata__")
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	type entry struct {
+		DType       string    `json:"dtype"`
+		Shape       []int     `json:"shape"`
+		DataOffsets [2]uint64 `json:"data_offsets"`
+	}
+	header := make(map[string]any, len(names)+1)
+	if len(metadata) > 0 {
+		header["__metadata__"] = metadata
+	}
+	l := &safetensorsLayout{off: map[string]int64{}, row: map[string]int64{}, shapes: shapes}
+	var off uint64
+	rel := map[string]uint64{}
+	for _, n := range names {
+		size := uint64(4)
+		for _, d := range shapes[n] {
+			size *= uint64(d)
+		}
+		header[n] = entry{DType: "F32", Shape: append([]int{}, shapes[n]...), DataOffsets: [2]uint64{off, off + size}}
+		rel[n] = off
+		off += size
+		per := int64(1)
+		for _, d := range shapes[n][1:] {
+			per *= int64(d)
+		}
+		l.row[n] = per
+	}
+	hdr, err := json.Marshal(header)
+	if err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	if pad := (8 - len(hdr)%8) % 8; pad > 0 {
+		hdr = append(hdr, bytes.Repeat([]byte{' '}, pad)...)
+	}
+	l.header = binary.LittleEndian.AppendUint64(nil, uint64(len(hdr)))
+	l.header = append(l.header, hdr...)
+	for n, o := range rel {
+		l.off[n] = int64(len(l.header)) + int64(o)
+	}
+	return l, nil
+}
+
+// size is the file's size in bytes.
+func (l *safetensorsLayout) size() int64 {
+	n := int64(len(l.header))
+	for name, per := range l.row {
+		n += 4 * per * int64(l.shapes[name][0])
+	}
+	return n
+}
+
+func (l *safetensorsLayout) writeHeader(f io.WriterAt) error {
+	_, err := f.WriteAt(l.header, 0)
+	return err
+}
+
+// writeRows writes data, whole rows of tensor name starting at row b0, into place.
+func (l *safetensorsLayout) writeRows(f io.WriterAt, name string, b0 int, data []float32) error {
+	per, ok := l.row[name]
+	if !ok {
+		return fmt.Errorf("no tensor %q in the layout", name)
+	}
+	if int64(len(data))%per != 0 || int64(b0)+int64(len(data))/per > int64(l.shapes[name][0]) {
+		return fmt.Errorf("tensor %q: %d values from row %d do not fit its shape %v", name, len(data), b0, l.shapes[name])
+	}
+	buf := make([]byte, 4*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+	}
+	_, err := f.WriteAt(buf, l.off[name]+int64(b0)*per*4)
+	return err
+}
+
 // clip shortens raw JSON for an error message.
 func clip(raw []byte) string {
 	if len(raw) > 64 {
