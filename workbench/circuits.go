@@ -180,6 +180,12 @@ type discoverRequest struct {
 	Method   string `json:"method"`
 	Examples int    `json:"examples"`
 	Seed     uint64 `json:"seed"`
+	// The method's options, as interp discover's flags (zero values: its defaults).
+	Tau          float64 `json:"tau"`          // ACDC
+	Select       string  `json:"select"`       // EAP, EAP-IG: keep, topn, greedy
+	TopN         int     `json:"top_n"`        // with select topn or greedy
+	Intervention string  `json:"intervention"` // EAP: patching, zero, mean, mean-positional
+	Steps        int     `json:"steps"`        // EAP-IG
 }
 
 func (s *Server) discover(r *http.Request) (any, error) {
@@ -201,7 +207,11 @@ func (s *Server) discover(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	opt := circuits.Options{Method: meth, Examples: req.Examples, Seed: req.Seed}
+	if req.Tau < 0 || req.TopN < 0 || req.Steps < 0 || req.Steps > 200 {
+		return nil, badRequest("tau %g, top_n %d, steps %d: want tau and top_n >= 0 and steps in [0, 200]", req.Tau, req.TopN, req.Steps)
+	}
+	opt := circuits.Options{Method: meth, Examples: req.Examples, Seed: req.Seed, Tau: req.Tau, Select: req.Select, TopN: req.TopN,
+		Intervention: req.Intervention, Steps: req.Steps}
 	if p, ok := circuits.LookupPlanted(s.opt.ModelName); ok {
 		opt.Truth = &p.Circuit
 	}

@@ -483,3 +483,39 @@ func TestCheckAddr(t *testing.T) {
 		require.Equal(t, tc.warns, w != "", tc.addr)
 	}
 }
+
+// TestDiscoverOptions runs discovery through the API with the method options of interp discover.
+func TestDiscoverOptions(t *testing.T) {
+	_, ts := newTestServer(t, Options{})
+	var out struct {
+		Views []struct {
+			Result struct {
+				Circuit struct {
+					Edges []string `json:"edges"`
+				} `json:"circuit"`
+				Settings map[string]any `json:"settings"`
+			} `json:"result"`
+		} `json:"views"`
+	}
+	req := map[string]any{"method": "eap", "examples": 8, "select": "topn", "top_n": 5, "intervention": "mean"}
+	require.Equal(t, 200, call(t, ts, "POST", "/api/discover", req, &out))
+	r := out.Views[0].Result
+	require.LessOrEqual(t, len(r.Circuit.Edges), 5, "at most the 5 top edges survive pruning")
+	require.Equal(t, "topn", r.Settings["select"])
+	require.Equal(t, "mean", r.Settings["intervention"])
+	require.Equal(t, 200, call(t, ts, "POST", "/api/discover", map[string]any{"method": "acdc", "examples": 4, "tau": 0.5}, &out))
+	require.Equal(t, 0.5, out.Views[0].Result.Settings["tau"])
+	for _, tc := range []struct {
+		body map[string]any
+		want string
+	}{
+		{map[string]any{"method": "eap", "select": "best", "top_n": 3}, `selection "best"`},
+		{map[string]any{"method": "eap", "select": "topn"}, "needs a number of edges"},
+		{map[string]any{"method": "eap", "intervention": "bogus"}, `intervention "bogus"`},
+		{map[string]any{"method": "eap-ig", "steps": 1000}, "steps in [0, 200]"},
+	} {
+		var e map[string]string
+		require.Equal(t, 400, call(t, ts, "POST", "/api/discover", tc.body, &e), "%v", tc.body)
+		require.Contains(t, e["error"], tc.want)
+	}
+}

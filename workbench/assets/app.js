@@ -342,11 +342,24 @@ async function circuitsPage(root) {
   const method = select("method", info.methods, "eap");
   const task = select("task", ["", ...info.tasks].map((t) => [t, t || `(model's: ${info.task || "none"})`]), "");
   const open = h("form", { class: "controls", id: "circuit-open" }, field("discover result", fileA), field("side by side with", fileB), h("button", { type: "submit" }, "Open"));
-  const disc = h("form", { class: "controls", id: "circuit-run" }, field("method", method), field("task", task), h("button", { type: "submit" }, `Discover on ${info.model}`));
+  const sel = select("select", [["keep", "keep (>= 0.1 x top)"], ["topn", "top n edges"], ["greedy", "greedy n edges"]], "keep");
+  const topN = h("input", { type: "number", name: "top_n", value: 10, min: 1, style: "width:5em" });
+  const interv = select("intervention", ["patching", "zero", "mean", "mean-positional"], "patching");
+  const tau = h("input", { type: "number", name: "tau", step: "any", min: 0, placeholder: "default", style: "width:7em" });
+  const disc = h("form", { class: "controls", id: "circuit-run" }, field("method", method), field("task", task),
+    field("EAP selection", sel), field("n", topN), field("EAP intervention", interv), field("ACDC tau", tau),
+    h("button", { type: "submit" }, `Discover on ${info.model}`));
   open.addEventListener("submit", (e) => { e.preventDefault(); show(); });
   disc.addEventListener("submit", async (e) => {
     e.preventDefault();
-    await busy(out, async () => drawCircuits(out, (await api("/api/discover", { method: method.value, task: task.value, examples: 20 })).views));
+    const body = { method: method.value, task: task.value, examples: 20 };
+    if (method.value.startsWith("eap")) {
+      body.select = sel.value;
+      if (sel.value !== "keep") body.top_n = Number(topN.value);
+      if (method.value === "eap") body.intervention = interv.value;
+    }
+    if (method.value === "acdc" && tau.value !== "") body.tau = Number(tau.value);
+    await busy(out, async () => drawCircuits(out, (await api("/api/discover", body)).views));
   });
   const comps = await artifacts("comparison");
   const cmpOut = h("div", { id: "comparison-view" });
