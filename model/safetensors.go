@@ -544,9 +544,9 @@ func writeFileAtomicStream(path string, write func(w io.Writer) error) error {
 // tensor (along its first axis) can be written into place in any order (RunToFile's chunks). The
 // tensors are ordered by name, as WriteSafetensors orders same-size tensors.
 type safetensorsLayout struct {
-	header []byte            // length prefix and JSON header, padded to 8 bytes
-	off    map[string]int64  // data offset of each tensor in the file
-	row    map[string]int64  // values per row (first axis) of each tensor
+	header []byte           // length prefix and JSON header, padded to 8 bytes
+	off    map[string]int64 // data offset of each tensor in the file
+	row    map[string]int64 // values per row (first axis) of each tensor
 	shapes map[string][]int
 }
 

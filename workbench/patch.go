@@ -112,19 +112,7 @@ func (s *Server) experiment(req *patchRequest, metric patching.Metric) (*patchSt
 
 // patch runs an exact sweep (and, when asked, attribution patching beside it).
 func (s *Server) patch(r *http.Request) (any, error) {
-	var req patchRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	comp, setter, metric, err := req.check(s)
-	if err != nil {
-		return nil, err
-	}
-	return s.job(r, func() (any, error) {
-		st, err := s.experiment(&req, metric)
-		if err != nil {
-			return nil, err
-		}
+	return s.patchJob(r, func(req *patchRequest, comp patching.Component, setter patching.Setter, st *patchState) (any, error) {
 		e := st.exp
 		t0 := time.Now()
 		res, err := e.Patch(comp, setter)
@@ -164,9 +152,8 @@ func (s *Server) patch(r *http.Request) (any, error) {
 	})
 }
 
-// patchCell reruns one cell: the patched run's top next tokens beside the unpatched ones, on the
-// first prompt pair.
-func (s *Server) patchCell(r *http.Request) (any, error) {
+// patchJob decodes and checks a patching request and runs fn as a model job on its experiment.
+func (s *Server) patchJob(r *http.Request, fn func(req *patchRequest, comp patching.Component, setter patching.Setter, st *patchState) (any, error)) (any, error) {
 	var req patchRequest
 	if err := decode(r, &req); err != nil {
 		return nil, err
@@ -180,6 +167,14 @@ func (s *Server) patchCell(r *http.Request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		return fn(&req, comp, setter, st)
+	})
+}
+
+// patchCell reruns one cell: the patched run's top next tokens and logit difference, the tokens on
+// the first prompt pair.
+func (s *Server) patchCell(r *http.Request) (any, error) {
+	return s.patchJob(r, func(req *patchRequest, comp patching.Component, setter patching.Setter, st *patchState) (any, error) {
 		e := st.exp
 		logits, err := e.PatchedLogits(comp, setter, req.Layer, req.Variant)
 		if err != nil {
