@@ -139,18 +139,52 @@ func TestMatchesTransformerLensFormulas(t *testing.T) {
 	}
 }
 
-// TestEmbeddedInductionModel: the embedded induction-2l model (trained by interp train, see
-// docs/MODELS.md) has induction heads in layer 1 and none in layer 0.
+func loadEmbedded(t *testing.T, name string) *model.Model {
+	t.Helper()
+	w, _, err := model.LoadAny(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend, bname := model.MustNewBackend("")
+	m, err := model.New(w, backend, bname)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestEmbeddedInductionModel: the embedded induction-2l (trained by interp train on
+// induction-ngram, docs/MODELS.md) has the textbook circuit, read from raw attention on fresh
+// sequences of 12 distinct random tokens repeated twice: a layer-0 head puts at least half its
+// attention on the previous token, and a layer-1 head at least half on the token after the
+// earlier copy (issue 17's acceptance check). Layer 0 has no induction head.
 func TestEmbeddedInductionModel(t *testing.T) {
-	w, _, err := model.LoadAny("induction-2l")
-	if err != nil {
-		t.Fatal(err)
+	m := loadEmbedded(t, "induction-2l")
+	for _, seed := range []uint64{0, 1} {
+		s, err := ComputeSharpness(m, seed, 32, 12)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ph, pv := Best(s.PrevToken[0])
+		ih, iv := Best(s.Induction[1])
+		t.Logf("seed %d: best previous-token L0H%d %.3f, best induction L1H%d %.3f", seed, ph, pv, ih, iv)
+		if pv < 0.5 {
+			t.Errorf("seed %d: best layer-0 previous-token attention L0H%d %.3f, want >= 0.5", seed, ph, pv)
+		}
+		if iv < 0.5 {
+			t.Errorf("seed %d: best layer-1 induction attention L1H%d %.3f, want >= 0.5", seed, ih, iv)
+		}
+		if _, v := Best(s.Induction[0]); v > 0.2 {
+			t.Errorf("seed %d: layer 0 puts %.3f on the induction target, want < 0.2 (one layer cannot)", seed, v)
+		}
 	}
-	backend, name := model.MustNewBackend("")
-	m, err := model.New(w, backend, name)
-	if err != nil {
-		t.Fatal(err)
-	}
+}
+
+// TestEmbeddedQCompModel: induction-2l-qcomp (the earlier induction-2l, trained on "induction")
+// has induction heads in layer 1 on the detector's input, a duplicate-token head and no
+// previous-token head in layer 0.
+func TestEmbeddedQCompModel(t *testing.T) {
+	m := loadEmbedded(t, "induction-2l-qcomp")
 	s, err := Compute(m, RepeatedTokens(0, 8, 31, m.Config.DVocab), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -163,6 +197,12 @@ func TestEmbeddedInductionModel(t *testing.T) {
 	}
 	if l0 := maxOfRow(s.Induction[0]); l0 > 0.05 {
 		t.Errorf("layer 0 max induction score %.3f, want < 0.05", l0)
+	}
+	if d := maxOfRow(s.DuplicateToken[0]); d < 0.2 {
+		t.Errorf("layer 0 max duplicate-token score %.3f, want >= 0.2", d)
+	}
+	if p := maxOfRow(s.PrevToken[0]); p > 0.1 {
+		t.Errorf("layer 0 max previous-token score %.3f, want < 0.1", p)
 	}
 }
 

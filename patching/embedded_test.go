@@ -13,7 +13,7 @@ import (
 	"github.com/interp-dev/interp/tasks"
 )
 
-// These tests run on the embedded trained models (induction-2l, ioi-toy) and skip, saying so,
+// These tests run on the embedded trained models (induction-2l, induction-2l-qcomp, ioi-toy) and skip, saying so,
 // where a build does not have them.
 
 func embeddedExperiment(t *testing.T, name, task string, opt patching.Options) (*model.Model, *patching.Experiment, *tasks.Pairs) {
@@ -26,7 +26,7 @@ func embeddedExperiment(t *testing.T, name, task string, opt patching.Options) (
 	m, err := model.New(w, b, bn)
 	require.NoError(t, err)
 	// Sequences as long as the model's context: a model trained on one length may rely on
-	// positions (induction-2l fails on shorter repeats).
+	// positions (induction-2l-qcomp fails on shorter repeats).
 	tk, err := tasks.New(task, tasks.Options{Vocab: m.Config.DVocab, SeqLen: m.Config.NCtx})
 	require.NoError(t, err)
 	pr, err := tk.Pairs(0, 20)
@@ -37,13 +37,13 @@ func embeddedExperiment(t *testing.T, name, task string, opt patching.Options) (
 	return m, e, pr
 }
 
-// TestInduction2LHeads: patching picks out the heads the detector (interp heads) finds in
-// induction-2l. The model's circuit is a layer-0 duplicate-token head feeding layer-1 induction
+// TestInduction2LQCompHeads: patching picks out the heads the detector (interp heads) finds in
+// induction-2l-qcomp. The model's circuit is a layer-0 duplicate-token head feeding layer-1 induction
 // heads: noising or mean-ablating the detector's top duplicate-token head destroys the behaviour
 // most, and the four most important heads are detected duplicate-token heads or layer-1 heads the
 // detector scores as induction heads (at least two of those).
-func TestInduction2LHeads(t *testing.T) {
-	m, e, _ := embeddedExperiment(t, "induction-2l", "induction", patching.Options{Direction: patching.Noise})
+func TestInduction2LQCompHeads(t *testing.T) {
+	m, e, _ := embeddedExperiment(t, "induction-2l-qcomp", "induction", patching.Options{Direction: patching.Noise})
 	s, err := heads.Compute(m, heads.RepeatedTokens(0, 16, (m.Config.NCtx-1)/2, m.Config.DVocab), heads.Options{})
 	require.NoError(t, err)
 	dupTop := s.Top(heads.DuplicateToken, 1)[0]
@@ -71,7 +71,7 @@ func TestInduction2LHeads(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, layer1, 2, "induction heads among the four most important")
 
-	_, e, _ = embeddedExperiment(t, "induction-2l", "induction", patching.Options{Ablation: patching.MeanAblation})
+	_, e, _ = embeddedExperiment(t, "induction-2l-qcomp", "induction", patching.Options{Ablation: patching.MeanAblation})
 	r, err = e.HeadOutAllPos()
 	require.NoError(t, err)
 	require.Equal(t, dup, ranked(r)[0], "mean ablation")
@@ -114,4 +114,31 @@ func TestIOIToyNameMovers(t *testing.T) {
 			h, r.At(h.Layer, h.Head), toIO/n, toS/n)
 		require.Greater(t, (toIO+toS)/n, 0.8, "head %v should attend to the names", h)
 	}
+}
+
+// TestInduction2LKComposition: the embedded induction-2l has the textbook circuit, a
+// previous-token head in layer 0 read by the layer-1 induction heads' keys (K-composition).
+// Noising the detector's top previous-token head along its path into every layer-1 head's keys
+// must cost a large share of the clean logit difference, and more than the same path into their
+// queries.
+func TestInduction2LKComposition(t *testing.T) {
+	m, e, _ := embeddedExperiment(t, "induction-2l", tasks.InductionFresh, patching.Options{Direction: patching.Noise})
+	s, err := heads.Compute(m, heads.RepeatedTokens(0, 16, (m.Config.NCtx-1)/2, m.Config.DVocab), heads.Options{})
+	require.NoError(t, err)
+	prev := s.Top(heads.PrevToken, 1)[0]
+	require.Equal(t, 0, prev.Layer, "top previous-token head %v", prev)
+	var layer1 []patching.Head
+	for h := range m.Config.NHeads {
+		layer1 = append(layer1, patching.Head{Layer: 1, Head: h})
+	}
+	score := map[patching.Component]float64{}
+	for _, in := range []patching.Component{patching.K, patching.Q} {
+		r, err := e.PathPatch(patching.Receivers{Heads: layer1, Inputs: []patching.Component{in}}, patching.PathOptions{})
+		require.NoError(t, err)
+		score[in] = r.At(prev.Layer, prev.Head)
+	}
+	// Normalised logit difference: 1 is the clean run, 0 the corrupted one.
+	t.Logf("previous-token head %v noised along its path into layer 1: via keys %.3f, via queries %.3f", prev, score[patching.K], score[patching.Q])
+	require.Less(t, score[patching.K], 0.75, "the path into the keys should carry the behaviour")
+	require.Less(t, score[patching.K], score[patching.Q]-0.1, "keys should matter more than queries (K-composition)")
 }

@@ -85,7 +85,7 @@ const JSONPrefix = "json:"
 
 // Names lists the task names New accepts; "json:PATH" stands for any path.
 func Names() []string {
-	return []string{"induction", InductionFresh, "assoc-recall", "icl-classify", "ioi", "ioi-gpt2", "greater-than", JSONPrefix + "PATH"}
+	return []string{"induction", InductionFresh, InductionNgram, "assoc-recall", "icl-classify", "ioi", "ioi-gpt2", "greater-than", JSONPrefix + "PATH"}
 }
 
 // Known reports whether New knows the name (json:PATH for any path).
@@ -110,6 +110,8 @@ func New(name string, opt Options) (Task, error) {
 	switch {
 	case name == "induction":
 		t, err = newInduction(opt)
+	case name == InductionNgram:
+		t, err = newInductionNgram(opt)
 	case name == InductionFresh:
 		t, err = newInductionFresh(opt)
 	case name == "assoc-recall":

@@ -16,6 +16,8 @@ var builtinTasks = []struct {
 }{
 	{"induction", Options{}, DefaultVocab},
 	{"induction", Options{Vocab: 10, SeqLen: 8}, 10},
+	{InductionNgram, Options{}, DefaultVocab},
+	{InductionNgram, Options{Vocab: 10, SeqLen: 8}, 10},
 	{"assoc-recall", Options{}, DefaultVocab},
 	{"assoc-recall", Options{Vocab: 7, SeqLen: 32}, 7},
 	{"icl-classify", Options{}, DefaultVocab},

@@ -27,6 +27,7 @@ func cmdHeads(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 0, "seed of the random sequences")
 	excludeBOS := fs.Bool("exclude-bos", false, "ignore attention to position 0 (detect_head's exclude_bos)")
 	excludeCur := fs.Bool("exclude-current-token", false, "ignore attention to the query's own position")
+	distinct := fs.Int("distinct", 12, "also measure each head's attention on its target on BOS + this many distinct random tokens repeated twice (0: skip)")
 	out := fs.String("out", "", "write the scores as JSON to this file")
 	plot := fs.String("plot", "", "write a heatmap of the scores (.png or .svg)")
 	if err := parse(fs, args); err != nil {
@@ -49,6 +50,10 @@ func cmdHeads(args []string, stdout, stderr io.Writer) error {
 	if *batch < 1 {
 		return usagef("--batch %d: want at least 1", *batch)
 	}
+	nd := min(*distinct, (m.Config.NCtx-1)/2, m.Config.DVocab-1)
+	if *distinct < 0 || (*distinct > 0 && nd < 2) {
+		return usagef("--distinct %d: want 0 or 2..min((n_ctx-1)/2, vocab-1) = %d", *distinct, nd)
+	}
 	tokens := heads.RepeatedTokens(*seed, *batch, n, m.Config.DVocab)
 	s, err := heads.Compute(m, tokens, heads.Options{ExcludeBOS: *excludeBOS, ExcludeCurrentToken: *excludeCur})
 	if err != nil {
@@ -59,9 +64,21 @@ func cmdHeads(args []string, stdout, stderr io.Writer) error {
 	for _, k := range heads.Kinds {
 		fmt.Fprintf(stdout, "top %s: %v\n", k, s.Top(k, 3))
 	}
+	var sharp *heads.Sharpness
+	if nd > 0 {
+		if sharp, err = heads.ComputeSharpness(m, *seed, *batch, nd); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "attention on the target, BOS + %d distinct random tokens repeated twice (a perfect head: 1):\n", nd)
+		for l := range m.Config.NLayers {
+			ph, pv := heads.Best(sharp.PrevToken[l])
+			ih, iv := heads.Best(sharp.Induction[l])
+			fmt.Fprintf(stdout, "  layer %d: previous token L%dH%d %.3f, token after the earlier copy L%dH%d %.3f\n", l, l, ph, pv, l, ih, iv)
+		}
+	}
 	if *out != "" {
 		data, err := json.MarshalIndent(map[string]any{"model": *modelSpec, "backend": m.BackendName, "sequences": *batch,
-			"half": n, "seed": *seed, "scores": s}, "", "  ")
+			"half": n, "seed": *seed, "scores": s, "distinct": nd, "sharpness": sharp}, "", "  ")
 		if err != nil {
 			return err
 		}
