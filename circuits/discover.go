@@ -80,6 +80,9 @@ type Options struct {
 	// a ground truth, its true and false positive rates over heads and MLPs: the ROC of a real tau
 	// sweep, Result.TauSweep).
 	TauSweep []float64
+	// MIB also measures MIB's circuit-localisation curve of the method's ranking (Result.MIB):
+	// faithfulness at MIBPercents of the edges, CPR and CMD.
+	MIB bool
 	// Intervention is what EAP scores an edge's removal against (intervention.go): "patching"
 	// (default; the corrupted prompt's value), "zero", "mean" or "mean-positional".
 	Intervention string
@@ -143,6 +146,8 @@ type Result struct {
 	GroundTruth *GroundTruthReport `json:"ground_truth,omitempty"`
 	// TauSweep is ACDC's circuit at each threshold of Options.TauSweep.
 	TauSweep *TauSweep `json:"tau_sweep,omitempty"`
+	// MIB is the circuit-localisation curve of the method's ranking (Options.MIB).
+	MIB *MIBCurve `json:"mib_curve,omitempty"`
 	// Faithfulness of the chosen circuit, node level (and edge level when it has edges).
 	Faithfulness     *Faithfulness `json:"faithfulness,omitempty"`
 	EdgeFaithfulness *Faithfulness `json:"edge_faithfulness,omitempty"`
@@ -272,6 +277,12 @@ func Discover(m *model.Model, modelName string, task tasks.Task, opt Options) (*
 	}
 	if len(res.Circuit.Edges) > 0 {
 		if res.EdgeFaithfulness, err = e.edgeFaithfulness(res.Circuit, opt.Ablation); err != nil {
+			return nil, err
+		}
+	}
+	if opt.MIB {
+		scores, ranking := mibEdgeScores(e.g, res)
+		if res.MIB, err = e.mibCurve(scores, ranking, opt.Ablation); err != nil {
 			return nil, err
 		}
 	}

@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/interp-dev/interp/circuits"
+	"github.com/interp-dev/interp/internal/plots"
 	"github.com/interp-dev/interp/tasks"
 )
 
@@ -45,6 +47,8 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	acdcAbs := fs.Bool("abs-value-threshold", false, "ACDC: compare |metric change| with --tau (the reference's --abs-value-threshold)")
 	acdcOrder := fs.String("acdc-order", circuits.OrderNormal, "ACDC: order of a receiver's sender edges: normal (the latest sender first, as the reference), reverse or random (seeded by --seed)")
 	tauSweep := fs.String("tau-sweep", "", "ACDC: also rerun at these comma-separated thresholds and report each circuit (and, with a ground truth, the ROC of the sweep)")
+	mib := fs.Bool("mib", false, "also measure MIB's circuit-localisation curve of each method's ranking: faithfulness at 0.1-50% (and 100%) of the edges, CPR and CMD")
+	mibPlot := fs.String("mib-plot", "", "with --mib: plot the curves of every method (.png or .svg)")
 	sel := fs.String("select", circuits.SelectKeep, "EAP/EAP-IG circuit selection: keep (edges >= --keep x the top score, connected), topn or greedy (the reference's apply_topn / apply_greedy of --top-n edges, pruned to embed->logits paths)")
 	topN := fs.Int("top-n", 0, "edges for --select topn or greedy")
 	intervention := fs.String("intervention", circuits.InterventionPatching, "what EAP scores an edge's removal against: patching (the corrupted prompt's value), zero, mean or mean-positional (over the corrupted prompts)")
@@ -64,8 +68,12 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	if compare != nil {
 		return discoverCompare(compare, *out, *plot, stdout)
 	}
-	if err := checkOutputs(output{flag: "out", path: *out}, output{flag: "plot", path: *plot, exts: []string{".svg", ".dot"}}); err != nil {
+	if err := checkOutputs(output{flag: "out", path: *out}, output{flag: "plot", path: *plot, exts: []string{".svg", ".dot"}},
+		output{flag: "mib-plot", path: *mibPlot, exts: imageExts}); err != nil {
 		return err
+	}
+	if *mibPlot != "" && !*mib {
+		return usagef("--mib-plot needs --mib")
 	}
 
 	var methods []circuits.Method
@@ -160,7 +168,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opt := circuits.Options{Examples: *examples, Seed: *seed, Ablation: abl, ACDCMetric: am, Tau: *tau, Steps: *steps, IGRule: *igRule, Select: *sel, TopN: *topN, Intervention: *intervention,
-		ACDCAbs: *acdcAbs, ACDCOrder: *acdcOrder, TauSweep: taus,
+		ACDCAbs: *acdcAbs, ACDCOrder: *acdcOrder, TauSweep: taus, MIB: *mib,
 		Keep: *keep, Truth: gt, HeadOverlap: circuits.HeadOverlapOptions{Examples: *saeExamples, Latents: *saeLatents,
 			L1: *saeL1, Epochs: *saeEpochs, Seed: *seed, Normalize: *saeNorm, NodeMethod: *saeNodes, FreeEncoder: *saeFree}}
 	report, err := circuits.DiscoverAll(m, *modelSpec, task, opt, methods)
@@ -190,6 +198,11 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 			if sw.AUC != nil {
 				fmt.Fprintf(stdout, "  tau-sweep ROC AUC (nodes) %.3f\n", *sw.AUC)
 			}
+		}
+	}
+	if *mib {
+		if err := printMIB(stdout, report.Results, *mibPlot, *modelSpec, task.Name()); err != nil {
+			return err
 		}
 	}
 	if *out != "" {
@@ -275,4 +288,36 @@ func discoverCompare(files []string, out, plot string, stdout io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// printMIB prints each method's MIB curve as a table (faithfulness at each size, CPR, CMD) and
+// plots them when plot is set.
+func printMIB(stdout io.Writer, results []*circuits.Result, plot, modelName, taskName string) error {
+	if len(results) == 0 || results[0].MIB == nil {
+		return nil
+	}
+	fmt.Fprintf(stdout, "MIB circuit localisation (faithfulness (m(C)-m(0))/(m(N)-m(0)) at %% of edges, %s ablation):\n", results[0].MIB.Ablation)
+	fmt.Fprintf(stdout, "%-19s", "method")
+	for _, p := range results[0].MIB.Percents {
+		fmt.Fprintf(stdout, " %6s", strconv.FormatFloat(p, 'g', -1, 64)+"%")
+	}
+	fmt.Fprintf(stdout, " %7s %7s  ranking\n", "CPR", "CMD")
+	var series []plots.Series
+	for _, r := range results {
+		c := r.MIB
+		fmt.Fprintf(stdout, "%-19s", r.Method)
+		for _, f := range c.Faithfulness {
+			fmt.Fprintf(stdout, " %6.3f", f)
+		}
+		fmt.Fprintf(stdout, " %7.3f %7.3f  %s\n", c.CPR, c.CMD, c.Ranking)
+		series = append(series, plots.Series{Name: fmt.Sprintf("%s (CPR %.2f, CMD %.2f)", r.Method, c.CPR, c.CMD), X: c.Percents, Y: c.Faithfulness})
+	}
+	if plot == "" {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(plot), 0o755); err != nil {
+		return err
+	}
+	return plots.LinePanels(plot, []plots.Panel{{Title: fmt.Sprintf("MIB circuit localisation: %s, %s", modelName, taskName),
+		XLabel: "% of edges kept (log scale)", YLabel: "faithfulness (MIB)", Series: series, LogX: true}})
 }

@@ -80,3 +80,34 @@ func TestDiscover(t *testing.T) {
 		require.Equal(t, 1, strings.Count(stderr, "interp discover: "), "%v: want one error line, got %q", tc.args, stderr)
 	}
 }
+
+// TestDiscoverMIB: --mib prints the curve table with CPR and CMD, writes it into the JSON and
+// plots it; --mib-plot alone is a usage error.
+func TestDiscoverMIB(t *testing.T) {
+	dir := t.TempDir()
+	out, plot := filepath.Join(dir, "r.json"), filepath.Join(dir, "mib.png")
+	code, stdout, stderr := runCLI(t, "discover", "--model", "planted-induction", "--method", "eap", "--examples", "4",
+		"--mib", "--mib-plot", plot, "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "MIB circuit localisation")
+	require.Contains(t, stdout, "CPR")
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	var res struct {
+		MIB struct {
+			Percents     []float64 `json:"percents"`
+			Faithfulness []float64 `json:"faithfulness"`
+			CPR          float64   `json:"cpr"`
+		} `json:"mib_curve"`
+	}
+	require.NoError(t, json.Unmarshal(data, &res))
+	require.Len(t, res.MIB.Faithfulness, len(res.MIB.Percents))
+	require.InDelta(t, 1, res.MIB.Faithfulness[len(res.MIB.Faithfulness)-1], 1e-5)
+	st, err := os.Stat(plot)
+	require.NoError(t, err)
+	require.Greater(t, st.Size(), int64(1000))
+
+	code, _, stderr = runCLI(t, "discover", "--model", "planted-induction", "--method", "eap", "--mib-plot", plot)
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "--mib-plot needs --mib")
+}

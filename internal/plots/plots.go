@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -44,6 +45,8 @@ type Panel struct {
 	Title, XLabel, YLabel string
 	Series                []Series
 	Marks                 []Mark
+	// LogX draws the x axis on a log scale (every x must be positive).
+	LogX bool
 }
 
 // LinePanels writes line charts one above the other to path (.png or .svg), each as Lines draws
@@ -82,6 +85,24 @@ func linePlot(path string, pn Panel, area float64) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, xlabel, ylabel
 	p.Add(plotter.NewGrid())
+	if pn.LogX {
+		for _, s := range series {
+			for _, x := range s.X {
+				if !(x > 0) {
+					return nil, fmt.Errorf("plots: %s: series %q has x = %g on a log axis", path, s.Name, x)
+				}
+			}
+		}
+		p.X.Scale = plot.LogScale{}
+		// Ticks at the first series' x values: a log axis over a few decades gets too few of its own.
+		var ticks plot.ConstantTicks
+		if len(series) > 0 {
+			for _, x := range series[0].X {
+				ticks = append(ticks, plot.Tick{Value: x, Label: strconv.FormatFloat(x, 'g', -1, 64)})
+			}
+		}
+		p.X.Tick.Marker = ticks
+	}
 	ymin, ymax := math.Inf(1), math.Inf(-1)
 	entries := 0 // legend rows
 	for i, s := range series {
