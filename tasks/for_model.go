@@ -29,7 +29,7 @@ var ErrSeqLen = errors.New("sequence length")
 // as opposed to a text task whose prompts have their own length.
 func Synthetic(name string) bool {
 	switch name {
-	case "induction", InductionFresh, "assoc-recall", "icl-classify":
+	case "induction", InductionFresh, InductionNgram, "assoc-recall", "icl-classify":
 		return true
 	}
 	return false
@@ -52,7 +52,7 @@ func ForModel(name string, m Model, seqLen int) (Task, error) {
 		name = m.Task
 	}
 	opt := Options{Vocab: m.Vocab}
-	if Synthetic(name) {
+	if Windowed(name) {
 		if seqLen < 0 || seqLen > m.NCtx {
 			return nil, fmt.Errorf("tasks: %s: %w %d must be in [1, n_ctx = %d]", name, ErrSeqLen, seqLen, m.NCtx)
 		}
@@ -76,6 +76,10 @@ func ForModel(name string, m Model, seqLen int) (Task, error) {
 	}
 	return New(name, opt)
 }
+
+// Windowed reports whether name's rows are cut to a sequence length (--seq-len): the synthetic
+// tasks and the text:DIR corpora.
+func Windowed(name string) bool { return Synthetic(name) || strings.HasPrefix(name, TextPrefix) }
 
 func syntheticNames() []string {
 	var out []string

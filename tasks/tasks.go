@@ -85,12 +85,12 @@ const JSONPrefix = "json:"
 
 // Names lists the task names New accepts; "json:PATH" stands for any path.
 func Names() []string {
-	return []string{"induction", InductionFresh, InductionNgram, "assoc-recall", "icl-classify", "ioi", "ioi-gpt2", "greater-than", JSONPrefix + "PATH"}
+	return []string{"induction", InductionFresh, InductionNgram, "assoc-recall", "icl-classify", "ioi", "ioi-gpt2", "greater-than", JSONPrefix + "PATH", TextPrefix + "DIR"}
 }
 
 // Known reports whether New knows the name (json:PATH for any path).
 func Known(name string) bool {
-	if strings.HasPrefix(name, JSONPrefix) {
+	if strings.HasPrefix(name, JSONPrefix) || strings.HasPrefix(name, TextPrefix) {
 		return true
 	}
 	for _, n := range Names() {
@@ -124,6 +124,8 @@ func New(name string, opt Options) (Task, error) {
 		t, err = newIOI(name, opt, true)
 	case name == "greater-than":
 		t, err = newGreaterThan(opt)
+	case strings.HasPrefix(name, TextPrefix):
+		t, err = newTextTask(name, strings.TrimPrefix(name, TextPrefix), opt)
 	case strings.HasPrefix(name, JSONPrefix):
 		t, err = newJSONTask(name, strings.TrimPrefix(name, JSONPrefix), opt)
 	default:

@@ -182,7 +182,7 @@ func TestNewErrors(t *testing.T) {
 
 func TestNames(t *testing.T) {
 	for _, name := range Names() {
-		if strings.HasPrefix(name, JSONPrefix) {
+		if strings.HasPrefix(name, JSONPrefix) || strings.HasPrefix(name, TextPrefix) {
 			continue
 		}
 		if _, err := New(name, Options{}); err != nil {

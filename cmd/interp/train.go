@@ -130,7 +130,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 		return usagef("--task: unknown task %q (known: %s)", *taskName, strings.Join(tasks.Names(), ", "))
 	}
 	taskLen := 0 // text tasks keep their prompts' length
-	if tasks.Synthetic(*taskName) {
+	if tasks.Windowed(*taskName) {
 		taskLen = min(*seqLen, w.Config.NCtx)
 	} else if _, toy := toyConfigs[*modelConfig]; flagSet(fs, "seq-len") && (*initModel != "" || !toy) { // for the toy configs it is n_ctx
 		return usagef("--seq-len %d: applies only to the synthetic tasks; %s keeps its prompts' length", *seqLen, *taskName)
@@ -245,7 +245,7 @@ func trainResume(fs *flag.FlagSet, out string, steps int, taskName string, clamp
 		dir = train.CheckpointPath(out)
 	}
 	taskLen := 0
-	if tasks.Synthetic(state.Task) {
+	if tasks.Windowed(state.Task) {
 		taskLen = min(cfg.SeqLen, state.Model.NCtx)
 	}
 	task, err := taskFor(state.Task, state.Model, dir, taskLen)

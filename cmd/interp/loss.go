@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/interp-dev/interp/model"
+	"github.com/interp-dev/interp/tokenizer"
+)
+
+func init() {
+	commands = append(commands, command{"loss", "next-token loss (and perplexity) of a model on a text file", cmdLoss})
+}
+
+func cmdLoss(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("loss", stderr)
+	modelSpec := fs.String("model", model.DefaultModel, "model directory or built-in name")
+	backend := fs.String("backend", "", "backend (see interp run -h)")
+	process := processFlag(fs)
+	file := fs.String("file", "", "text file, tokenized with the model's tokenizer and cut into consecutive windows")
+	seqLen := fs.Int("seq-len", 0, "tokens per window, BOS included (default: the model's n_ctx)")
+	maxRows := fs.Int("max-rows", 0, "score at most this many windows (default: all)")
+	batch := fs.Int("batch", 16, "windows per forward pass")
+	out := fs.String("out", "", "write the result as JSON to this file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := checkOutputs(output{flag: "out", path: *out, exts: []string{".json"}}); err != nil {
+		return err
+	}
+	if *file == "" {
+		return usagef("--file is required")
+	}
+	if err := positive(fs, "batch"); err != nil {
+		return err
+	}
+	if *maxRows < 0 {
+		return usagef("--max-rows %d: want 0 (all) or more", *maxRows)
+	}
+	data, err := os.ReadFile(*file)
+	if err != nil {
+		return usagef("--file: %v", err)
+	}
+	m, dir, err := loadModelProcessed(*modelSpec, *backend, *process, stderr)
+	if err != nil {
+		return err
+	}
+	p := *seqLen
+	if p == 0 {
+		p = m.Config.NCtx
+	}
+	if p < 2 || p > m.Config.NCtx {
+		return usagef("--seq-len %d: want 2..n_ctx = %d", p, m.Config.NCtx)
+	}
+	tok, err := modelTokenizer(m.Config, dir)
+	if err != nil {
+		return err
+	}
+	if tok == nil {
+		return usagef("model %s has no tokenizer", *modelSpec)
+	}
+	ids, err := tok.Encode(string(data))
+	if err != nil {
+		return fmt.Errorf("--file %s: %w", *file, err)
+	}
+	// Windows as the training rows of text:DIR: BOS, then p-1 tokens (p tokens when the tokenizer
+	// has no "<|endoftext|>").
+	bos, bosErr := tokenizer.SingleToken(tok, tokenizer.EndOfText)
+	w := p
+	if bosErr == nil {
+		w = p - 1
+	}
+	var rows [][]int
+	for off := 0; off+w <= len(ids) && (*maxRows == 0 || len(rows) < *maxRows); off += w {
+		row := make([]int, 0, p)
+		if bosErr == nil {
+			row = append(row, bos)
+		}
+		rows = append(rows, append(row, ids[off:off+w]...))
+	}
+	if len(rows) == 0 {
+		return usagef("--file %s: %d tokens, fewer than one window of %d", *file, len(ids), w)
+	}
+	l, err := m.Loss(rows, *batch)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "model %s on %s: loss %.4f nats/token (perplexity %.2f) over %d tokens in %d windows of %d\n",
+		*modelSpec, *file, l.Loss, l.Perplexity(), l.Tokens, l.Rows, p)
+	if *out != "" {
+		return writeJSON(stdout, *out, map[string]any{"model": *modelSpec, "file": *file, "seq_len": p, "loss": l.Loss,
+			"perplexity": l.Perplexity(), "tokens": l.Tokens, "windows": l.Rows, "backend": m.BackendName})
+	}
+	return nil
+}

@@ -1,0 +1,78 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+// TextLoss is the next-token cross-entropy of a model over rows of tokens.
+type TextLoss struct {
+	// Loss is the mean of -log p(token p+1 | tokens 0..p) over every predicted token, in nats.
+	Loss float64 `json:"loss"`
+	// Tokens is the number of predicted tokens (P-1 per row).
+	Tokens int `json:"tokens"`
+	Rows   int `json:"rows"`
+}
+
+// Perplexity is exp(Loss).
+func (l TextLoss) Perplexity() float64 { return math.Exp(l.Loss) }
+
+// Loss runs rows (all of one length P, 2 <= P <= n_ctx) through the model, batch rows at a time,
+// and returns the mean next-token loss over all of them (TransformerLens's model(tokens,
+// return_type="loss") for a batch with every position counted). The log-softmax is taken in
+// float64 from the model's logits.
+func (m *Model) Loss(rows [][]int, batch int) (TextLoss, error) {
+	if len(rows) == 0 {
+		return TextLoss{}, fmt.Errorf("model: loss of no rows")
+	}
+	p := len(rows[0])
+	if p < 2 || p > m.Config.NCtx {
+		return TextLoss{}, fmt.Errorf("model: loss: rows of %d tokens, want 2..n_ctx = %d", p, m.Config.NCtx)
+	}
+	if batch < 1 {
+		batch = 16
+	}
+	var sum float64
+	var n int
+	for lo := 0; lo < len(rows); lo += batch {
+		chunk := rows[lo:min(lo+batch, len(rows))]
+		for i, r := range chunk {
+			if len(r) != p {
+				return TextLoss{}, fmt.Errorf("model: loss: row %d has %d tokens, row 0 has %d", lo+i, len(r), p)
+			}
+		}
+		t, err := Tokens(chunk)
+		if err != nil {
+			return TextLoss{}, err
+		}
+		out, err := m.Run(t, nil)
+		if err != nil {
+			return TextLoss{}, err
+		}
+		logits := out.Logits
+		if logits.DType() != dtypes.Float32 {
+			return TextLoss{}, fmt.Errorf("model: loss: logits are %s, want float32", logits.DType())
+		}
+		v := logits.Shape().Dimensions[2]
+		flat := tensors.MustCopyFlatData[float32](logits)
+		for i, r := range chunk {
+			for q := 0; q+1 < p; q++ {
+				row := flat[(i*p+q)*v : (i*p+q+1)*v]
+				hi := math.Inf(-1)
+				for _, x := range row {
+					hi = math.Max(hi, float64(x))
+				}
+				var z float64
+				for _, x := range row {
+					z += math.Exp(float64(x) - hi)
+				}
+				sum += hi + math.Log(z) - float64(row[r[q+1]])
+				n++
+			}
+		}
+	}
+	return TextLoss{Loss: sum / float64(n), Tokens: n, Rows: len(rows)}, nil
+}

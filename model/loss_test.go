@@ -1,0 +1,75 @@
+package model
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+// TestLoss: with the unembedding zeroed every token has probability 1/V, so the loss is ln V
+// exactly (float32 logits of 0); with the real unembedding, the loss of one row equals the mean
+// of -log softmax read from the model's logits by a float64 sum written out here.
+func TestLoss(t *testing.T) {
+	w, _, err := LoadAny("toy-attn-only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, bn := MustNewBackend("")
+	rows := [][]int{{0, 5, 9, 5, 9, 7}, {0, 1, 2, 3, 4, 5}, {0, 8, 8, 8, 8, 8}}
+	m, err := New(w, b, bn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Loss(rows, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Tokens != 15 || got.Rows != 3 {
+		t.Errorf("counted %d tokens in %d rows, want 15 in 3", got.Tokens, got.Rows)
+	}
+	tok, _ := Tokens(rows)
+	out, err := m.Run(tok, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := out.Logits.Shape().Dimensions[2]
+	flat := tensors.MustCopyFlatData[float32](out.Logits)
+	var want float64
+	for i, r := range rows {
+		for q := 0; q+1 < len(r); q++ {
+			var z float64
+			for k := range v {
+				z += math.Exp(float64(flat[(i*6+q)*v+k]))
+			}
+			want += (math.Log(z) - float64(flat[(i*6+q)*v+r[q+1]])) / 15
+		}
+	}
+	// Same float32 logits, float64 sums in another order: agreement to ~1e-12 relative.
+	if math.Abs(got.Loss-want) > 1e-9*want {
+		t.Errorf("loss %.12f, want %.12f", got.Loss, want)
+	}
+
+	for _, name := range []string{"unembed.W_U", "unembed.b_U"} {
+		x := w.Tensors[name]
+		if x == nil {
+			continue // no unembedding bias
+		}
+		w.Tensors[name] = tensors.FromFlatDataAndDimensions(make([]float32, x.Shape().Size()), x.Shape().Dimensions...)
+	}
+	zm, err := New(w, b, bn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := zm.Loss(rows, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lnV := math.Log(float64(w.Config.DVocab)); math.Abs(z.Loss-lnV) > 1e-12 {
+		t.Errorf("zero unembedding: loss %.15f, want ln %d = %.15f", z.Loss, w.Config.DVocab, lnV)
+	}
+	if _, err := m.Loss([][]int{{0, 1, 2}, {0, 1}}, 4); err == nil || !strings.Contains(err.Error(), "row 1 has 2 tokens") {
+		t.Errorf("ragged rows: err %v", err)
+	}
+}
