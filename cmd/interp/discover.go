@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -307,6 +308,9 @@ func printMIB(stdout io.Writer, results []*circuits.Result, plot, modelName, tas
 		c := r.MIB
 		fmt.Fprintf(stdout, "%-19s", r.Method)
 		for _, f := range c.Faithfulness {
+			if math.Abs(f) < 5e-4 {
+				f = 0 // print -0.000 as 0.000
+			}
 			fmt.Fprintf(stdout, " %6.3f", f)
 		}
 		fmt.Fprintf(stdout, " %7.3f %7.3f  %s\n", c.CPR, c.CMD, c.Ranking)
