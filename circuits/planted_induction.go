@@ -65,11 +65,24 @@ func plantedInduction() *Planted {
 				{From: HeadNode(1, 1), To: LogitsNode()},
 			},
 		},
-		Build: buildPlantedInduction,
+		Build: func() (*model.Weights, error) { return buildPlantedInduction(false) },
 	}
 }
 
-func buildPlantedInduction() (*model.Weights, error) {
+// plantedInductionCopy is planted-induction with the distractors that head overlap finds hard:
+// 0.1 (uniform attention) and 0.3 (attending to itself) copy token identity instead of positions
+// into scratch, so their outputs, and the layer-1 distractors that mix scratch, vary with the
+// prompt's content without any effect on the logits. The circuit is the same.
+func plantedInductionCopy() *Planted {
+	p := plantedInduction()
+	p.Name = "planted-induction-copy"
+	p.About = "planted-induction whose distractors 0.1 and 0.3 copy token identity into a scratch space (content-dependent, no effect on the logits; circuits/)"
+	p.Build = func() (*model.Weights, error) { return buildPlantedInduction(true) }
+	return p
+}
+
+// buildPlantedInduction sets the weights; tokenCopy makes distractors 0.1 and 0.3 copy tokens.
+func buildPlantedInduction(tokenCopy bool) (*model.Weights, error) {
 	c := model.AttnOnlyToy(2, indHeads, indDModel, indVocab, indCtx)
 	c.Task = tasks.InductionFresh
 	c.DHead = indDHead
@@ -116,11 +129,15 @@ func buildPlantedInduction() (*model.Weights, error) {
 	// Layer 0.
 	attendBOS(0, 0, indBOSScore)
 	copyTokens(0, 0, indTok, indVocab, scratch(func(t int) int { return t }), 0.5)
-	copyTokens(0, 1, indPos, indCtx, scratch(func(p int) int { return 7 * p }), 0.5)
+	distractorSrc, distractorN := indPos, indCtx
+	if tokenCopy {
+		distractorSrc, distractorN = indTok, indVocab
+	}
+	copyTokens(0, 1, distractorSrc, distractorN, scratch(func(p int) int { return 7 * p }), 0.5)
 	attendOffset(0, 2, 1, indMatchScore) // previous-token head
 	copyTokens(0, 2, indTok, indVocab, func(t int) int { return indPrev + t }, 1)
 	attendOffset(0, 3, 0, indMatchScore)
-	copyTokens(0, 3, indPos, indCtx, scratch(func(p int) int { return 3*p + 5 }), 0.5)
+	copyTokens(0, 3, distractorSrc, distractorN, scratch(func(p int) int { return 3*p + 5 }), 0.5)
 
 	// Layer 1.
 	copyTokens(1, 0, indScratch, indScratchDims, scratch(func(i int) int { return i + 1 }), 0.5)

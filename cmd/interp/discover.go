@@ -48,6 +48,7 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	acdcAbs := fs.Bool("abs-value-threshold", false, "ACDC: compare |metric change| with --tau (the reference's --abs-value-threshold)")
 	acdcOrder := fs.String("acdc-order", circuits.OrderNormal, "ACDC: order of a receiver's sender edges: normal (the latest sender first, as the reference), reverse or random (seeded by --seed)")
 	tauSweep := fs.String("tau-sweep", "", "ACDC: also rerun at these comma-separated thresholds and report each circuit (and, with a ground truth, the ROC of the sweep)")
+	nSeeds := fs.Int("seeds", 1, "run every method with this many seeds (--seed, --seed+1, ...) and report each score's mean +- sd and range (robustness)")
 	mib := fs.Bool("mib", false, "also measure MIB's circuit-localisation curve of each method's ranking: faithfulness at 0.1-50% (and 100%) of the edges, CPR and CMD")
 	mibPlot := fs.String("mib-plot", "", "with --mib: plot the curves of every method (.png or .svg)")
 	sel := fs.String("select", circuits.SelectKeep, "EAP/EAP-IG circuit selection: keep (edges >= --keep x the top score, connected), topn or greedy (the reference's apply_topn / apply_greedy of --top-n edges, pruned to embed->logits paths)")
@@ -75,6 +76,12 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 	}
 	if *mibPlot != "" && !*mib {
 		return usagef("--mib-plot needs --mib")
+	}
+	if *nSeeds < 1 {
+		return usagef("--seeds %d: want at least 1", *nSeeds)
+	}
+	if *nSeeds > 1 && (*mib || *plot != "" || *tauSweep != "") {
+		return usagef("--seeds %d summarises scores over seeds; run --mib, --plot or --tau-sweep with one seed", *nSeeds)
 	}
 
 	var methods []circuits.Method
@@ -172,6 +179,22 @@ func cmdDiscover(args []string, stdout, stderr io.Writer) error {
 		ACDCAbs: *acdcAbs, ACDCOrder: *acdcOrder, TauSweep: taus, MIB: *mib,
 		Keep: *keep, Truth: gt, HeadOverlap: circuits.HeadOverlapOptions{Examples: *saeExamples, Latents: *saeLatents,
 			L1: *saeL1, Epochs: *saeEpochs, Seed: *seed, Normalize: *saeNorm, NodeMethod: *saeNodes, FreeEncoder: *saeFree}}
+	if *nSeeds > 1 {
+		seeds := make([]uint64, *nSeeds)
+		for i := range seeds {
+			seeds[i] = *seed + uint64(i)
+		}
+		sum, err := circuits.DiscoverSeeds(m, *modelSpec, task, opt, methods, seeds)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "model %s, task %s, backend %s, seeds %d-%d: mean +- sd (min-max)\n", *modelSpec, task.Name(), m.BackendName, seeds[0], seeds[len(seeds)-1])
+		fmt.Fprint(stdout, circuits.SeedTable(sum))
+		if *out != "" {
+			return writeJSON(stdout, *out, map[string]any{"model": *modelSpec, "task": task.Name(), "backend": m.BackendName, "seeds": sum})
+		}
+		return nil
+	}
 	report, err := circuits.DiscoverAll(m, *modelSpec, task, opt, methods)
 	if err != nil {
 		return err

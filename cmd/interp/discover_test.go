@@ -111,3 +111,27 @@ func TestDiscoverMIB(t *testing.T) {
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "--mib-plot needs --mib")
 }
+
+// TestDiscoverSeeds: --seeds N runs every method N times and prints mean +- sd per score; it does
+// not combine with --mib.
+func TestDiscoverSeeds(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "s.json")
+	code, stdout, stderr := runCLI(t, "discover", "--model", "planted-induction", "--method", "eap", "--examples", "4", "--seeds", "2", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "seeds 0-1: mean +- sd")
+	require.Contains(t, stdout, "| eap | 2 | 1.000 +- 0.000")
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	var res struct {
+		Seeds []struct {
+			NodeAUC struct{ Values []float64 } `json:"node_auc"`
+		} `json:"seeds"`
+	}
+	require.NoError(t, json.Unmarshal(data, &res))
+	require.Len(t, res.Seeds, 1)
+	require.Len(t, res.Seeds[0].NodeAUC.Values, 2)
+
+	code, _, stderr = runCLI(t, "discover", "--model", "planted-induction", "--method", "eap", "--seeds", "2", "--mib")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "--seeds 2")
+}
