@@ -209,6 +209,15 @@ func RepeatedTokens(seed uint64, batch, half, vocab int) [][]int {
 // Compute runs m on tokens [B][P], caching every layer's attention pattern, and scores every
 // head. Use RepeatedTokens for the standard input.
 func Compute(m *model.Model, tokens [][]int, opt Options) (*Scores, error) {
+	patterns, err := runPatterns(m, tokens)
+	if err != nil {
+		return nil, err
+	}
+	return FromPatterns(patterns, tokens, opt)
+}
+
+// runPatterns runs m on tokens [B][P] and returns every layer's hook_pattern [B, H, P, P].
+func runPatterns(m *model.Model, tokens [][]int) ([]*tensors.Tensor, error) {
 	t, err := model.Tokens(tokens)
 	if err != nil {
 		return nil, err
@@ -221,9 +230,9 @@ func Compute(m *model.Model, tokens [][]int, opt Options) (*Scores, error) {
 	if err != nil {
 		return nil, err
 	}
-	var patterns []*tensors.Tensor
-	for l := range m.Config.NLayers {
-		patterns = append(patterns, out.Cache.MustGet(hooks.Pattern(l)))
+	patterns := make([]*tensors.Tensor, m.Config.NLayers)
+	for l := range patterns {
+		patterns[l] = out.Cache.MustGet(hooks.Pattern(l))
 	}
-	return FromPatterns(patterns, tokens, opt)
+	return patterns, nil
 }

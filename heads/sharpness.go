@@ -7,7 +7,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/interp-dev/interp/hooks"
 	"github.com/interp-dev/interp/model"
 )
 
@@ -101,21 +100,9 @@ func ComputeSharpness(m *model.Model, seed uint64, batch, n int) (*Sharpness, er
 	if 2*n+1 > m.Config.NCtx {
 		return nil, fmt.Errorf("heads: %d repeated tokens need %d positions, the model has %d", n, 2*n+1, m.Config.NCtx)
 	}
-	t, err := model.Tokens(rows)
+	patterns, err := runPatterns(m, rows)
 	if err != nil {
 		return nil, err
-	}
-	set := hooks.New()
-	for l := range m.Config.NLayers {
-		set.Cache(hooks.Pattern(l))
-	}
-	out, err := m.Run(t, set)
-	if err != nil {
-		return nil, err
-	}
-	patterns := make([]*tensors.Tensor, m.Config.NLayers)
-	for l := range patterns {
-		patterns[l] = out.Cache.MustGet(hooks.Pattern(l))
 	}
 	return SharpnessFromPatterns(patterns, n)
 }
