@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Singh et al. (2024)'s own setting (issue 17 item 1): bursty few-shot classification with labels
+# relabelled per sequence (--task icl-classify, tasks/icl_classify.go), a 2-layer x 8-head
+# attention-only model (d_model 64), trained with and without clamps.
+# Usage: docs/study/singh.sh OUTDIR [SEEDS...]   (default seeds: 0 1 2 3 4)
+# CONDS="baseline ..." runs a subset; STEPS (default 2500) sets the run length. Every run writes
+# OUTDIR/<condition>-s<seed>/ and is resumable: rerunning the same command continues or skips it,
+# so the seeds can be spread over several sessions.
+set -euo pipefail
+out=${1:?usage: singh.sh OUTDIR [SEEDS...]}
+shift
+seeds=${*:-0 1 2 3 4}
+interp=${INTERP:-go run ./cmd/interp}
+steps=${STEPS:-2500}
+common=(--task icl-classify --model-config attn-only-2l --steps "$steps" --eval-every 50 --checkpoint-every 500)
+conds=${CONDS:-baseline L1-half-off L1-one-left L0-uniform L1-QK-off L1-OV-off}
+
+run() { # condition seed clamp...
+  local cond=$1 seed=$2
+  shift 2
+  [[ " $conds " == *" $cond "* ]] || return 0
+  local dir=$out/$cond-s$seed clamps=()
+  for c in "$@"; do clamps+=(--clamp "$c"); done
+  [[ -f $dir/summary.json ]] && return 0 # finished
+  # The same command resumes an interrupted run from its last checkpoint.
+  $interp train "${common[@]}" --seed "$seed" --out "$dir" "${clamps[@]}"
+}
+
+for s in $seeds; do
+  run baseline "$s"
+  # Induction heads are additive and redundant: half of layer 1's heads, or all but one, clamped
+  # off (their output zeroed) through training.
+  run L1-half-off "$s" 'blocks.1.attn.hook_z[head=0,1,2,3]=zero'
+  run L1-one-left "$s" 'blocks.1.attn.hook_z[head=1,2,3,4,5,6,7]=zero'
+  # The three subcircuits: previous-token attention in layer 0 (flattened), the QK match in
+  # layer 1 (flattened), the OV copy in layer 1 (values zeroed).
+  run L0-uniform "$s" 'blocks.0.attn.hook_pattern=uniform'
+  run L1-QK-off "$s" 'blocks.1.attn.hook_pattern=uniform'
+  run L1-OV-off "$s" 'blocks.1.attn.hook_v=zero'
+done
