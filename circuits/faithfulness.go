@@ -77,22 +77,25 @@ func (e *experiment) edgeFaithfulness(c Circuit, a Ablation) (*Faithfulness, err
 		return nil, err
 	}
 	in := c.EdgeSet()
-	run := func(ablated func(Edge) bool) ([]float64, error) {
-		logits, err := e.runEdgeAblation(e.clean, e.g.newEdgeMasks(ablated), src)
-		if err != nil {
-			return nil, err
-		}
-		return logitDiffs(logits, e.pairs), nil
-	}
-	circ, err := run(func(x Edge) bool { return !in[x.String()] })
+	circ, err := e.edgeAblatedLD(src, func(x Edge) bool { return !in[x.String()] })
 	if err != nil {
 		return nil, err
 	}
-	empty, err := run(func(Edge) bool { return true })
+	empty, err := e.edgeAblatedLD(src, func(Edge) bool { return true })
 	if err != nil {
 		return nil, err
 	}
 	return faithfulness("edges", a, e.cleanLD, circ, empty), nil
+}
+
+// edgeAblatedLD runs the clean prompts with the edges for which ablated is true replaced from src
+// and returns each pair's logit difference.
+func (e *experiment) edgeAblatedLD(src *senderActs, ablated func(Edge) bool) ([]float64, error) {
+	logits, err := e.runEdgeAblation(e.clean, e.g.newEdgeMasks(ablated), src)
+	if err != nil {
+		return nil, err
+	}
+	return logitDiffs(logits, e.pairs), nil
 }
 
 func faithfulness(level string, a Ablation, full, circ, empty []float64) *Faithfulness {

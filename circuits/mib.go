@@ -55,11 +55,8 @@ func (e *experiment) mibCurve(scores map[string]float64, ranking string, a Ablat
 		return nil, err
 	}
 	run := func(in map[string]bool) (float64, error) {
-		logits, err := e.runEdgeAblation(e.clean, e.g.newEdgeMasks(func(x Edge) bool { return !in[x.String()] }), src)
-		if err != nil {
-			return 0, err
-		}
-		return mean(logitDiffs(logits, e.pairs)), nil
+		ld, err := e.edgeAblatedLD(src, func(x Edge) bool { return !in[x.String()] })
+		return mean(ld), err
 	}
 	full := mean(e.cleanLD)
 	empty, err := run(nil)

@@ -104,12 +104,22 @@ func (t *textTask) Pairs(uint64, int) (*Pairs, error) {
 	return nil, fmt.Errorf("tasks: %s: a text corpus has no clean/corrupted pairs (use a pairs task such as ioi or a json:FILE task)", t.name)
 }
 
-func (t *textTask) HeldOut(n int) [][]int {
-	w := t.seqLen - 1
+func (t *textTask) HeldOut(n int) [][]int { return Windows(t.held, t.bos, t.seqLen, n) }
+
+// Windows cuts ids into consecutive rows of seqLen tokens, each bos followed by seqLen-1 tokens
+// (seqLen tokens of ids when bos < 0), at most n rows (all when n <= 0); a short tail is dropped.
+func Windows(ids []int, bos, seqLen, n int) [][]int {
+	w := seqLen
+	if bos >= 0 {
+		w--
+	}
 	var rows [][]int
-	for off := 0; off+w <= len(t.held) && len(rows) < n; off += w {
-		row := make([]int, 0, t.seqLen)
-		rows = append(rows, append(append(row, t.bos), t.held[off:off+w]...))
+	for off := 0; w > 0 && off+w <= len(ids) && (n <= 0 || len(rows) < n); off += w {
+		row := make([]int, 0, seqLen)
+		if bos >= 0 {
+			row = append(row, bos)
+		}
+		rows = append(rows, append(row, ids[off:off+w]...))
 	}
 	return rows
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/interp-dev/interp/model"
+	"github.com/interp-dev/interp/tasks"
 	"github.com/interp-dev/interp/tokenizer"
 )
 
@@ -66,21 +67,13 @@ func cmdLoss(args []string, stdout, stderr io.Writer) error {
 	}
 	// Windows as the training rows of text:DIR: BOS, then p-1 tokens (p tokens when the tokenizer
 	// has no "<|endoftext|>").
-	bos, bosErr := tokenizer.SingleToken(tok, tokenizer.EndOfText)
-	w := p
-	if bosErr == nil {
-		w = p - 1
+	bos, err := tokenizer.SingleToken(tok, tokenizer.EndOfText)
+	if err != nil {
+		bos = -1
 	}
-	var rows [][]int
-	for off := 0; off+w <= len(ids) && (*maxRows == 0 || len(rows) < *maxRows); off += w {
-		row := make([]int, 0, p)
-		if bosErr == nil {
-			row = append(row, bos)
-		}
-		rows = append(rows, append(row, ids[off:off+w]...))
-	}
+	rows := tasks.Windows(ids, bos, p, *maxRows)
 	if len(rows) == 0 {
-		return usagef("--file %s: %d tokens, fewer than one window of %d", *file, len(ids), w)
+		return usagef("--file %s: %d tokens, fewer than one window of %d", *file, len(ids), p)
 	}
 	l, err := m.Loss(rows, *batch)
 	if err != nil {
