@@ -72,4 +72,11 @@
 //
 // So the score measures the effect of s on the metric through the receivers only. Both steps of
 // all heads of a sender layer run in one batched graph from the cached orig hook_resid_pre.
+//
+// # Scaling heads
+//
+// ScaleHeads is an intervention, not a patch: it multiplies some heads' hook_z by a factor (0
+// ablates them, 2 doubles what they write) and scores the clean prompts: mean logit difference,
+// accuracy (answer above wrong) and top-1 accuracy. Merullo et al. (2024) boost a circuit's
+// heads on a task where the model is weak this way (`interp patch --scale-heads`).
 package patching

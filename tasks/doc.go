@@ -46,7 +46,8 @@
 //     ICLClusterSize exemplar ids, the ICLLabels labels are reassigned to
 //     classes in every sequence, the final query's class is in the context.
 //     Every label prediction counts. Pairs: the corrupted context swaps the
-//     query's label with another class's.
+//     query's label with another class's. "icl-classify:labels=K" uses K
+//     labels, and so K classes in each sequence (default ICLLabels = 4).
 //
 // Text tasks (prompts start with the tokenizer's "<|endoftext|>" as BOS, as
 // TransformerLens's prepend_bos does, unless Options.NoBOS):

@@ -29,10 +29,10 @@ var ErrSeqLen = errors.New("sequence length")
 // as opposed to a text task whose prompts have their own length.
 func Synthetic(name string) bool {
 	switch name {
-	case "induction", InductionFresh, InductionNgram, "assoc-recall", "icl-classify":
+	case "induction", InductionFresh, InductionNgram, "assoc-recall", ICLClassify:
 		return true
 	}
-	return false
+	return isICLClassify(name)
 }
 
 // ForModel returns the task name sized for m, the policy every command and the Go API share:

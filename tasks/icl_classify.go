@@ -1,26 +1,59 @@
 package tasks
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 )
 
 // ICL-classify layout constants.
 const (
-	// ICLLabels is the number of label ids, [1, 1+ICLLabels).
+	// ICLClassify is the task's name; "icl-classify:labels=K" sets the number of labels.
+	ICLClassify = "icl-classify"
+	// ICLLabels is the default number of label ids, [1, 1+ICLLabels), which is also the
+	// number of classes in each sequence.
 	ICLLabels = 4
 	// ICLClusterSize is the number of exemplar ids per class.
 	ICLClusterSize = 3
 )
+
+// isICLClassify reports whether name is icl-classify, with or without parameters.
+func isICLClassify(name string) bool {
+	return name == ICLClassify || strings.HasPrefix(name, ICLClassify+":")
+}
+
+// iclLabels parses the parameters of "icl-classify:labels=K" (K >= 2); plain
+// "icl-classify" has ICLLabels.
+func iclLabels(name string) (int, error) {
+	params, ok := strings.CutPrefix(name, ICLClassify+":")
+	if !ok {
+		return ICLLabels, nil
+	}
+	labels := ICLLabels
+	for _, kv := range strings.Split(params, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		if k != "labels" {
+			return 0, fmt.Errorf("unknown parameter %q (known: labels=K)", kv)
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 2 {
+			return 0, fmt.Errorf("labels=%s: want an integer >= 2", v)
+		}
+		labels = n
+	}
+	return labels, nil
+}
 
 // iclClassify is bursty few-shot classification in the style of Chan et al.
 // (2022) and Singh et al. (2024):
 //
 //	[BOS, e1, l1, e2, l2, .., en, ln, q, l_q]
 //
-// Ids [1, 1+ICLLabels) are labels; the exemplar ids after them form classes
-// of ICLClusterSize consecutive ids. Each sequence picks m = min(ICLLabels, n)
-// classes and a random one-to-one class -> label map, so labels carry no
+// Ids [1, 1+labels) are labels (ICLLabels unless the name sets labels=K); the
+// exemplar ids after them form classes of ICLClusterSize consecutive ids. Each
+// sequence picks m = min(labels, n, number of classes) classes and a random one-to-one class -> label map, so labels carry no
 // information across sequences and only in-context learning predicts them.
 // Every chosen class appears in the context (bursty: several exemplars per
 // class, each a random member of its cluster), and the query q is a fresh
@@ -30,36 +63,48 @@ const (
 // the query's included). The first exemplar of each class in a sequence
 // cannot be predicted better than chance; later ones and the query can.
 type iclClassify struct {
-	vocab, classes, n, m int
+	name                         string
+	vocab, labels, classes, n, m int
 }
 
-func newICLClassify(opt Options) (Task, error) {
-	vocab, seqLen, err := syntheticSizes(opt, 1+ICLLabels+2*ICLClusterSize, 7)
+func newICLClassify(name string, opt Options) (Task, error) {
+	labels, err := iclLabels(name)
+	if err != nil {
+		return nil, err
+	}
+	minVocab, minSeqLen := 1+labels+2*ICLClusterSize, 7
+	if name != ICLClassify {
+		// An explicit label count is kept: every sequence holds that many classes.
+		minVocab, minSeqLen = 1+labels+labels*ICLClusterSize, 2*labels+3
+	}
+	vocab, seqLen, err := syntheticSizes(opt, minVocab, minSeqLen)
 	if err != nil {
 		return nil, err
 	}
 	n := (seqLen - 3) / 2
 	t := &iclClassify{
+		name:    name,
 		vocab:   vocab,
-		classes: (vocab - 1 - ICLLabels) / ICLClusterSize,
+		labels:  labels,
+		classes: (vocab - 1 - labels) / ICLClusterSize,
 		n:       n,
 	}
-	t.m = min(ICLLabels, n, t.classes)
+	t.m = min(labels, n, t.classes)
 	return t, nil
 }
 
-func (t *iclClassify) Name() string { return "icl-classify" }
+func (t *iclClassify) Name() string { return t.name }
 
 // exemplar returns a random exemplar id of class c.
 func (t *iclClassify) exemplar(rng *rand.Rand, c int) int {
-	return 1 + ICLLabels + c*ICLClusterSize + rng.IntN(ICLClusterSize)
+	return 1 + t.labels + c*ICLClusterSize + rng.IntN(ICLClusterSize)
 }
 
 // sequence returns [BOS, e1, l1, .., en, ln, q], the query's class (as an
 // index into the chosen classes) and the label of each chosen class.
 func (t *iclClassify) sequence(rng *rand.Rand) (s []int, query int, labels []int) {
 	classes := rng.Perm(t.classes)[:t.m]
-	labels = rng.Perm(ICLLabels)[:t.m]
+	labels = rng.Perm(t.labels)[:t.m]
 	for i := range labels {
 		labels[i]++ // label ids start at 1
 	}
@@ -102,7 +147,7 @@ func (t *iclClassify) Batch(rng *rand.Rand, batch int) Batch {
 // context, so the query's in-context label becomes Wrong; the exemplars are
 // unchanged.
 func (t *iclClassify) Pairs(seed uint64, n int) (*Pairs, error) {
-	if err := checkPairsN("icl-classify", n); err != nil {
+	if err := checkPairsN(t.name, n); err != nil {
 		return nil, err
 	}
 	rng := seededRand(seed)

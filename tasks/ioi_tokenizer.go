@@ -18,35 +18,63 @@ const (
 	IOIUnknown   = 1 // "<unk>": the WordLevel unk_token
 )
 
-// ioiWordTokenizer is the toy IOI tokenizer: Hugging Face's WordLevel model
-// with the Whitespace pre-tokenizer (words are the runs \w+ and [^\w\s]+,
-// so "store," is "store" then ","), and "<|endoftext|>" as a special token.
-// It encodes exactly like tokenizer.FromDir on the directory that
-// WriteIOITokenizer writes.
-type ioiWordTokenizer struct {
+// wordTokenizer is a toy word-level tokenizer: Hugging Face's WordLevel
+// model with the Whitespace pre-tokenizer (words are the runs \w+ and
+// [^\w\s]+, so "store," is "store" then ","), and "<|endoftext|>" as a
+// special token. It encodes exactly like tokenizer.FromDir on the directory
+// that writeTo writes.
+type wordTokenizer struct {
+	name  string
 	words []string       // id -> word
 	ids   map[string]int // word -> id
 }
 
-var ioiTokenizer = sync.OnceValue(func() *ioiWordTokenizer {
-	t := &ioiWordTokenizer{ids: map[string]int{}}
-	add := func(w string) {
-		if _, ok := t.ids[w]; !ok {
-			t.ids[w] = len(t.words)
-			t.words = append(t.words, w)
-		}
+// add appends w to the vocabulary unless it is there.
+func (t *wordTokenizer) add(w string) {
+	if _, ok := t.ids[w]; !ok {
+		t.ids[w] = len(t.words)
+		t.words = append(t.words, w)
 	}
-	add(tokenizer.EndOfTextToken)
-	add("<unk>")
-	noSlots := strings.NewReplacer("[A]", " ", "[B]", " ", "[PLACE]", " ", "[OBJECT]", " ")
-	for _, tmpl := range BABATemplates {
+}
+
+// addTemplates adds the words of templates, with their [SLOT]s removed.
+func (t *wordTokenizer) addTemplates(templates []string, slots ...string) {
+	var pairs []string
+	for _, s := range slots {
+		pairs = append(pairs, s, " ")
+	}
+	noSlots := strings.NewReplacer(pairs...)
+	for _, tmpl := range templates {
 		for _, w := range splitWords(noSlots.Replace(tmpl), nil) {
-			add(w)
+			t.add(w)
 		}
 	}
+}
+
+// ioiWords adds the toy IOI vocabulary after the special tokens.
+func (t *wordTokenizer) ioiWords() *wordTokenizer {
+	t.add(tokenizer.EndOfTextToken)
+	t.add("<unk>")
+	t.addTemplates(BABATemplates, "[A]", "[B]", "[PLACE]", "[OBJECT]")
 	for _, list := range [][]string{ToyIOINames, ToyIOIPlaces, ToyIOIObjects} {
 		for _, w := range list {
-			add(w)
+			t.add(w)
+		}
+	}
+	return t
+}
+
+var ioiTokenizer = sync.OnceValue(func() *wordTokenizer {
+	return (&wordTokenizer{name: "wordlevel:ioi", ids: map[string]int{}}).ioiWords()
+})
+
+// toyTokenizer is the IOI vocabulary (same ids) followed by the colored-objects words.
+var toyTokenizer = sync.OnceValue(func() *wordTokenizer {
+	t := (&wordTokenizer{name: "wordlevel:toy", ids: map[string]int{}}).ioiWords()
+	t.addTemplates(ColoredObjectsTemplates, "[S]", "[C]", "[O]")
+	for _, list := range [][]string{ToyColors, ToyColoredObjects, ToySurfaces} {
+		for _, w := range list {
+			t.add(w)
 		}
 	}
 	return t
@@ -58,12 +86,21 @@ var ioiTokenizer = sync.OnceValue(func() *ioiWordTokenizer {
 // is one token.
 func IOITokenizer() tokenizer.Tokenizer { return ioiTokenizer() }
 
+// ToyTokenizer returns the toy word vocabulary of the colored-objects task and of mixes of it
+// with ioi: IOITokenizer's words with their ids, then the colored-objects template words,
+// colors, objects and surfaces.
+func ToyTokenizer() tokenizer.Tokenizer { return toyTokenizer() }
+
 // WriteIOITokenizer writes the toy IOI tokenizer to dir/tokenizer.json, a
 // Hugging Face tokenizer file (WordLevel model, Whitespace pre-tokenizer)
 // that tokenizer.FromDir and the Python tokenizers library read. dir must
 // exist; the file is written to a temporary name and renamed.
-func WriteIOITokenizer(dir string) error {
-	t := ioiTokenizer()
+func WriteIOITokenizer(dir string) error { return ioiTokenizer().writeTo(dir) }
+
+// WriteToyTokenizer writes ToyTokenizer to dir/tokenizer.json, as WriteIOITokenizer does.
+func WriteToyTokenizer(dir string) error { return toyTokenizer().writeTo(dir) }
+
+func (t *wordTokenizer) writeTo(dir string) error {
 	type addedToken struct {
 		ID         int    `json:"id"`
 		Content    string `json:"content"`
@@ -93,7 +130,7 @@ func WriteIOITokenizer(dir string) error {
 	}
 	data, err := json.MarshalIndent(file, "", "  ")
 	if err != nil {
-		return fmt.Errorf("tasks: ioi tokenizer: %w", err)
+		return fmt.Errorf("tasks: %s tokenizer: %w", t.name, err)
 	}
 	path := filepath.Join(dir, tokenizer.TokenizerJSONFile)
 	if err := atomicfile.WriteBytes(path, append(data, '\n')); err != nil {
@@ -102,7 +139,7 @@ func WriteIOITokenizer(dir string) error {
 	return nil
 }
 
-func (t *ioiWordTokenizer) Encode(text string) ([]int, error) {
+func (t *wordTokenizer) Encode(text string) ([]int, error) {
 	text = strings.ToValidUTF8(text, "\uFFFD")
 	var ids []int
 	for {
@@ -122,21 +159,21 @@ func (t *ioiWordTokenizer) Encode(text string) ([]int, error) {
 	}
 }
 
-func (t *ioiWordTokenizer) Decode(ids []int) (string, error) {
+func (t *wordTokenizer) Decode(ids []int) (string, error) {
 	words := make([]string, len(ids))
 	for i, id := range ids {
 		if id < 0 || id >= len(t.words) {
-			return "", fmt.Errorf("tasks: ioi tokenizer: decode: token id %d (at position %d) is not in the vocabulary of size %d", id, i, len(t.words))
+			return "", fmt.Errorf("tasks: %s tokenizer: decode: token id %d (at position %d) is not in the vocabulary of size %d", t.name, id, i, len(t.words))
 		}
 		words[i] = t.words[id]
 	}
 	return strings.Join(words, " "), nil
 }
 
-func (t *ioiWordTokenizer) VocabSize() int { return len(t.words) }
-func (t *ioiWordTokenizer) Name() string   { return "wordlevel:ioi" }
+func (t *wordTokenizer) VocabSize() int { return len(t.words) }
+func (t *wordTokenizer) Name() string   { return t.name }
 
-func (t *ioiWordTokenizer) TokenString(id int) string {
+func (t *wordTokenizer) TokenString(id int) string {
 	if id < 0 || id >= len(t.words) {
 		return ""
 	}

@@ -121,9 +121,21 @@ func TestAssocRecall(t *testing.T) {
 }
 
 func TestICLClassify(t *testing.T) {
-	task := newTask(t, "icl-classify", Options{})
-	classOf := func(id int) int { return (id - 1 - ICLLabels) / ICLClusterSize }
-	isLabel := func(id int) bool { return id >= 1 && id <= ICLLabels }
+	for _, tc := range []struct {
+		name   string
+		labels int
+	}{{"icl-classify", ICLLabels}, {"icl-classify:labels=2", 2}, {"icl-classify:labels=8", 8}} {
+		t.Run(tc.name, func(t *testing.T) { testICLClassify(t, tc.name, tc.labels) })
+	}
+}
+
+func testICLClassify(t *testing.T, name string, nLabels int) {
+	task := newTask(t, name, Options{})
+	if task.Name() != name {
+		t.Errorf("Name() = %q, want %q", task.Name(), name)
+	}
+	classOf := func(id int) int { return (id - 1 - nLabels) / ICLClusterSize }
+	isLabel := func(id int) bool { return id >= 1 && id <= nLabels }
 	// labelsOf maps each class in the context [BOS, e1, l1, ...] to its
 	// label, failing if a class has two labels or two classes one label.
 	labelsOf := func(t *testing.T, s []int) map[int]int {
@@ -148,8 +160,8 @@ func TestICLClassify(t *testing.T) {
 	seen := map[[2]int]bool{} // (class, label) pairs across sequences
 	for i, s := range b.Tokens {
 		labels := labelsOf(t, s) // includes the query and its label
-		if len(labels) != ICLLabels {
-			t.Fatalf("row %d: %d classes in context, want %d", i, len(labels), ICLLabels)
+		if len(labels) != nLabels {
+			t.Fatalf("row %d: %d classes in context, want %d", i, len(labels), nLabels)
 		}
 		for c, l := range labels {
 			seen[[2]int{c, l}] = true
@@ -163,7 +175,7 @@ func TestICLClassify(t *testing.T) {
 	// Relabelling per sequence: some class gets two different labels.
 	relabelled := false
 	for k := range seen {
-		for l := 1; l <= ICLLabels; l++ {
+		for l := 1; l <= nLabels; l++ {
 			if l != k[1] && seen[[2]int{k[0], l}] {
 				relabelled = true
 			}

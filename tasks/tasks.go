@@ -85,12 +85,12 @@ const JSONPrefix = "json:"
 
 // Names lists the task names New accepts; "json:PATH" stands for any path.
 func Names() []string {
-	return []string{"induction", InductionFresh, InductionNgram, "assoc-recall", "icl-classify", "ioi", "ioi-gpt2", "greater-than", JSONPrefix + "PATH", TextPrefix + "DIR"}
+	return []string{"induction", InductionFresh, InductionNgram, "assoc-recall", ICLClassify, "ioi", "ioi-gpt2", "greater-than", ColoredObjects, JSONPrefix + "PATH", TextPrefix + "DIR", MixPrefix + "A,B"}
 }
 
 // Known reports whether New knows the name (json:PATH for any path).
 func Known(name string) bool {
-	if strings.HasPrefix(name, JSONPrefix) || strings.HasPrefix(name, TextPrefix) {
+	if strings.HasPrefix(name, JSONPrefix) || strings.HasPrefix(name, TextPrefix) || strings.HasPrefix(name, MixPrefix) || isICLClassify(name) {
 		return true
 	}
 	for _, n := range Names() {
@@ -116,14 +116,18 @@ func New(name string, opt Options) (Task, error) {
 		t, err = newInductionFresh(opt)
 	case name == "assoc-recall":
 		t, err = newAssocRecall(opt)
-	case name == "icl-classify":
-		t, err = newICLClassify(opt)
+	case isICLClassify(name):
+		t, err = newICLClassify(name, opt)
 	case name == "ioi":
 		t, err = newIOI(name, opt, false)
 	case name == "ioi-gpt2":
 		t, err = newIOI(name, opt, true)
 	case name == "greater-than":
 		t, err = newGreaterThan(opt)
+	case name == ColoredObjects:
+		t, err = newColoredObjects(name, opt)
+	case strings.HasPrefix(name, MixPrefix):
+		t, err = newMix(name, strings.TrimPrefix(name, MixPrefix), opt)
 	case strings.HasPrefix(name, TextPrefix):
 		t, err = newTextTask(name, strings.TrimPrefix(name, TextPrefix), opt)
 	case strings.HasPrefix(name, JSONPrefix):

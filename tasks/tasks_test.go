@@ -22,9 +22,13 @@ var builtinTasks = []struct {
 	{"assoc-recall", Options{Vocab: 7, SeqLen: 32}, 7},
 	{"icl-classify", Options{}, DefaultVocab},
 	{"icl-classify", Options{Vocab: 20, SeqLen: 9}, 20},
+	{"icl-classify:labels=8", Options{}, DefaultVocab},
 	{"ioi", Options{}, 89},
 	{"ioi", Options{Vocab: 100, SeqLen: 32, Template: 5}, 89},
 	{"ioi-gpt2", Options{}, 50257},
+	{ColoredObjects, Options{}, 130},
+	{MixPrefix + "ioi," + ColoredObjects, Options{}, 130},
+	{MixPrefix + "induction,icl-classify", Options{SeqLen: 40}, DefaultVocab},
 	{"greater-than", Options{}, 50257},
 }
 
@@ -94,6 +98,12 @@ func TestPairsShapes(t *testing.T) {
 			task := newTask(t, tc.name, tc.opt)
 			const n = 24
 			p, err := task.Pairs(7, n)
+			if strings.HasPrefix(tc.name, MixPrefix) {
+				if err == nil || !strings.Contains(err.Error(), "a mixture has no pairs of its own") {
+					t.Fatalf("Pairs of a mixture = %v, want a refusal", err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,6 +154,9 @@ func TestDeterminism(t *testing.T) {
 			if c := task.Batch(seededRand(4), 8); slices.EqualFunc(a.Tokens, c.Tokens, slices.Equal) {
 				t.Error("different rng seeds gave the same batch")
 			}
+			if strings.HasPrefix(tc.name, MixPrefix) {
+				return // no pairs (TestPairsShapes)
+			}
 			p, _ := task.Pairs(11, 8)
 			q, _ := again.Pairs(11, 8)
 			r, _ := task.Pairs(12, 8)
@@ -168,10 +181,19 @@ func TestNewErrors(t *testing.T) {
 		{"induction", Options{Vocab: 2}, "vocabulary of 2 ids is too small"},
 		{"assoc-recall", Options{SeqLen: 4}, "sequence length 4 is too short"},
 		{"icl-classify", Options{Vocab: 8}, "too small"},
+		{"icl-classify:labels=1", Options{}, "labels=1: want an integer >= 2"},
+		{"icl-classify:classes=3", Options{}, `unknown parameter "classes=3"`},
+		{"icl-classify:labels=20", Options{Vocab: 32}, "too small"},
 		{"ioi", Options{Vocab: 50}, "more than the model's vocabulary of 50"},
 		{"ioi", Options{SeqLen: 16}, "do not fit the model's 16 positions"},
 		{"ioi", Options{Template: 16}, "template 16 is out of range [1, 15]"},
 		{"json:", Options{}, "no file"},
+		{ColoredObjects, Options{Vocab: 100}, "more than the model's vocabulary of 100"},
+		{ColoredObjects, Options{Tokenizer: IOITokenizer()}, "only 0 of the 12 colors are single tokens"},
+		{MixPrefix + "ioi", Options{}, "at least two tasks"},
+		{MixPrefix + "ioi,ioi", Options{}, `task "ioi" is listed twice`},
+		{MixPrefix + "ioi,", Options{}, "empty task name"},
+		{MixPrefix + "ioi,nope", Options{}, `unknown task "nope"`},
 	} {
 		_, err := New(tc.name, tc.opt)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -184,6 +206,9 @@ func TestNames(t *testing.T) {
 	for _, name := range Names() {
 		if strings.HasPrefix(name, JSONPrefix) || strings.HasPrefix(name, TextPrefix) {
 			continue
+		}
+		if strings.HasPrefix(name, MixPrefix) {
+			name = MixPrefix + "ioi," + ColoredObjects
 		}
 		if _, err := New(name, Options{}); err != nil {
 			t.Errorf("New(%q): %v", name, err)

@@ -38,6 +38,8 @@ type Metrics struct {
 	// Pairs scores the unclamped model on held-out prompts of a task with a right and a wrong
 	// answer (IOI-like tasks; ScorePairs); nil for the induction tasks.
 	Pairs *PairScore `json:"pairs,omitempty"`
+	// PairsByTask scores each task of a mixture (mix:A,B) as Pairs scores a single task.
+	PairsByTask map[string]*PairScore `json:"pairs_by_task,omitempty"`
 }
 
 func newMetrics(step int, loss, lr, norm float64, tokens int64, elapsed float64, ev *evalResult) Metrics {

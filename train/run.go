@@ -108,6 +108,13 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 	// Tasks with a right and a wrong answer are also scored on held-out prompts at each evaluation.
 	pt, hasPairs := task.(PairsTask)
 	scorePairs := hasPairs && !InductionMeasured(task.Name()) && pairsOK(pt)
+	// A mixture is scored task by task.
+	var parts []tasks.Task
+	for _, t := range tasks.Parts(task) {
+		if !InductionMeasured(t.Name()) && pairsOK(t) {
+			parts = append(parts, t)
+		}
+	}
 
 	start := time.Now()
 	elapsed := func() float64 { return prevElapsed + time.Since(start).Seconds() }
@@ -152,6 +159,14 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 			mt := newMetrics(done, loss, lr, norm, tokensSeen, elapsed(), ev)
 			if scorePairs {
 				if mt.Pairs, err = scoreCurrent(m, c, st, pt, task.Name(), cfg.Seed); err != nil {
+					return nil, err
+				}
+			}
+			for _, t := range parts {
+				if mt.PairsByTask == nil {
+					mt.PairsByTask = map[string]*PairScore{}
+				}
+				if mt.PairsByTask[t.Name()], err = scoreCurrent(m, c, st, t, t.Name(), cfg.Seed); err != nil {
 					return nil, err
 				}
 			}

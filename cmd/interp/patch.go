@@ -7,10 +7,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/interp-dev/interp/internal/plots"
 	"github.com/interp-dev/interp/internal/progress"
 	"github.com/interp-dev/interp/model"
 	"github.com/interp-dev/interp/patching"
@@ -24,7 +25,7 @@ func init() {
 
 type patchFlags struct {
 	model, backend, process, task, component, metric, method, receivers, receiverInput string
-	direction, ablation, out, plot, html                                               string
+	direction, ablation, out, plot, html, scaleHeads, factors                          string
 	byPos, bySrcPos, freezeMLPs                                                        bool
 	n, seqLen, maxRows                                                                 int
 	seed                                                                               uint64
@@ -51,6 +52,8 @@ func cmdPatch(args []string, stdout, stderr io.Writer) error {
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the pairs (and of resample ablation)")
 	fs.IntVar(&f.seqLen, "seq-len", 0, "sequence length of synthetic tasks (default: the model's n_ctx, the length it was trained on)")
 	fs.IntVar(&f.maxRows, "max-rows", 0, "rows (variant x prompt) per batched forward pass (default: from a 512 MiB budget)")
+	fs.StringVar(&f.scaleHeads, "scale-heads", "", "instead of patching: multiply these heads' outputs (hook_z) by each of --factors and score the clean prompts (layer.head,...; Merullo et al.'s boost)")
+	fs.StringVar(&f.factors, "factors", "0,0.5,1,1.5,2,3", "with --scale-heads: the factors, comma-separated (1 = the plain model)")
 	fs.StringVar(&f.out, "out", "", "write the results as JSON to this file")
 	fs.StringVar(&f.plot, "plot", "", "write a heatmap of the scores (.png or .svg)")
 	fs.StringVar(&f.html, "html", "", "write a self-contained HTML page with the heatmap and a table of scores")
@@ -99,6 +102,9 @@ func cmdPatch(args []string, stdout, stderr io.Writer) error {
 		len(pairs.Clean), len(pairs.Clean[0]))
 	prompts := &patching.Prompts{Clean: pairs.Clean, Corrupted: pairs.Corrupted, Answer: pairs.Answer, Wrong: pairs.Wrong,
 		Pos: pairs.Pos, AnswerSets: pairs.AnswerSets, WrongSets: pairs.WrongSets}
+	if req.scale {
+		return patchScale(m, prompts, &f, req, stdout)
+	}
 
 	start := time.Now()
 	var bar *progress.Bar
@@ -215,6 +221,8 @@ type patchRequest struct {
 	ablation                 patching.Ablation
 	exact, attribution, path bool
 	receivers                patching.Receivers
+	scale                    bool
+	factors                  []float64
 }
 
 func (f *patchFlags) check() (*patchRequest, error) {
@@ -223,7 +231,7 @@ func (f *patchFlags) check() (*patchRequest, error) {
 	if f.maxRows < 0 {
 		return nil, usagef("--max-rows %d: want a positive number of rows, or 0 for the default budget", f.maxRows)
 	}
-	if f.task != "" && !slices.Contains(tasks.Names(), f.task) && !strings.HasPrefix(f.task, tasks.JSONPrefix) {
+	if f.task != "" && !tasks.Known(f.task) {
 		return nil, usagef("unknown task %q (known: %s)", f.task, strings.Join(tasks.Names(), ", "))
 	}
 	if r.comp, err = patching.ParseComponent(f.component); err != nil {
@@ -292,7 +300,70 @@ func (f *patchFlags) check() (*patchRequest, error) {
 	if f.n < 1 {
 		return nil, usagef("--n %d: want at least 1 pair", f.n)
 	}
+	if f.scaleHeads != "" {
+		r.scale = true
+		if r.path || r.attribution || f.byPos || f.ablation != "none" || f.html != "" {
+			return nil, usagef("--scale-heads scores the clean prompts with heads scaled; it does not combine with --method path/attribution, --by-pos, --ablation or --html")
+		}
+		for _, s := range strings.Split(f.factors, ",") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, usagef("--factors: %q is not a number", s)
+			}
+			r.factors = append(r.factors, v)
+		}
+	}
 	return &r, nil
+}
+
+// patchScale is interp patch --scale-heads: the clean prompts scored with the heads' outputs
+// multiplied by each factor.
+func patchScale(m *model.Model, p *patching.Prompts, f *patchFlags, req *patchRequest, stdout io.Writer) error {
+	heads, err := patching.ParseHeads(f.scaleHeads, m.Config)
+	if err != nil {
+		return usagef("--scale-heads: %v", err)
+	}
+	start := time.Now()
+	scores, err := patching.ScaleHeads(m, p, heads, req.factors)
+	if err != nil {
+		return err
+	}
+	wall := time.Since(start).Seconds()
+	fmt.Fprintf(stdout, "heads %s scaled, on %d %s pairs (%s, backend %s, %.2fs)\n", f.scaleHeads, p.N(), f.task, f.model, m.BackendName, wall)
+	fmt.Fprintf(stdout, "%8s %12s %10s %10s\n", "factor", "logit diff", "accuracy", "top-1")
+	for _, s := range scores {
+		fmt.Fprintf(stdout, "%8g %12.4f %10.3f %10.3f\n", s.Factor, s.LogitDiff, s.Accuracy, s.Top1)
+	}
+	if f.out != "" {
+		doc := map[string]any{"model": f.model, "task": f.task, "n": p.N(), "seed": f.seed, "heads": f.scaleHeads,
+			"scores": scores, "backend": m.BackendName, "wall_seconds": wall}
+		data, err := json.MarshalIndent(doc, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := writeFile(f.out, append(data, '\n')); err != nil {
+			return fmt.Errorf("--out %s: %w", f.out, err)
+		}
+	}
+	if f.plot != "" {
+		series := []plots.Series{{Name: "accuracy (answer > wrong)"}, {Name: "top-1 accuracy"}}
+		for _, s := range scores {
+			series[0].X, series[0].Y = append(series[0].X, s.Factor), append(series[0].Y, s.Accuracy)
+			series[1].X, series[1].Y = append(series[1].X, s.Factor), append(series[1].Y, s.Top1)
+		}
+		ld := plots.Series{Name: "logit difference"}
+		for _, s := range scores {
+			ld.X, ld.Y = append(ld.X, s.Factor), append(ld.Y, s.LogitDiff)
+		}
+		title := fmt.Sprintf("heads %s scaled, %s on %s", f.scaleHeads, f.model, f.task)
+		if err := plots.LinePanels(f.plot, []plots.Panel{
+			{Title: title, XLabel: "factor on the heads' outputs", YLabel: "accuracy", Series: series},
+			{Title: title, XLabel: "factor on the heads' outputs", YLabel: "logit difference (answer - wrong)", Series: []plots.Series{ld}},
+		}); err != nil {
+			return fmt.Errorf("--plot %s: %w", f.plot, err)
+		}
+	}
+	return nil
 }
 
 // tokenLabeler labels token ids for position axes: the model's tokenizer, the toy IOI

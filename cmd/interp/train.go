@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/interp-dev/interp/model"
@@ -195,6 +197,13 @@ func trainAndReport(w *model.Weights, modelDesc string, task tasks.Task, cfg tra
 		// Tasks with a right and a wrong answer: accuracy and logit difference on held-out prompts.
 		sc := res.Evals[n-1].Pairs
 		fmt.Fprintf(stdout, "; on %d %s prompts: accuracy %.3f, logit difference (answer - wrong) %.3f", sc.Pairs, taskName, sc.Accuracy, sc.LogitDiff)
+	} else if n := len(res.Evals); n > 0 && res.Evals[n-1].PairsByTask != nil {
+		// A mixture: each task's accuracy and logit difference.
+		byTask := res.Evals[n-1].PairsByTask
+		for _, name := range slices.Sorted(maps.Keys(byTask)) {
+			sc := byTask[name]
+			fmt.Fprintf(stdout, "\non %d %s prompts: accuracy %.3f, logit difference (answer - wrong) %.3f", sc.Pairs, name, sc.Accuracy, sc.LogitDiff)
+		}
 	}
 	fmt.Fprintf(stdout, "\nwrote %s (model), %s, %s, %s\n", train.CheckpointPath(out),
 		filepath.Join(out, "metrics.jsonl"), filepath.Join(out, "summary.json"), filepath.Join(out, "progress.png"))

@@ -93,3 +93,47 @@ func TestTrainLlamaToy(t *testing.T) {
 	require.Equal(t, 4, c.KVHeads())
 	require.Equal(t, 16, c.DVocab)
 }
+
+// TestTrainMixture trains on a mixture of the two toy word tasks: each task is scored on its own
+// pairs at every evaluation, the checkpoint carries the shared vocabulary, and patch --scale-heads
+// scores one of the tasks with heads boosted.
+func TestTrainMixture(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "train", "--task", "mix:ioi,colored-objects", "--model-config", "attn-only-2l",
+		"--vocab", "130", "--batch", "4", "--steps", "2", "--eval-every", "2", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "on 100 colored-objects prompts: accuracy")
+	require.Contains(t, stdout, "on 100 ioi prompts: accuracy")
+	metrics, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	require.NoError(t, err)
+	require.Contains(t, string(metrics), `"pairs_by_task":{"colored-objects":{"pairs":100`)
+	ckpt := filepath.Join(out, "checkpoint")
+	_, err = os.Stat(filepath.Join(ckpt, "tokenizer.json"))
+	require.NoError(t, err, "the mixture's vocabulary is saved with the model")
+
+	js := filepath.Join(t.TempDir(), "scale.json")
+	code, stdout, stderr = runCLI(t, "patch", "--model", ckpt, "--task", "colored-objects", "-n", "8",
+		"--scale-heads", "1.0,0.3", "--factors", "0,1,2", "--out", js)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "heads 1.0,0.3 scaled, on 8 colored-objects pairs")
+	data, err := os.ReadFile(js)
+	require.NoError(t, err)
+	require.Contains(t, string(data), `"factor": 2`)
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--scale-heads", "2.0"}, 2, "head 2.0 out of range"},
+		{[]string{"--scale-heads", "1.0", "--factors", "1,x"}, 2, `--factors: "x" is not a number`},
+		{[]string{"--scale-heads", "1.0", "--method", "path", "--receivers", "logits"}, 2, "does not combine"},
+		{[]string{"--task", "mix:ioi,colored-objects"}, 1, "a mixture has no pairs of its own; name one of its tasks (ioi, colored-objects)"},
+	} {
+		args := append([]string{"patch", "--model", ckpt, "--task", "colored-objects", "-n", "4"}, tc.args...)
+		code, _, stderr := runCLI(t, args...)
+		require.Equal(t, tc.code, code, "%v: %s", tc.args, stderr)
+		require.Contains(t, stderr, tc.want, "%v", tc.args)
+		require.NotContains(t, stderr, "goroutine")
+	}
+}

@@ -12,29 +12,33 @@ shift
 seeds=${*:-0 1 2 3 4}
 interp=${INTERP:-go run ./cmd/interp}
 steps=${STEPS:-2500}
-common=(--task icl-classify --model-config attn-only-2l --steps "$steps" --eval-every 50 --checkpoint-every 500)
-conds=${CONDS:-baseline L1-half-off L1-one-left L0-uniform L1-QK-off L1-OV-off}
+common=(--model-config attn-only-2l --steps "$steps" --eval-every 50 --checkpoint-every 500)
+conds=${CONDS:-baseline L1-half-off L1-one-left L0-uniform L1-QK-off L1-OV-off labels-2 labels-8}
 
-run() { # condition seed clamp...
-  local cond=$1 seed=$2
-  shift 2
+run() { # condition seed task clamp...
+  local cond=$1 seed=$2 task=$3
+  shift 3
   [[ " $conds " == *" $cond "* ]] || return 0
   local dir=$out/$cond-s$seed clamps=()
   for c in "$@"; do clamps+=(--clamp "$c"); done
   [[ -f $dir/summary.json ]] && return 0 # finished
   # The same command resumes an interrupted run from its last checkpoint.
-  $interp train "${common[@]}" --seed "$seed" --out "$dir" "${clamps[@]}"
+  $interp train --task "$task" "${common[@]}" --seed "$seed" --out "$dir" "${clamps[@]}"
 }
 
+t=icl-classify
 for s in $seeds; do
-  run baseline "$s"
+  run baseline "$s" $t
   # Induction heads are additive and redundant: half of layer 1's heads, or all but one, clamped
   # off (their output zeroed) through training.
-  run L1-half-off "$s" 'blocks.1.attn.hook_z[head=0,1,2,3]=zero'
-  run L1-one-left "$s" 'blocks.1.attn.hook_z[head=1,2,3,4,5,6,7]=zero'
+  run L1-half-off "$s" $t 'blocks.1.attn.hook_z[head=0,1,2,3]=zero'
+  run L1-one-left "$s" $t 'blocks.1.attn.hook_z[head=1,2,3,4,5,6,7]=zero'
   # The three subcircuits: previous-token attention in layer 0 (flattened), the QK match in
   # layer 1 (flattened), the OV copy in layer 1 (values zeroed).
-  run L0-uniform "$s" 'blocks.0.attn.hook_pattern=uniform'
-  run L1-QK-off "$s" 'blocks.1.attn.hook_pattern=uniform'
-  run L1-OV-off "$s" 'blocks.1.attn.hook_v=zero'
+  run L0-uniform "$s" $t 'blocks.0.attn.hook_pattern=uniform'
+  run L1-QK-off "$s" $t 'blocks.1.attn.hook_pattern=uniform'
+  run L1-OV-off "$s" $t 'blocks.1.attn.hook_v=zero'
+  # The data property: the number of classes (and labels) in each sequence, 4 in the baseline.
+  run labels-2 "$s" $t:labels=2
+  run labels-8 "$s" $t:labels=8
 done

@@ -1,0 +1,179 @@
+package tasks
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/interp-dev/interp/tokenizer"
+)
+
+// ColoredObjects is the task name of the toy Colored Objects task (Ippolito & Callison-Burch
+// 2023, in the form Merullo et al. 2024 compare with IOI).
+const ColoredObjects = "colored-objects"
+
+// ColoredObjectsTemplates are the prompts of the colored-objects task: three colored objects
+// on a surface, then the question. [S] is the surface, each "[C] [O]" a color and an object,
+// and the last [O] the object asked about. Both templates have the same token length.
+var ColoredObjectsTemplates = []string{
+	"On the [S] , I see a [C] [O] , a [C] [O] and a [C] [O] . What color is the [O] ? Answer :",
+	"I see a [C] [O] , a [C] [O] and a [C] [O] on the [S] today . What color is the [O] ? Answer :",
+}
+
+// The colored-objects words (ToyTokenizer adds them after the IOI vocabulary).
+var (
+	ToyColors         = []string{"red", "blue", "green", "yellow", "black", "white", "brown", "orange", "purple", "pink", "gray", "silver"}
+	ToyColoredObjects = []string{"cup", "ball", "pen", "hat", "key", "box", "lamp", "phone", "shoe", "bag", "plate", "clock"}
+	ToySurfaces       = []string{"table", "floor", "desk", "shelf", "bed", "chair"}
+)
+
+// coloredObjectsItems is the number of colored objects in a prompt.
+const coloredObjectsItems = 3
+
+// coloredObjects: prompts are [BOS] + a template filled with three distinct objects of three
+// distinct colors, ending at "Answer :"; the answer is the color of the object asked about.
+// Pairs: Answer is that color, Wrong the color of another object in the list, and the
+// corrupted prompt asks about that other object (so its answer is Wrong). Batch rows are whole
+// prompts with the answer, and only the answer's prediction counts in the loss.
+type coloredObjects struct {
+	name                     string
+	tok                      tokenizer.Tokenizer
+	ownTok                   bool // tok is ToyTokenizer, chosen by the task
+	bos                      int
+	colors, objects, surface []string
+	ids                      map[string]int // word -> id of " "+word
+	length                   int            // prompt length, BOS included
+}
+
+func newColoredObjects(name string, opt Options) (Task, error) {
+	t := &coloredObjects{name: name, tok: opt.Tokenizer}
+	if t.tok == nil {
+		t.tok, t.ownTok = ToyTokenizer(), true
+	}
+	var err error
+	if t.colors, err = singleTokenWords(t.tok, ToyColors, "colors", coloredObjectsItems); err != nil {
+		return nil, err
+	}
+	if t.objects, err = singleTokenWords(t.tok, ToyColoredObjects, "objects", coloredObjectsItems); err != nil {
+		return nil, err
+	}
+	if t.surface, err = singleTokenWords(t.tok, ToySurfaces, "surfaces", 1); err != nil {
+		return nil, err
+	}
+	t.ids = map[string]int{}
+	for _, w := range append(append(append([]string(nil), t.colors...), t.objects...), t.surface...) {
+		t.ids[w], _ = tokenizer.SingleToken(t.tok, " "+w) // one token: checked above
+	}
+	t.bos, _ = bosAndPad(t.tok, opt.NoBOS)
+	for i, tmpl := range ColoredObjectsTemplates {
+		r := t.draw(rand.New(rand.NewPCG(0, 0)), i)
+		ids, err := t.encode(r.text)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && len(ids) != t.length {
+			return nil, fmt.Errorf("template %q is %d tokens with %s, template 1 is %d: every template must have one length", tmpl, len(ids), t.tok.Name(), t.length)
+		}
+		t.length = len(ids)
+	}
+	if err := checkTextSizes(t.tok, opt, t.length+1); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *coloredObjects) Name() string { return t.name }
+
+// coloredRow is one drawn prompt: the objects' colors, the object asked about (query) and
+// another listed object (other), as indexes into the three items.
+type coloredRow struct {
+	colors, objects    []string
+	query, other       int
+	text, otherText    string
+	template           int
+	surface            string
+	answer, wrongColor string
+}
+
+func (t *coloredObjects) draw(rng *rand.Rand, template int) coloredRow {
+	r := coloredRow{template: template, surface: t.surface[rng.IntN(len(t.surface))]}
+	for _, i := range rng.Perm(len(t.colors))[:coloredObjectsItems] {
+		r.colors = append(r.colors, t.colors[i])
+	}
+	for _, i := range rng.Perm(len(t.objects))[:coloredObjectsItems] {
+		r.objects = append(r.objects, t.objects[i])
+	}
+	r.query = rng.IntN(coloredObjectsItems)
+	r.other = (r.query + 1 + rng.IntN(coloredObjectsItems-1)) % coloredObjectsItems
+	r.text = t.fill(template, r, r.query)
+	r.otherText = t.fill(template, r, r.other)
+	r.answer, r.wrongColor = r.colors[r.query], r.colors[r.other]
+	return r
+}
+
+// fill writes template's prompt for r, asking about item ask.
+func (t *coloredObjects) fill(template int, r coloredRow, ask int) string {
+	s := strings.ReplaceAll(ColoredObjectsTemplates[template], "[S]", r.surface)
+	for i := range coloredObjectsItems {
+		s = strings.Replace(s, "[C]", r.colors[i], 1)
+		s = strings.Replace(s, "[O]", r.objects[i], 1)
+	}
+	return strings.Replace(s, "[O]", r.objects[ask], 1)
+}
+
+// encode tokenizes text with the BOS prepended.
+func (t *coloredObjects) encode(text string) ([]int, error) {
+	ids, err := t.tok.Encode(text)
+	if err != nil {
+		return nil, err
+	}
+	if t.bos >= 0 {
+		ids = append([]int{t.bos}, ids...)
+	}
+	return ids, nil
+}
+
+// mustEncode encodes a prompt that newColoredObjects has checked.
+func (t *coloredObjects) mustEncode(text string) []int {
+	ids, err := t.encode(text)
+	if err != nil || len(ids) != t.length {
+		panic(fmt.Sprintf("tasks: %s: prompt %q: %d tokens (want %d), %v", t.name, text, len(ids), t.length, err))
+	}
+	return ids
+}
+
+func (t *coloredObjects) Batch(rng *rand.Rand, batch int) Batch {
+	b := Batch{Tokens: make([][]int, batch), LossMask: make([][]bool, batch)}
+	for i := range b.Tokens {
+		r := t.draw(rng, rng.IntN(len(ColoredObjectsTemplates)))
+		ids := append(t.mustEncode(r.text), t.ids[r.answer])
+		b.Tokens[i], b.LossMask[i] = ids, maskAt(len(ids), len(ids)-2)
+	}
+	return b
+}
+
+func (t *coloredObjects) Pairs(seed uint64, n int) (*Pairs, error) {
+	if err := checkPairsN(t.name, n); err != nil {
+		return nil, err
+	}
+	rng := seededRand(seed)
+	p := newPairs(n)
+	p.Text = make([]string, n)
+	for i := range n {
+		r := t.draw(rng, rng.IntN(len(ColoredObjectsTemplates)))
+		p.Clean[i], p.Corrupted[i] = t.mustEncode(r.text), t.mustEncode(r.otherText)
+		p.Pos[i] = t.length - 1
+		p.Answer[i], p.Wrong[i] = t.ids[r.answer], t.ids[r.wrongColor]
+		p.Text[i] = r.text
+	}
+	return p, nil
+}
+
+// WriteTokenizer saves the toy word vocabulary (tokenizer.json) into a model folder when the
+// task uses it.
+func (t *coloredObjects) WriteTokenizer(dir string) error {
+	if !t.ownTok {
+		return nil
+	}
+	return WriteToyTokenizer(dir)
+}

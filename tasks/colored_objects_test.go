@@ -1,0 +1,145 @@
+package tasks
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/interp-dev/interp/tokenizer"
+)
+
+// TestColoredObjects reads every pair back as words: the answer is the color written just before
+// the object asked about, Wrong the color of another listed object, and the corrupted prompt
+// differs from the clean one only in the object asked about, which is that other object.
+func TestColoredObjects(t *testing.T) {
+	task := newTask(t, ColoredObjects, Options{})
+	tok := ToyTokenizer()
+	word := func(id int) string { return tok.TokenString(id) }
+	// colorOf maps each listed object to the color before it.
+	colorOf := func(s []int) map[string]string {
+		m := map[string]string{}
+		for j := 1; j < len(s); j++ {
+			if slices.Contains(ToyColoredObjects, word(s[j])) && slices.Contains(ToyColors, word(s[j-1])) {
+				m[word(s[j])] = word(s[j-1])
+			}
+		}
+		return m
+	}
+	p, err := task.Pairs(5, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range p.Clean {
+		c, x := p.Clean[i], p.Corrupted[i]
+		colors := colorOf(c)
+		if len(colors) != 3 {
+			t.Fatalf("row %d %q: %d colored objects, want 3", i, p.Text[i], len(colors))
+		}
+		// "... What color is the O ? Answer :": the object asked about is 3 from the end.
+		asked, other := word(c[len(c)-4]), word(x[len(x)-4])
+		if word(c[len(c)-6]) != "is" || word(c[len(c)-1]) != ":" {
+			t.Fatalf("row %d %q: not a question ending at the answer", i, p.Text[i])
+		}
+		if colors[asked] != word(p.Answer[i]) || colors[other] != word(p.Wrong[i]) || asked == other {
+			t.Fatalf("row %d %q: asked %s (%s), corrupted asks %s (%s); Answer %s Wrong %s",
+				i, p.Text[i], asked, colors[asked], other, colors[other], word(p.Answer[i]), word(p.Wrong[i]))
+		}
+		diff := 0
+		for j := range c {
+			if c[j] != x[j] {
+				diff++
+			}
+		}
+		if diff != 1 {
+			t.Fatalf("row %d: clean and corrupted differ at %d positions, want 1", i, diff)
+		}
+	}
+	b := task.Batch(seededRand(2), 16)
+	for i, s := range b.Tokens {
+		n := len(s)
+		colors := colorOf(s[:n-1])
+		if want := colors[word(s[n-5])]; word(s[n-1]) != want {
+			t.Fatalf("row %d: answer %q, want the color %q of %q", i, word(s[n-1]), want, word(s[n-5]))
+		}
+		if !slices.Equal(b.LossMask[i], maskAt(n, n-2)) {
+			t.Fatalf("row %d: loss mask %v, want only the answer's prediction", i, b.LossMask[i])
+		}
+	}
+}
+
+// TestToyTokenizer: the toy vocabulary keeps every IOI id, and its tokenizer.json reads back.
+func TestToyTokenizer(t *testing.T) {
+	ioi, toy := IOITokenizer(), ToyTokenizer()
+	if toy.VocabSize() <= ioi.VocabSize() {
+		t.Fatalf("toy vocabulary %d ids, IOI %d", toy.VocabSize(), ioi.VocabSize())
+	}
+	for id := range ioi.VocabSize() {
+		if toy.TokenString(id) != ioi.TokenString(id) {
+			t.Fatalf("id %d: %q in the toy vocabulary, %q in IOI's", id, toy.TokenString(id), ioi.TokenString(id))
+		}
+	}
+	dir := t.TempDir()
+	if err := WriteToyTokenizer(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tokenizer.FromDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := newTask(t, ColoredObjects, Options{}).Pairs(1, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range append(p.Text, "When Mary and John went to the store, John gave a drink to") {
+		a, _ := toy.Encode(text)
+		b, err := got.Encode(text)
+		if err != nil || !slices.Equal(a, b) || slices.Contains(a, IOIUnknown) {
+			t.Fatalf("Encode(%q): %v written, %v %v read back", text, a, b, err)
+		}
+	}
+}
+
+// TestMix: rows come from both tasks, padded after the row's end outside the loss, in the shared
+// vocabulary; the IOI rows are the IOI task's own rows (same ids as its own tokenizer gives).
+func TestMix(t *testing.T) {
+	m := newTask(t, MixPrefix+"ioi,"+ColoredObjects, Options{})
+	tok := ToyTokenizer()
+	b := m.Batch(seededRand(3), 64)
+	colorRows, ioiRows := 0, 0
+	for i, s := range b.Tokens {
+		if len(s) != len(b.Tokens[0]) || len(b.LossMask[i]) != len(s)-1 {
+			t.Fatalf("row %d: %d tokens, %d mask entries; row 0 has %d tokens", i, len(s), len(b.LossMask[i]), len(b.Tokens[0]))
+		}
+		at := slices.Index(b.LossMask[i], true)
+		if at < 0 || slices.Contains(b.LossMask[i][at+1:], true) {
+			t.Fatalf("row %d: loss mask %v, want one answer", i, b.LossMask[i])
+		}
+		for _, id := range s[at+2:] {
+			if id != IOIEndOfText {
+				t.Fatalf("row %d: %v padded with %d after the answer", i, s, id)
+			}
+		}
+		switch answer := tok.TokenString(s[at+1]); {
+		case slices.Contains(ToyColors, answer):
+			colorRows++
+		case slices.Contains(ToyIOINames, answer):
+			ioiRows++
+		default:
+			t.Fatalf("row %d: answer %q is neither a color nor a name", i, answer)
+		}
+	}
+	if colorRows < 16 || ioiRows < 16 {
+		t.Fatalf("%d colored-objects rows and %d IOI rows of 64", colorRows, ioiRows)
+	}
+	// IOI's pairs in the toy vocabulary are IOI's own.
+	own, err := newTask(t, "ioi", Options{}).Pairs(9, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := newTask(t, "ioi", Options{Tokenizer: tok}).Pairs(9, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(own.Clean, shared.Clean, slices.Equal) || !slices.Equal(own.Answer, shared.Answer) {
+		t.Error("IOI pairs differ between the IOI and the toy vocabulary")
+	}
+}
