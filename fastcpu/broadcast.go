@@ -58,8 +58,8 @@ func forEachRun(out, aDims, bDims []int, fn runFn) {
 		sb = 0
 	}
 	outer := axes[:len(axes)-1]
-	// Operand strides of the outer axes.
-	aStr, bStr := make([]int, len(outer)), make([]int, len(outer))
+	// Sizes and operand strides of the outer axes.
+	sizes, aStr, bStr := make([]int, len(outer)), make([]int, len(outer)), make([]int, len(outer))
 	as, bs := sa*inner.size, sb*inner.size
 	if inner.aBcast {
 		as = 1
@@ -68,6 +68,7 @@ func forEachRun(out, aDims, bDims []int, fn runFn) {
 		bs = 1
 	}
 	for k := len(outer) - 1; k >= 0; k-- {
+		sizes[k] = outer[k].size
 		if outer[k].aBcast {
 			aStr[k] = 0
 		} else {
@@ -81,36 +82,8 @@ func forEachRun(out, aDims, bDims []int, fn runFn) {
 			bs *= outer[k].size
 		}
 	}
-	runs := total / inner.size
-	grain := max(1, (1<<15)/inner.size)
-	parallelFor(runs, grain, func(start, end int) {
-		// Decompose start into outer coordinates.
-		idx := make([]int, len(outer))
-		r := start
-		for k := len(outer) - 1; k >= 0; k-- {
-			idx[k] = r % outer[k].size
-			r /= outer[k].size
-		}
-		aOff, bOff := 0, 0
-		for k := range outer {
-			aOff += idx[k] * aStr[k]
-			bOff += idx[k] * bStr[k]
-		}
-		for run := start; run < end; run++ {
-			fn(run*inner.size, aOff, bOff, inner.size, sa, sb)
-			// Advance the odometer.
-			for k := len(outer) - 1; k >= 0; k-- {
-				idx[k]++
-				aOff += aStr[k]
-				bOff += bStr[k]
-				if idx[k] < outer[k].size {
-					break
-				}
-				aOff -= aStr[k] * outer[k].size
-				bOff -= bStr[k] * outer[k].size
-				idx[k] = 0
-			}
-		}
+	walkRunsParallel(sizes, aStr, bStr, 0, 0, max(1, (1<<15)/inner.size), func(run, aOff, bOff int) {
+		fn(run*inner.size, aOff, bOff, inner.size, sa, sb)
 	})
 }
 

@@ -162,7 +162,7 @@ func (b *Builder) DotGeneral(lhs backends.Op, lhsContractingAxes, lhsBatchAxes [
 		fn = func(ins []*Buffer) *Buffer {
 			out := newBuffer(shape)
 			la, ra := L.arrange(ins[0]), R.arrange(ins[1])
-			GemmF64(batch, m, n, k, la.flat.([]float64), m*k, L.trans, ra.flat.([]float64), k*n, R.trans, out.flat.([]float64))
+			Gemm(batch, m, n, k, la.flat.([]float64), m*k, L.trans, ra.flat.([]float64), k*n, R.trans, out.flat.([]float64))
 			L.done(la)
 			R.done(ra)
 			return out
@@ -208,11 +208,11 @@ func slabKernel(shape shapes.Shape, dt dtypes.DType, L dotSide, m, k, outer, inn
 	switch dt {
 	case dtypes.Float32:
 		return func(ins []*Buffer) *Buffer {
-			return slabProduct(shape, L, m, k, outer, inner, ins[0].flat.([]float32), ins[1].flat.([]float32), Gemm)
+			return slabProduct(shape, L, m, k, outer, inner, ins[0].flat.([]float32), ins[1].flat.([]float32), Gemm[float32])
 		}
 	case dtypes.Float64:
 		return func(ins []*Buffer) *Buffer {
-			return slabProduct(shape, L, m, k, outer, inner, ins[0].flat.([]float64), ins[1].flat.([]float64), GemmF64)
+			return slabProduct(shape, L, m, k, outer, inner, ins[0].flat.([]float64), ins[1].flat.([]float64), Gemm[float64])
 		}
 	}
 	return nil

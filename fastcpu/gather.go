@@ -248,28 +248,12 @@ func addBox[T number](dst []T, dOff int, dStr []int, src []T, sOff int, sStr []i
 		dst[dOff] += src[sOff]
 		return
 	}
-	idx := make([]int, len(dims))
 	r := len(dims) - 1
 	n, ds, ss := dims[r], dStr[r], sStr[r]
-	do, so := dOff, sOff
-	for {
+	// Sequential: ScatterSum adds its boxes one after another, and they may overlap.
+	walkRuns(dims[:r], dStr[:r], sStr[:r], dOff, sOff, 0, numRuns(dims[:r]), func(_, do, so int) {
 		for i := range n {
 			dst[do+i*ds] += src[so+i*ss]
 		}
-		k := r - 1
-		for ; k >= 0; k-- {
-			idx[k]++
-			do += dStr[k]
-			so += sStr[k]
-			if idx[k] < dims[k] {
-				break
-			}
-			do -= dStr[k] * dims[k]
-			so -= sStr[k] * dims[k]
-			idx[k] = 0
-		}
-		if k < 0 {
-			return
-		}
-	}
+	})
 }

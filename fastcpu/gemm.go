@@ -58,9 +58,10 @@ import (
 // (or k×m when transA: then A[i] is stored as its transpose), B[i] is k×n (or
 // n×k when transB). a, b, c hold batch*m*k, batch*k*n, batch*m*n elements.
 // aBatchStride/bBatchStride may be 0 to broadcast one A or B across the batch.
+// T is float32 (sgemm) or float64 (dgemm).
 //
 // C[i] starts at c[i*m*n]. Gemm is safe for concurrent use.
-func Gemm(batch, m, n, k int, a []float32, aBatchStride int, transA bool, b []float32, bBatchStride int, transB bool, c []float32) {
+func Gemm[T gemmFloat](batch, m, n, k int, a []T, aBatchStride int, transA bool, b []T, bBatchStride int, transB bool, c []T) {
 	if !gemmCheck(batch, m, n, k, len(a), aBatchStride, len(b), bBatchStride, len(c)) {
 		return
 	}
@@ -69,23 +70,7 @@ func Gemm(batch, m, n, k int, a []float32, aBatchStride int, transA bool, b []fl
 		return
 	}
 	if blas := gemmBLAS(); blas != nil && !gemmGoForTiny(batch, m, n, k) {
-		blas.sgemmBatch(batch, m, n, k, a, aBatchStride, transA, b, bBatchStride, transB, c)
-		return
-	}
-	gemmGo(batch, m, n, k, a, aBatchStride, transA, b, bBatchStride, transB, c)
-}
-
-// GemmF64 is Gemm for float64.
-func GemmF64(batch, m, n, k int, a []float64, aBatchStride int, transA bool, b []float64, bBatchStride int, transB bool, c []float64) {
-	if !gemmCheck(batch, m, n, k, len(a), aBatchStride, len(b), bBatchStride, len(c)) {
-		return
-	}
-	if k == 0 {
-		clear(c[:batch*m*n])
-		return
-	}
-	if blas := gemmBLAS(); blas != nil && !gemmGoForTiny(batch, m, n, k) {
-		blas.dgemmBatch(batch, m, n, k, a, aBatchStride, transA, b, bBatchStride, transB, c)
+		blasGemmBatch(blas, batch, m, n, k, a, aBatchStride, transA, b, bBatchStride, transB, c)
 		return
 	}
 	gemmGo(batch, m, n, k, a, aBatchStride, transA, b, bBatchStride, transB, c)
@@ -135,7 +120,7 @@ var (
 	blasOnce sync.Once
 	blasLib  *blasLibrary // nil if OpenBLAS is not available or disabled.
 
-	// forceGoGemm is a test hook: when true, Gemm/GemmF64 use the Go kernels.
+	// forceGoGemm is a test hook: when true, Gemm uses the Go kernels.
 	forceGoGemm bool
 	// forceBLASSmall is a benchmark hook: never use the Go kernel for tiny problems.
 	forceBLASSmall bool

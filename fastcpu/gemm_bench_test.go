@@ -100,7 +100,7 @@ func BenchmarkGemmF64(b *testing.B) {
 		flops := 2 * float64(s.batch) * float64(s.m) * float64(s.n) * float64(s.k)
 		run := func(b *testing.B) {
 			for b.Loop() {
-				GemmF64(s.batch, s.m, s.n, s.k, a, s.m*s.k, s.transA, bm, s.k*s.n, s.transB, c)
+				Gemm(s.batch, s.m, s.n, s.k, a, s.m*s.k, s.transA, bm, s.k*s.n, s.transB, c)
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		}
@@ -129,7 +129,7 @@ func BenchmarkBLASCallOverhead(b *testing.B) {
 			y := make([]float32, size*size)
 			z := make([]float32, size*size)
 			for b.Loop() {
-				lib.sgemmBatch(1, size, size, size, x, 0, false, y, 0, false, z)
+				blasGemmBatch(lib, 1, size, size, size, x, 0, false, y, 0, false, z)
 			}
 		})
 	}

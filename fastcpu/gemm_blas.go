@@ -168,20 +168,20 @@ func (lib *blasLibrary) call(fn uintptr, args *blasArgs, ptrA, ptrB, ptrC unsafe
 
 func (lib *blasLibrary) setThreads(n int) { purego.SyscallN(lib.setThreadsFn, uintptr(n)) }
 
-func (lib *blasLibrary) sgemmBatch(batch, m, n, k int, a []float32, aStride int, transA bool, b []float32, bStride int, transB bool, c []float32) {
-	if m == 1 && lib.sgemv != 0 {
-		blasGemvBatch(lib, lib.sgemv, false, batch, n, k, a, aStride, b, bStride, transB, c)
+// blasGemmBatch runs Gemm on OpenBLAS: sgemm_ (or sgemv_ for one-row products) for float32,
+// dgemm_ (dgemv_) for float64.
+func blasGemmBatch[T gemmFloat](lib *blasLibrary, batch, m, n, k int, a []T, aStride int, transA bool, b []T, bStride int, transB bool, c []T) {
+	var zero T
+	_, f64 := any(zero).(float64)
+	gemm, gemv := lib.sgemm, lib.sgemv
+	if f64 {
+		gemm, gemv = lib.dgemm, lib.dgemv
+	}
+	if m == 1 && gemv != 0 {
+		blasGemvBatch(lib, gemv, f64, batch, n, k, a, aStride, b, bStride, transB, c)
 		return
 	}
-	blasBatch(lib, lib.sgemm, false, batch, m, n, k, a, aStride, transA, b, bStride, transB, c)
-}
-
-func (lib *blasLibrary) dgemmBatch(batch, m, n, k int, a []float64, aStride int, transA bool, b []float64, bStride int, transB bool, c []float64) {
-	if m == 1 && lib.dgemv != 0 {
-		blasGemvBatch(lib, lib.dgemv, true, batch, n, k, a, aStride, b, bStride, transB, c)
-		return
-	}
-	blasBatch(lib, lib.dgemm, true, batch, m, n, k, a, aStride, transA, b, bStride, transB, c)
+	blasBatch(lib, gemm, f64, batch, m, n, k, a, aStride, transA, b, bStride, transB, c)
 }
 
 // blasGemvBatch computes one-row products C[i] (1×n) = A[i] (1×k) · op(B[i]) with ?gemv_: a

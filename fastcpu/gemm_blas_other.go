@@ -8,11 +8,7 @@ type blasLibrary struct{ path string }
 
 func blasLoad() *blasLibrary { return nil }
 
-func (lib *blasLibrary) sgemmBatch(batch, m, n, k int, a []float32, aStride int, transA bool, b []float32, bStride int, transB bool, c []float32) {
-	panic("unreachable")
-}
-
-func (lib *blasLibrary) dgemmBatch(batch, m, n, k int, a []float64, aStride int, transA bool, b []float64, bStride int, transB bool, c []float64) {
+func blasGemmBatch[T gemmFloat](lib *blasLibrary, batch, m, n, k int, a []T, aStride int, transA bool, b []T, bStride int, transB bool, c []T) {
 	panic("unreachable")
 }
 

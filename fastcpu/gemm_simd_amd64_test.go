@@ -18,7 +18,7 @@ func TestGemmGoAVX2(t *testing.T) {
 	defer func() { gemmGoKernel32, gemmGoKernel64, gemmGoKernelName = k32, k64, name }()
 	gemmUseAVX2Kernels()
 	withGoGemm(func() {
-		runGemmShapes(t, Gemm, 1e-5)
-		runGemmShapes(t, GemmF64, 1e-13)
+		runGemmShapes(t, Gemm[float32], 1e-5)
+		runGemmShapes(t, Gemm[float64], 1e-13)
 	})
 }

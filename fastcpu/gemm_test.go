@@ -154,22 +154,22 @@ func gemmRequireBLAS(t *testing.T) {
 
 func TestGemmGo(t *testing.T) {
 	t.Logf("Go kernel: %s", "go"+gemmGoKernelSuffix())
-	withGoGemm(func() { runGemmShapes(t, Gemm, 1e-5) })
+	withGoGemm(func() { runGemmShapes(t, Gemm[float32], 1e-5) })
 }
 
 func TestGemmF64Go(t *testing.T) {
-	withGoGemm(func() { runGemmShapes(t, GemmF64, 1e-13) })
+	withGoGemm(func() { runGemmShapes(t, Gemm[float64], 1e-13) })
 }
 
 func TestGemmBLAS(t *testing.T) {
 	gemmRequireBLAS(t)
 	t.Logf("GemmImpl: %s", GemmImpl())
-	runGemmShapes(t, Gemm, 1e-5)
+	runGemmShapes(t, Gemm[float32], 1e-5)
 }
 
 func TestGemmF64BLAS(t *testing.T) {
 	gemmRequireBLAS(t)
-	runGemmShapes(t, GemmF64, 1e-13)
+	runGemmShapes(t, Gemm[float64], 1e-13)
 }
 
 // TestGemmBLASThreadModes checks both OpenBLAS threading modes, and that the
@@ -181,8 +181,8 @@ func TestGemmBLASThreadModes(t *testing.T) {
 		blasThreadsMode = mode
 		for _, s := range []gemmShape{{5, 7, 13, 5, -1, -1}, {4, 9, 11, 6, 0, -1}, {4, 9, 11, 6, -1, 0},
 			{12, 128, 128, 64, -1, -1}, {3, 200, 100, 300, -1, -1}, {1, 513, 257, 129, -1, -1}, {1, 3, 1000, 300, -1, -1}} {
-			checkGemm(t, Gemm, s, false, true, 1e-5)
-			checkGemm(t, GemmF64, s, true, false, 1e-13)
+			checkGemm(t, Gemm[float32], s, false, true, 1e-5)
+			checkGemm(t, Gemm[float64], s, true, false, 1e-13)
 		}
 	}
 	if n := blasNumThreads(); n != 1 {
@@ -197,7 +197,7 @@ func TestGemmConcurrent(t *testing.T) {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			s := gemmShape{[]int{1, 24, 3, 50}[g], 64, 48, 40, -1, -1}
-			checkGemm(t, Gemm, s, g%2 == 0, g/2 == 0, 1e-5)
+			checkGemm(t, Gemm[float32], s, g%2 == 0, g/2 == 0, 1e-5)
 		}()
 	}
 	for range 4 {
@@ -217,8 +217,8 @@ func TestGemmEdgeCases(t *testing.T) {
 			}
 		}
 		// Empty problems are no-ops.
-		Gemm(0, 2, 3, 4, nil, 0, false, nil, 0, false, nil)
-		GemmF64(1, 0, 3, 4, nil, 0, false, nil, 0, false, nil)
+		Gemm[float32](0, 2, 3, 4, nil, 0, false, nil, 0, false, nil)
+		Gemm[float64](1, 0, 3, 4, nil, 0, false, nil, 0, false, nil)
 		// Longer slices than needed are fine; elements past batch*m*n are untouched.
 		a := []float32{1, 2, 3, 4, 99}
 		b := []float32{5, 6, 7, 8, 99}
@@ -255,7 +255,7 @@ func TestGemmNoBLASEnv(t *testing.T) {
 		if impl := GemmImpl(); !strings.HasPrefix(impl, "go") {
 			t.Fatalf("INTERP_NO_BLAS=1: GemmImpl() = %q, want go...", impl)
 		}
-		checkGemm(t, Gemm, gemmShape{2, 31, 47, 61, -1, -1}, true, false, 1e-5)
+		checkGemm(t, Gemm[float32], gemmShape{2, 31, 47, 61, -1, -1}, true, false, 1e-5)
 		return
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestGemmNoBLASEnv$", "-test.v")

@@ -185,10 +185,8 @@ func reduceSumF32(out []float32, in []float32, inShape shapes.Shape, reduced []b
 	} else {
 		r := len(md) - 1
 		n, os := md[r], mo[r]
-		idx := make([]int, r)
-		o, i := 0, 0
-		outer := len(in) / n
-		for it := 0; it < outer; it++ {
+		// Sequential: runs of different input rows add into the same output slots.
+		walkRuns(md[:r], mo[:r], mi[:r], 0, 0, 0, numRuns(md[:r]), func(_, o, i int) {
 			row := in[i : i+n]
 			if os == 0 {
 				var sum float64
@@ -202,18 +200,7 @@ func reduceSumF32(out []float32, in []float32, inShape shapes.Shape, reduced []b
 					a[j] += float64(v)
 				}
 			}
-			for k := r - 1; k >= 0; k-- {
-				idx[k]++
-				o += mo[k]
-				i += mi[k]
-				if idx[k] < md[k] {
-					break
-				}
-				o -= mo[k] * md[k]
-				i -= mi[k] * md[k]
-				idx[k] = 0
-			}
-		}
+		})
 	}
 	for j, v := range acc {
 		out[j] = float32(v)
@@ -241,19 +228,19 @@ func reduceGeneral(out, in *Buffer, inShape shapes.Shape, reduced []bool, kind r
 		get = func(i int) float64 { return float64(f[i]) }
 	}
 	dims := inShape.Dimensions
-	idx := make([]int, len(dims))
-	o := 0
-	for i := range inShape.Size() {
-		acc[o] = kind.step(acc[o], get(i))
-		for k := len(dims) - 1; k >= 0; k-- {
-			idx[k]++
-			o += outStr[k]
-			if idx[k] < dims[k] {
-				break
+	switch {
+	case inShape.Size() == 0: // nothing to accumulate
+	case len(dims) == 0:
+		acc[0] = kind.step(acc[0], get(0))
+	default:
+		// Runs along the last axis: the input is contiguous, the output steps by its stride there.
+		r := len(dims) - 1
+		n, os := dims[r], outStr[r]
+		walkRuns(dims[:r], outStr[:r], rowMajorStrides(dims)[:r], 0, 0, 0, numRuns(dims[:r]), func(_, o, i int) {
+			for j := range n {
+				acc[o+j*os] = kind.step(acc[o+j*os], get(i+j))
 			}
-			o -= outStr[k] * dims[k]
-			idx[k] = 0
-		}
+		})
 	}
 	set := setterOf(out.flat)
 	for i, v := range acc {

@@ -52,47 +52,19 @@ func copyStrided[T any](dst []T, dOff int, dStr []int, src []T, sOff int, sStr [
 	}
 	r := len(dims) - 1
 	n, ds, ss := dims[r], dStr[r], sStr[r]
-	outer := 1
-	for _, d := range dims[:r] {
-		outer *= d
-	}
-	parallelFor(outer, max(1, (1<<15)/n), func(start, end int) {
-		idx := make([]int, r)
-		rem := start
-		for k := r - 1; k >= 0; k-- {
-			idx[k] = rem % dims[k]
-			rem /= dims[k]
-		}
-		do, so := dOff, sOff
-		for k := range r {
-			do += idx[k] * dStr[k]
-			so += idx[k] * sStr[k]
-		}
-		for it := start; it < end; it++ {
-			switch {
-			case ds == 1 && ss == 1:
-				copy(dst[do:do+n], src[so:so+n])
-			case ds == 1 && ss == 0:
-				v := src[so]
-				d := dst[do : do+n]
-				for i := range d {
-					d[i] = v
-				}
-			default:
-				for i := range n {
-					dst[do+i*ds] = src[so+i*ss]
-				}
+	walkRunsParallel(dims[:r], dStr[:r], sStr[:r], dOff, sOff, max(1, (1<<15)/n), func(_, do, so int) {
+		switch {
+		case ds == 1 && ss == 1:
+			copy(dst[do:do+n], src[so:so+n])
+		case ds == 1 && ss == 0:
+			v := src[so]
+			d := dst[do : do+n]
+			for i := range d {
+				d[i] = v
 			}
-			for k := r - 1; k >= 0; k-- {
-				idx[k]++
-				do += dStr[k]
-				so += sStr[k]
-				if idx[k] < dims[k] {
-					break
-				}
-				do -= dStr[k] * dims[k]
-				so -= sStr[k] * dims[k]
-				idx[k] = 0
+		default:
+			for i := range n {
+				dst[do+i*ds] = src[so+i*ss]
 			}
 		}
 	})
