@@ -27,7 +27,7 @@ type Planted struct {
 }
 
 // planted lists the planted-circuit models; init registers them as built-in models.
-var planted = []*Planted{plantedInduction(), plantedInductionCopy(), plantedIOI()}
+var planted = []*Planted{plantedInduction(), plantedInductionCopy(), plantedIOI(), plantedIOICopy()}
 
 func init() {
 	for _, p := range planted {

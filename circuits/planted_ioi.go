@@ -97,11 +97,25 @@ func plantedIOI() *Planted {
 				{From: nm, To: LogitsNode()}, {From: nm2, To: LogitsNode()},
 			},
 		},
-		Build: buildPlantedIOI,
+		Build: func() (*model.Weights, error) { return buildPlantedIOI(false) },
 	}
 }
 
-func buildPlantedIOI() (*model.Weights, error) {
+// plantedIOICopy is planted-ioi with the distractors that head overlap finds hard: 0.0 (the
+// previous-token head), 0.3 (uniform attention) and 1.3 (attending to itself) copy name identity
+// instead of "is a name" or positions into scratch, so their outputs, and the later distractors
+// that mix scratch, change with the names of the prompt (which the ABC corruption replaces)
+// without any effect on the logits. The circuit is the same.
+func plantedIOICopy() *Planted {
+	p := plantedIOI()
+	p.Name = "planted-ioi-copy"
+	p.About = "planted-ioi whose distractors 0.0, 0.3 and 1.3 copy name identity into a scratch space (content-dependent, no effect on the logits; circuits/)"
+	p.Build = func() (*model.Weights, error) { return buildPlantedIOI(true) }
+	return p
+}
+
+// buildPlantedIOI sets the weights; tokenCopy makes distractors 0.0, 0.3 and 1.3 copy names.
+func buildPlantedIOI(tokenCopy bool) (*model.Weights, error) {
 	lay, err := newIOILayout()
 	if err != nil {
 		return nil, err
@@ -163,7 +177,11 @@ func buildPlantedIOI() (*model.Weights, error) {
 
 	// Layer 0.
 	attendOffset(0, 0, 1, 10)
-	move(0, 0, lay.isName, 1, scratch(func(int) int { return 0 }), 0.5)
+	if tokenCopy {
+		move(0, 0, lay.name, n, scratch(func(i int) int { return i }), 0.5)
+	} else {
+		move(0, 0, lay.isName, 1, scratch(func(int) int { return 0 }), 0.5)
+	}
 	// 0.1 duplicate-token head.
 	for i := range n {
 		b.set(attn(0, "W_Q"), s(16), 1, lay.name+i, i)
@@ -182,7 +200,11 @@ func buildPlantedIOI() (*model.Weights, error) {
 	}
 	attendBOS(0, 2, 0, 8)
 	move(0, 2, lay.isName, 1, scratch(func(int) int { return 3 }), 0.3)
-	move(0, 3, lay.isName, 1, scratch(func(int) int { return 1 }), 0.3)
+	if tokenCopy {
+		move(0, 3, lay.name, n, scratch(func(i int) int { return 3*i + 5 }), 0.3)
+	} else {
+		move(0, 3, lay.isName, 1, scratch(func(int) int { return 1 }), 0.3)
+	}
 
 	// Layer 1.
 	move(1, 0, lay.scratch, ioiScratchDims, scratch(func(i int) int { return i + 1 }), 0.5)
@@ -194,7 +216,11 @@ func buildPlantedIOI() (*model.Weights, error) {
 	attendBOS(1, 2, 1, 3)
 	move(1, 2, lay.dupName, n, func(i int) int { return lay.inhib + i }, 1/ioiDupGain)
 	attendOffset(1, 3, 0, 10)
-	move(1, 3, lay.pos, ioiCtx, scratch(func(p int) int { return 3*p + 7 }), 0.5)
+	if tokenCopy {
+		move(1, 3, lay.name, n, scratch(func(i int) int { return 3*i + 7 }), 0.5)
+	} else {
+		move(1, 3, lay.pos, ioiCtx, scratch(func(p int) int { return 3*p + 7 }), 0.5)
+	}
 
 	// Layer 2.
 	nameMover(2, 0, 1)

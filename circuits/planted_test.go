@@ -7,6 +7,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/interp-dev/interp/heads"
+	"github.com/interp-dev/interp/hooks"
 	"github.com/interp-dev/interp/model"
 	"github.com/interp-dev/interp/tasks"
 )
@@ -133,5 +134,64 @@ func TestPlantedIOISolvesIOI(t *testing.T) {
 	}
 	if got := mean(cd); math.Abs(got) > 0.1 {
 		t.Errorf("ABC logit difference = %.3f, want about 0", got)
+	}
+}
+
+// TestPlantedCopyVariants: the copy variants compute the same logits as their planted models,
+// while their token-copying distractors' outputs change with the prompt's content (clean against
+// corrupted), where the planted models' distractors write the same on both.
+func TestPlantedCopyVariants(t *testing.T) {
+	for _, tc := range []struct {
+		base, copy string
+		heads      [][2]int // the distractors that copy tokens
+	}{
+		{"planted-induction", "planted-induction-copy", [][2]int{{0, 1}, {0, 3}}},
+		{"planted-ioi", "planted-ioi-copy", [][2]int{{0, 0}, {0, 3}, {1, 3}}},
+	} {
+		base, cp := builtinModel(t, tc.base), builtinModel(t, tc.copy)
+		task, err := tasks.New(base.Config.Task, tasks.Options{Vocab: base.Config.DVocab, SeqLen: base.Config.NCtx})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pairs, err := task.Pairs(3, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clean, _ := model.Tokens(pairs.Clean)
+		corr, _ := model.Tokens(pairs.Corrupted)
+		set := hooks.New().Cache(hooks.Z(0), hooks.Z(1))
+		zChange := func(m *model.Model, h [2]int) float64 { // max |z(clean) - z(corrupted)| of head h
+			a, b := m.MustRun(clean, set), m.MustRun(corr, set)
+			za := tensors.MustCopyFlatData[float32](a.Cache.MustGet(hooks.Z(h[0])))
+			zb := tensors.MustCopyFlatData[float32](b.Cache.MustGet(hooks.Z(h[0])))
+			dims := a.Cache.MustGet(hooks.Z(h[0])).Shape().Dimensions // [N, P, H, dh]
+			H, dh := dims[2], dims[3]
+			var mx float64
+			for i := range za {
+				if (i/dh)%H == h[1] {
+					mx = math.Max(mx, math.Abs(float64(za[i]-zb[i])))
+				}
+			}
+			return mx
+		}
+		for _, h := range tc.heads {
+			if d := zChange(base, h); d > 1e-6 {
+				t.Errorf("%s: distractor %d.%d changes by %.3g between clean and corrupted prompts, want 0", tc.base, h[0], h[1], d)
+			}
+			if d := zChange(cp, h); d < 0.05 {
+				t.Errorf("%s: distractor %d.%d changes by only %.3g between clean and corrupted prompts", tc.copy, h[0], h[1], d)
+			}
+		}
+		for _, tokens := range []*tensors.Tensor{clean, corr} {
+			a := tensors.MustCopyFlatData[float32](base.MustRun(tokens, nil).Logits)
+			b := tensors.MustCopyFlatData[float32](cp.MustRun(tokens, nil).Logits)
+			for i := range a {
+				// The distractors write only into scratch, which nothing that reaches the logits
+				// reads: each logit sums the same nonzero terms (the scratch terms are exact zeros).
+				if a[i] != b[i] {
+					t.Fatalf("%s: logit %d is %g, %s's is %g", tc.copy, i, b[i], tc.base, a[i])
+				}
+			}
+		}
 	}
 }
