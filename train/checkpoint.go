@@ -115,10 +115,11 @@ func saveCheckpoint(outDir string, c model.Config, st *adamState, state State, t
 		w.Config.Task = t.Name() // config.json's interp_task: the default task of later commands
 	}
 	opt := map[string]*tensors.Tensor{}
+	ms, vs := st.splitMoments(st.m), st.splitMoments(st.v)
 	for i, sp := range specs {
 		w.Tensors[sp.Name] = st.params[i]
-		opt["m."+sp.Name] = st.m[i]
-		opt["v."+sp.Name] = st.v[i]
+		opt["m."+sp.Name] = ms[i]
+		opt["v."+sp.Name] = vs[i]
 	}
 	tmp, err := os.MkdirTemp(outDir, tmpPrefix)
 	if err != nil {
@@ -186,6 +187,7 @@ func loadCheckpoint(outDir string) (*State, *adamState, error) {
 		return nil, nil, fmt.Errorf("train: resume: %w", err)
 	}
 	st := &adamState{}
+	var ms, vs []*tensors.Tensor
 	for _, sp := range model.ParamSpecs(w.Config) {
 		m, v := opt["m."+sp.Name], opt["v."+sp.Name]
 		if m == nil || v == nil {
@@ -195,9 +197,9 @@ func loadCheckpoint(outDir string) (*State, *adamState, error) {
 			return nil, nil, fmt.Errorf("train: resume: %s: moments of %s have shape %s, weights %s", optPath, sp.Name, m.Shape(), w.Tensors[sp.Name].Shape())
 		}
 		st.params = append(st.params, w.Tensors[sp.Name])
-		st.m = append(st.m, m)
-		st.v = append(st.v, v)
+		ms, vs = append(ms, m), append(vs, v)
 	}
+	st.m, st.v = joinMoments(ms), joinMoments(vs)
 	state.Model = w.Config // the weights' own config is authoritative
 	return &state, st, nil
 }

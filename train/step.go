@@ -6,7 +6,9 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/interp-dev/interp/model"
@@ -15,8 +17,13 @@ import (
 // stepExec is one training step compiled as a single graph:
 //
 //	inputs:  tokens [N, P] int32, loss mask [N, P-1] float32, decay, stepSize, sqrtBC2 (scalars),
-//	         params..., m..., v... (ParamSpecs order), the clamps' inputs
-//	outputs: loss, grad norm (before clipping), new params..., new m..., new v...
+//	         params... (ParamSpecs order), m [T], v [T], the clamps' inputs
+//	outputs: loss, grad norm (before clipping), new params..., new m [T], new v [T]
+//
+// The optimizer works on all T parameter values at once: the gradients are flattened and
+// concatenated in ParamSpecs order (as are the moments, kept flat between steps), so the
+// clipping and the AdamW update are a handful of ops over one vector rather than a dozen per
+// parameter tensor; the new values are sliced back into the parameters' shapes.
 //
 // The first `rows` token rows are the batch; the rest are MeanRef reference rows (mask 0).
 type stepExec struct {
@@ -38,59 +45,79 @@ func newStepExec(backend backends.Backend, c model.Config, cfg Config, plan *cla
 	exec, err := graph.NewExec(backend, func(in []*graph.Node) []*graph.Node {
 		tokens, mask := in[0], in[1]
 		decay, stepSize, sqrtBC2 := in[2], in[3], in[4]
-		params, ms, vs := in[5:5+n], in[5+n:5+2*n], in[5+2*n:5+3*n]
-		extra := in[5+3*n:]
+		params, m, v := in[5:5+n], in[5+n], in[6+n]
+		extra := in[7+n:]
 		p := model.Params{}
 		for i, sp := range specs {
 			p[sp.Name] = params[i]
 		}
 		logits, _ := plan.forward(p, tokens, rows, extra) // [N, P, V]
 		loss := maskedCrossEntropy(logits, tokens, mask)
-		grads := graph.Gradient(loss, params...)
+		g := flatten(graph.Gradient(loss, params...)) // [T]
 
 		// Global gradient norm and clipping, as torch.nn.utils.clip_grad_norm_.
-		var sq *graph.Node
-		for _, g := range grads {
-			t := graph.ReduceAllSum(graph.Square(g))
-			if sq == nil {
-				sq = t
-			} else {
-				sq = graph.Add(sq, t)
-			}
-		}
-		norm := graph.Sqrt(sq)
+		norm := graph.Sqrt(graph.ReduceAllSum(graph.Square(g)))
 		if cfg.GradClip > 0 {
 			coef := graph.MinScalar(graph.Div(graph.Scalar(norm.Graph(), norm.DType(), cfg.GradClip), graph.AddScalar(norm, 1e-6)), 1.0)
-			for i := range grads {
-				grads[i] = graph.Mul(grads[i], coef)
-			}
+			g = graph.Mul(g, coef)
 		}
 
 		// AdamW (torch.optim.AdamW): w *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
 		// w -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
-		outs := []*graph.Node{loss, norm}
-		newM, newV := make([]*graph.Node, n), make([]*graph.Node, n)
-		var newP []*graph.Node
-		for i, sp := range specs {
-			g := grads[i]
-			newM[i] = graph.Add(graph.MulScalar(ms[i], cfg.Beta1), graph.MulScalar(g, 1-cfg.Beta1))
-			newV[i] = graph.Add(graph.MulScalar(vs[i], cfg.Beta2), graph.MulScalar(graph.Square(g), 1-cfg.Beta2))
-			denom := graph.AddScalar(graph.Div(graph.Sqrt(newV[i]), sqrtBC2), cfg.Eps)
-			w := params[i]
-			if cfg.WeightDecay > 0 && decays(sp.Name) {
-				w = graph.Mul(w, decay)
-			}
-			newP = append(newP, graph.Sub(w, graph.Mul(graph.Div(newM[i], denom), stepSize)))
+		newM := graph.Add(graph.MulScalar(m, cfg.Beta1), graph.MulScalar(g, 1-cfg.Beta1))
+		newV := graph.Add(graph.MulScalar(v, cfg.Beta2), graph.MulScalar(graph.Square(g), 1-cfg.Beta2))
+		denom := graph.AddScalar(graph.Div(graph.Sqrt(newV), sqrtBC2), cfg.Eps)
+		w := flatten(params)
+		if cfg.WeightDecay > 0 {
+			// w * decay where the parameter decays, w elsewhere: 1 + (decay-1) is decay exactly
+			// (decay is in [0.5, 1], so decay-1 is exact), and w * 1 is w.
+			w = graph.Mul(w, graph.OnePlus(graph.Mul(graph.AddScalar(decay, -1), graph.Const(w.Graph(), decayMask(specs)))))
 		}
-		outs = append(outs, newP...)
-		outs = append(outs, newM...)
-		return append(outs, newV...)
+		newW := graph.Sub(w, graph.Mul(graph.Div(newM, denom), stepSize))
+		outs := []*graph.Node{loss, norm}
+		off := 0
+		for i := range params {
+			shape := params[i].Shape()
+			size := shape.Size()
+			outs = append(outs, graph.Reshape(graph.Slice(newW, graph.AxisRange(off, off+size)), shape.Dimensions...))
+			off += size
+		}
+		return append(outs, newM, newV)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("train: compile step: %w", err)
 	}
 	s.exec = exec
 	return s, nil
+}
+
+// flatten concatenates the nodes, each flattened, into one vector.
+func flatten(xs []*graph.Node) *graph.Node {
+	parts := make([]*graph.Node, len(xs))
+	for i, x := range xs {
+		parts[i] = graph.Reshape(x, x.Shape().Size())
+	}
+	return graph.Concatenate(parts, 0)
+}
+
+// decayMask is 1 over the values of the parameters that weight decay applies to and 0 elsewhere,
+// in the flattened ParamSpecs order.
+func decayMask(specs []model.ParamSpec) []float32 {
+	var mask []float32
+	for _, sp := range specs {
+		size := 1
+		for _, d := range sp.Shape {
+			size *= d
+		}
+		val := float32(0)
+		if decays(sp.Name) {
+			val = 1
+		}
+		for range size {
+			mask = append(mask, val)
+		}
+	}
+	return mask
 }
 
 // maskedCrossEntropy is the mean next-token cross-entropy over the entries where mask [N, P-1]
@@ -112,22 +139,46 @@ func tokenLogProbs(logits, tokens *graph.Node) *graph.Node {
 	return graph.ReduceSum(graph.Mul(logp, onehot), -1)         // [N, P-1]
 }
 
-// adamState is the optimizer's state: the params and the first and second moments, on the
-// backend, in ParamSpecs order.
+// adamState is the optimizer's state: the params on the backend, in ParamSpecs order, and the
+// first and second moments of all of them, flattened and concatenated in that order.
 type adamState struct {
-	params, m, v []*tensors.Tensor
+	params []*tensors.Tensor
+	m, v   *tensors.Tensor // [T]
 }
 
 // newAdamState starts from weights w with zero moments.
 func newAdamState(w *model.Weights) *adamState {
 	st := &adamState{}
+	total := 0
 	for _, sp := range model.ParamSpecs(w.Config) {
 		t := w.Tensors[sp.Name]
 		st.params = append(st.params, t)
-		st.m = append(st.m, tensors.FromShape(t.Shape()))
-		st.v = append(st.v, tensors.FromShape(t.Shape()))
+		total += t.Shape().Size()
 	}
+	st.m, st.v = tensors.FromShape(shapes.Make(dtypes.Float32, total)), tensors.FromShape(shapes.Make(dtypes.Float32, total))
 	return st
+}
+
+// splitMoments cuts a flat moment vector into tensors of the params' shapes.
+func (st *adamState) splitMoments(flat *tensors.Tensor) []*tensors.Tensor {
+	all := tensors.MustCopyFlatData[float32](flat)
+	out := make([]*tensors.Tensor, len(st.params))
+	off := 0
+	for i, p := range st.params {
+		size := p.Shape().Size()
+		out[i] = tensors.FromFlatDataAndDimensions(all[off:off+size:off+size], p.Shape().Dimensions...)
+		off += size
+	}
+	return out
+}
+
+// joinMoments concatenates per-parameter moments into the flat vector the step takes.
+func joinMoments(parts []*tensors.Tensor) *tensors.Tensor {
+	var all []float32
+	for _, p := range parts {
+		all = append(all, tensors.MustCopyFlatData[float32](p)...)
+	}
+	return tensors.FromFlatDataAndDimensions(all, len(all))
 }
 
 // run performs step t (1-based, for the bias corrections) at learning rate lr and replaces the
@@ -137,11 +188,10 @@ func (s *stepExec) run(st *adamState, cfg Config, t int, lr float64, tokens, mas
 	bc2 := 1 - math.Pow(cfg.Beta2, float64(t))
 	args := []any{tokens, mask,
 		float32(1 - lr*cfg.WeightDecay), float32(lr / bc1), float32(math.Sqrt(bc2))}
-	for _, group := range [][]*tensors.Tensor{st.params, st.m, st.v} {
-		for _, x := range group {
-			args = append(args, x)
-		}
+	for _, x := range st.params {
+		args = append(args, x)
 	}
+	args = append(args, st.m, st.v)
 	for _, x := range s.plan.inputs {
 		args = append(args, x)
 	}
@@ -152,16 +202,16 @@ func (s *stepExec) run(st *adamState, cfg Config, t int, lr float64, tokens, mas
 	loss = float64(tensors.ToScalar[float32](outs[0]))
 	norm = float64(tensors.ToScalar[float32](outs[1]))
 	n := len(s.specs)
-	old := [][]*tensors.Tensor{st.params, st.m, st.v}
-	st.params, st.m, st.v = outs[2:2+n], outs[2+n:2+2*n], outs[2+2*n:2+3*n]
+	oldParams, oldM, oldV := st.params, st.m, st.v
+	st.params, st.m, st.v = outs[2:2+n], outs[2+n], outs[3+n]
 	// Free the previous state's buffers, except the caller's initial weights.
 	if t > 1 {
-		for _, group := range old {
-			for _, x := range group {
-				x.FinalizeAll()
-			}
+		for _, x := range oldParams {
+			x.FinalizeAll()
 		}
 	}
+	oldM.FinalizeAll()
+	oldV.FinalizeAll()
 	outs[0].FinalizeAll()
 	outs[1].FinalizeAll()
 	return loss, norm, nil
