@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/interp-dev/interp/heads"
 	"github.com/interp-dev/interp/internal/plots"
@@ -152,7 +153,33 @@ func writeReport(outDir string, s Summary, evals []Metrics) error {
 	if len(s.Clamps) > 0 {
 		title += fmt.Sprintf(" (%d clamps)", len(s.Clamps))
 	}
-	if err := plots.Lines(filepath.Join(outDir, "progress.png"), title, "step", "loss (nats) / score", series, marks...); err != nil {
+	panels := []plots.Panel{{Title: title, XLabel: "step", YLabel: "loss (nats) / score", Series: series, Marks: marks}}
+	// Tasks scored on held-out pairs (a mixture: each of its tasks) get a panel of accuracy.
+	acc := map[string]*plots.Series{}
+	var names []string
+	for _, m := range evals {
+		scores := m.PairsByTask
+		if m.Pairs != nil {
+			scores = map[string]*PairScore{s.Task: m.Pairs}
+		}
+		for name, sc := range scores {
+			if acc[name] == nil {
+				acc[name] = &plots.Series{Name: name}
+				names = append(names, name)
+			}
+			acc[name].X, acc[name].Y = append(acc[name].X, float64(m.Step)), append(acc[name].Y, sc.Accuracy)
+		}
+	}
+	if len(names) > 0 {
+		sort.Strings(names)
+		var accSeries []plots.Series
+		for _, n := range names {
+			accSeries = append(accSeries, *acc[n])
+		}
+		panels = append(panels, plots.Panel{Title: title + ": held-out pairs", XLabel: "step",
+			YLabel: "accuracy (answer > wrong)", Series: accSeries, Marks: marks})
+	}
+	if err := plots.LinePanels(filepath.Join(outDir, "progress.png"), panels); err != nil {
 		return fmt.Errorf("train: plot: %w", err)
 	}
 	return nil
