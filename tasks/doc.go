@@ -61,6 +61,17 @@
 //     the answer.
 //   - "ioi-gpt2": the same with GPT-2's tokenizer and the paper's names that
 //     are single GPT-2 tokens (" Mary").
+//   - "colored-objects": Colored Objects (Ippolito & Callison-Burch 2023) as
+//     Merullo et al. (2024) compare it with IOI: "On the table , I see a red
+//     cup , a blue ball and a green pen . What color is the ball ? Answer :"
+//     in ToyTokenizer's words (the IOI vocabulary with the same ids, then the
+//     colors, objects and surfaces). Answer = the color of the object asked
+//     about, Wrong = another listed object's color; the corrupted prompt asks
+//     about that other object.
+//   - "mix:A,B": rows of the listed tasks, each row from one of them at
+//     random, padded to the longest; all share one tokenizer (ToyTokenizer by
+//     default). No pairs of its own: training scores each task, and patching
+//     and discovery name one of them.
 //   - "greater-than": "The <noun> lasted from the year 17YY to the year 17"
 //     (Hanna et al. 2023), corrupted with YY = 01; Answer = YY+1, Wrong = YY-1.
 //   - "json:PATH": a user's file of prompts, answers and wrong answers (see
