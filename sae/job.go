@@ -65,6 +65,7 @@ func RunJob(m *model.Model, src TokenSource, modelName string, job Job) (*SAE, [
 	job.Train.Init.Seed = job.Seed
 	st := job.Store
 	st.Site, st.Target = c.Site, c.Target
+	st.Prefetch = true // the model runs ahead while the dictionary trains
 	var tr *Trainer
 	resume := false
 	if job.Resume {
@@ -92,6 +93,7 @@ func RunJob(m *model.Model, src TokenSource, modelName string, job Job) (*SAE, [
 	if err != nil {
 		return nil, nil, err
 	}
+	defer store.Close()
 	if err := tr.Train(store); err != nil {
 		return nil, nil, err
 	}

@@ -35,6 +35,10 @@ type StoreOptions struct {
 	// CacheKey replays them instead of running the model (and extends the cache past them).
 	CacheDir string
 	CacheKey string
+	// Prefetch runs the model in a goroutine of its own, up to half a buffer of model runs ahead
+	// of the rows served, so that generating activations overlaps training on them. The rows are
+	// the same as without it; the source is read ahead. Close stops the goroutine.
+	Prefetch bool
 }
 
 // ActivationStore streams SAE training rows from a model: token batches from a source run
@@ -53,6 +57,9 @@ type ActivationStore struct {
 	readyX, readyY []float32 // shuffled rows waiting to be served
 	scaleIn        float64
 	scaleOut       float64
+
+	ahead chan chunk    // Prefetch: model runs made ahead, in order
+	stop  chan struct{} // closed by Close
 
 	runs     int  // model runs (or cache chunks) consumed
 	cached   int  // chunks in the cache directory
@@ -228,35 +235,100 @@ func (s *ActivationStore) fill() error {
 		}
 		s.skipped = true
 	}
-	rows, err := s.src.Tokens(s.opt.SeqBatch)
-	if err != nil {
-		return err
+	c := s.nextChunk()
+	if c.err != nil {
+		return c.err
 	}
-	tokens, err := model.Tokens(rows)
-	if err != nil {
-		return fmt.Errorf("sae: store: %s: %w", s.src.Name(), err)
-	}
-	acts, err := s.acts.run(tokens)
-	if err != nil {
-		return err
-	}
-	nx, ny := len(s.bufX), len(s.bufY)
-	s.bufX = appendSite(s.bufX, s.opt.Site, acts[s.opt.Site.Hook], s.opt.SkipBOS)
-	if s.two {
-		s.bufY = appendSite(s.bufY, s.opt.Target, acts[s.opt.Target.Hook], s.opt.SkipBOS)
-	}
-	if len(s.bufX) == nx {
+	if len(c.x) == 0 {
 		return errNoRows
 	}
+	nx, ny := len(s.bufX), len(s.bufY)
+	s.bufX = append(s.bufX, c.x...)
+	s.bufY = append(s.bufY, c.y...)
 	s.runs++
-	s.Tokens += int64(len(rows) * len(rows[0]))
-	s.seqLen = len(rows[0])
+	s.Tokens += c.tokens
+	s.seqLen = c.seqLen
 	if s.opt.CacheDir != "" {
 		if err := s.writeChunk(s.runs-1, s.bufX[nx:], s.bufY[ny:]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// chunk is the rows of one model run.
+type chunk struct {
+	x, y   []float32
+	tokens int64 // token positions run
+	seqLen int
+	err    error
+}
+
+// runChunk runs the model on the source's next batch. It reads only the source, the runner and
+// the options, so that it can run in the prefetching goroutine.
+func (s *ActivationStore) runChunk() chunk {
+	rows, err := s.src.Tokens(s.opt.SeqBatch)
+	if err != nil {
+		return chunk{err: err}
+	}
+	tokens, err := model.Tokens(rows)
+	if err != nil {
+		return chunk{err: fmt.Errorf("sae: store: %s: %w", s.src.Name(), err)}
+	}
+	acts, err := s.acts.run(tokens)
+	if err != nil {
+		return chunk{err: err}
+	}
+	c := chunk{tokens: int64(len(rows) * len(rows[0])), seqLen: len(rows[0])}
+	c.x = appendSite(nil, s.opt.Site, acts[s.opt.Site.Hook], s.opt.SkipBOS)
+	if s.two {
+		c.y = appendSite(nil, s.opt.Target, acts[s.opt.Target.Hook], s.opt.SkipBOS)
+	}
+	return c
+}
+
+// nextChunk returns the next model run's rows: made now, or by the prefetching goroutine (started
+// on first use), which keeps up to half a buffer of runs ready.
+func (s *ActivationStore) nextChunk() chunk {
+	if !s.opt.Prefetch {
+		return s.runChunk()
+	}
+	if s.ahead == nil {
+		first := s.runChunk() // its size sets how many runs half a buffer holds
+		if first.err != nil || len(first.x) == 0 {
+			return first
+		}
+		depth := max(1, s.opt.BufferRows/2/(len(first.x)/s.dIn))
+		s.ahead, s.stop = make(chan chunk, depth), make(chan struct{})
+		go func(ahead chan<- chunk, stop <-chan struct{}) {
+			for {
+				c := s.runChunk()
+				select {
+				case ahead <- c:
+				case <-stop:
+					return
+				}
+				if c.err != nil || len(c.x) == 0 {
+					return // the consumer stops on it
+				}
+			}
+		}(s.ahead, s.stop)
+		return first
+	}
+	c := <-s.ahead
+	if c.err != nil || len(c.x) == 0 {
+		s.Close() // the goroutine has ended; a later call starts afresh
+	}
+	return c
+}
+
+// Close stops the prefetching goroutine (a no-op without Prefetch); a later Next starts it again.
+// Training jobs close their store when they finish.
+func (s *ActivationStore) Close() {
+	if s.stop != nil {
+		close(s.stop)
+	}
+	s.ahead, s.stop = nil, nil
 }
 
 func appendSite(dst []float32, site Site, act *tensors.Tensor, skipBOS bool) []float32 {

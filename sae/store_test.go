@@ -175,3 +175,37 @@ func TestRowsSource(t *testing.T) {
 		t.Error("no rows accepted")
 	}
 }
+
+// TestActivationStorePrefetch: with the model running ahead in its own goroutine, the store serves
+// the same rows, target rows included, as without; the source is read ahead; Close stops it.
+func TestActivationStorePrefetch(t *testing.T) {
+	m := tinyModel(t)
+	opt := StoreOptions{Site: Site{Hook: hooks.ResidPre(1)}, Target: Site{Hook: hooks.ResidPost(1)}, SeqBatch: 3, BufferRows: 100,
+		Normalize: true, NormRuns: 2}
+	serve := func(prefetch bool) (xs, ys []float32, calls int) {
+		src := &countingSource{rng: rand.New(rand.NewPCG(4, 4))}
+		o := opt
+		o.Prefetch = prefetch
+		st, err := NewActivationStore(m, src, 9, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		for range 6 {
+			x, y, err := st.Next(70)
+			if err != nil {
+				t.Fatal(err)
+			}
+			xs, ys = append(xs, x...), append(ys, y...)
+		}
+		return xs, ys, st.runs
+	}
+	x0, y0, runs0 := serve(false)
+	x1, y1, runs1 := serve(true)
+	if !slices.Equal(x0, x1) || !slices.Equal(y0, y1) || len(y0) != len(x0)/m.Config.DModel*m.Config.DModel {
+		t.Fatal("prefetched rows differ from the rows made in step")
+	}
+	if runs0 != runs1 {
+		t.Errorf("%d model runs consumed with prefetching, %d without", runs1, runs0)
+	}
+}
