@@ -2,6 +2,8 @@ package fastcpu
 
 import (
 	"fmt"
+	"sync/atomic"
+
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
@@ -14,6 +16,9 @@ import (
 
 // fuse rewrites fusable patterns among the nodes reachable from outputs.
 func fuse(b *Builder, outputs []*node) {
+	if noFusion {
+		return
+	}
 	consumers := map[*node]int{}
 	seen := map[*node]bool{}
 	var walk func(n *node)
@@ -41,6 +46,7 @@ func fuse(b *Builder, outputs []*node) {
 		}
 		if seen[n] {
 			fuseSoftmax(n, consumers)
+			fuseSoftmaxGrad(n, consumers)
 		}
 	}
 }
@@ -129,4 +135,104 @@ func softmaxRowsGo(out, in []float32, n int) {
 	})
 }
 
-var debugFuse = false
+// Fusion of the softmax's gradient. GoMLX differentiates y = e / s (e = exp(x - max), s = the sum
+// of e over the last axis) into ten ops over the whole [.., n] tensor (the sum broadcast, two
+// divisions, two products, a negation, a sum, a broadcast, an addition, a product):
+//
+//	dx = (g / S + B(sum(-(g * (e / (S * S)))))) * e        S = B(s), B = broadcast over the last axis
+//
+// fuseSoftmaxGrad rewrites the final product to compute it row by row from g, e and s, with the
+// same float32 operations in the same order per element and the sum accumulated in float64 as
+// ReduceSum does, so the result is the same bit for bit.
+func fuseSoftmaxGrad(mul *node, consumers map[*node]int) {
+	if mul.op != backends.OpTypeMul || mul.shape.DType != dtypes.Float32 || mul.shape.Rank() == 0 {
+		return
+	}
+	add, e := mul.inputs[0], mul.inputs[1]
+	if add.op != backends.OpTypeAdd || consumers[add] != 1 || e.op != backends.OpTypeExp {
+		return
+	}
+	div, bsum := add.inputs[0], add.inputs[1]
+	if div.op != backends.OpTypeDiv || consumers[div] != 1 || bsum.op != backends.OpTypeBroadcastInDim || consumers[bsum] != 1 {
+		return
+	}
+	g, bden := div.inputs[0], div.inputs[1]
+	// bden = B(s): the row sums of e broadcast back; used by div and twice by den*den.
+	if bden.op != backends.OpTypeBroadcastInDim || consumers[bden] != 3 {
+		return
+	}
+	den := bden.inputs[0]
+	if sum := skipViewsAny(den); !isLastAxisReduce(sum, backends.OpTypeReduceSum) || sum.inputs[0] != e {
+		return
+	}
+	// bsum = B(sum(-(g * (e / (S*S))))) through views.
+	red := skipViews(bsum.inputs[0], consumers)
+	if !isLastAxisReduce(red, backends.OpTypeReduceSum) || consumers[red] != 1 {
+		return
+	}
+	neg := red.inputs[0]
+	if neg.op != backends.OpTypeNeg || consumers[neg] != 1 {
+		return
+	}
+	prod := neg.inputs[0]
+	if prod.op != backends.OpTypeMul || consumers[prod] != 1 || prod.inputs[0] != g {
+		return
+	}
+	q := prod.inputs[1]
+	if q.op != backends.OpTypeDiv || consumers[q] != 1 || q.inputs[0] != e {
+		return
+	}
+	sq := q.inputs[1]
+	if sq.op != backends.OpTypeMul || consumers[sq] != 1 || sq.inputs[0] != bden || sq.inputs[1] != bden {
+		return
+	}
+	if !g.shape.Equal(mul.shape) || !e.shape.Equal(mul.shape) || den.shape.Size()*mul.shape.Dimensions[mul.shape.Rank()-1] != mul.shape.Size() {
+		return
+	}
+	n := mul.shape.Dimensions[mul.shape.Rank()-1]
+	shape := mul.shape
+	fusedSoftmaxGrads.Add(1)
+	mul.inputs = []*node{g, e, den}
+	mul.fn = func(ins []*Buffer) *Buffer {
+		out := newBuffer(shape)
+		softmaxGradRows(out.flat.([]float32), ins[0].flat.([]float32), ins[1].flat.([]float32), ins[2].flat.([]float32), n)
+		return out
+	}
+}
+
+// skipViewsAny follows Reshape/Identity nodes whatever their consumers.
+func skipViewsAny(n *node) *node {
+	for n.op == backends.OpTypeReshape || n.op == backends.OpTypeIdentity {
+		n = n.inputs[0]
+	}
+	return n
+}
+
+// softmaxGradRows computes, for each row r of length n, out = (g/s + t) * e with
+// t = float32(sum_j -(g_j * (e_j / (s*s)))) (float64 accumulation), in parallel chunks of rows.
+func softmaxGradRows(out, g, e, s []float32, n int) {
+	rows := len(g) / max(n, 1)
+	parallelFor(rows, max(1, (1<<13)/max(n, 1)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			gr, er, or := g[r*n:(r+1)*n], e[r*n:(r+1)*n], out[r*n:(r+1)*n]
+			den := s[r]
+			sq := den * den
+			var acc float64
+			for j, gv := range gr {
+				acc += float64(-(gv * (er[j] / sq)))
+			}
+			t := float32(acc)
+			for j, gv := range gr {
+				or[j] = (gv/den + t) * er[j]
+			}
+		}
+	})
+}
+
+var (
+	debugFuse = false
+	// noFusion turns the fusion pass off (tests compare fused and unfused graphs).
+	noFusion = false
+	// fusedSoftmaxGrads counts the softmax gradients fused (tests check that the pattern matched).
+	fusedSoftmaxGrads atomic.Int64
+)
