@@ -13,11 +13,19 @@ import (
 const ColoredObjects = "colored-objects"
 
 // ColoredObjectsTemplates are the prompts of the colored-objects task: three colored objects
-// on a surface, then the question. [S] is the surface, each "[C] [O]" a color and an object,
-// and the last [O] the object asked about. Both templates have the same token length.
+// on a surface, then the question, whose answer (the color) follows the object asked about. [S]
+// is the surface, each "[C] [O]" a color and an object, and the last [O] the object asked about.
+// Both templates have the same token length.
+//
+// Merullo et al.'s prompts put "? A:" between the object and the answer. Here the answer comes
+// right after it, so the look-up is one step (attend from the object to its earlier mention and
+// read the color before it, the QK step of IOI's duplicate-token heads), which a toy model
+// learns within thousands of steps; with "? Answer :" after the object, the 3-layer reuse-toy
+// model was still at chance on it after 7600 steps of the mixture with IOI (and after 2200 of
+// colored-objects alone), while it had learned IOI.
 var ColoredObjectsTemplates = []string{
-	"On the [S] , I see a [C] [O] , a [C] [O] and a [C] [O] . What color is the [O] ? Answer :",
-	"I see a [C] [O] , a [C] [O] and a [C] [O] on the [S] today . What color is the [O] ? Answer :",
+	"On the [S] , I see a [C] [O] , a [C] [O] and a [C] [O] . What color is the [O]",
+	"I see a [C] [O] , a [C] [O] and a [C] [O] on the [S] today . What color is the [O]",
 }
 
 // The colored-objects words (ToyTokenizer adds them after the IOI vocabulary).
@@ -31,7 +39,7 @@ var (
 const coloredObjectsItems = 3
 
 // coloredObjects: prompts are [BOS] + a template filled with three distinct objects of three
-// distinct colors, ending at "Answer :"; the answer is the color of the object asked about.
+// distinct colors, ending at the object asked about; the answer is its color.
 // Pairs: Answer is that color, Wrong the color of another object in the list, and the
 // corrupted prompt asks about that other object (so its answer is Wrong). Batch rows are whole
 // prompts with the answer, and only the answer's prediction counts in the loss.

@@ -34,9 +34,9 @@ func TestColoredObjects(t *testing.T) {
 		if len(colors) != 3 {
 			t.Fatalf("row %d %q: %d colored objects, want 3", i, p.Text[i], len(colors))
 		}
-		// "... What color is the O ? Answer :": the object asked about is 3 from the end.
-		asked, other := word(c[len(c)-4]), word(x[len(x)-4])
-		if word(c[len(c)-6]) != "is" || word(c[len(c)-1]) != ":" {
+		// "... What color is the O": the object asked about is last.
+		asked, other := word(c[len(c)-1]), word(x[len(x)-1])
+		if word(c[len(c)-3]) != "is" || word(c[len(c)-2]) != "the" {
 			t.Fatalf("row %d %q: not a question ending at the answer", i, p.Text[i])
 		}
 		if colors[asked] != word(p.Answer[i]) || colors[other] != word(p.Wrong[i]) || asked == other {
@@ -57,8 +57,8 @@ func TestColoredObjects(t *testing.T) {
 	for i, s := range b.Tokens {
 		n := len(s)
 		colors := colorOf(s[:n-1])
-		if want := colors[word(s[n-5])]; word(s[n-1]) != want {
-			t.Fatalf("row %d: answer %q, want the color %q of %q", i, word(s[n-1]), want, word(s[n-5]))
+		if want := colors[word(s[n-2])]; word(s[n-1]) != want {
+			t.Fatalf("row %d: answer %q, want the color %q of %q", i, word(s[n-1]), want, word(s[n-2]))
 		}
 		if !slices.Equal(b.LossMask[i], maskAt(n, n-2)) {
 			t.Fatalf("row %d: loss mask %v, want only the answer's prediction", i, b.LossMask[i])

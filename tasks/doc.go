@@ -63,8 +63,8 @@
 //     are single GPT-2 tokens (" Mary").
 //   - "colored-objects": Colored Objects (Ippolito & Callison-Burch 2023) as
 //     Merullo et al. (2024) compare it with IOI: "On the table , I see a red
-//     cup , a blue ball and a green pen . What color is the ball ? Answer :"
-//     in ToyTokenizer's words (the IOI vocabulary with the same ids, then the
+//     cup , a blue ball and a green pen . What color is the ball" (answer:
+//     blue, right after the object) in ToyTokenizer's words (the IOI vocabulary with the same ids, then the
 //     colors, objects and surfaces). Answer = the color of the object asked
 //     about, Wrong = another listed object's color; the corrupted prompt asks
 //     about that other object.

@@ -26,8 +26,8 @@ var builtinTasks = []struct {
 	{"ioi", Options{}, 89},
 	{"ioi", Options{Vocab: 100, SeqLen: 32, Template: 5}, 89},
 	{"ioi-gpt2", Options{}, 50257},
-	{ColoredObjects, Options{}, 130},
-	{MixPrefix + "ioi," + ColoredObjects, Options{}, 130},
+	{ColoredObjects, Options{}, 127},
+	{MixPrefix + "ioi," + ColoredObjects, Options{}, 127},
 	{MixPrefix + "induction,icl-classify", Options{SeqLen: 40}, DefaultVocab},
 	{"greater-than", Options{}, 50257},
 }

@@ -100,7 +100,7 @@ func TestTrainLlamaToy(t *testing.T) {
 func TestTrainMixture(t *testing.T) {
 	out := t.TempDir()
 	code, stdout, stderr := runCLI(t, "train", "--task", "mix:ioi,colored-objects", "--model-config", "attn-only-2l",
-		"--vocab", "130", "--batch", "4", "--steps", "2", "--eval-every", "2", "--out", out)
+		"--vocab", "127", "--batch", "4", "--steps", "2", "--eval-every", "2", "--out", out)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "on 100 colored-objects prompts: accuracy")
 	require.Contains(t, stdout, "on 100 ioi prompts: accuracy")
