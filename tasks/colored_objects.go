@@ -75,7 +75,7 @@ func newColoredObjects(name string, opt Options) (Task, error) {
 	t.bos, _ = bosAndPad(t.tok, opt.NoBOS)
 	for i, tmpl := range ColoredObjectsTemplates {
 		r := t.draw(rand.New(rand.NewPCG(0, 0)), i)
-		ids, err := t.encode(r.text)
+		ids, err := encodeBOS(t.tok, t.bos, r.text)
 		if err != nil {
 			return nil, err
 		}
@@ -129,25 +129,9 @@ func (t *coloredObjects) fill(template int, r coloredRow, ask int) string {
 	return strings.Replace(s, "[O]", r.objects[ask], 1)
 }
 
-// encode tokenizes text with the BOS prepended.
-func (t *coloredObjects) encode(text string) ([]int, error) {
-	ids, err := t.tok.Encode(text)
-	if err != nil {
-		return nil, err
-	}
-	if t.bos >= 0 {
-		ids = append([]int{t.bos}, ids...)
-	}
-	return ids, nil
-}
-
-// mustEncode encodes a prompt that newColoredObjects has checked.
+// mustEncode encodes a prompt of a template whose length newColoredObjects checked.
 func (t *coloredObjects) mustEncode(text string) []int {
-	ids, err := t.encode(text)
-	if err != nil || len(ids) != t.length {
-		panic(fmt.Sprintf("tasks: %s: prompt %q: %d tokens (want %d), %v", t.name, text, len(ids), t.length, err))
-	}
-	return ids
+	return mustEncodeLen(t.name, t.tok, t.bos, text, t.length)
 }
 
 func (t *coloredObjects) Batch(rng *rand.Rand, batch int) Batch {

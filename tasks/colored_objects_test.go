@@ -43,13 +43,7 @@ func TestColoredObjects(t *testing.T) {
 			t.Fatalf("row %d %q: asked %s (%s), corrupted asks %s (%s); Answer %s Wrong %s",
 				i, p.Text[i], asked, colors[asked], other, colors[other], word(p.Answer[i]), word(p.Wrong[i]))
 		}
-		diff := 0
-		for j := range c {
-			if c[j] != x[j] {
-				diff++
-			}
-		}
-		if diff != 1 {
+		if diff := differing(c, x); diff != 1 {
 			t.Fatalf("row %d: clean and corrupted differ at %d positions, want 1", i, diff)
 		}
 	}

@@ -91,7 +91,7 @@ func newGreaterThan(opt Options) (Task, error) {
 	lens := map[int]bool{}
 	for _, noun := range t.nouns {
 		for _, yy := range []int{1, t.years[0]} {
-			ids, err := t.encode(t.text(noun, yy))
+			ids, err := encodeBOS(t.tok, t.bos, t.text(noun, yy))
 			if err != nil {
 				return nil, err
 			}
@@ -114,24 +114,9 @@ func (t *greaterThan) text(noun string, yy int) string {
 	return fmt.Sprintf("The %s lasted from the year 17%02d to the year 17", noun, yy)
 }
 
-func (t *greaterThan) encode(text string) ([]int, error) {
-	ids, err := t.tok.Encode(text)
-	if err != nil {
-		return nil, err
-	}
-	if t.bos >= 0 {
-		ids = append([]int{t.bos}, ids...)
-	}
-	return ids, nil
-}
-
 // mustEncode encodes a prompt whose length newGreaterThan checked.
 func (t *greaterThan) mustEncode(text string) []int {
-	ids, err := t.encode(text)
-	if err != nil || len(ids) != t.p {
-		panic(fmt.Sprintf("tasks: greater-than: prompt %q: %d tokens (want %d), %v", text, len(ids), t.p, err))
-	}
-	return ids
+	return mustEncodeLen("greater-than", t.tok, t.bos, text, t.p)
 }
 
 // Batch rows are a prompt followed by a year drawn uniformly from YY+1..99;

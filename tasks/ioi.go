@@ -138,6 +138,28 @@ func bosAndPad(tok tokenizer.Tokenizer, noBOS bool) (bos, pad int) {
 	return eot, eot
 }
 
+// encodeBOS tokenizes text with tok and puts bos in front (none when bos < 0).
+func encodeBOS(tok tokenizer.Tokenizer, bos int, text string) ([]int, error) {
+	ids, err := tok.Encode(text)
+	if err != nil {
+		return nil, err
+	}
+	if bos >= 0 {
+		ids = append([]int{bos}, ids...)
+	}
+	return ids, nil
+}
+
+// mustEncodeLen is encodeBOS for a prompt whose template's length the task checked when it was
+// made: any other length is a bug in the task.
+func mustEncodeLen(task string, tok tokenizer.Tokenizer, bos int, text string, want int) []int {
+	ids, err := encodeBOS(tok, bos, text)
+	if err != nil || len(ids) != want {
+		panic(fmt.Sprintf("tasks: %s: prompt %q: %d tokens (want %d), %v", task, text, len(ids), want, err))
+	}
+	return ids
+}
+
 // checkTextSizes checks a text task's tokenizer and longest sequence
 // against Options.Vocab and Options.SeqLen.
 func checkTextSizes(tok tokenizer.Tokenizer, opt Options, longest int) error {
@@ -186,16 +208,7 @@ func slotOrder(abba bool, io, s string) []string {
 func (t *ioiTask) Name() string { return t.name }
 
 // encode tokenizes text with the BOS prepended.
-func (t *ioiTask) encode(text string) ([]int, error) {
-	ids, err := t.tok.Encode(text)
-	if err != nil {
-		return nil, err
-	}
-	if t.bos >= 0 {
-		ids = append([]int{t.bos}, ids...)
-	}
-	return ids, nil
-}
+func (t *ioiTask) encode(text string) ([]int, error) { return encodeBOS(t.tok, t.bos, text) }
 
 // tokenID returns the id of " "+name.
 func (t *ioiTask) tokenID(name string) int { return t.nameIDs[name] }

@@ -108,13 +108,7 @@ func TestAssocRecall(t *testing.T) {
 		if valueOf(c, n, q) != p.Answer[i] || valueOf(x, n, q) != p.Wrong[i] || !isValue(p.Wrong[i]) {
 			t.Fatalf("row %d: clean %v corrupted %v: Answer %d Wrong %d do not match the query's values", i, c, x, p.Answer[i], p.Wrong[i])
 		}
-		diff := 0
-		for j := range c {
-			if c[j] != x[j] {
-				diff++
-			}
-		}
-		if diff != 1 {
+		if diff := differing(c, x); diff != 1 {
 			t.Fatalf("row %d: clean and corrupted differ at %d positions, want 1", i, diff)
 		}
 	}
@@ -212,4 +206,15 @@ func repeatLen(s []int, lo, hi int) int {
 		}
 	}
 	return 0
+}
+
+// differing counts the positions where two rows of equal length differ.
+func differing(a, b []int) int {
+	n := 0
+	for j := range a {
+		if a[j] != b[j] {
+			n++
+		}
+	}
+	return n
 }
