@@ -137,3 +137,29 @@ func TestMix(t *testing.T) {
 		t.Error("IOI pairs differ between the IOI and the toy vocabulary")
 	}
 }
+
+// TestMixForModel: a mixture's synthetic tasks are sized to the model's context (not the
+// synthetic default of 64, which would not fit), and every row is padded to the longest task's.
+func TestMixForModel(t *testing.T) {
+	task, err := ForModel(MixPrefix+"ioi,"+ColoredObjects+","+InductionNgram, Model{Vocab: 127, NCtx: 32}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := task.Batch(seededRand(5), 32)
+	own, err := New(InductionNgram, Options{Vocab: 127, SeqLen: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := len(own.Batch(seededRand(5), 1).Tokens[0]) // longer than the IOI and colored-objects rows
+	for i, row := range b.Tokens {
+		if len(row) != want || want > 32 || want <= 26 {
+			t.Fatalf("row %d has %d tokens, want %d (induction-ngram's in 32 positions)", i, len(row), want)
+		}
+	}
+	if len(Parts(task)) != 3 {
+		t.Fatalf("Parts: %d tasks, want 3", len(Parts(task)))
+	}
+	if _, err := ForModel(MixPrefix+"ioi,"+ColoredObjects, Model{Vocab: 127, NCtx: 32}, 16); err == nil {
+		t.Error("a --seq-len for a mixture was accepted")
+	}
+}

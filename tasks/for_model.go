@@ -67,6 +67,9 @@ func ForModel(name string, m Model, seqLen int) (Task, error) {
 			name, ErrSeqLen, strings.Join(syntheticNames(), ", "))
 	}
 	opt.Tokenizer = m.Tokenizer
+	if strings.HasPrefix(name, MixPrefix) {
+		opt.SeqLen = m.NCtx // the synthetic tasks of a mixture fill the model's context
+	}
 	if name == "ioi" && m.Tokenizer != nil && m.Tokenizer.Name() == "gpt2" {
 		opt.Tokenizer = nil // the toy word vocabulary (ioi-gpt2 is the GPT-2 form)
 	}
