@@ -18,11 +18,9 @@ const ColoredObjects = "colored-objects"
 // Both templates have the same token length.
 //
 // Merullo et al.'s prompts put "? A:" between the object and the answer. Here the answer comes
-// right after it, so the look-up is one step (attend from the object to its earlier mention and
-// read the color before it, the QK step of IOI's duplicate-token heads), which a toy model
-// learns within thousands of steps; with "? Answer :" after the object, the 3-layer reuse-toy
-// model was still at chance on it after 7600 steps of the mixture with IOI (and after 2200 of
-// colored-objects alone), while it had learned IOI.
+// right after it, so the look-up is one step fewer (attend from the object to its earlier mention
+// and read the color before it). Even so the 3-layer toy model of docs/STUDY_REUSE.md did not learn
+// it within 6000 steps while it learnt IOI (see there).
 var ColoredObjectsTemplates = []string{
 	"On the [S] , I see a [C] [O] , a [C] [O] and a [C] [O] . What color is the [O]",
 	"I see a [C] [O] , a [C] [O] and a [C] [O] on the [S] today . What color is the [O]",

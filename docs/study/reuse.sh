@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
 # Cross-task circuit reuse (Merullo et al. 2024; issue 17 item 4): one toy model (3 layers, 4 heads,
-# d_model 64, MLPs) trained on a mixture of IOI and Colored Objects in the toy word vocabulary
-# (--task mix:ioi,colored-objects), each task's circuit discovered, their overlap measured, and the
-# shared heads boosted on the weaker task.
+# d_model 64, MLPs) trained on a mixture of IOI and Colored Objects in the toy word vocabulary, with
+# induction-ngram rows as a third task (they make the previous-token heads that colored-objects
+# needs; without them it stays at chance, docs/STUDY_REUSE.md), each task's circuit discovered,
+# their overlap measured, and the shared heads boosted on the weaker task.
 # Usage: docs/study/reuse.sh OUTDIR [MODEL]   (MODEL: a trained checkpoint; default: train one)
-# STEPS (default 12000) sets the training length; the run is resumable (rerun the same command).
+# STEPS (default 6000) sets the training length; the run is resumable (rerun the same command).
 # METHOD (default eap-ig) is the discovery method; HEADS_SHARED/HEADS_CONTROL override the heads
 # boosted (layer.head,...; by default the shared heads, and as a control the heads of the
 # stronger task's circuit that the weaker task's circuit lacks).
 set -euo pipefail
 out=${1:?usage: reuse.sh OUTDIR [MODEL]}
 interp=${INTERP:-go run ./cmd/interp}
-steps=${STEPS:-12000}
+steps=${STEPS:-6000}
 method=${METHOD:-eap-ig}
 mkdir -p "$out"
 model=${2:-$out/train/checkpoint}
 if [[ -z ${2:-} ]]; then
-  $interp train --task mix:ioi,colored-objects --model-config docs/models/reuse-toy.json --steps "$steps" \
+  $interp train --task mix:ioi,colored-objects,induction-ngram --model-config docs/models/reuse-toy.json --steps "$steps" \
     --lr 1e-2 --batch 64 --eval-every 200 --snapshot-every 500 --checkpoint-every 500 --seed 0 --out "$out/train"
 fi
 for task in ioi colored-objects; do
