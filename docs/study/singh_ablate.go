@@ -27,8 +27,8 @@ func main() {
 	}
 	backend, name, err := model.NewBackend("")
 	check(err)
-	fmt.Println("| run | accuracy | logit diff | layer-1 heads whose ablation leaves accuracy < 0.9 | lowest accuracy, one layer-1 head ablated | logit diff lost: sum over single layer-1 ablations / all layer-1 at once | all layer-1 heads ablated: accuracy | lowest accuracy, one layer-0 head ablated (head) | all layer-0 heads ablated: accuracy |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| run | accuracy | logit diff | layer-1 heads carrying >= 10% of it | layer-1 heads whose ablation leaves accuracy < 0.9 | lowest accuracy, one layer-1 head ablated | logit diff lost: sum over single layer-1 ablations / all layer-1 at once | all layer-1 heads ablated: accuracy | lowest accuracy, one layer-0 head ablated (head) | all layer-0 heads ablated: accuracy |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 	for _, dir := range os.Args[1:] {
 		w, err := model.Load(filepath.Join(dir, "checkpoint"))
 		check(err)
@@ -55,10 +55,13 @@ func main() {
 		plain := score(layer(1), 1)
 		var below []string
 		lowest1, lowest0, lowest0Head := 2.0, 2.0, ""
-		lost := 0.0
+		lost, carriers := 0.0, 0
 		for h := range c.NHeads {
 			s := score([]patching.Head{{Layer: 1, Head: h}}, 0)
 			lost += plain.LogitDiff - s.LogitDiff
+			if plain.LogitDiff-s.LogitDiff >= 0.1*plain.LogitDiff {
+				carriers++
+			}
 			lowest1 = min(lowest1, s.Accuracy)
 			if s.Accuracy < 0.9 {
 				below = append(below, fmt.Sprintf("1.%d (%.2f)", h, s.Accuracy))
@@ -71,8 +74,8 @@ func main() {
 		if len(below) == 0 {
 			below = []string{"none"}
 		}
-		fmt.Printf("| %s | %.3f | %.2f | %s | %.3f | %.2f / %.2f | %.3f | %.3f (%s) | %.3f |\n", filepath.Base(dir), plain.Accuracy, plain.LogitDiff,
-			strings.Join(below, ", "), lowest1, lost, plain.LogitDiff-all1.LogitDiff, all1.Accuracy, lowest0, lowest0Head, all0.Accuracy)
+		fmt.Printf("| %s | %.3f | %.2f | %d | %s | %.3f | %.2f / %.2f | %.3f | %.3f (%s) | %.3f |\n", filepath.Base(dir), plain.Accuracy, plain.LogitDiff,
+			carriers, strings.Join(below, ", "), lowest1, lost, plain.LogitDiff-all1.LogitDiff, all1.Accuracy, lowest0, lowest0Head, all0.Accuracy)
 	}
 }
 
