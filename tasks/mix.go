@@ -57,13 +57,11 @@ func newMix(name, list string, opt Options) (Task, error) {
 
 func (m *mix) Name() string { return m.name }
 
-// Tasks returns the tasks of the mixture, in the order the name lists them.
-func (m *mix) Tasks() []Task { return m.tasks }
-
-// Parts returns the tasks of a mixture (nil for any other task or value).
+// Parts returns the tasks of a mixture, in the order its name lists them (nil for any other
+// task or value).
 func Parts(t any) []Task {
 	if m, ok := t.(*mix); ok {
-		return m.Tasks()
+		return m.tasks
 	}
 	return nil
 }

@@ -347,12 +347,10 @@ func patchScale(m *model.Model, p *patching.Prompts, f *patchFlags, req *patchRe
 	}
 	if f.plot != "" {
 		series := []plots.Series{{Name: "accuracy (answer > wrong)"}, {Name: "top-1 accuracy"}}
+		ld := plots.Series{Name: "logit difference"}
 		for _, s := range scores {
 			series[0].X, series[0].Y = append(series[0].X, s.Factor), append(series[0].Y, s.Accuracy)
 			series[1].X, series[1].Y = append(series[1].X, s.Factor), append(series[1].Y, s.Top1)
-		}
-		ld := plots.Series{Name: "logit difference"}
-		for _, s := range scores {
 			ld.X, ld.Y = append(ld.X, s.Factor), append(ld.Y, s.LogitDiff)
 		}
 		title := fmt.Sprintf("heads %s scaled, %s on %s", f.scaleHeads, f.model, f.task)
