@@ -93,3 +93,22 @@ func TestVectorKernels(t *testing.T) {
 		t.Fatalf("softmax rows: %v", out)
 	}
 }
+
+// TestExpNonPosMatchesExp: the softmax's exp (inputs <= 0) gives exp's bits on every input it
+// can see: a sweep of [-100, 0], the clamp edge, subnormal results, -0, -inf and NaN.
+func TestExpNonPosMatchesExp(t *testing.T) {
+	var in []float32
+	for i := 0; i <= 400000; i++ {
+		in = append(in, -100*float32(i)/400000)
+	}
+	in = append(in, -87.3365447505531, -87.33654, -87.33655, -1e-30, float32(math.Copysign(0, -1)),
+		float32(math.Inf(-1)), float32(math.NaN()), -math.SmallestNonzeroFloat32, -math.MaxFloat32)
+	a, b := make([]float32, len(in)), make([]float32, len(in))
+	vexp(in, a)
+	vexpNonPos(in, b)
+	for i := range in {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			t.Fatalf("exp(%g): %g (%08x), the softmax's exp gives %g (%08x)", in[i], a[i], math.Float32bits(a[i]), b[i], math.Float32bits(b[i]))
+		}
+	}
+}

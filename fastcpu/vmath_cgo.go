@@ -8,6 +8,14 @@ package fastcpu
 #include <stdint.h>
 #include <string.h>
 
+// No user-visible floating-point traps: lets gcc if-convert the selects of exp_poly and tanh_rat
+// (speculating both sides) so that the loops vectorise for AVX2 too, not only with AVX-512's
+// masks. Results are unchanged; only the FP exception flags, which nothing reads, may differ.
+// (A pragma, since cgo refuses -fno-trapping-math in CFLAGS.)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
 // Vectorisable float32 kernels. gcc compiles each for AVX-512, AVX2 and baseline x86-64 and
 // picks at load time (target_clones); the loops are branch-free so they vectorise. The
 // polynomials are the same as fastmath.go's scalar Go versions.
@@ -37,6 +45,30 @@ static inline float exp_poly(float x0) {
 	res = x0 < -87.3365447505531f ? 0.0f : res;
 	res = x0 > 88.72283905206835f ? __builtin_inff() : res;
 	return x0 != x0 ? x0 : res;
+}
+
+// exp_nonpos is exp_poly for x0 <= 0 or NaN (softmax's x - max), without the branches that only
+// x0 > 0 can take (the upper clamp, 2^128, +inf); it gives the same bits there
+// (TestExpNonPosMatchesExp).
+static inline float exp_nonpos(float x0) {
+	float x = x0 < -87.3365447505531f ? -87.3365447505531f : x0;
+	float fx = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+	float r = x - fx * 0.693359375f - fx * -2.12194440e-4f;
+	float z = r * r;
+	float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r +
+		1.6666665459e-1f) * r + 5.0000001201e-1f;
+	p = p * z + r + 1.0f;
+	int32_t n = (int32_t)fx;
+	int32_t bits = (n + 127) << 23;
+	float scale;
+	memcpy(&scale, &bits, 4);
+	float res = p * scale;
+	res = x0 < -87.3365447505531f ? 0.0f : res;
+	return x0 != x0 ? x0 : res;
+}
+
+CLONES void interp_vexp_nonpos(const float *x, float *y, int64_t n) {
+	for (int64_t i = 0; i < n; i++) y[i] = exp_nonpos(x[i]);
 }
 
 CLONES void interp_vexp(const float *x, float *y, int64_t n) {
@@ -69,19 +101,45 @@ CLONES void interp_vtanh(const float *x, float *y, int64_t n) {
 	}
 }
 
+// lane_max and lane_sum reduce a run with 16 independent lanes, so that gcc vectorises them
+// without -ffast-math (a single running max or sum is a serial dependency chain and stays scalar);
+// they are inlined into each clone of their callers.
+static inline float lane_max(const float *x, int64_t n) {
+	float acc[16];
+	int64_t i = 0;
+	if (n >= 16) {
+		for (int j = 0; j < 16; j++) acc[j] = x[j];
+		for (i = 16; i + 16 <= n; i += 16)
+			for (int j = 0; j < 16; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+	} else {
+		for (int j = 0; j < 16; j++) acc[j] = x[0];
+	}
+	float m = acc[0];
+	for (int j = 1; j < 16; j++) m = acc[j] > m ? acc[j] : m;
+	for (; i < n; i++) m = x[i] > m ? x[i] : m;
+	return m;
+}
+
+static inline float lane_sum(const float *x, int64_t n) {
+	float acc[16] = {0};
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16)
+		for (int j = 0; j < 16; j++) acc[j] += x[i + j];
+	float s = 0.0f;
+	for (int j = 0; j < 16; j++) s += acc[j];
+	for (; i < n; i++) s += x[i];
+	return s;
+}
+
+// Softmax of each row: the max, exp(x - max) written out, its sum, the scale; each loop
+// vectorises.
 CLONES void interp_softmax_rows(const float *x, float *y, int64_t rows, int64_t n) {
 	for (int64_t r = 0; r < rows; r++) {
 		const float *xr = x + r * n;
 		float *yr = y + r * n;
-		float m = xr[0];
-		for (int64_t i = 1; i < n; i++) m = xr[i] > m ? xr[i] : m;
-		float s = 0.0f;
-		for (int64_t i = 0; i < n; i++) {
-			float e = exp_poly(xr[i] - m);
-			yr[i] = e;
-			s += e;
-		}
-		float inv = 1.0f / s;
+		float m = lane_max(xr, n);
+		for (int64_t i = 0; i < n; i++) yr[i] = exp_nonpos(xr[i] - m);
+		float inv = 1.0f / lane_sum(yr, n);
 		for (int64_t i = 0; i < n; i++) yr[i] *= inv;
 	}
 }
@@ -134,6 +192,14 @@ func vtanh(x, y []float32) {
 		return
 	}
 	C.interp_vtanh((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(x)))
+}
+
+// vexpNonPos is vexp for inputs <= 0 (or NaN); tests check it against vexp.
+func vexpNonPos(x, y []float32) {
+	if len(y) == 0 {
+		return
+	}
+	C.interp_vexp_nonpos((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(y)))
 }
 
 func vsoftmaxRows(x, y []float32, n int) {

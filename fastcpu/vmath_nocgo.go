@@ -18,6 +18,8 @@ func vtanh(x, y []float32) {
 	}
 }
 
+func vexpNonPos(x, y []float32) { vexp(x, y) }
+
 func vsoftmaxRows(x, y []float32, n int) { softmaxRowsGo(y, x, n) }
 
 // vbinary is only called when haveVMath.

@@ -9,8 +9,39 @@ import (
 )
 
 // ColoredObjects is the task name of the toy Colored Objects task (Ippolito & Callison-Burch
-// 2023, in the form Merullo et al. 2024 compare with IOI).
+// 2023, in the form Merullo et al. 2024 compare with IOI). "colored-objects:color=after" writes
+// each color after its object (ColoredObjectsAfterTemplates).
 const ColoredObjects = "colored-objects"
+
+// isColoredObjects reports whether name is colored-objects, with or without parameters.
+func isColoredObjects(name string) bool {
+	return name == ColoredObjects || strings.HasPrefix(name, ColoredObjects+":")
+}
+
+// coloredTemplates parses the parameters of "colored-objects:color=before|after" and returns
+// the templates they select.
+func coloredTemplates(name string) ([]string, error) {
+	params, ok := strings.CutPrefix(name, ColoredObjects+":")
+	if !ok {
+		return ColoredObjectsTemplates, nil
+	}
+	templates := ColoredObjectsTemplates
+	for _, kv := range strings.Split(params, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		if k != "color" {
+			return nil, fmt.Errorf("unknown parameter %q (known: color=before|after)", kv)
+		}
+		switch v {
+		case "before":
+			templates = ColoredObjectsTemplates
+		case "after":
+			templates = ColoredObjectsAfterTemplates
+		default:
+			return nil, fmt.Errorf("color=%s: want before or after", v)
+		}
+	}
+	return templates, nil
+}
 
 // ColoredObjectsTemplates are the prompts of the colored-objects task: three colored objects
 // on a surface, then the question, whose answer (the color) follows the object asked about. [S]
@@ -24,6 +55,14 @@ const ColoredObjects = "colored-objects"
 var ColoredObjectsTemplates = []string{
 	"On the [S] , I see a [C] [O] , a [C] [O] and a [C] [O] . What color is the [O]",
 	"I see a [C] [O] , a [C] [O] and a [C] [O] on the [S] today . What color is the [O]",
+}
+
+// ColoredObjectsAfterTemplates are the templates of "colored-objects:color=after": each color
+// follows its object ("a cup red"), so the answer is the token after the earlier mention of the
+// object asked about, which an induction head (previous-token head plus copy) reads directly.
+var ColoredObjectsAfterTemplates = []string{
+	"On the [S] , I see a [O] [C] , a [O] [C] and a [O] [C] . What color is the [O]",
+	"I see a [O] [C] , a [O] [C] and a [O] [C] on the [S] today . What color is the [O]",
 }
 
 // The colored-objects words (ToyTokenizer adds them after the IOI vocabulary).
@@ -49,14 +88,18 @@ type coloredObjects struct {
 	colors, objects, surface []string
 	ids                      map[string]int // word -> id of " "+word
 	length                   int            // prompt length, BOS included
+	templates                []string
 }
 
 func newColoredObjects(name string, opt Options) (Task, error) {
 	t := &coloredObjects{name: name, tok: opt.Tokenizer}
+	var err error
+	if t.templates, err = coloredTemplates(name); err != nil {
+		return nil, err
+	}
 	if t.tok == nil {
 		t.tok, t.ownTok = ToyTokenizer(), true
 	}
-	var err error
 	if t.colors, err = singleTokenWords(t.tok, ToyColors, "colors", coloredObjectsItems); err != nil {
 		return nil, err
 	}
@@ -71,7 +114,7 @@ func newColoredObjects(name string, opt Options) (Task, error) {
 		t.ids[w], _ = tokenizer.SingleToken(t.tok, " "+w) // one token: checked above
 	}
 	t.bos, _ = bosAndPad(t.tok, opt.NoBOS)
-	for i, tmpl := range ColoredObjectsTemplates {
+	for i, tmpl := range t.templates {
 		r := t.draw(rand.New(rand.NewPCG(0, 0)), i)
 		ids, err := encodeBOS(t.tok, t.bos, r.text)
 		if err != nil {
@@ -119,7 +162,7 @@ func (t *coloredObjects) draw(rng *rand.Rand, template int) coloredRow {
 
 // fill writes template's prompt for r, asking about item ask.
 func (t *coloredObjects) fill(template int, r coloredRow, ask int) string {
-	s := strings.ReplaceAll(ColoredObjectsTemplates[template], "[S]", r.surface)
+	s := strings.ReplaceAll(t.templates[template], "[S]", r.surface)
 	for i := range coloredObjectsItems {
 		s = strings.Replace(s, "[C]", r.colors[i], 1)
 		s = strings.Replace(s, "[O]", r.objects[i], 1)
@@ -135,7 +178,7 @@ func (t *coloredObjects) mustEncode(text string) []int {
 func (t *coloredObjects) Batch(rng *rand.Rand, batch int) Batch {
 	b := Batch{Tokens: make([][]int, batch), LossMask: make([][]bool, batch)}
 	for i := range b.Tokens {
-		r := t.draw(rng, rng.IntN(len(ColoredObjectsTemplates)))
+		r := t.draw(rng, rng.IntN(len(t.templates)))
 		ids := append(t.mustEncode(r.text), t.ids[r.answer])
 		b.Tokens[i], b.LossMask[i] = ids, maskAt(len(ids), len(ids)-2)
 	}
@@ -150,7 +193,7 @@ func (t *coloredObjects) Pairs(seed uint64, n int) (*Pairs, error) {
 	p := newPairs(n)
 	p.Text = make([]string, n)
 	for i := range n {
-		r := t.draw(rng, rng.IntN(len(ColoredObjectsTemplates)))
+		r := t.draw(rng, rng.IntN(len(t.templates)))
 		p.Clean[i], p.Corrupted[i] = t.mustEncode(r.text), t.mustEncode(r.otherText)
 		p.Pos[i] = t.length - 1
 		p.Answer[i], p.Wrong[i] = t.ids[r.answer], t.ids[r.wrongColor]

@@ -2,24 +2,44 @@ package tasks
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/interp-dev/interp/tokenizer"
 )
 
 // TestColoredObjects reads every pair back as words: the answer is the color written just before
-// the object asked about, Wrong the color of another listed object, and the corrupted prompt
-// differs from the clean one only in the object asked about, which is that other object.
+// the object asked about (just after it with color=after), Wrong the color of another listed
+// object, and the corrupted prompt differs from the clean one only in the object asked about,
+// which is that other object.
 func TestColoredObjects(t *testing.T) {
-	task := newTask(t, ColoredObjects, Options{})
+	for _, name := range []string{ColoredObjects, ColoredObjects + ":color=before", ColoredObjects + ":color=after"} {
+		t.Run(name, func(t *testing.T) { testColoredObjects(t, name, strings.HasSuffix(name, "after")) })
+	}
+	for name, want := range map[string]string{
+		ColoredObjects + ":color=left":   "color=left: want before or after",
+		ColoredObjects + ":colour=after": `unknown parameter "colour=after"`,
+	} {
+		if _, err := New(name, Options{}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New(%q): error %v, want one containing %q", name, err, want)
+		}
+	}
+}
+
+func testColoredObjects(t *testing.T, name string, after bool) {
+	task := newTask(t, name, Options{})
 	tok := ToyTokenizer()
 	word := func(id int) string { return tok.TokenString(id) }
-	// colorOf maps each listed object to the color before it.
+	// colorOf maps each listed object to the color next to it (before it, or after it).
 	colorOf := func(s []int) map[string]string {
 		m := map[string]string{}
 		for j := 1; j < len(s); j++ {
-			if slices.Contains(ToyColoredObjects, word(s[j])) && slices.Contains(ToyColors, word(s[j-1])) {
-				m[word(s[j])] = word(s[j-1])
+			obj, col := word(s[j]), word(s[j-1])
+			if after {
+				obj, col = col, obj
+			}
+			if slices.Contains(ToyColoredObjects, obj) && slices.Contains(ToyColors, col) {
+				m[obj] = col
 			}
 		}
 		return m

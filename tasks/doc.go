@@ -67,7 +67,9 @@
 //     blue, right after the object) in ToyTokenizer's words (the IOI vocabulary with the same ids, then the
 //     colors, objects and surfaces). Answer = the color of the object asked
 //     about, Wrong = another listed object's color; the corrupted prompt asks
-//     about that other object.
+//     about that other object. "colored-objects:color=after" puts each color
+//     after its object ("a cup red , a ball blue ..."), so that the answer
+//     is the token after the object's earlier mention (an induction look-up).
 //   - "mix:A,B": rows of the listed tasks, each row from one of them at
 //     random, padded to the longest; all share one tokenizer (ToyTokenizer by
 //     default). No pairs of its own: training scores each task, and patching

@@ -90,7 +90,7 @@ func Names() []string {
 
 // Known reports whether New knows the name (json:PATH for any path).
 func Known(name string) bool {
-	if strings.HasPrefix(name, JSONPrefix) || strings.HasPrefix(name, TextPrefix) || strings.HasPrefix(name, MixPrefix) || isICLClassify(name) {
+	if strings.HasPrefix(name, JSONPrefix) || strings.HasPrefix(name, TextPrefix) || strings.HasPrefix(name, MixPrefix) || isICLClassify(name) || isColoredObjects(name) {
 		return true
 	}
 	for _, n := range Names() {
@@ -124,7 +124,7 @@ func New(name string, opt Options) (Task, error) {
 		t, err = newIOI(name, opt, true)
 	case name == "greater-than":
 		t, err = newGreaterThan(opt)
-	case name == ColoredObjects:
+	case isColoredObjects(name):
 		t, err = newColoredObjects(name, opt)
 	case strings.HasPrefix(name, MixPrefix):
 		t, err = newMix(name, strings.TrimPrefix(name, MixPrefix), opt)
