@@ -82,7 +82,9 @@ def main():
         time_row("2-layer attention-only AdamW step (interp train)", loop.get("adamw_step_attn_only_2l_min_ms"),
                  loop.get("adamw_step_attn_only_2l_median_ms"), "BenchmarkTrainStep", "ms/step")
         if patch:
-            key = next((k for k in ("full_sweep_s_last_logits_only", "full_sweep_s", "sweep_s") if k in patch), None)
+            # the PyTorch script times a sample of the patches and extrapolates (marked as such)
+            key = next((k for k in ("sweep_last_logits_only_s", "sweep_last_logits_only_s_extrapolated", "sweep_s", "sweep_s_extrapolated")
+                        if patch.get(k) is not None), None)
             g = go.get("BenchmarkHeadOutByPosGPT2Small", {}).get("s/sweep")
             if key and g:
                 rows.append(f"| GPT-2-small head x position patching sweep | {patch[key]:.0f} s ({key}) | {g:.0f} s | {g / patch[key]:.2f}x PyTorch (time) |")
