@@ -72,3 +72,15 @@ func (r *activationRunner) run(tokens *tensors.Tensor) (map[string]*tensors.Tens
 	}
 	return acts, nil
 }
+
+// Runner runs a model only as far as the hook points it caches, as the SAE training store does
+// (its graph returns the cached activations, not the logits, so the layers after the last hook
+// and the unembedding are not computed). Other dictionaries' training loops (cross-layer
+// transcoders) use it.
+type Runner struct{ r *activationRunner }
+
+// NewRunner compiles the truncated forward pass of m that caches the named hooks.
+func NewRunner(m *model.Model, names ...string) *Runner { return &Runner{newActivationRunner(m, names...)} }
+
+// Run returns the cached activations of tokens [B, P] by hook name.
+func (r *Runner) Run(tokens *tensors.Tensor) (map[string]*tensors.Tensor, error) { return r.r.run(tokens) }

@@ -457,3 +457,60 @@ func FuzzLoadCLTConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestCLTRowsPrefetch: the rows come from the truncated forward pass, equal to model.Run's cache
+// bit for bit, and training with the model running ahead in its own goroutine gives the same CLT,
+// bit for bit, as running it only when the buffer needs rows.
+func TestCLTRowsPrefetch(t *testing.T) {
+	p := newPlanted(t)
+	ins := []string{"blocks.0.ln2.hook_normalized", "blocks.1.ln2.hook_normalized"}
+	outs := []string{"blocks.0.hook_mlp_out", "blocks.1.hook_mlp_out"}
+	rows := &cltRows{m: p.m, src: randomTokens(7, plCtx), ins: ins, outs: outs, dIn: plD, dOut: plD, seqBatch: 8}
+	if err := rows.fill(); err != nil {
+		t.Fatal(err)
+	}
+	src := randomTokens(7, plCtx)
+	batch, err := src.Tokens(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt, err := model.Tokens(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.m.Run(tt, hooks.New().Cache(append(append([]string{}, ins...), outs...)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range 2 {
+		x := tensors.MustCopyFlatData[float32](out.Cache.MustGet(ins[l]))
+		y := tensors.MustCopyFlatData[float32](out.Cache.MustGet(outs[l]))
+		for r := range len(x) / plD {
+			for d := range plD {
+				if rows.bx[(r*2+l)*plD+d] != x[r*plD+d] || rows.by[(r*2+l)*plD+d] != y[r*plD+d] {
+					t.Fatalf("layer %d row %d dim %d: CLT rows %g %g, model.Run %g %g", l, r, d,
+						rows.bx[(r*2+l)*plD+d], rows.by[(r*2+l)*plD+d], x[r*plD+d], y[r*plD+d])
+				}
+			}
+		}
+	}
+	train := func(noPrefetch bool) *CLT {
+		clt, _, err := TrainCLT(p.m, randomTokens(5, plCtx), CLTSpec{Arch: sae.ReLU, DSAE: 2 * plM},
+			CLTTrainOptions{Steps: 12, Batch: 128, LR: 3e-3, Normalize: true, SeqBatch: 8, Buffer: 512, NoPrefetch: noPrefetch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return clt
+	}
+	a, b := train(false), train(true)
+	for l := range a.Layers {
+		if !slices.Equal(a.Dec[l], b.Dec[l]) {
+			t.Fatalf("layer %d: the decoders differ with and without prefetching", l)
+		}
+		for name, w := range a.Layers[l].Params {
+			if !slices.Equal(tensors.MustCopyFlatData[float32](w), tensors.MustCopyFlatData[float32](b.Layers[l].Params[name])) {
+				t.Fatalf("layer %d %s differs with and without prefetching", l, name)
+			}
+		}
+	}
+}

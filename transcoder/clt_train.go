@@ -12,7 +12,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/interp-dev/interp/hooks"
 	"github.com/interp-dev/interp/model"
 	"github.com/interp-dev/interp/sae"
 )
@@ -48,7 +47,10 @@ type CLTTrainOptions struct {
 	SkipBOS   bool // leave position 0 out of the rows
 	SeqBatch  int  // token rows per model run; default 32
 	Buffer    int  // rows in the shuffling buffer; default 16384
-	Seed      uint64
+	// NoPrefetch runs the model only when the buffer needs rows. By default it runs in a
+	// goroutine of its own, ahead of the training steps (the same rows either way).
+	NoPrefetch bool
+	Seed       uint64
 	// OnStep, when set, is called after every step.
 	OnStep func(step int, s CLTStepStats)
 }
@@ -102,26 +104,100 @@ type cltRows struct {
 	rx, ry     []float32 // shuffled rows ready to serve
 	sIn, sOut  []float64 // per-layer scales
 	tokensSeen int64
+	runner     *sae.Runner
+	// prefetch runs the model in a goroutine of its own, ahead of the rows served (ahead, stop).
+	prefetch bool
+	ahead    chan cltChunk
+	stop     chan struct{}
 }
 
 func (b *cltRows) row() (int, int) { L := len(b.ins); return L * b.dIn, L * b.dOut }
 
-// fill runs the model once and appends its rows to the buffer.
-func (b *cltRows) fill() error {
+// cltChunk is the rows of one model run: per layer, the inputs and the targets.
+type cltChunk struct {
+	xs, ys [][]float32
+	B, P   int
+	err    error
+}
+
+// run runs the model (as far as the last hook) on the source's next batch. It reads only the
+// source, the runner and fixed fields, so that it can run in the prefetching goroutine.
+func (b *cltRows) run() cltChunk {
 	rows, err := b.src.Tokens(b.seqBatch)
 	if err != nil {
-		return err
+		return cltChunk{err: err}
 	}
 	tt, err := model.Tokens(rows)
 	if err != nil {
-		return err
+		return cltChunk{err: err}
 	}
-	set := hooks.New().Cache(append(append([]string{}, b.ins...), b.outs...)...)
-	out, err := b.m.Run(tt, set)
+	acts, err := b.runner.Run(tt)
 	if err != nil {
-		return err
+		return cltChunk{err: err}
 	}
-	B, P := len(rows), len(rows[0])
+	L := len(b.ins)
+	c := cltChunk{xs: make([][]float32, L), ys: make([][]float32, L), B: len(rows), P: len(rows[0])}
+	for l := range L {
+		c.xs[l] = tensors.MustCopyFlatData[float32](acts[b.ins[l]])
+		c.ys[l] = tensors.MustCopyFlatData[float32](acts[b.outs[l]])
+	}
+	return c
+}
+
+// nextChunk returns the next model run: made now, or by the prefetching goroutine (started on
+// first use), which keeps up to half a buffer of runs ready in order, so the rows are the same
+// either way.
+func (b *cltRows) nextChunk() cltChunk {
+	if b.runner == nil {
+		b.runner = sae.NewRunner(b.m, append(append([]string{}, b.ins...), b.outs...)...)
+	}
+	if !b.prefetch {
+		return b.run()
+	}
+	if b.ahead == nil {
+		first := b.run()
+		if first.err != nil {
+			return first
+		}
+		depth := max(1, b.size/2/max(1, first.B*first.P))
+		b.ahead, b.stop = make(chan cltChunk, depth), make(chan struct{})
+		go func(ahead chan<- cltChunk, stop <-chan struct{}) {
+			for {
+				c := b.run()
+				select {
+				case ahead <- c:
+				case <-stop:
+					return
+				}
+				if c.err != nil {
+					return
+				}
+			}
+		}(b.ahead, b.stop)
+		return first
+	}
+	c := <-b.ahead
+	if c.err != nil {
+		b.close()
+	}
+	return c
+}
+
+// close stops the prefetching goroutine; a later fill starts it again.
+func (b *cltRows) close() {
+	if b.stop != nil {
+		close(b.stop)
+	}
+	b.ahead, b.stop = nil, nil
+}
+
+// fill runs the model once (or takes the prefetched run) and appends its rows to the buffer.
+func (b *cltRows) fill() error {
+	c := b.nextChunk()
+	if c.err != nil {
+		return c.err
+	}
+	B, P := c.B, c.P
 	L := len(b.ins)
 	start := 0
 	if b.skipBOS {
@@ -130,11 +206,7 @@ func (b *cltRows) fill() error {
 	if P <= start {
 		return errors.New("transcoder: CLT rows: sequences of length 1 with position 0 left out give no rows")
 	}
-	xs, ys := make([][]float32, L), make([][]float32, L)
-	for l := range L {
-		xs[l] = tensors.MustCopyFlatData[float32](out.Cache.MustGet(b.ins[l]))
-		ys[l] = tensors.MustCopyFlatData[float32](out.Cache.MustGet(b.outs[l]))
-	}
+	xs, ys := c.xs, c.ys
 	for i := range B {
 		for p := start; p < P; p++ {
 			r := i*P + p
@@ -280,7 +352,8 @@ func TrainCLT(m *model.Model, src sae.TokenSource, spec CLTSpec, opt CLTTrainOpt
 	c0 := init.Config()
 	L := init.NLayers()
 	rows := &cltRows{m: m, src: src, dIn: c0.DIn, dOut: c0.Out(), skipBOS: opt.SkipBOS, seqBatch: opt.SeqBatch,
-		size: opt.Buffer, rng: rand.New(rand.NewPCG(opt.Seed, 0xc17b)), sIn: ones(L), sOut: ones(L)}
+		size: opt.Buffer, rng: rand.New(rand.NewPCG(opt.Seed, 0xc17b)), sIn: ones(L), sOut: ones(L), prefetch: !opt.NoPrefetch}
+	defer rows.close()
 	for _, s := range init.Layers {
 		rows.ins, rows.outs = append(rows.ins, s.Config.Site.Hook), append(rows.outs, s.Config.TargetSite().Hook)
 	}
