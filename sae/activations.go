@@ -80,7 +80,11 @@ func (r *activationRunner) run(tokens *tensors.Tensor) (map[string]*tensors.Tens
 type Runner struct{ r *activationRunner }
 
 // NewRunner compiles the truncated forward pass of m that caches the named hooks.
-func NewRunner(m *model.Model, names ...string) *Runner { return &Runner{newActivationRunner(m, names...)} }
+func NewRunner(m *model.Model, names ...string) *Runner {
+	return &Runner{newActivationRunner(m, names...)}
+}
 
 // Run returns the cached activations of tokens [B, P] by hook name.
-func (r *Runner) Run(tokens *tensors.Tensor) (map[string]*tensors.Tensor, error) { return r.r.run(tokens) }
+func (r *Runner) Run(tokens *tensors.Tensor) (map[string]*tensors.Tensor, error) {
+	return r.r.run(tokens)
+}
