@@ -22,11 +22,14 @@ type node struct {
 	shape    shapes.Shape
 	inputs   []*node
 	fn       kernel
-	param    int     // parameter index, or -1
-	constant *Buffer // for constants
-	view     bool    // the kernel may return an input's data (no allocation)
-	axes     []int   // reduced axes, for reductions (used by the fusion pass)
-	builder  *Builder
+	param    int      // parameter index, or -1
+	constant *Buffer  // for constants
+	view     bool     // the kernel may return an input's data (no allocation)
+	axes     []int    // reduced axes, for reductions (used by the fusion pass)
+	dot      *dotAxes // DotGeneral's axes (used by the fusion pass)
+	// softmaxOf is the input of a softmax the fusion pass has made this node compute.
+	softmaxOf *node
+	builder   *Builder
 }
 
 // implementedOps records every op type some Builder method implements (for Capabilities).

@@ -142,10 +142,13 @@ func (b *Builder) DotGeneral(lhs backends.Op, lhsContractingAxes, lhsBatchAxes [
 	R := planSide(rs, rhsBatchAxes, rhsContractingAxes, false)
 	batch, m, n, k := L.batchSize, L.rows, R.rows, L.k
 	var fn kernel
+	axes := &dotAxes{lc: lhsContractingAxes, lb: lhsBatchAxes, rc: rhsContractingAxes, rb: rhsBatchAxes}
 	if outer, inner, ok := thinSlabs(L, R, rs, rhsBatchAxes, rhsContractingAxes, m); ok {
 		fn = slabKernel(shape, ls.DType, L, m, k, outer, inner)
 		if fn != nil {
-			return b.add(backends.OpTypeDotGeneral, shape, fn, ns...), nil
+			out := b.add(backends.OpTypeDotGeneral, shape, fn, ns...)
+			out.dot = axes
+			return out, nil
 		}
 	}
 	switch ls.DType {
@@ -170,7 +173,17 @@ func (b *Builder) DotGeneral(lhs backends.Op, lhsContractingAxes, lhsBatchAxes [
 	default:
 		return nil, errors.Wrapf(b.Builder.ErrFn(backends.OpTypeDotGeneral), "dtype %s", ls.DType)
 	}
-	return b.add(backends.OpTypeDotGeneral, shape, fn, ns...), nil
+	out := b.add(backends.OpTypeDotGeneral, shape, fn, ns...)
+	out.dot = axes
+	return out, nil
+}
+
+// dotAxes are a DotGeneral's contracting and batch axes (lhs, rhs), kept for the fusion pass.
+type dotAxes struct{ lc, lb, rc, rb []int }
+
+// is reports whether the axes are exactly these.
+func (d *dotAxes) is(lc, lb, rc, rb []int) bool {
+	return d != nil && slices.Equal(d.lc, lc) && slices.Equal(d.lb, lb) && slices.Equal(d.rc, rc) && slices.Equal(d.rb, rb)
 }
 
 // thinSlabMaxRows is the most lhs rows for which a product with an rhs whose contracted axes sit

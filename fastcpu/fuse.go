@@ -2,6 +2,7 @@ package fastcpu
 
 import (
 	"fmt"
+	"os"
 	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends"
@@ -47,6 +48,7 @@ func fuse(b *Builder, outputs []*node) {
 		if seen[n] {
 			fuseSoftmax(n, consumers)
 			fuseSoftmaxGrad(n, consumers)
+			fuseAttention(n, consumers)
 		}
 	}
 }
@@ -93,6 +95,7 @@ func fuseSoftmax(div *node, consumers map[*node]int) {
 	rowLen := div.shape.Dimensions[div.shape.Rank()-1]
 	shape := div.shape
 	div.inputs = []*node{x}
+	div.softmaxOf = x
 	div.fn = func(ins []*Buffer) *Buffer {
 		out := newBuffer(shape)
 		softmaxRows(out.flat.([]float32), ins[0].flat.([]float32), rowLen)
@@ -230,9 +233,11 @@ func softmaxGradRows(out, g, e, s []float32, n int) {
 }
 
 var (
-	debugFuse = false
+	debugFuse = os.Getenv("INTERP_DEBUG_FUSE") != ""
 	// noFusion turns the fusion pass off (tests compare fused and unfused graphs).
 	noFusion = false
 	// fusedSoftmaxGrads counts the softmax gradients fused (tests check that the pattern matched).
 	fusedSoftmaxGrads atomic.Int64
+	// fusedAttentions counts the attention blocks fused.
+	fusedAttentions atomic.Int64
 )

@@ -6,7 +6,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
@@ -55,5 +57,132 @@ func TestSoftmaxGradFusedIsExact(t *testing.T) {
 	run(true, 1)
 	if fusedSoftmaxGrads.Load() != before {
 		t.Error("a softmax over axis 1 was fused")
+	}
+}
+
+// TestAttentionFused builds attention as the model does (scores, scale, causal or windowed -inf
+// mask, softmax, pattern x v) and checks that the fused kernel replaces it when nothing reads
+// the intermediates, and that it agrees with the unfused ops within the rounding bound of the
+// reordered sums: the scores' dot products over K terms differ by at most K u sum_d |q_d k_d|
+// times the scale, which moves a softmax output by at most twice that relative to itself, and
+// the pattern x v sum over Pk terms by Pk u sum_j p_j |v_j| (u = 2^-24; each term doubled for
+// the unfused side's own rounding). When the pattern is also an output, nothing is fused.
+func TestAttentionFused(t *testing.T) {
+	be, err := New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const B, P, H, K = 2, 11, 3, 5
+	rng := rand.New(rand.NewPCG(3, 4))
+	randn := func(n int, sd float64) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * sd)
+		}
+		return x
+	}
+	q, k, v := randn(B*P*H*K, 2), randn(B*P*H*K, 2), randn(B*P*H*K, 1)
+	for _, c := range []struct {
+		name   string
+		scale  float64
+		window int // 0: causal only
+	}{{"scaled causal", 1 / math.Sqrt(K), 0}, {"unscaled causal", 1, 0}, {"scaled local window 4", 0.5, 4}, {"nothing visible", 0.5, -1}} {
+		t.Run(c.name, func(t *testing.T) {
+			build := func(withPattern bool) func(q, k, v *graph.Node) []*graph.Node {
+				return func(q, k, v *graph.Node) []*graph.Node {
+					g := q.Graph()
+					visible := graph.LowerTriangular(g, P)
+					if c.window != 0 { // -1: a window that shows no key at all
+						qi := graph.Iota(g, shapes.Make(dtypes.Int32, P, P), 0)
+						si := graph.Iota(g, shapes.Make(dtypes.Int32, P, P), 1)
+						visible = graph.LogicalAnd(visible, graph.LessThan(graph.Sub(qi, si), graph.Scalar(g, dtypes.Int32, c.window)))
+					}
+					mask := graph.Where(visible, graph.BroadcastToDims(graph.ScalarZero(g, dtypes.Float32), P, P),
+						graph.BroadcastToDims(graph.Infinity(g, dtypes.Float32, -1), P, P))
+					scores := graph.DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2})
+					if c.scale != 1 {
+						scores = graph.MulScalar(scores, c.scale)
+					}
+					pattern := graph.Softmax(graph.Add(scores, graph.ExpandLeftToRank(mask, 4)), -1)
+					z := graph.DotGeneral(pattern, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2})
+					if withPattern {
+						return []*graph.Node{z, pattern}
+					}
+					return []*graph.Node{z}
+				}
+			}
+			run := func(fused, withPattern bool) []float32 {
+				noFusion = !fused
+				defer func() { noFusion = false }()
+				e := graph.MustNewExec(be, build(withPattern))
+				return tensors.MustCopyFlatData[float32](e.MustExec(tensors.FromFlatDataAndDimensions(q, B, P, H, K),
+					tensors.FromFlatDataAndDimensions(k, B, P, H, K), tensors.FromFlatDataAndDimensions(v, B, P, H, K))[0])
+			}
+			before := fusedAttentions.Load()
+			got := run(true, false)
+			if fusedAttentions.Load() != before+1 {
+				t.Fatal("the attention block was not fused")
+			}
+			want := run(false, false)
+			before = fusedAttentions.Load()
+			hooked := run(true, true) // the softmax alone is fused, the attention is not
+			if fusedAttentions.Load() != before {
+				t.Fatal("attention was fused although the pattern is an output")
+			}
+			if c.window < 0 {
+				for i := range want {
+					if !math.IsNaN(float64(want[i])) || !math.IsNaN(float64(got[i])) || !math.IsNaN(float64(hooked[i])) {
+						t.Fatalf("element %d with no visible key: fused %g, unfused %g, want NaN", i, got[i], want[i])
+					}
+				}
+				return
+			}
+			const u = 1.0 / (1 << 24)
+			for b := range B {
+				for h := range H {
+					for i := range P {
+						// The pattern row in float64, and the scores' rounding bound of the row.
+						s := make([]float64, P)
+						var maxAbsDot float64
+						for j := range P {
+							var dot, abs float64
+							for d := range K {
+								x := float64(q[((b*P+i)*H+h)*K+d]) * float64(k[((b*P+j)*H+h)*K+d])
+								dot, abs = dot+x, abs+math.Abs(x)
+							}
+							s[j] = dot * c.scale
+							if j > i || (c.window > 0 && i-j >= c.window) {
+								s[j] = math.Inf(-1)
+							} else {
+								maxAbsDot = max(maxAbsDot, abs*c.scale)
+							}
+						}
+						m := math.Inf(-1)
+						for _, x := range s {
+							m = max(m, x)
+						}
+						var sum float64
+						for j := range s {
+							s[j] = math.Exp(s[j] - m)
+							sum += s[j]
+						}
+						for d := range K {
+							var pv float64
+							for j := range P {
+								pv += s[j] / sum * math.Abs(float64(v[((b*P+j)*H+h)*K+d]))
+							}
+							bound := 2 * (2*K*u*maxAbsDot*2 + 2*P*u + 8*u) * pv
+							idx := ((b*H+h)*P+i)*K + d
+							for _, x := range []float32{got[idx], hooked[idx]} {
+								if diff := math.Abs(float64(x) - float64(want[idx])); diff > bound || math.IsNaN(float64(x)) {
+									t.Fatalf("z[%d,%d,%d,%d]: fused %g (softmax alone fused: %g), unfused %g (difference %.3g, bound %.3g)",
+										b, h, i, d, got[idx], hooked[idx], want[idx], diff, bound)
+								}
+							}
+						}
+					}
+				}
+			}
+		})
 	}
 }

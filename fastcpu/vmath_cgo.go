@@ -12,8 +12,10 @@ package fastcpu
 // (speculating both sides) so that the loops vectorise for AVX2 too, not only with AVX-512's
 // masks. Results are unchanged; only the FP exception flags, which nothing reads, may differ.
 // (A pragma, since cgo refuses -fno-trapping-math in CFLAGS.)
+// No contraction of a*b+c into FMA either: every clone (and the Go fallbacks) rounds each
+// product and sum on its own, so that results do not depend on the CPU's instruction set.
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-trapping-math")
+#pragma GCC optimize("no-trapping-math", "fp-contract=off")
 #endif
 
 // Vectorisable float32 kernels. gcc compiles each for AVX-512, AVX2 and baseline x86-64 and
@@ -143,6 +145,63 @@ CLONES void interp_softmax_rows(const float *x, float *y, int64_t rows, int64_t 
 		for (int64_t i = 0; i < n; i++) yr[i] *= inv;
 	}
 }
+static inline float lane_dot(const float *a, const float *b, int64_t n) {
+	float acc[16] = {0};
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16)
+		for (int j = 0; j < 16; j++) acc[j] += a[i + j] * b[i + j];
+	float s = 0.0f;
+	for (int j = 0; j < 16; j++) s += acc[j];
+	for (; i < n; i++) s += a[i] * b[i];
+	return s;
+}
+
+// One (batch, head) block of attention, fused: scores = (q k^T) * scale + mask, row softmax,
+// z = pattern v, without writing the scores or the pattern out. q is [pq, dk] with row stride qs,
+// k and v [pk, dk] with row strides ks and vs, mask [pq, pk] (0 or -inf), z [pq, dk] dense.
+// kt and vt (dk*pk floats each) and s (pk floats) are scratch. k and v are transposed first, so
+// that a query row's scores accumulate over d with the keys innermost, and each output is one
+// lane-reduced dot product over the keys. Only the keys between a row's first and last visible
+// one are computed (the rest of the row's pattern is exactly 0); a row with no visible key gives
+// NaN, as softmax over -inf alone does.
+CLONES void interp_attention_block(const float *q, const float *k, const float *v, const float *mask, float *z,
+		float *kt, float *vt, float *s, int64_t pq, int64_t pk, int64_t dk, int64_t qs, int64_t ks, int64_t vs,
+		float scale, int scaled) {
+	for (int64_t j = 0; j < pk; j++)
+		for (int64_t d = 0; d < dk; d++) {
+			kt[d * pk + j] = k[j * ks + d];
+			vt[d * pk + j] = v[j * vs + d];
+		}
+	for (int64_t i = 0; i < pq; i++) {
+		const float *qi = q + i * qs;
+		const float *mi = mask + i * pk;
+		float *zi = z + i * dk;
+		int64_t lo = 0, hi = pk;
+		while (lo < hi && mi[lo] == -__builtin_inff()) lo++;
+		while (hi > lo && mi[hi - 1] == -__builtin_inff()) hi--;
+		if (lo == hi) {
+			for (int64_t d = 0; d < dk; d++) zi[d] = __builtin_nanf("");
+			continue;
+		}
+		const int64_t n = hi - lo;
+		for (int64_t j = 0; j < n; j++) s[j] = 0.0f;
+		for (int64_t d = 0; d < dk; d++) {
+			const float a = qi[d];
+			const float *kd = kt + d * pk + lo;
+			for (int64_t j = 0; j < n; j++) s[j] += a * kd[j];
+		}
+		if (scaled)
+			for (int64_t j = 0; j < n; j++) s[j] = s[j] * scale + mi[lo + j];
+		else
+			for (int64_t j = 0; j < n; j++) s[j] = s[j] + mi[lo + j];
+		float m = lane_max(s, n);
+		for (int64_t j = 0; j < n; j++) s[j] = exp_nonpos(s[j] - m);
+		float inv = 1.0f / lane_sum(s, n);
+		for (int64_t j = 0; j < n; j++) s[j] *= inv;
+		for (int64_t d = 0; d < dk; d++) zi[d] = lane_dot(s, vt + d * pk + lo, n);
+	}
+}
+
 // Binary float32 ops on runs: mode 0: y = a op b (both contiguous); mode 1: y = a op b[0];
 // mode 2: y = a[0] op b. op: 0 add, 1 sub, 2 mul, 3 div.
 CLONES void interp_vbinary(int op, int mode, const float *a, const float *b, float *y, int64_t n) {
@@ -192,6 +251,18 @@ func vtanh(x, y []float32) {
 		return
 	}
 	C.interp_vtanh((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(x)))
+}
+
+// attentionBlock runs interp_attention_block (see there); kt and s are scratch.
+func attentionBlock(q, k, v, mask, z, kt, vt, s []float32, pq, pk, dk, qs, ks, vs int, scale float32, scaled bool) {
+	sc := C.int(0)
+	if scaled {
+		sc = 1
+	}
+	C.interp_attention_block((*C.float)(unsafe.Pointer(&q[0])), (*C.float)(unsafe.Pointer(&k[0])), (*C.float)(unsafe.Pointer(&v[0])),
+		(*C.float)(unsafe.Pointer(&mask[0])), (*C.float)(unsafe.Pointer(&z[0])), (*C.float)(unsafe.Pointer(&kt[0])),
+		(*C.float)(unsafe.Pointer(&vt[0])), (*C.float)(unsafe.Pointer(&s[0])), C.int64_t(pq), C.int64_t(pk), C.int64_t(dk), C.int64_t(qs), C.int64_t(ks), C.int64_t(vs),
+		C.float(scale), sc)
 }
 
 // vexpNonPos is vexp for inputs <= 0 (or NaN); tests check it against vexp.

@@ -20,6 +20,10 @@ func vtanh(x, y []float32) {
 
 func vexpNonPos(x, y []float32) { vexp(x, y) }
 
+func attentionBlock(q, k, v, mask, z, kt, vt, s []float32, pq, pk, dk, qs, ks, vs int, scale float32, scaled bool) {
+	attentionBlockGo(q, k, v, mask, z, kt, vt, s, pq, pk, dk, qs, ks, vs, scale, scaled)
+}
+
 func vsoftmaxRows(x, y []float32, n int) { softmaxRowsGo(y, x, n) }
 
 // vbinary is only called when haveVMath.
