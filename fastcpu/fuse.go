@@ -238,6 +238,8 @@ var (
 	noFusion = false
 	// fusedSoftmaxGrads counts the softmax gradients fused (tests check that the pattern matched).
 	fusedSoftmaxGrads atomic.Int64
+	// noAttentionFusion leaves attention unfused (the softmax is still fused); for benchmarks.
+	noAttentionFusion = false
 	// fusedAttentions counts the attention blocks fused.
 	fusedAttentions atomic.Int64
 )

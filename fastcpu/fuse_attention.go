@@ -26,7 +26,7 @@ import (
 // the unfused graph to float32 rounding, not bit for bit (TestAttentionFused).
 
 func fuseAttention(pv *node, consumers map[*node]int) {
-	if pv.op != backends.OpTypeDotGeneral || pv.shape.DType != dtypes.Float32 || pv.shape.Rank() != 4 ||
+	if noAttentionFusion || pv.op != backends.OpTypeDotGeneral || pv.shape.DType != dtypes.Float32 || pv.shape.Rank() != 4 ||
 		!pv.dot.is([]int{3}, []int{0, 1}, []int{1}, []int{0, 2}) {
 		return
 	}
@@ -115,6 +115,7 @@ func attentionBlockGo(q, k, v, mask, z, kt, vt, s []float32, pq, pk, dk, qs, ks,
 			}
 			continue
 		}
+		hi = min(pk, lo+(hi-lo+15)&^15) // as the C kernel: whole groups of 16 keys, the extra ones masked
 		row := s[:hi-lo]
 		clear(row)
 		for d, a := range qi {

@@ -1,11 +1,13 @@
 package fastcpu
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -72,8 +74,14 @@ func TestAttentionFused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const B, P, H, K = 2, 11, 3, 5
-	rng := rand.New(rand.NewPCG(3, 4))
+	for _, K := range []int{5, 8, 16} { // 8 and 16 take the kernel's fixed-width path
+		t.Run(fmt.Sprintf("K=%d", K), func(t *testing.T) { testAttentionFused(t, be, K) })
+	}
+}
+
+func testAttentionFused(t *testing.T, be backends.Backend, K int) {
+	const B, P, H = 2, 11, 3
+	rng := rand.New(rand.NewPCG(3, uint64(K)))
 	randn := func(n int, sd float64) []float32 {
 		x := make([]float32, n)
 		for i := range x {
@@ -86,7 +94,7 @@ func TestAttentionFused(t *testing.T) {
 		name   string
 		scale  float64
 		window int // 0: causal only
-	}{{"scaled causal", 1 / math.Sqrt(K), 0}, {"unscaled causal", 1, 0}, {"scaled local window 4", 0.5, 4}, {"nothing visible", 0.5, -1}} {
+	}{{"scaled causal", 1 / math.Sqrt(float64(K)), 0}, {"unscaled causal", 1, 0}, {"scaled local window 4", 0.5, 4}, {"nothing visible", 0.5, -1}} {
 		t.Run(c.name, func(t *testing.T) {
 			build := func(withPattern bool) func(q, k, v *graph.Node) []*graph.Node {
 				return func(q, k, v *graph.Node) []*graph.Node {
@@ -171,7 +179,7 @@ func TestAttentionFused(t *testing.T) {
 							for j := range P {
 								pv += s[j] / sum * math.Abs(float64(v[((b*P+j)*H+h)*K+d]))
 							}
-							bound := 2 * (2*K*u*maxAbsDot*2 + 2*P*u + 8*u) * pv
+							bound := 2 * (2*float64(K)*u*maxAbsDot*2 + 2*P*u + 8*u) * pv
 							idx := ((b*H+h)*P+i)*K + d
 							for _, x := range []float32{got[idx], hooked[idx]} {
 								if diff := math.Abs(float64(x) - float64(want[idx])); diff > bound || math.IsNaN(float64(x)) {

@@ -156,14 +156,37 @@ static inline float lane_dot(const float *a, const float *b, int64_t n) {
 	return s;
 }
 
+// pv_rows: z[0..dk) = sum_j p[j] v[j*vs + 0..dk), accumulated key by key with the head
+// dimension innermost; dk is one of 8, 16, 32, 64, each branch a compile-time constant so that
+// the inner loop is whole vectors without a tail.
+static inline void pv_rows_k(const float *p, const float *v, int64_t vs, float *z, int64_t n, const int dk) {
+	float acc[64];
+	for (int d = 0; d < dk; d++) acc[d] = 0.0f;
+	for (int64_t j = 0; j < n; j++) {
+		const float pj = p[j];
+		const float *vj = v + j * vs;
+		for (int d = 0; d < dk; d++) acc[d] += pj * vj[d];
+	}
+	for (int d = 0; d < dk; d++) z[d] = acc[d];
+}
+
+static inline void pv_rows(const float *p, const float *v, int64_t vs, float *z, int64_t n, int64_t dk) {
+	switch (dk) {
+	case 8: pv_rows_k(p, v, vs, z, n, 8); break;
+	case 16: pv_rows_k(p, v, vs, z, n, 16); break;
+	case 32: pv_rows_k(p, v, vs, z, n, 32); break;
+	default: pv_rows_k(p, v, vs, z, n, 64); break;
+	}
+}
+
 // One (batch, head) block of attention, fused: scores = (q k^T) * scale + mask, row softmax,
 // z = pattern v, without writing the scores or the pattern out. q is [pq, dk] with row stride qs,
 // k and v [pk, dk] with row strides ks and vs, mask [pq, pk] (0 or -inf), z [pq, dk] dense.
 // kt and vt (dk*pk floats each) and s (pk floats) are scratch. k and v are transposed first, so
 // that a query row's scores accumulate over d with the keys innermost, and each output is one
-// lane-reduced dot product over the keys. Only the keys between a row's first and last visible
-// one are computed (the rest of the row's pattern is exactly 0); a row with no visible key gives
-// NaN, as softmax over -inf alone does.
+// lane-reduced dot product over the keys. Only the keys from a row's first visible one to its
+// last (rounded up to a multiple of 16) are computed: the rest of the row's pattern is exactly
+// 0. A row with no visible key gives NaN, as softmax over -inf alone does.
 CLONES void interp_attention_block(const float *q, const float *k, const float *v, const float *mask, float *z,
 		float *kt, float *vt, float *s, int64_t pq, int64_t pk, int64_t dk, int64_t qs, int64_t ks, int64_t vs,
 		float scale, int scaled) {
@@ -183,7 +206,10 @@ CLONES void interp_attention_block(const float *q, const float *k, const float *
 			for (int64_t d = 0; d < dk; d++) zi[d] = __builtin_nanf("");
 			continue;
 		}
-		const int64_t n = hi - lo;
+		// Round the range up to whole 16-lane groups with masked keys after hi (they score -inf,
+		// so their pattern is exactly 0), so that the lane reductions have no scalar tail.
+		int64_t n = (hi - lo + 15) & ~(int64_t)15;
+		if (lo + n > pk) n = pk - lo;
 		for (int64_t j = 0; j < n; j++) s[j] = 0.0f;
 		for (int64_t d = 0; d < dk; d++) {
 			const float a = qi[d];
@@ -198,7 +224,10 @@ CLONES void interp_attention_block(const float *q, const float *k, const float *
 		for (int64_t j = 0; j < n; j++) s[j] = exp_nonpos(s[j] - m);
 		float inv = 1.0f / lane_sum(s, n);
 		for (int64_t j = 0; j < n; j++) s[j] *= inv;
-		for (int64_t d = 0; d < dk; d++) zi[d] = lane_dot(s, vt + d * pk + lo, n);
+		if (dk == 8 || dk == 16 || dk == 32 || dk == 64)
+			pv_rows(s, v + lo * vs, vs, zi, n, dk);
+		else
+			for (int64_t d = 0; d < dk; d++) zi[d] = lane_dot(s, vt + d * pk + lo, n);
 	}
 }
 
