@@ -5,7 +5,9 @@
 One SGD step of the 2-layer attention-only model of the induction-head studies (d_model 64, 8 heads
 x d_head 8, vocab 64, n_ctx 64, learned positions, no LayerNorm, separate unembedding), batch 32 x
 pos 64: forward, next-token cross-entropy over all positions, backward through every weight, update.
-Also a softmax over the last axis of a [32, 8, 64, 64] tensor. Prints one JSON object (median ms).
+Also a softmax over the last axis of a [32, 8, 64, 64] tensor, and causal attention of that shape
+(q, k, v [32, 64, 8, 8] as the model lays them out: scores q k^T scaled and masked, softmax,
+pattern v; fastcpu's BenchmarkAttention). Prints one JSON object (median ms).
 """
 import argparse
 import json
@@ -88,11 +90,22 @@ def main():
         with torch.no_grad():
             x.softmax(-1)
 
+    q, k, v = (torch.randn(32, 64, 8, 8) for _ in range(3))
+    mask = torch.ones(64, 64, dtype=torch.bool).triu(1)
+
+    def attention():
+        with torch.no_grad():
+            qh, kh, vh = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # [B, H, P, K]
+            scores = torch.matmul(qh, kh.transpose(-1, -2)).mul_(0.35).masked_fill_(mask, float("-inf"))
+            torch.matmul(scores.softmax(-1), vh)
+
     step_med, step_min = median_ms(step, args.steps)
     sm_med, sm_min = median_ms(softmax, 100)
+    at_med, at_min = median_ms(attention, 100)
     print(json.dumps({"torch_version": torch.__version__, "threads": torch.get_num_threads(),
                       "train_step_attn_only_2l_ms": step_med, "train_step_attn_only_2l_min_ms": step_min,
-                      "softmax_32x8x64x64_ms": sm_med, "softmax_32x8x64x64_min_ms": sm_min}))
+                      "softmax_32x8x64x64_ms": sm_med, "softmax_32x8x64x64_min_ms": sm_min,
+                      "attention_32x64x8x8_ms": at_med, "attention_32x64x8x8_min_ms": at_min}))
 
 
 if __name__ == "__main__":
