@@ -28,22 +28,35 @@ package fastcpu
 #define CLONES
 #endif
 
-static inline float exp_poly(float x0) {
-	float x = x0 > 88.72283905206835f ? 88.72283905206835f : x0;
-	x = x < -87.3365447505531f ? -87.3365447505531f : x;
+// exp_parts splits e^x for x in the clamped range: *fx = round(x / ln 2), and the result is the
+// Cephes polynomial for e^(x - fx ln 2) (ln 2 in two parts).
+static inline float exp_parts(float x, float *fx_out) {
 	float fx = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
 	float r = x - fx * 0.693359375f - fx * -2.12194440e-4f;
 	float z = r * r;
 	float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r +
 		1.6666665459e-1f) * r + 5.0000001201e-1f;
-	p = p * z + r + 1.0f;
-	int32_t n = (int32_t)fx;
-	float extra = n > 127 ? 2.0f : 1.0f; // 2^128 is not a float: scale by 2^127 * 2
-	n = n > 127 ? 127 : n;
+	*fx_out = fx;
+	return p * z + r + 1.0f;
+}
+
+// pow2i is 2^n as a float, for n in [-126, 127].
+static inline float pow2i(int32_t n) {
 	int32_t bits = (n + 127) << 23;
 	float scale;
 	memcpy(&scale, &bits, 4);
-	float res = p * scale * extra;
+	return scale;
+}
+
+static inline float exp_poly(float x0) {
+	float x = x0 > 88.72283905206835f ? 88.72283905206835f : x0;
+	x = x < -87.3365447505531f ? -87.3365447505531f : x;
+	float fx;
+	float p = exp_parts(x, &fx);
+	int32_t n = (int32_t)fx;
+	float extra = n > 127 ? 2.0f : 1.0f; // 2^128 is not a float: scale by 2^127 * 2
+	n = n > 127 ? 127 : n;
+	float res = p * pow2i(n) * extra;
 	res = x0 < -87.3365447505531f ? 0.0f : res;
 	res = x0 > 88.72283905206835f ? __builtin_inff() : res;
 	return x0 != x0 ? x0 : res;
@@ -54,17 +67,8 @@ static inline float exp_poly(float x0) {
 // (TestExpNonPosMatchesExp).
 static inline float exp_nonpos(float x0) {
 	float x = x0 < -87.3365447505531f ? -87.3365447505531f : x0;
-	float fx = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-	float r = x - fx * 0.693359375f - fx * -2.12194440e-4f;
-	float z = r * r;
-	float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r +
-		1.6666665459e-1f) * r + 5.0000001201e-1f;
-	p = p * z + r + 1.0f;
-	int32_t n = (int32_t)fx;
-	int32_t bits = (n + 127) << 23;
-	float scale;
-	memcpy(&scale, &bits, 4);
-	float res = p * scale;
+	float fx;
+	float res = exp_parts(x, &fx) * pow2i((int32_t)fx);
 	res = x0 < -87.3365447505531f ? 0.0f : res;
 	return x0 != x0 ? x0 : res;
 }

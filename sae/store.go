@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/interp-dev/interp/internal/ahead"
 	"github.com/interp-dev/interp/model"
 )
 
@@ -58,8 +59,7 @@ type ActivationStore struct {
 	scaleIn        float64
 	scaleOut       float64
 
-	ahead chan chunk    // Prefetch: model runs made ahead, in order
-	stop  chan struct{} // closed by Close
+	ahead ahead.Reader[chunk] // Prefetch: model runs made ahead, in order
 
 	runs     int  // model runs (or cache chunks) consumed
 	cached   int  // chunks in the cache directory
@@ -293,43 +293,21 @@ func (s *ActivationStore) nextChunk() chunk {
 	if !s.opt.Prefetch {
 		return s.runChunk()
 	}
-	if s.ahead == nil {
+	last := func(c chunk) bool { return c.err != nil || len(c.x) == 0 } // the consumer stops on it
+	if !s.ahead.Running() {
 		first := s.runChunk() // its size sets how many runs half a buffer holds
-		if first.err != nil || len(first.x) == 0 {
+		if last(first) {
 			return first
 		}
-		depth := max(1, s.opt.BufferRows/2/(len(first.x)/s.dIn))
-		s.ahead, s.stop = make(chan chunk, depth), make(chan struct{})
-		go func(ahead chan<- chunk, stop <-chan struct{}) {
-			for {
-				c := s.runChunk()
-				select {
-				case ahead <- c:
-				case <-stop:
-					return
-				}
-				if c.err != nil || len(c.x) == 0 {
-					return // the consumer stops on it
-				}
-			}
-		}(s.ahead, s.stop)
+		s.ahead.Start(s.opt.BufferRows/2/(len(first.x)/s.dIn), s.runChunk, last)
 		return first
 	}
-	c := <-s.ahead
-	if c.err != nil || len(c.x) == 0 {
-		s.Close() // the goroutine has ended; a later call starts afresh
-	}
-	return c
+	return s.ahead.Next(last) // after the last chunk the goroutine has ended; a later call starts afresh
 }
 
 // Close stops the prefetching goroutine (a no-op without Prefetch); a later Next starts it again.
 // Training jobs close their store when they finish.
-func (s *ActivationStore) Close() {
-	if s.stop != nil {
-		close(s.stop)
-	}
-	s.ahead, s.stop = nil, nil
-}
+func (s *ActivationStore) Close() { s.ahead.Stop() }
 
 func appendSite(dst []float32, site Site, act *tensors.Tensor, skipBOS bool) []float32 {
 	tensors.MustConstFlatData(act, func(v []float32) {

@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/interp-dev/interp/internal/ahead"
 	"github.com/interp-dev/interp/model"
 	"github.com/interp-dev/interp/sae"
 )
@@ -105,10 +106,9 @@ type cltRows struct {
 	sIn, sOut  []float64 // per-layer scales
 	tokensSeen int64
 	runner     *sae.Runner
-	// prefetch runs the model in a goroutine of its own, ahead of the rows served (ahead, stop).
+	// prefetch runs the model in a goroutine of its own, ahead of the rows served.
 	prefetch bool
-	ahead    chan cltChunk
-	stop     chan struct{}
+	ahead    ahead.Reader[cltChunk]
 }
 
 func (b *cltRows) row() (int, int) { L := len(b.ins); return L * b.dIn, L * b.dOut }
@@ -154,42 +154,20 @@ func (b *cltRows) nextChunk() cltChunk {
 	if !b.prefetch {
 		return b.run()
 	}
-	if b.ahead == nil {
+	last := func(c cltChunk) bool { return c.err != nil }
+	if !b.ahead.Running() {
 		first := b.run()
-		if first.err != nil {
+		if last(first) {
 			return first
 		}
-		depth := max(1, b.size/2/max(1, first.B*first.P))
-		b.ahead, b.stop = make(chan cltChunk, depth), make(chan struct{})
-		go func(ahead chan<- cltChunk, stop <-chan struct{}) {
-			for {
-				c := b.run()
-				select {
-				case ahead <- c:
-				case <-stop:
-					return
-				}
-				if c.err != nil {
-					return
-				}
-			}
-		}(b.ahead, b.stop)
+		b.ahead.Start(b.size/2/max(1, first.B*first.P), b.run, last)
 		return first
 	}
-	c := <-b.ahead
-	if c.err != nil {
-		b.close()
-	}
-	return c
+	return b.ahead.Next(last)
 }
 
 // close stops the prefetching goroutine; a later fill starts it again.
-func (b *cltRows) close() {
-	if b.stop != nil {
-		close(b.stop)
-	}
-	b.ahead, b.stop = nil, nil
-}
+func (b *cltRows) close() { b.ahead.Stop() }
 
 // fill runs the model once (or takes the prefetched run) and appends its rows to the buffer.
 func (b *cltRows) fill() error {
