@@ -21,26 +21,18 @@ func isColoredObjects(name string) bool {
 // coloredTemplates parses the parameters of "colored-objects:color=before|after" and returns
 // the templates they select.
 func coloredTemplates(name string) ([]string, error) {
-	params, ok := strings.CutPrefix(name, ColoredObjects+":")
-	if !ok {
+	params, err := taskParams(name, ColoredObjects, "color=before|after", "color")
+	if err != nil {
+		return nil, err
+	}
+	switch v, ok := params["color"]; {
+	case !ok || v == "before":
 		return ColoredObjectsTemplates, nil
+	case v == "after":
+		return ColoredObjectsAfterTemplates, nil
+	default:
+		return nil, fmt.Errorf("color=%s: want before or after", v)
 	}
-	templates := ColoredObjectsTemplates
-	for _, kv := range strings.Split(params, ",") {
-		k, v, _ := strings.Cut(kv, "=")
-		if k != "color" {
-			return nil, fmt.Errorf("unknown parameter %q (known: color=before|after)", kv)
-		}
-		switch v {
-		case "before":
-			templates = ColoredObjectsTemplates
-		case "after":
-			templates = ColoredObjectsAfterTemplates
-		default:
-			return nil, fmt.Errorf("color=%s: want before or after", v)
-		}
-	}
-	return templates, nil
 }
 
 // ColoredObjectsTemplates are the prompts of the colored-objects task: three colored objects

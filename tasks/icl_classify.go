@@ -27,23 +27,19 @@ func isICLClassify(name string) bool {
 // iclLabels parses the parameters of "icl-classify:labels=K" (K >= 2); plain
 // "icl-classify" has ICLLabels.
 func iclLabels(name string) (int, error) {
-	params, ok := strings.CutPrefix(name, ICLClassify+":")
+	params, err := taskParams(name, ICLClassify, "labels=K", "labels")
+	if err != nil {
+		return 0, err
+	}
+	v, ok := params["labels"]
 	if !ok {
 		return ICLLabels, nil
 	}
-	labels := ICLLabels
-	for _, kv := range strings.Split(params, ",") {
-		k, v, _ := strings.Cut(kv, "=")
-		if k != "labels" {
-			return 0, fmt.Errorf("unknown parameter %q (known: labels=K)", kv)
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 2 {
-			return 0, fmt.Errorf("labels=%s: want an integer >= 2", v)
-		}
-		labels = n
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 2 {
+		return 0, fmt.Errorf("labels=%s: want an integer >= 2", v)
 	}
-	return labels, nil
+	return n, nil
 }
 
 // iclClassify is bursty few-shot classification in the style of Chan et al.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/interp-dev/interp/tokenizer"
@@ -139,6 +140,25 @@ func New(name string, opt Options) (Task, error) {
 		return nil, fmt.Errorf("tasks: %s: %w", name, err)
 	}
 	return t, nil
+}
+
+// taskParams parses the parameters of a task name "task:k=v,k=v" (none for plain "task"), each
+// key one of known; a key given twice keeps its last value. usage ("labels=K") is what an
+// unknown parameter's error names as known.
+func taskParams(name, task, usage string, known ...string) (map[string]string, error) {
+	params := map[string]string{}
+	list, ok := strings.CutPrefix(name, task+":")
+	if !ok {
+		return params, nil
+	}
+	for _, kv := range strings.Split(list, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		if !slices.Contains(known, k) {
+			return nil, fmt.Errorf("unknown parameter %q (known: %s)", kv, usage)
+		}
+		params[k] = v
+	}
+	return params, nil
 }
 
 // seededRand returns the generator that Pairs(seed, ...) draws from.
