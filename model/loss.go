@@ -15,6 +15,26 @@ type TextLoss struct {
 	// Tokens is the number of predicted tokens (P-1 per row).
 	Tokens int `json:"tokens"`
 	Rows   int `json:"rows"`
+	// ByPosition[q] is the mean loss of predicting token q+1 from tokens 0..q, over the rows.
+	ByPosition []float64 `json:"loss_by_position"`
+}
+
+// InContextScore is Olsson et al.'s in-context learning score for windows of P tokens: the mean
+// loss at the last 8 predicted positions minus the mean at predicted positions 8-15 (negative
+// when later tokens, with more context, are predicted better). NaN for windows under 24 tokens.
+func (l TextLoss) InContextScore() float64 {
+	n := len(l.ByPosition)
+	if n < 23 {
+		return math.NaN()
+	}
+	mean := func(v []float64) float64 {
+		var s float64
+		for _, x := range v {
+			s += x
+		}
+		return s / float64(len(v))
+	}
+	return mean(l.ByPosition[n-8:]) - mean(l.ByPosition[8:16])
 }
 
 // Perplexity is exp(Loss).
@@ -37,6 +57,7 @@ func (m *Model) Loss(rows [][]int, batch int) (TextLoss, error) {
 	}
 	var sum float64
 	var n int
+	byPos := make([]float64, p-1)
 	for lo := 0; lo < len(rows); lo += batch {
 		chunk := rows[lo:min(lo+batch, len(rows))]
 		for i, r := range chunk {
@@ -69,10 +90,15 @@ func (m *Model) Loss(rows [][]int, batch int) (TextLoss, error) {
 				for _, x := range row {
 					z += math.Exp(float64(x) - hi)
 				}
-				sum += hi + math.Log(z) - float64(row[r[q+1]])
+				nll := hi + math.Log(z) - float64(row[r[q+1]])
+				sum += nll
+				byPos[q] += nll
 				n++
 			}
 		}
 	}
-	return TextLoss{Loss: sum / float64(n), Tokens: n, Rows: len(rows)}, nil
+	for q := range byPos {
+		byPos[q] /= float64(len(rows))
+	}
+	return TextLoss{Loss: sum / float64(n), Tokens: n, Rows: len(rows), ByPosition: byPos}, nil
 }

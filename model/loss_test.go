@@ -37,18 +37,39 @@ func TestLoss(t *testing.T) {
 	v := out.Logits.Shape().Dimensions[2]
 	flat := tensors.MustCopyFlatData[float32](out.Logits)
 	var want float64
+	wantPos := make([]float64, 5)
 	for i, r := range rows {
 		for q := 0; q+1 < len(r); q++ {
 			var z float64
 			for k := range v {
 				z += math.Exp(float64(flat[(i*6+q)*v+k]))
 			}
-			want += (math.Log(z) - float64(flat[(i*6+q)*v+r[q+1]])) / 15
+			nll := math.Log(z) - float64(flat[(i*6+q)*v+r[q+1]])
+			want += nll / 15
+			wantPos[q] += nll / 3
 		}
 	}
 	// Same float32 logits, float64 sums in another order: agreement to ~1e-12 relative.
 	if math.Abs(got.Loss-want) > 1e-9*want {
 		t.Errorf("loss %.12f, want %.12f", got.Loss, want)
+	}
+	if len(got.ByPosition) != 5 {
+		t.Fatalf("%d positions, want 5", len(got.ByPosition))
+	}
+	for q, w := range wantPos {
+		if math.Abs(got.ByPosition[q]-w) > 1e-9*w {
+			t.Errorf("position %d: loss %.12f, want %.12f", q, got.ByPosition[q], w)
+		}
+	}
+	if s := got.InContextScore(); !math.IsNaN(s) {
+		t.Errorf("in-context score %g of 6-token windows, want NaN (too short)", s)
+	}
+	pos := make([]float64, 40)
+	for q := range pos {
+		pos[q] = float64(q)
+	}
+	if s := (TextLoss{ByPosition: pos}).InContextScore(); s != (35.5 - 11.5) {
+		t.Errorf("in-context score of losses 0..39: %g, want 35.5 - 11.5", s)
 	}
 
 	for _, name := range []string{"unembed.W_U", "unembed.b_U"} {

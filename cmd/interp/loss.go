@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 
 	"github.com/interp-dev/interp/model"
@@ -81,9 +82,15 @@ func cmdLoss(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "model %s on %s: loss %.4f nats/token (perplexity %.2f) over %d tokens in %d windows of %d\n",
 		*modelSpec, *file, l.Loss, l.Perplexity(), l.Tokens, l.Rows, p)
+	res := map[string]any{"model": *modelSpec, "file": *file, "seq_len": p, "loss": l.Loss,
+		"perplexity": l.Perplexity(), "tokens": l.Tokens, "windows": l.Rows, "backend": m.BackendName,
+		"loss_by_position": l.ByPosition}
+	if s := l.InContextScore(); !math.IsNaN(s) {
+		fmt.Fprintf(stdout, "in-context score %.4f (mean loss at the last 8 predicted positions minus positions 8-15)\n", s)
+		res["in_context_score"] = s
+	}
 	if *out != "" {
-		return writeJSON(stdout, *out, map[string]any{"model": *modelSpec, "file": *file, "seq_len": p, "loss": l.Loss,
-			"perplexity": l.Perplexity(), "tokens": l.Tokens, "windows": l.Rows, "backend": m.BackendName})
+		return writeJSON(stdout, *out, res)
 	}
 	return nil
 }
