@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sort"
 	"testing"
@@ -39,6 +40,20 @@ import (
 )
 
 const equivRefBackend = "go:ops_sequential"
+
+// equivBackends are the backend under test and the reference: fastcpu against GoMLX's pure-Go
+// backend, unless $INTERP_EQUIV_BACKEND and $INTERP_EQUIV_REF name others (bench/gpu.sh runs
+// xla:cuda against fastcpu with the same tolerances).
+func equivBackends() (test, ref string) {
+	test, ref = fastcpu.BackendName, equivRefBackend
+	if b := os.Getenv("INTERP_EQUIV_BACKEND"); b != "" {
+		test = b
+	}
+	if b := os.Getenv("INTERP_EQUIV_REF"); b != "" {
+		ref = b
+	}
+	return test, ref
+}
 
 // equivConfigs: testConfigs plus a GPT-2-shaped (but small) model.
 func equivConfigs() map[string]struct {
@@ -140,8 +155,9 @@ func TestBackendEquivalence(t *testing.T) {
 		c, B, P := cc.c, cc.b, cc.pos
 		for _, variant := range []string{"gpt2init", "dense"} {
 			t.Run(name+"/"+variant, func(t *testing.T) {
-				fast := equivModel(t, c, variant, fastcpu.BackendName)
-				ref := equivModel(t, c, variant, equivRefBackend)
+				testName, refName := equivBackends()
+				fast := equivModel(t, c, variant, testName)
+				ref := equivModel(t, c, variant, refName)
 				for _, s := range ParamSpecs(c) {
 					require.Equal(t, ref.Weights.Flat(s.Name), fast.Weights.Flat(s.Name), "weights %s", s.Name)
 				}
