@@ -181,7 +181,14 @@ func trainAndReport(w *model.Weights, modelDesc string, task tasks.Task, cfg tra
 	if res.ResumedFrom > 0 {
 		fmt.Fprintf(stdout, ", resumed from step %d", res.ResumedFrom)
 	}
-	fmt.Fprintf(stdout, "\nfinal loss %.4f", res.Loss)
+	switch n := len(res.Evals); {
+	case res.Steps > res.ResumedFrom:
+		fmt.Fprintf(stdout, "\nfinal loss %.4f", res.Loss)
+	case n > 0: // resumed with no steps left: the last logged loss, not a step of this call
+		fmt.Fprintf(stdout, "\nno steps left to run; last logged loss %.4f (step %d)", res.Evals[n-1].Loss, res.Evals[n-1].Step)
+	default:
+		fmt.Fprintf(stdout, "\nno steps left to run")
+	}
 	if train.InductionMeasured(taskName) {
 		if n := len(res.Evals); n > 0 {
 			e := res.Evals[n-1]
