@@ -186,19 +186,22 @@ static inline void pv_rows(const float *p, const float *v, int64_t vs, float *z,
 // One (batch, head) block of attention, fused: scores = (q k^T) * scale + mask, row softmax,
 // z = pattern v, without writing the scores or the pattern out. q is [pq, dk] with row stride qs,
 // k and v [pk, dk] with row strides ks and vs, mask [pq, pk] (0 or -inf), z [pq, dk] dense.
-// kt and vt (dk*pk floats each) and s (pk floats) are scratch. k and v are transposed first, so
-// that a query row's scores accumulate over d with the keys innermost, and each output is one
-// lane-reduced dot product over the keys. Only the keys from a row's first visible one to its
+// kt and vt (dk*pk floats each) and s (pk floats) are scratch. k is transposed first, so that a
+// query row's scores accumulate over d with the keys innermost. For head sizes 8, 16, 32 and 64
+// the output accumulates key by key over whole vectors of v's rows (pv_rows); for the others v
+// is transposed too, and each output is one lane-reduced dot product over the keys. Only the keys from a row's first visible one to its
 // last (rounded up to a multiple of 16) are computed: the rest of the row's pattern is exactly
 // 0. A row with no visible key gives NaN, as softmax over -inf alone does.
 CLONES void interp_attention_block(const float *q, const float *k, const float *v, const float *mask, float *z,
 		float *kt, float *vt, float *s, int64_t pq, int64_t pk, int64_t dk, int64_t qs, int64_t ks, int64_t vs,
 		float scale, int scaled) {
+	// Head sizes 8-64 take pv_rows, which reads v in place; only the others need v transposed.
+	const int fixed = dk == 8 || dk == 16 || dk == 32 || dk == 64;
 	for (int64_t j = 0; j < pk; j++)
-		for (int64_t d = 0; d < dk; d++) {
-			kt[d * pk + j] = k[j * ks + d];
-			vt[d * pk + j] = v[j * vs + d];
-		}
+		for (int64_t d = 0; d < dk; d++) kt[d * pk + j] = k[j * ks + d];
+	if (!fixed)
+		for (int64_t j = 0; j < pk; j++)
+			for (int64_t d = 0; d < dk; d++) vt[d * pk + j] = v[j * vs + d];
 	for (int64_t i = 0; i < pq; i++) {
 		const float *qi = q + i * qs;
 		const float *mi = mask + i * pk;
@@ -228,7 +231,7 @@ CLONES void interp_attention_block(const float *q, const float *k, const float *
 		for (int64_t j = 0; j < n; j++) s[j] = exp_nonpos(s[j] - m);
 		float inv = 1.0f / lane_sum(s, n);
 		for (int64_t j = 0; j < n; j++) s[j] *= inv;
-		if (dk == 8 || dk == 16 || dk == 32 || dk == 64)
+		if (fixed)
 			pv_rows(s, v + lo * vs, vs, zi, n, dk);
 		else
 			for (int64_t d = 0; d < dk; d++) zi[d] = lane_dot(s, vt + d * pk + lo, n);
