@@ -110,9 +110,6 @@ func (e *experiment) activationRuns(steps int) []igRun {
 // receiver's input gradient, averaged over the gradient passes runs (one plain clean pass, EAP,
 // when there are none).
 func (e *experiment) eapEdgeScores(runs []igRun, target *senderActs) (map[string]float64, error) {
-	if err := e.edgeLevel(); err != nil {
-		return nil, err
-	}
 	diffs := e.senderDiffs(target) // [S, N, P, D]
 	acc := map[string]float64{}
 	n := max(len(runs), 1)

@@ -6,8 +6,10 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/interp-dev/interp/hooks"
 	"github.com/interp-dev/interp/model"
 	"github.com/interp-dev/interp/tasks"
 )
@@ -30,7 +32,10 @@ func randomPairs(seed uint64, n, plen, vocab int) *tasks.Pairs {
 
 // familyConfigs are random models of the other layouts the edge-level methods cover: Llama-style
 // (RMSNorm, rotary, grouped-query attention with 2 query heads per key/value head, SwiGLU) and
-// Pythia-style (LayerNorm, partial rotary, parallel residual). Their weights are scaled up (x8,
+// Pythia-style (LayerNorm, partial rotary, parallel residual), and the layouts with norms after
+// attention and the MLP: Gemma-2-style (norms before and after, GeGLU, attention and final-logit
+// soft-caps, scaled embeddings) and OLMo-2-style (norms after only, q/k norms over the whole
+// projection). Their weights are scaled up (x8,
 // norm gains left at 1) so that edges move the metric well above float32 noise.
 var familyConfigs = map[string]model.Config{
 	"llama-like": {NLayers: 2, DModel: 16, NHeads: 4, NKVHeads: 2, DHead: 4, DMLP: 24, NCtx: 12, DVocab: 23,
@@ -38,6 +43,12 @@ var familyConfigs = map[string]model.Config{
 	"pythia-like": {NLayers: 2, DModel: 16, NHeads: 4, DHead: 4, DMLP: 32, NCtx: 12, DVocab: 23,
 		Act: model.Gelu, Normalization: model.LayerNorm, LNEps: 1e-5, ParallelResidual: true, RotaryDim: 2, RotaryBase: 10000,
 		Family: "gpt_neox"},
+	"gemma-like": {NLayers: 2, DModel: 16, NHeads: 4, NKVHeads: 2, DHead: 4, DMLP: 24, NCtx: 12, DVocab: 23,
+		Act: model.GeluNew, Normalization: model.RMS, LNEps: 1e-6, GatedMLP: true, RotaryDim: 4, RotaryBase: 10000,
+		NormPlacement: model.PrePostNorm, AttnSoftcap: 50, OutputSoftcap: 30, EmbedScale: 4, TiedEmbeddings: true, Family: "gemma2"},
+	"olmo-like": {NLayers: 2, DModel: 16, NHeads: 4, DHead: 4, DMLP: 24, NCtx: 12, DVocab: 23,
+		Act: model.Silu, Normalization: model.RMS, LNEps: 1e-6, GatedMLP: true, RotaryDim: 4, RotaryBase: 10000,
+		NormPlacement: model.PostNorm, QKNorm: model.QKNormProj, Family: "olmo2"},
 }
 
 // testModel is a built-in model by name, or one of familyConfigs with scaled random weights.
@@ -89,6 +100,9 @@ func towards(a, b *senderActs, eps float64) *senderActs {
 	for l := range a.result {
 		out.result = append(out.result, interpolate(a.result[l], b.result[l], eps))
 	}
+	for l := range a.written {
+		out.written = append(out.written, interpolate(a.written[l], b.written[l], eps))
+	}
 	for l := range a.mlp {
 		out.mlp = append(out.mlp, interpolate(a.mlp[l], b.mlp[l], eps))
 	}
@@ -100,7 +114,7 @@ func towards(a, b *senderActs, eps float64) *senderActs {
 // differences of the edge ablation, on a model with LayerNorm and MLPs and on an
 // attention-only one.
 func TestEAPMatchesFiniteDifferencesOfEdgeAblation(t *testing.T) {
-	for _, name := range []string{"toy-gpt2", "planted-ioi", "llama-like", "pythia-like"} {
+	for _, name := range []string{"toy-gpt2", "planted-ioi", "llama-like", "pythia-like", "gemma-like", "olmo-like"} {
 		t.Run(name, func(t *testing.T) {
 			m := testModel(t, name)
 			var pairs *tasks.Pairs
@@ -190,9 +204,12 @@ func topEdges(scores map[string]float64, g *Graph, n int) []Edge {
 }
 
 // Ablating every outgoing edge of a node is ablating the node; ablating no edge is the clean
-// run.
+// run. Where a norm follows attention, ablating a head's outgoing edges moves hook_attn_out by
+// the change in the head's share only (the norm's scale stays the clean run's), which a hook
+// adding that change to hook_attn_out reproduces; ablating the head itself (hook_result) would
+// also change the scale, and must differ.
 func TestEdgeAblationAgreesWithNodeAblation(t *testing.T) {
-	for _, name := range []string{"toy-gpt2", "llama-like", "pythia-like"} {
+	for _, name := range []string{"toy-gpt2", "llama-like", "pythia-like", "gemma-like", "olmo-like"} {
 		t.Run(name, func(t *testing.T) { testEdgeAblationAgreesWithNodeAblation(t, testModel(t, name)) })
 	}
 }
@@ -221,6 +238,12 @@ func testEdgeAblationAgreesWithNodeAblation(t *testing.T, m *model.Model) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if n.Kind == Head && m.Config.PostNorms() {
+			if d := maxAbsDiff(got, want); d < 1e-3 {
+				t.Errorf("node %s: ablating the head's edges equals ablating the head (%g), but the norm's scale should differ", n, d)
+			}
+			want = shareAblation(t, e, n)
+		}
 		if d := maxAbsDiff(got, want); d > 1e-3 {
 			t.Errorf("node %s: edge ablation and node ablation logits differ by %g", n, d)
 		}
@@ -228,6 +251,50 @@ func testEdgeAblationAgreesWithNodeAblation(t *testing.T, m *model.Model) {
 			t.Errorf("node %s: ablation changed nothing (%g)", n, d)
 		}
 	}
+}
+
+// shareAblation runs the clean prompts with head n's share of hook_attn_out replaced by its
+// corrupted share, computed here from the cached hook_result, ln1_post.hook_scale and gain with
+// float64 sums.
+func shareAblation(t *testing.T, e *experiment, n Node) *tensors.Tensor {
+	t.Helper()
+	c := e.m.Config
+	share := func(tokens *tensors.Tensor) []float64 {
+		out, err := e.m.Run(tokens, hooks.New().Cache(hooks.Result(n.Layer), postScale(n.Layer)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := tensors.MustCopyFlatData[float32](out.Cache.MustGet(hooks.Result(n.Layer))) // [N, P, H, D]
+		s := tensors.MustCopyFlatData[float32](out.Cache.MustGet(postScale(n.Layer)))     // [N, P, 1]
+		w := tensors.MustCopyFlatData[float32](e.m.Weights.Tensors[blockName(n.Layer, "ln1_post.w")])
+		D, H := c.DModel, c.NHeads
+		y := make([]float64, len(s)*D)
+		for row := range s {
+			x := r[(row*H+n.Head)*D : (row*H+n.Head+1)*D]
+			var mean float64
+			if c.Normalization == model.LayerNorm {
+				for _, v := range x {
+					mean += float64(v) / float64(D)
+				}
+			}
+			for i, v := range x {
+				y[row*D+i] = (float64(v) - mean) / float64(s[row]) * float64(w[i])
+			}
+		}
+		return y
+	}
+	clean, corr := share(e.clean), share(e.corr)
+	delta := make([]float32, len(clean))
+	for i := range delta {
+		delta[i] = float32(corr[i] - clean[i])
+	}
+	out, err := e.m.Run(e.clean, hooks.New().Func(hooks.AttnOut(n.Layer), "test.share", func(x *graph.Node, in []*graph.Node) *graph.Node {
+		return graph.Add(x, in[0])
+	}, tensors.FromFlatDataAndDimensions(delta, e.n, e.plen, c.DModel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Logits
 }
 
 func maxAbsDiff(a, b *tensors.Tensor) float64 {

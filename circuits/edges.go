@@ -26,8 +26,10 @@ import (
 // hook_v, before the q/k norms and the rotary embedding the forward pass then applies; for an MLP
 // (reading hook_resid_mid, or hook_resid_pre with a parallel residual) it goes through ln2 and
 // W_in to replace hook_mlp_pre, or for a gated MLP through W_gate and W_in to replace hook_pre
-// and hook_pre_linear; for the logits it replaces the final hook_resid_post. Norms after the
-// sublayers (Gemma, OLMo 2) would normalise the senders' sum, so those layouts are refused. The graph is built from Func hooks: hooks earlier in the
+// and hook_pre_linear; for the logits it replaces the final hook_resid_post. Where a norm follows
+// attention (Gemma 2/3, OLMo 2), a head's output is its share of the normalised sum (headShare:
+// hook_result through the norm with this run's scale, ln1_post.hook_scale); an MLP's output is
+// hook_mlp_out, after its norm, as elsewhere. The graph is built from Func hooks: hooks earlier in the
 // forward pass (hook_embed, hook_pos_embed, hook_result, hook_mlp_out, hook_resid_pre/mid)
 // record their nodes for the later ones, and the masks ([senders, H] per layer and input) and
 // the ablated outputs are fed, so one compiled graph serves every subset of edges.
@@ -134,6 +136,7 @@ type edgeBuild struct {
 	corrResult []*graph.Node
 	corrMLP    []*graph.Node
 	resid      map[int]*graph.Node // hook_resid_pre of layer l, and hook_resid_mid at key -1-l
+	result     *graph.Node         // the current layer's hook_result, until its ln1_post scale is seen
 	mlpIn      *graph.Node         // a gated MLP's rebuilt, normalised input (for hook_pre_linear)
 	pieces     []*graph.Node       // out^ablated - out^current per sender, [B, P, k, D], in sender order
 }
@@ -146,7 +149,9 @@ func edgeAblationSet(m *model.Model, masks *edgeMasks, src *senderActs) *hooks.S
 	st := &edgeBuild{}
 	set := hooks.New()
 	corr := []*tensors.Tensor{src.embed}
-	corr = append(corr, src.result...)
+	for l := range c.NLayers {
+		corr = append(corr, src.headOut(l))
+	}
 	corr = append(corr, src.mlp...)
 	set.Func(hooks.Embed, "circuits.edges.embed", func(x *graph.Node, in []*graph.Node) *graph.Node {
 		*st = edgeBuild{embed: x, corrEmbed: in[0], resid: map[int]*graph.Node{}}
@@ -181,10 +186,21 @@ func edgeAblationSet(m *model.Model, masks *edgeMasks, src *senderActs) *hooks.S
 				return headInput(c, st.resid[l], st.pieces, in)
 			}, in...)
 		}
-		set.Func(hooks.Result(l), "circuits.edges.stash", func(x *graph.Node, _ []*graph.Node) *graph.Node {
-			st.pieces = append(st.pieces, graph.Sub(st.corrResult[l], x)) // [B, P, H, D]
-			return x
-		})
+		if c.PostNorms() {
+			set.Func(hooks.Result(l), "circuits.edges.stash", func(x *graph.Node, _ []*graph.Node) *graph.Node {
+				st.result = x
+				return x
+			})
+			set.Func(postScale(l), "circuits.edges.share", func(x *graph.Node, in []*graph.Node) *graph.Node {
+				st.pieces = append(st.pieces, graph.Sub(st.corrResult[l], headShareNode(c, st.result, x, in[0]))) // [B, P, H, D]
+				return x
+			}, weight(blockName(l, "ln1_post.w")))
+		} else {
+			set.Func(hooks.Result(l), "circuits.edges.stash", func(x *graph.Node, _ []*graph.Node) *graph.Node {
+				st.pieces = append(st.pieces, graph.Sub(st.corrResult[l], x)) // [B, P, H, D]
+				return x
+			})
+		}
 		if c.HasMLP() {
 			// The MLP reads hook_resid_mid, or with a parallel residual the layer's hook_resid_pre
 			// (the heads of its own layer are then senders with zero mask rows).
@@ -238,6 +254,16 @@ func ablatedDelta(pieces []*graph.Node, mask *graph.Node, squeeze int) *graph.No
 		return graph.Reshape(d, dims[0], dims[1], dims[2]) // [B, P, D]
 	}
 	return graph.TransposeAllAxes(d, 0, 1, 3, 2) // [B, P, J, D]
+}
+
+// headShareNode is headShare in the graph: result [B, P, H, D], scale [B, P, 1], w [D].
+func headShareNode(c model.Config, result, scale, w *graph.Node) *graph.Node {
+	dims := result.Shape().Dimensions
+	if c.Normalization == model.LayerNorm {
+		result = graph.Sub(result, graph.ReduceAndKeep(result, graph.ReduceMean, -1))
+	}
+	s := graph.BroadcastToDims(graph.InsertAxes(scale, 2), dims...) // [B, P, H, D]
+	return graph.Mul(graph.Div(result, s), graph.BroadcastToDims(graph.Reshape(w, 1, 1, 1, dims[3]), dims...))
 }
 
 // normWeights are the weights of a norm before a sublayer as the edge hooks are fed them: the
@@ -301,9 +327,6 @@ func blockName(l int, suffix string) string { return "blocks." + strconv.Itoa(l)
 
 // runEdgeAblation runs tokens with the masked edges ablated and returns the logits.
 func (e *experiment) runEdgeAblation(tokens *tensors.Tensor, masks *edgeMasks, src *senderActs) (*tensors.Tensor, error) {
-	if err := e.edgeLevel(); err != nil {
-		return nil, err
-	}
 	out, err := e.m.Run(tokens, edgeAblationSet(e.m, masks, src))
 	if err != nil {
 		return nil, err

@@ -55,31 +55,51 @@ type senderActs struct {
 	embed    *tensors.Tensor   // [N, P, D]: hook_embed + hook_pos_embed
 	tokEmbed *tensors.Tensor   // [N, P, D]: hook_embed alone
 	result   []*tensors.Tensor // per layer [N, P, H, D] (hook_result)
+	// written is, per layer [N, P, H, D], each head's share of what attention writes into the
+	// residual stream where a norm follows attention (Gemma 2/3, OLMo 2; see headShare); nil
+	// elsewhere, where it is hook_result itself.
+	written []*tensors.Tensor
 	mlp      []*tensors.Tensor // per layer [N, P, D] (hook_mlp_out); nil without MLPs
 	logits   *tensors.Tensor   // [N, P, V]
 }
 
-// edgeLevel reports whether the edge-level methods (EAP, EAP-IG, ACDC, edge faithfulness) can
-// run on the experiment's model: they rebuild each head's q/k/v input and each MLP's input from
-// the residual stream (the pre-norm and projection, edges.go), which every layout but norms after
-// the sublayers admits. Node-level methods (patching, head-overlap) run on every family.
-func (e *experiment) edgeLevel() error {
-	c := e.m.Config
-	if c.PostNorms() {
-		// A norm after attention or the MLP normalises the sum of the heads' (or the MLP's)
-		// outputs before it joins the residual stream, so a sender's contribution to a receiver
-		// is no longer its own output: the decomposition into edges does not hold.
-		return fmt.Errorf("circuits: edge-level methods: %s normalises attention and MLP outputs before the residual stream (Gemma, OLMo 2), "+
-			"which edges cannot decompose; node-level methods (patching, head-overlap) run on it", familyName(c))
+// headOut is layer l's head outputs as the residual stream receives them [N, P, H, D]: hook_result,
+// or each head's share of the normalised sum where a norm follows attention.
+func (a *senderActs) headOut(l int) *tensors.Tensor {
+	if a.written != nil {
+		return a.written[l]
 	}
-	return nil
+	return a.result[l]
 }
 
-func familyName(c model.Config) string {
-	if c.Family != "" {
-		return c.Family
+// headShare is, for layouts with a norm after attention (ln1_post: Gemma 2/3, OLMo 2), each head's
+// share of that norm's output: with the run's own scale s (ln1_post.hook_scale) and gain w,
+//
+//	share_h = w * center(result_h) / s      (center: minus the mean over d_model for a LayerNorm; none for RMSNorm)
+//
+// The norm is linear in its input once s is fixed, so on every run the shares of the heads plus
+// w * center(b_O) / s (+ the LayerNorm bias) add up to hook_attn_out exactly, and an edge from a
+// head carries its share (the norm's scale frozen at the run's value, as circuit-tracer freezes
+// norm denominators). result [N, P, H, D], scale [N, P, 1], w [D].
+func headShare(c model.Config, result, scale, w []float32, D int) []float32 {
+	out := make([]float32, len(result))
+	H := len(result) / D / len(scale)
+	for r := range len(result) / D { // rows (n, p, h)
+		x, y := result[r*D:(r+1)*D], out[r*D:(r+1)*D]
+		var mean float32
+		if c.Normalization == model.LayerNorm {
+			var sum float64
+			for _, v := range x {
+				sum += float64(v)
+			}
+			mean = float32(sum / float64(D))
+		}
+		s := scale[r/H]
+		for i, v := range x {
+			y[i] = (v - mean) / s * w[i]
+		}
 	}
-	return "this model"
+	return out
 }
 
 func newExperiment(m *model.Model, pairs *tasks.Pairs) (*experiment, error) {
@@ -115,6 +135,9 @@ func senderHooks(c model.Config) []string {
 	}
 	for l := range c.NLayers {
 		names = append(names, hooks.Result(l))
+		if c.PostNorms() {
+			names = append(names, postScale(l))
+		}
 		if c.HasMLP() {
 			names = append(names, hooks.MLPOut(l))
 		}
@@ -133,10 +156,14 @@ func collectSenders(m *model.Model, tokens *tensors.Tensor, set *hooks.Set) (*se
 	if err != nil {
 		return nil, err
 	}
-	return sendersFromCache(m.Config, out.Cache, out.Logits), nil
+	return sendersFromCache(m, out.Cache, out.Logits), nil
 }
 
-func sendersFromCache(c model.Config, cache *hooks.Cache, logits *tensors.Tensor) *senderActs {
+// postScale is the hook of the scale of layer l's norm after attention.
+func postScale(l int) string { return blockName(l, "ln1_post.hook_scale") }
+
+func sendersFromCache(m *model.Model, cache *hooks.Cache, logits *tensors.Tensor) *senderActs {
+	c := m.Config
 	a := &senderActs{logits: logits, tokEmbed: cache.MustGet(hooks.Embed)}
 	emb := tensors.MustCopyFlatData[float32](cache.MustGet(hooks.Embed))
 	if c.PositionalEmbeddings {
@@ -147,7 +174,13 @@ func sendersFromCache(c model.Config, cache *hooks.Cache, logits *tensors.Tensor
 	}
 	a.embed = tensors.FromFlatDataAndDimensions(emb, cache.MustGet(hooks.Embed).Shape().Dimensions...)
 	for l := range c.NLayers {
-		a.result = append(a.result, cache.MustGet(hooks.Result(l)))
+		r := cache.MustGet(hooks.Result(l))
+		a.result = append(a.result, r)
+		if c.PostNorms() {
+			share := headShare(c, tensors.MustCopyFlatData[float32](r), tensors.MustCopyFlatData[float32](cache.MustGet(postScale(l))),
+				tensors.MustCopyFlatData[float32](m.Weights.Tensors[blockName(l, "ln1_post.w")]), c.DModel)
+			a.written = append(a.written, tensors.FromFlatDataAndDimensions(share, r.Shape().Dimensions...))
+		}
 		if c.HasMLP() {
 			a.mlp = append(a.mlp, cache.MustGet(hooks.MLPOut(l)))
 		}
@@ -174,6 +207,9 @@ func mapActs(a *senderActs, f func(*tensors.Tensor) *tensors.Tensor) *senderActs
 	out := &senderActs{embed: f(a.embed)}
 	for _, t := range a.result {
 		out.result = append(out.result, f(t))
+	}
+	for _, t := range a.written {
+		out.written = append(out.written, f(t))
 	}
 	for _, t := range a.mlp {
 		out.mlp = append(out.mlp, f(t))
@@ -249,7 +285,7 @@ func (a *senderActs) output(n Node) []float32 {
 	case Embed:
 		return tensors.MustCopyFlatData[float32](a.embed)
 	case Head:
-		return headSlice(a.result[n.Layer], n.Head)
+		return headSlice(a.headOut(n.Layer), n.Head)
 	case MLP:
 		return tensors.MustCopyFlatData[float32](a.mlp[n.Layer])
 	}

@@ -51,13 +51,6 @@ func NewAnalysis(m *model.Model, ts []*sae.SAE, tokens []int) (*Analysis, error)
 			return nil, err
 		}
 	}
-	switch {
-	case c.PostNorms():
-		return nil, fmt.Errorf("transcoder: analysis: %s normalises attention and MLP outputs before the residual stream; "+
-			"their contributions do not add up linearly", familyName(c))
-	case c.OutputSoftcap != 0:
-		return nil, fmt.Errorf("transcoder: analysis: %s soft-caps its logits, which is not linear in the residual stream", familyName(c))
-	}
 	if len(tokens) == 0 {
 		return nil, errors.New("transcoder: analysis: empty prompt")
 	}
@@ -199,6 +192,12 @@ func (a *Analysis) lnPullback(name string, t int, v []float64) []float64 {
 	if !c.HasNorm() || (name != "ln_final" && !c.PreNorms()) {
 		return v
 	}
+	return a.pullback(name, t, v)
+}
+
+// pullback is v through the norm name at position t with its scale held (lnPullback).
+func (a *Analysis) pullback(name string, t int, v []float64) []float64 {
+	c := a.cfg
 	w := a.w[name+".w"]
 	scale := float64(a.act[name+".hook_scale"][t])
 	out := make([]float64, len(v))
@@ -217,11 +216,15 @@ func (a *Analysis) lnPullback(name string, t int, v []float64) []float64 {
 	return out
 }
 
-func familyName(c model.Config) string {
-	if c.Family != "" {
-		return c.Family
+// attnPullback turns a direction e read from layer l's attention output (hook_attn_out at
+// position t) into the direction the heads' summed output (before the norm after attention,
+// ln1_post) is read in, that norm's scale held at its value on this input: center(w . e) / scale
+// as lnPullback. Without a norm after attention it is e.
+func (a *Analysis) attnPullback(l, t int, e []float64) []float64 {
+	if !a.cfg.PostNorms() {
+		return e
 	}
-	return "this model"
+	return a.pullback(fmt.Sprintf("blocks.%d.ln1_post", l), t, e)
 }
 
 func dot32(a []float32, b []float64) float64 {
@@ -254,10 +257,11 @@ func (a *Analysis) contributions(e []float64, p point, t int) []Node {
 	for k := 0; k <= last; k++ {
 		bp := fmt.Sprintf("blocks.%d.attn.", k)
 		wO, v, pat := a.w[bp+"W_O"], a.act[hooks.V(k)], a.act[hooks.Pattern(k)]
+		ea := a.attnPullback(k, t, e) // e as the heads' summed output is read
 		for h := range H {
-			u := make([]float64, K) // W_O[h] e
+			u := make([]float64, K) // W_O[h] ea
 			for kk := range K {
-				u[kk] = dot32(wO[(h*K+kk)*D:(h*K+kk+1)*D], e)
+				u[kk] = dot32(wO[(h*K+kk)*D:(h*K+kk+1)*D], ea)
 			}
 			kv := c.KVHead(h) // hook_v has the key/value heads
 			for s := 0; s <= t; s++ {
@@ -267,7 +271,11 @@ func (a *Analysis) contributions(e []float64, p point, t int) []Node {
 					Contribution: pa * w, Act: pa, Weight: w})
 			}
 		}
-		leaf(Node{Kind: KindAttnBias, Layer: k, Pos: t}, dot32(a.w[bp+"b_O"], e))
+		bias := dot32(a.w[bp+"b_O"], ea)
+		if c.PostNorms() && c.HasLN() {
+			bias += dot32(a.w[fmt.Sprintf("blocks.%d.ln1_post.b", k)], e)
+		}
+		leaf(Node{Kind: KindAttnBias, Layer: k, Pos: t}, bias)
 		if k == p.layer {
 			break // the MLP of layer p.layer comes after a mid point
 		}
@@ -331,9 +339,10 @@ func (a *Analysis) expand(n Node, e []float64) (next []float64, p point, t int, 
 		bp := fmt.Sprintf("blocks.%d.attn.", n.Layer)
 		wO, wV := a.w[bp+"W_O"], a.w[bp+"W_V"]
 		h, kv := n.Head, c.KVHead(n.Head)
+		ea := a.attnPullback(n.Layer, n.Pos, e)
 		u := make([]float64, K)
 		for kk := range K {
-			u[kk] = n.Act * dot32(wO[(h*K+kk)*D:(h*K+kk+1)*D], e)
+			u[kk] = n.Act * dot32(wO[(h*K+kk)*D:(h*K+kk+1)*D], ea)
 		}
 		v := make([]float64, D) // W_V[kv(h)] u
 		for d := range D {
@@ -396,9 +405,9 @@ func (a *Analysis) targetVector(tg Target) (e []float64, p point, constant float
 			}
 		}
 		e = a.lnPullback("ln_final", tg.Pos, dir)
-		val := float64(a.logits[tg.Pos*V+tg.Token])
+		val := a.logit(tg.Pos, tg.Token)
 		if tg.Wrong >= 0 {
-			val -= float64(a.logits[tg.Pos*V+tg.Wrong])
+			val -= a.logit(tg.Pos, tg.Wrong)
 		}
 		n = Node{Kind: KindLogit, Layer: c.NLayers, Pos: tg.Pos, Token: tg.Token, Wrong: tg.Wrong, Act: val,
 			Contribution: val - constant, Weight: 1}
@@ -422,6 +431,29 @@ func (a *Analysis) targetVector(tg Target) (e []float64, p point, constant float
 	n = Node{Kind: KindFeature, Layer: tg.Layer, Latent: tg.Latent, Pos: tg.Pos, Token: a.Tokens[tg.Pos],
 		Act: float64(a.lat[tg.Layer][tg.Pos*F+tg.Latent]), Contribution: pre - constant, Weight: 1}
 	return e, a.mlpPoint(tg.Layer), constant, n, nil
+}
+
+// logit is the logit of token v at position t before any soft-cap (Gemma 2's final cap is monotone
+// in it; circuit-tracer and attrgraph attribute the same quantity): the forward pass's logit, or
+// with a cap the final normalised stream times the unembedding (+ b_U).
+func (a *Analysis) logit(t, v int) float64 {
+	c := a.cfg
+	if c.OutputSoftcap == 0 {
+		return float64(a.logits[t*c.DVocab+v])
+	}
+	x := a.act[hooks.ResidPost(c.NLayers-1)]
+	if c.HasNorm() {
+		x = a.act["ln_final.hook_normalized"]
+	}
+	D := c.DModel
+	var val float64
+	for d := range D {
+		val += float64(x[t*D+d]) * a.unembed(d, v)
+	}
+	if c.UnembedBias {
+		val += float64(a.w["unembed.b_U"][v])
+	}
+	return val
 }
 
 // unembed is W_U[d, v] (W_E[v, d] for tied embeddings).

@@ -73,12 +73,13 @@ func (a *Analysis) nodeConstant(n Node, e []float64) float64 {
 		bp := fmt.Sprintf("blocks.%d.attn.", n.Layer)
 		wO, wV, bV := a.w[bp+"W_O"], a.w[bp+"W_V"], a.w[bp+"b_V"]
 		h, kv := n.Head, c.KVHead(n.Head)
+		ea := a.attnPullback(n.Layer, n.Pos, e)
 		u := make([]float64, K)
 		for kk := range K {
-			u[kk] = dot32(wO[(h*K+kk)*D:(h*K+kk+1)*D], e)
+			u[kk] = dot32(wO[(h*K+kk)*D:(h*K+kk+1)*D], ea)
 		}
 		v := dot32(bV[kv*K:(kv+1)*K], u)
-		if c.HasLN() {
+		if c.HasLN() && c.PreNorms() {
 			lnB := a.w[fmt.Sprintf("blocks.%d.ln1.b", n.Layer)]
 			for d := range D {
 				v += float64(lnB[d]) * dot32(wV[(kv*D+d)*K:(kv*D+d+1)*K], u)

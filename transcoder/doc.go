@@ -76,6 +76,11 @@
 //	transcoder bias, skip, error          b_dec . e, (x[t] W_skip^T) . e, (y - yhat)[t] . e
 //	a whole MLP (no transcoder)           mlp_out[t] . e
 //
+// Where a norm follows attention (Gemma 2/3, OLMo 2: ln1_post with scale s'_t), a head's and
+// b_O's e is first pulled back through it, J'_t^T e = center(w_post * e) / s'_t (the scale frozen
+// at the prompt's value, as circuit-tracer does); the MLP's output is taken after its own norm.
+// Under Gemma 2's final soft-cap a logit target is the logit before the cap.
+//
 // Each contribution is an input-dependent factor (a latent's activation z, a head's attention
 // weight) times a factor that, for features, depends only on the weights: the input-invariant
 // connection W_dec[i] . center(w_ln2 * W_enc[:, j]) (Connections), up to the LayerNorm scale.

@@ -67,7 +67,11 @@ func TestReplace(t *testing.T) {
 //
 // The same on a Llama-style model (RMSNorm, rotary, grouped-query attention, a gated MLP the
 // transcoder replaces) and a Pythia-style one (parallel residual: a layer's MLP reads its
-// resid_pre), random weights scaled up so that the paths carry signal.
+// resid_pre), random weights scaled up so that the paths carry signal. And on the layouts with
+// norms after attention and the MLP: Gemma-2-style (norms before and after, soft-capped scores and
+// logits, scaled embeddings; a logit target is the logit before the cap) and OLMo-2-style (norms
+// after only, q/k norms over the projection).
+
 func TestAttributionComplete(t *testing.T) {
 	w, _, err := model.LoadAny("ioi-toy")
 	if err != nil {
@@ -79,6 +83,12 @@ func TestAttributionComplete(t *testing.T) {
 			Act: model.Silu, Normalization: model.RMS, LNEps: 1e-6, GatedMLP: true, RotaryDim: 8, RotaryBase: 10000},
 		"pythia-like": {NLayers: 2, DModel: 32, NHeads: 4, DHead: 8, DMLP: 64, NCtx: 16, DVocab: 89,
 			Act: model.Gelu, Normalization: model.LayerNorm, LNEps: 1e-5, ParallelResidual: true, RotaryDim: 4, RotaryBase: 10000},
+		"gemma-like": {NLayers: 2, DModel: 32, NHeads: 4, NKVHeads: 2, DHead: 8, DMLP: 48, NCtx: 16, DVocab: 89,
+			Act: model.GeluNew, Normalization: model.RMS, LNEps: 1e-6, GatedMLP: true, RotaryDim: 8, RotaryBase: 10000,
+			NormPlacement: model.PrePostNorm, AttnSoftcap: 50, OutputSoftcap: 0.5, EmbedScale: 5.5, TiedEmbeddings: true},
+		"olmo-like": {NLayers: 2, DModel: 32, NHeads: 4, DHead: 8, DMLP: 48, NCtx: 16, DVocab: 89,
+			Act: model.Silu, Normalization: model.RMS, LNEps: 1e-6, GatedMLP: true, RotaryDim: 8, RotaryBase: 10000,
+			NormPlacement: model.PostNorm, QKNorm: model.QKNormProj},
 	} {
 		w, err := model.NewRandomWeights(c, 7)
 		if err != nil {
@@ -136,6 +146,16 @@ func testAttributionComplete(t *testing.T, w *model.Weights) {
 		}
 		if heads == 0 {
 			t.Errorf("%s: no head contributions", att.Target.ID())
+		}
+		if cp := m.Config.OutputSoftcap; cp != 0 && tg.Logit && tg.Wrong < 0 {
+			// The value is the logit before the cap: capping it gives the forward pass's logit.
+			want := float64(a.logits[tg.Pos*m.Config.DVocab+tg.Token])
+			if got := cp * math.Tanh(att.Value/cp); math.Abs(got-want) > 1e-4*(1+math.Abs(want)) {
+				t.Errorf("%s: capped value %.6g, forward logit %.6g", att.Target.ID(), got, want)
+			}
+			if math.Abs(att.Value-want) < 1e-3 {
+				t.Errorf("%s: the cap changes nothing here (%.6g)", att.Target.ID(), want)
+			}
 		}
 	}
 	// Expanding a node is exact too: the contributions to a feature's (or a head's) input,

@@ -167,15 +167,41 @@ func requireAllClose(t *testing.T, want, got *tensors.Tensor, tol float64) {
 	}
 }
 
-// TestEdgeMethodsRefusePostNorms: norms after attention and the MLP (Gemma 2, OLMo 2) normalise
-// the sum of the senders' outputs, which edges cannot decompose: refused, with the alternative.
-func TestEdgeMethodsRefusePostNorms(t *testing.T) {
-	dir := copyDir(t, filepath.Join("..", "..", "testdata", "golden-families", "olmo2-postnorm"))
-	code, _, stderr := runCLI(t, "discover", "--model", dir, "--task", "induction", "--method", "eap", "--examples", "2",
-		"--out", filepath.Join(t.TempDir(), "e.json"))
-	require.Equal(t, 1, code)
-	require.Contains(t, stderr, "olmo2 normalises attention and MLP outputs before the residual stream")
-	require.Contains(t, stderr, "node-level methods (patching, head-overlap) run on it")
+// TestEdgeMethodsOnPostNorms: the edge-level methods run on the layouts with norms after
+// attention and the MLP, OLMo 2 (norms after only) and Gemma 2 (norms before and after, soft-caps),
+// where a head's edges carry its share of the normalised sum (circuits.headShare; the numbers are
+// checked in circuits' EAP and edge-ablation tests), and so do transcoder attribution paths
+// (checked in transcoder's TestAttributionComplete).
+func TestEdgeMethodsOnPostNorms(t *testing.T) {
+	for _, name := range []string{"olmo2-postnorm", "gemma2-softcap"} {
+		dir := copyDir(t, filepath.Join("..", "..", "testdata", "golden-families", name))
+		for _, method := range []string{"eap", "acdc"} {
+			ej := filepath.Join(t.TempDir(), method+".json")
+			code, _, stderr := runCLI(t, "discover", "--model", dir, "--task", "induction", "--method", method, "--examples", "2",
+				"--out", ej)
+			require.Equal(t, 0, code, "%s %s: %s", name, method, stderr)
+			var r struct {
+				EdgeScores map[string]float64 `json:"edge_scores"`
+			}
+			data, err := os.ReadFile(ej)
+			require.NoError(t, err)
+			require.NoError(t, json.Unmarshal(data, &r))
+			require.Contains(t, r.EdgeScores, "0.0->1.1.q", "%s %s", name, method)
+			require.Contains(t, r.EdgeScores, "mlp1->logits", "%s %s", name, method)
+		}
+		// Transcoder attribution paths too (the norm after attention frozen at the prompt's scale,
+		// a logit taken before Gemma's soft-cap).
+		tcDir := filepath.Join(t.TempDir(), "tc")
+		code, _, stderr := runCLI(t, "transcoder", "train", "--model", dir, "--task", "induction", "--layers", "1",
+			"--tokens", "1024", "--batch", "256", "--expansion", "2", "--seq-batch", "16", "--buffer-rows", "512", "--out", tcDir)
+		require.Equal(t, 0, code, "%s: %s", name, stderr)
+		pp := filepath.Join(t.TempDir(), "paths")
+		code, _, stderr = runCLI(t, "transcoder", "paths", "--model", dir, "--transcoders", tcDir,
+			"--tokens", "1,5,9,2,5,9,2,5", "--logit", "9,3", "--out", pp)
+		require.Equal(t, 0, code, "%s: %s", name, stderr)
+		_, err := os.Stat(pp + ".json")
+		require.NoError(t, err)
+	}
 }
 
 // TestPublishedSAEsOnAFamily: interp sae eval reads a Gemma Scope params.npz (with --sae-hook) and
