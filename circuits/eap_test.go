@@ -265,7 +265,7 @@ func shareAblation(t *testing.T, e *experiment, n Node) *tensors.Tensor {
 			t.Fatal(err)
 		}
 		r := tensors.MustCopyFlatData[float32](out.Cache.MustGet(hooks.Result(n.Layer))) // [N, P, H, D]
-		s := tensors.MustCopyFlatData[float32](out.Cache.MustGet(postScale(n.Layer)))     // [N, P, 1]
+		s := tensors.MustCopyFlatData[float32](out.Cache.MustGet(postScale(n.Layer)))    // [N, P, 1]
 		w := tensors.MustCopyFlatData[float32](e.m.Weights.Tensors[blockName(n.Layer, "ln1_post.w")])
 		D, H := c.DModel, c.NHeads
 		y := make([]float64, len(s)*D)

@@ -59,8 +59,8 @@ type senderActs struct {
 	// residual stream where a norm follows attention (Gemma 2/3, OLMo 2; see headShare); nil
 	// elsewhere, where it is hook_result itself.
 	written []*tensors.Tensor
-	mlp      []*tensors.Tensor // per layer [N, P, D] (hook_mlp_out); nil without MLPs
-	logits   *tensors.Tensor   // [N, P, V]
+	mlp     []*tensors.Tensor // per layer [N, P, D] (hook_mlp_out); nil without MLPs
+	logits  *tensors.Tensor   // [N, P, V]
 }
 
 // headOut is layer l's head outputs as the residual stream receives them [N, P, H, D]: hook_result,
