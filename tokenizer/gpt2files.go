@@ -22,20 +22,30 @@ func GPT2VocabMerges() (vocab map[string]int, merges [][2]string, err error) {
 		return nil, nil, err
 	}
 	texts, ranks := tok.(*gpt2Tokenizer).texts, tok.(*gpt2Tokenizer).ranks
-	vocab = make(map[string]int, GPT2VocabSize)
-	for id := range GPT2EndOfText {
-		token := texts[id]
+	vocab, merges, err = vocabMergesFromRanks("gpt2", texts[:GPT2EndOfText], ranks)
+	if err != nil {
+		return nil, nil, err
+	}
+	vocab[EndOfTextToken] = GPT2EndOfText
+	return vocab, merges, nil
+}
+
+// vocabMergesFromRanks turns a rank-based byte-level BPE (tiktoken's form: texts[id] is token id's
+// bytes, ranks its inverse) into Hugging Face's vocabulary (byte-level token -> id) and merges,
+// highest priority first. name labels errors.
+func vocabMergesFromRanks(name string, texts []string, ranks map[string]int) (vocab map[string]int, merges [][2]string, err error) {
+	vocab = make(map[string]int, len(texts)+1)
+	for id, token := range texts {
 		vocab[byteLevelEncode(token)] = id
 		if len(token) == 1 {
 			continue
 		}
 		parts := splitAt(token, rankMerge(token, ranks, id, nil))
 		if len(parts) != 2 {
-			return nil, nil, fmt.Errorf("tokenizer: gpt2: cannot recover the merge of token %d %q: BPE with lower ranks gives %d parts %q", id, token, len(parts), parts)
+			return nil, nil, fmt.Errorf("tokenizer: %s: cannot recover the merge of token %d %q: BPE with lower ranks gives %d parts %q", name, id, token, len(parts), parts)
 		}
 		merges = append(merges, [2]string{byteLevelEncode(parts[0]), byteLevelEncode(parts[1])})
 	}
-	vocab[EndOfTextToken] = GPT2EndOfText
 	return vocab, merges, nil
 }
 

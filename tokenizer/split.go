@@ -11,19 +11,18 @@ import (
 // "Isolated" (invert false), as Llama 3 and Qwen 2/3 use it before a ByteLevel step without its
 // own regex: every match is a piece, and so is every stretch of text between matches. The
 // patterns use lookahead (\s+(?!\S)), which Go's regexp lacks; github.com/dlclark/regexp2 has
-// it, with the same \p{L}/\p{N} classes and (?i:...) groups as the Rust tokenizers' engine.
+// it, with the same \p{L}/\p{N} classes and (?i:...) groups as the Rust tokenizers' engine. It
+// runs in its default syntax, where \s is Unicode whitespace (no-break space, ideographic space)
+// as in Oniguruma and Python's regex module; its RE2 mode would make \s ASCII only.
 type regexSplitter struct {
 	pattern string
 	re      *regexp2.Regexp
 }
 
 func newRegexSplitter(pattern string) (*regexSplitter, error) {
-	re, err := regexp2.Compile(pattern, regexp2.RE2|regexp2.Unicode)
+	re, err := regexp2.Compile(pattern, regexp2.Unicode)
 	if err != nil {
-		// Some patterns are not RE2-compatible in regexp2's sense; retry in its default syntax.
-		if re, err = regexp2.Compile(pattern, regexp2.Unicode); err != nil {
-			return nil, fmt.Errorf("Split pattern %q: %v", pattern, err)
-		}
+		return nil, fmt.Errorf("Split pattern %q: %v", pattern, err)
 	}
 	re.MatchTimeout = 10 * time.Second
 	return &regexSplitter{pattern: pattern, re: re}, nil

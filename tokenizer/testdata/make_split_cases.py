@@ -10,6 +10,7 @@ independent engine from the Go side's github.com/dlclark/regexp2.
 
 import json
 import os
+import random
 
 import regex
 
@@ -28,7 +29,16 @@ TEXTS = [
     "x\r\ny\r\n\r\nz",
     "'s's'S don't DON'T",
     "",
+    # Unicode whitespace: \s is White_Space (no-break space, ideographic space), not ASCII only.
+    " \u00a0 \u00a0",
+    "a\u3000b\u00a0 c\u2003\u2003d",
+    "\r\n    \r\n",
+    "   \n    \n\t\n",
 ]
+# Random strings over an alphabet that exercises the pattern (fixed seed).
+_rng = random.Random(7)
+_ALPHABET = "aZé日 '  \t\n\r\u00a0\u3000sltrevmd1٣½.,!?-_🙂\u0301'S'LL"
+TEXTS += ["".join(_rng.choice(_ALPHABET) for _ in range(_rng.randrange(30))) for _ in range(200)]
 
 
 def isolated(pattern, text):
