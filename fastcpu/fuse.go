@@ -49,6 +49,7 @@ func fuse(b *Builder, outputs []*node) {
 			fuseSoftmax(n, consumers)
 			fuseSoftmaxGrad(n, consumers)
 			fuseAttention(n, consumers)
+			fuseNorm(n, consumers)
 		}
 	}
 }
@@ -242,4 +243,8 @@ var (
 	noAttentionFusion = false
 	// fusedAttentions counts the attention blocks fused.
 	fusedAttentions atomic.Int64
+	// noNormFusion leaves LayerNorm and RMSNorm unfused (INTERP_NO_NORM_FUSION=1; for benchmarks).
+	noNormFusion = os.Getenv("INTERP_NO_NORM_FUSION") != ""
+	// fusedNorms counts the norms fused.
+	fusedNorms atomic.Int64
 )

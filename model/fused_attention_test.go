@@ -1,6 +1,7 @@
 package model
 
 import (
+	"math"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -51,4 +52,67 @@ func TestFusedAttentionLeavesHookedIntermediates(t *testing.T) {
 			t.Errorf("%s: %d attention layers fused, want %d", tc.name, n, tc.want)
 		}
 	}
+}
+
+// TestFusedNormLeavesHookedIntermediates: a plain forward pass fuses every norm (ln1, ln2 per
+// layer and ln_final; LayerNorm and RMSNorm), and a hook on a norm's scale (cached or replaced)
+// keeps that norm unfused, so the hooked value is the one the pass uses. A hook on
+// hook_normalized, the norm's output, leaves it fused. The hooked values agree with the fused run's
+// logits: caching hook_scale does not change them.
+func TestFusedNormLeavesHookedIntermediates(t *testing.T) {
+	for _, c := range []Config{
+		{NLayers: 2, DModel: 16, NHeads: 4, DHead: 4, DMLP: 32, NCtx: 12, DVocab: 23, Act: GeluNew, Normalization: LayerNorm,
+			PositionalEmbeddings: true, LNEps: 1e-5},
+		LlamaToy(2, 4, 2, 16, 23, 12),
+	} {
+		m := testModel(t, c, 0)
+		if m.BackendName != fastcpu.BackendName {
+			t.Skipf("fusion is fastcpu's; the model runs on %s", m.BackendName)
+		}
+		tok := randTokens(t, 2, 12, c.DVocab, 1)
+		run := func(set *hooks.Set) (int64, *Output) {
+			before := fastcpu.FusedNorms()
+			out, err := m.Run(tok, set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fastcpu.FusedNorms() - before, out
+		}
+		all := int64(2*c.NLayers + 1)
+		n, plain := run(hooks.New().Cache("blocks.0.hook_resid_pre"))
+		if n != all {
+			t.Fatalf("%s: a plain forward pass fused %d norms, want %d", c.Normalization, n, all)
+		}
+		scale := tensors.FromShape(shapes.Make(dtypes.Float32, 2, 12, 1))
+		for _, tc := range []struct {
+			name string
+			set  *hooks.Set
+			want int64
+		}{
+			{"cache ln1 scale", hooks.New().Cache("blocks.1.ln1.hook_scale"), all - 1},
+			{"cache ln2 and final scales", hooks.New().Cache("blocks.0.ln2.hook_scale", "ln_final.hook_scale"), all - 2},
+			{"replace ln1 scale", hooks.New().Replace("blocks.0.ln1.hook_scale", scale), all - 1},
+			{"cache normalized", hooks.New().Cache("blocks.1.ln2.hook_normalized"), all},
+		} {
+			n, out := run(tc.set)
+			if n != tc.want {
+				t.Errorf("%s, %s: %d norms fused, want %d", c.Normalization, tc.name, n, tc.want)
+			}
+			if tc.name == "cache ln1 scale" {
+				if d := maxAbs(out.Logits, plain.Logits); d != 0 {
+					t.Errorf("%s: caching a scale moved the logits by %g", c.Normalization, d)
+				}
+			}
+		}
+	}
+}
+
+// maxAbs is the largest |a - b| over two float32 tensors of one shape.
+func maxAbs(a, b *tensors.Tensor) float64 {
+	x, y := tensors.MustCopyFlatData[float32](a), tensors.MustCopyFlatData[float32](b)
+	var d float64
+	for i := range x {
+		d = max(d, math.Abs(float64(x[i]-y[i])))
+	}
+	return d
 }
