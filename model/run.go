@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -46,7 +48,42 @@ func New(w *Weights, backend backends.Backend, backendName string) (*Model, erro
 	}
 	autodiff.Register()
 	autodiff.RegisterSlice()
+	if err := bindWeights(w, backend); err != nil {
+		return nil, err
+	}
 	return &Model{Config: w.Config, Weights: w, Backend: backend, BackendName: backendName, runners: map[string]*compiled{}}, nil
+}
+
+// bindWeights moves the weights into the backend's memory now, where its buffers share host
+// memory (fastcpu, go): each tensor's host copy is dropped as its buffer is made, as the first run
+// would do, and the collector runs after every 256 MB so that the dropped copies do not pile up
+// (Go's heap would otherwise grow to about twice the weights before collecting). Other backends
+// copy the weights at the first run.
+func bindWeights(w *Weights, backend backends.Backend) error {
+	if !backend.HasSharedBuffers() {
+		return nil
+	}
+	names := make([]string, 0, len(w.Tensors))
+	for name := range w.Tensors {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	const every = 256 << 20
+	freed := 0
+	for _, name := range names {
+		t := w.Tensors[name]
+		if t.IsShared() {
+			continue
+		}
+		if err := t.MaterializeOnDevice(backend, true, 0); err != nil {
+			return fmt.Errorf("model: weight %s: %w", name, err)
+		}
+		if freed += int(t.Memory()); freed >= every {
+			runtime.GC()
+			freed = 0
+		}
+	}
+	return nil
 }
 
 // Output is what one run returns.

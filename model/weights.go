@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
@@ -124,18 +125,21 @@ func NewRandomWeights(c Config, seed uint64) (*Weights, error) {
 		for _, d := range s.Shape {
 			n *= d
 		}
-		data := make([]float32, n)
-		switch {
-		case s.Init == -1:
-			for i := range data {
-				data[i] = 1
+		t := tensors.FromShape(shapes.Make(dtypes.Float32, s.Shape...)) // zeros, filled in place
+		t.MutableFlatData(func(flat any) {
+			data := flat.([]float32)
+			switch {
+			case s.Init == -1:
+				for i := range data {
+					data[i] = 1
+				}
+			case s.Init > 0:
+				for i := range data {
+					data[i] = float32(rng.NormFloat64() * s.Init)
+				}
 			}
-		case s.Init > 0:
-			for i := range data {
-				data[i] = float32(rng.NormFloat64() * s.Init)
-			}
-		}
-		w.Tensors[s.Name] = tensors.FromFlatDataAndDimensions(data, s.Shape...)
+		})
+		w.Tensors[s.Name] = t
 	}
 	return w, nil
 }
