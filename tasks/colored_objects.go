@@ -3,6 +3,7 @@ package tasks
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 
 	"github.com/interp-dev/interp/tokenizer"
@@ -10,7 +11,8 @@ import (
 
 // ColoredObjects is the task name of the toy Colored Objects task (Ippolito & Callison-Burch
 // 2023, in the form Merullo et al. 2024 compare with IOI). "colored-objects:color=after" writes
-// each color after its object (ColoredObjectsAfterTemplates).
+// each color after its object (ColoredObjectsAfterTemplates); "colored-objects:questions=N" asks
+// N-1 answered questions before the last, each scored in training.
 const ColoredObjects = "colored-objects"
 
 // isColoredObjects reports whether name is colored-objects, with or without parameters.
@@ -18,22 +20,36 @@ func isColoredObjects(name string) bool {
 	return name == ColoredObjects || strings.HasPrefix(name, ColoredObjects+":")
 }
 
-// coloredTemplates parses the parameters of "colored-objects:color=before|after" and returns
-// the templates they select.
-func coloredTemplates(name string) ([]string, error) {
-	params, err := taskParams(name, ColoredObjects, "color=before|after", "color")
+// coloredTemplates parses the parameters of "colored-objects:color=before|after,questions=N"
+// and returns the templates they select and the number of questions per prompt.
+func coloredTemplates(name string) ([]string, int, error) {
+	params, err := taskParams(name, ColoredObjects, "color=before|after, questions=1..8", "color", "questions")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	questions := 1
+	if v, ok := params["questions"]; ok {
+		if questions, err = strconv.Atoi(v); err != nil || questions < 1 || questions > maxColoredQuestions {
+			return nil, 0, fmt.Errorf("questions=%s: want a whole number from 1 to %d", v, maxColoredQuestions)
+		}
 	}
 	switch v, ok := params["color"]; {
 	case !ok || v == "before":
-		return ColoredObjectsTemplates, nil
+		return ColoredObjectsTemplates, questions, nil
 	case v == "after":
-		return ColoredObjectsAfterTemplates, nil
+		return ColoredObjectsAfterTemplates, questions, nil
 	default:
-		return nil, fmt.Errorf("color=%s: want before or after", v)
+		return nil, 0, fmt.Errorf("color=%s: want before or after", v)
 	}
 }
+
+// maxColoredQuestions bounds questions=N.
+const maxColoredQuestions = 8
+
+// coloredQuestion is the question that ends every template; with questions=N the prompt asks
+// N-1 answered questions before it ("What color is the cup red ."), each about an item drawn at
+// random, and training scores every answer.
+const coloredQuestion = "What color is the "
 
 // ColoredObjectsTemplates are the prompts of the colored-objects task: three colored objects
 // on a surface, then the question, whose answer (the color) follows the object asked about. [S]
@@ -81,12 +97,13 @@ type coloredObjects struct {
 	ids                      map[string]int // word -> id of " "+word
 	length                   int            // prompt length, BOS included
 	templates                []string
+	questions                int // questions per prompt; the last one is unanswered
 }
 
 func newColoredObjects(name string, opt Options) (Task, error) {
 	t := &coloredObjects{name: name, tok: opt.Tokenizer}
 	var err error
-	if t.templates, err = coloredTemplates(name); err != nil {
+	if t.templates, t.questions, err = coloredTemplates(name); err != nil {
 		return nil, err
 	}
 	if t.tok == nil {
@@ -130,6 +147,7 @@ func (t *coloredObjects) Name() string { return t.name }
 type coloredRow struct {
 	colors, objects    []string
 	query, other       int
+	asked              []int // the items of the answered questions before the last, in order
 	text, otherText    string
 	template           int
 	surface            string
@@ -146,6 +164,9 @@ func (t *coloredObjects) draw(rng *rand.Rand, template int) coloredRow {
 	}
 	r.query = rng.IntN(coloredObjectsItems)
 	r.other = (r.query + 1 + rng.IntN(coloredObjectsItems-1)) % coloredObjectsItems
+	for range t.questions - 1 {
+		r.asked = append(r.asked, rng.IntN(coloredObjectsItems))
+	}
 	r.text = t.fill(template, r, r.query)
 	r.otherText = t.fill(template, r, r.other)
 	r.answer, r.wrongColor = r.colors[r.query], r.colors[r.other]
@@ -159,7 +180,37 @@ func (t *coloredObjects) fill(template int, r coloredRow, ask int) string {
 		s = strings.Replace(s, "[C]", r.colors[i], 1)
 		s = strings.Replace(s, "[O]", r.objects[i], 1)
 	}
-	return strings.Replace(s, "[O]", r.objects[ask], 1)
+	s = strings.Replace(s, "[O]", r.objects[ask], 1)
+	if len(r.asked) == 0 {
+		return s
+	}
+	i := strings.LastIndex(s, coloredQuestion)
+	var qa strings.Builder
+	for _, a := range r.asked {
+		qa.WriteString(coloredQuestion + r.objects[a] + " " + r.colors[a] + " . ")
+	}
+	return s[:i] + qa.String() + s[i:]
+}
+
+// answerPositions returns the positions, in r.text's tokens, of the objects the answered
+// questions ask about: the color that follows each is a prediction training scores.
+func (t *coloredObjects) answerPositions(r coloredRow) []int {
+	var out []int
+	from := strings.LastIndex(t.templates[r.template], coloredQuestion) // where the list ends
+	for k := range r.asked {
+		// The k-th answered question ends at the k+1-th coloredQuestion after the list.
+		end := from
+		for range k + 1 {
+			end += strings.Index(r.text[end:], coloredQuestion) + len(coloredQuestion)
+		}
+		end += len(r.objects[r.asked[k]])
+		ids, err := encodeBOS(t.tok, t.bos, r.text[:end])
+		if err != nil {
+			panic(fmt.Sprintf("tasks: %s: %v", t.name, err)) // the whole text encoded in newColoredObjects
+		}
+		out = append(out, len(ids)-1)
+	}
+	return out
 }
 
 // mustEncode encodes a prompt of a template whose length newColoredObjects checked.
@@ -172,7 +223,7 @@ func (t *coloredObjects) Batch(rng *rand.Rand, batch int) Batch {
 	for i := range b.Tokens {
 		r := t.draw(rng, rng.IntN(len(t.templates)))
 		ids := append(t.mustEncode(r.text), t.ids[r.answer])
-		b.Tokens[i], b.LossMask[i] = ids, maskAt(len(ids), len(ids)-2)
+		b.Tokens[i], b.LossMask[i] = ids, maskAt(len(ids), append(t.answerPositions(r), len(ids)-2)...)
 	}
 	return b
 }

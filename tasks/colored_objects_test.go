@@ -13,12 +13,15 @@ import (
 // object, and the corrupted prompt differs from the clean one only in the object asked about,
 // which is that other object.
 func TestColoredObjects(t *testing.T) {
-	for _, name := range []string{ColoredObjects, ColoredObjects + ":color=before", ColoredObjects + ":color=after"} {
-		t.Run(name, func(t *testing.T) { testColoredObjects(t, name, strings.HasSuffix(name, "after")) })
+	for _, name := range []string{ColoredObjects, ColoredObjects + ":color=before", ColoredObjects + ":color=after",
+		ColoredObjects + ":questions=3", ColoredObjects + ":color=after,questions=4"} {
+		t.Run(name, func(t *testing.T) { testColoredObjects(t, name, strings.Contains(name, "after")) })
 	}
 	for name, want := range map[string]string{
 		ColoredObjects + ":color=left":   "color=left: want before or after",
 		ColoredObjects + ":colour=after": `unknown parameter "colour=after"`,
+		ColoredObjects + ":questions=0":  "questions=0: want a whole number from 1 to 8",
+		ColoredObjects + ":questions=x":  "questions=x: want a whole number from 1 to 8",
 	} {
 		if _, err := New(name, Options{}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New(%q): error %v, want one containing %q", name, err, want)
@@ -28,6 +31,10 @@ func TestColoredObjects(t *testing.T) {
 
 func testColoredObjects(t *testing.T, name string, after bool) {
 	task := newTask(t, name, Options{})
+	questions := 1
+	if _, q, ok := strings.Cut(name, "questions="); ok {
+		questions = int(q[0] - '0')
+	}
 	tok := ToyTokenizer()
 	word := func(id int) string { return tok.TokenString(id) }
 	// colorOf maps each listed object to the color next to it (before it, or after it).
@@ -63,6 +70,9 @@ func testColoredObjects(t *testing.T, name string, after bool) {
 			t.Fatalf("row %d %q: asked %s (%s), corrupted asks %s (%s); Answer %s Wrong %s",
 				i, p.Text[i], asked, colors[asked], other, colors[other], word(p.Answer[i]), word(p.Wrong[i]))
 		}
+		if n := strings.Count(p.Text[i], "What color is the"); n != questions {
+			t.Fatalf("row %d %q: %d questions, want %d", i, p.Text[i], n, questions)
+		}
 		if diff := differing(c, x); diff != 1 {
 			t.Fatalf("row %d: clean and corrupted differ at %d positions, want 1", i, diff)
 		}
@@ -74,8 +84,21 @@ func testColoredObjects(t *testing.T, name string, after bool) {
 		if want := colors[word(s[n-2])]; word(s[n-1]) != want {
 			t.Fatalf("row %d: answer %q, want the color %q of %q", i, word(s[n-1]), want, word(s[n-2]))
 		}
-		if !slices.Equal(b.LossMask[i], maskAt(n, n-2)) {
-			t.Fatalf("row %d: loss mask %v, want only the answer's prediction", i, b.LossMask[i])
+		// The answered questions' colors are scored too: each masked position is an asked object
+		// right after "the", followed by its color.
+		var masked []int
+		for j, m := range b.LossMask[i] {
+			if m {
+				masked = append(masked, j)
+			}
+		}
+		if len(masked) != questions || masked[len(masked)-1] != n-2 {
+			t.Fatalf("row %d: loss at %v, want %d positions ending at the answer's prediction %d", i, masked, questions, n-2)
+		}
+		for _, j := range masked[:questions-1] {
+			if word(s[j-1]) != "the" || colors[word(s[j])] != word(s[j+1]) {
+				t.Fatalf("row %d: loss at %d predicts %q after %q %q, want an answered question's color", i, j, word(s[j+1]), word(s[j-1]), word(s[j]))
+			}
 		}
 	}
 }

@@ -70,6 +70,10 @@
 //     about that other object. "colored-objects:color=after" puts each color
 //     after its object ("a cup red , a ball blue ..."), so that the answer
 //     is the token after the object's earlier mention (an induction look-up).
+//     "colored-objects:questions=N" (1-8; with or without color=) asks N-1
+//     answered questions first ("What color is the cup red . What color is
+//     the pen"), each about a listed item drawn at random, and training scores
+//     every answer, as icl-classify scores every label.
 //   - "mix:A,B": rows of the listed tasks, each row from one of them at
 //     random, padded to the longest; all share one tokenizer (ToyTokenizer by
 //     default). No pairs of its own: training scores each task, and patching
