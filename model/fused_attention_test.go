@@ -1,7 +1,6 @@
 package model
 
 import (
-	"math"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -99,7 +98,7 @@ func TestFusedNormLeavesHookedIntermediates(t *testing.T) {
 				t.Errorf("%s, %s: %d norms fused, want %d", c.Normalization, tc.name, n, tc.want)
 			}
 			if tc.name == "cache ln1 scale" {
-				if d := maxAbs(out.Logits, plain.Logits); d != 0 {
+				if d := maxDiff(tensors.MustCopyFlatData[float32](out.Logits), tensors.MustCopyFlatData[float32](plain.Logits)); d != 0 {
 					t.Errorf("%s: caching a scale moved the logits by %g", c.Normalization, d)
 				}
 			}
@@ -107,12 +106,3 @@ func TestFusedNormLeavesHookedIntermediates(t *testing.T) {
 	}
 }
 
-// maxAbs is the largest |a - b| over two float32 tensors of one shape.
-func maxAbs(a, b *tensors.Tensor) float64 {
-	x, y := tensors.MustCopyFlatData[float32](a), tensors.MustCopyFlatData[float32](b)
-	var d float64
-	for i := range x {
-		d = max(d, math.Abs(float64(x[i]-y[i])))
-	}
-	return d
-}

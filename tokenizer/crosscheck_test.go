@@ -96,6 +96,23 @@ func crossCheckTexts() []string {
 	return texts
 }
 
+// randomTexts returns n strings of up to 29 runes over an alphabet that exercises the pre-tokenizer
+// splitters (letters, apostrophes, Unicode spaces, line breaks, digits, punctuation, an emoji, a
+// combining accent), plus extra runes, from a generator seeded with seed.
+func randomTexts(seed uint64, n int, extra string) []string {
+	alphabet := []rune("aZé日 '  \t\n\r\u00a0\u3000sltrevmd1٣½.,!?-_🙂\u0301" + extra)
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	out := make([]string, n)
+	for i := range out {
+		var sb strings.Builder
+		for range rng.IntN(30) {
+			sb.WriteRune(alphabet[rng.IntN(len(alphabet))])
+		}
+		out[i] = sb.String()
+	}
+	return out
+}
+
 // TestGPT2MatchesTiktoken checks GPT2(), which splits and merges in pure Go,
 // against tiktoken-go's own encoder on the same vocabulary.
 func TestGPT2MatchesTiktoken(t *testing.T) {
@@ -104,17 +121,7 @@ func TestGPT2MatchesTiktoken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	texts := crossCheckTexts()
-	// Random strings over an alphabet that exercises the splitter.
-	alphabet := []rune("aZé日 '  \t\n\r\u00a0\u3000sltrevmd1٣½.,!?-_🙂\u0301")
-	rng := rand.New(rand.NewPCG(3, 4))
-	for range 2000 {
-		var sb strings.Builder
-		for range rng.IntN(30) {
-			sb.WriteRune(alphabet[rng.IntN(len(alphabet))])
-		}
-		texts = append(texts, sb.String())
-	}
+	texts := append(crossCheckTexts(), randomTexts(3, 2000, "")...)
 	// Every token's own text (tiktoken-go maps invalid UTF-8 and DEL differently).
 	for id := range GPT2EndOfText {
 		if s, _ := tok.Decode([]int{id}); utf8.ValidString(s) && !strings.ContainsRune(s, 0x7f) {
