@@ -105,4 +105,3 @@ func TestFusedNormLeavesHookedIntermediates(t *testing.T) {
 		}
 	}
 }
-
