@@ -15,28 +15,13 @@ import (
 // the gradient, and are left alone), the Div node is rewritten to compute the whole softmax row
 // by row in cache: max, exp and sum, scale.
 
-// fuse rewrites fusable patterns among the nodes reachable from outputs.
+// fuse rewrites fusable patterns among the nodes reachable from outputs. Broadcast elision runs
+// last, on the graph the other fusions leave (their patterns read some broadcasts themselves).
 func fuse(b *Builder, outputs []*node) {
 	if noFusion {
 		return
 	}
-	consumers := map[*node]int{}
-	seen := map[*node]bool{}
-	var walk func(n *node)
-	walk = func(n *node) {
-		if seen[n] {
-			return
-		}
-		seen[n] = true
-		for _, in := range n.inputs {
-			consumers[in]++
-			walk(in)
-		}
-	}
-	for _, o := range outputs {
-		walk(o)
-		consumers[o] += 1 << 20 // outputs are consumed by the caller
-	}
+	consumers, seen := countConsumers(outputs)
 	for _, n := range b.nodes {
 		if debugFuse {
 			ins := []string{}
@@ -52,6 +37,34 @@ func fuse(b *Builder, outputs []*node) {
 			fuseNorm(n, consumers)
 		}
 	}
+	consumers, seen = countConsumers(outputs)
+	for _, n := range b.nodes {
+		if seen[n] {
+			fuseBroadcast(n, consumers)
+		}
+	}
+}
+
+// countConsumers counts, for every node reachable from outputs, the edges that read it (an
+// output counts as read by the caller, 1<<20 times), and marks the reachable nodes.
+func countConsumers(outputs []*node) (consumers map[*node]int, seen map[*node]bool) {
+	consumers, seen = map[*node]int{}, map[*node]bool{}
+	var walk func(n *node)
+	walk = func(n *node) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		for _, in := range n.inputs {
+			consumers[in]++
+			walk(in)
+		}
+	}
+	for _, o := range outputs {
+		walk(o)
+		consumers[o] += 1 << 20 // outputs are consumed by the caller
+	}
+	return consumers, seen
 }
 
 // skipViews follows Reshape/Identity nodes with a single consumer.
@@ -247,4 +260,8 @@ var (
 	noNormFusion = os.Getenv("INTERP_NO_NORM_FUSION") != ""
 	// fusedNorms counts the norms fused.
 	fusedNorms atomic.Int64
+	// noBroadcastFusion materialises every broadcast (INTERP_NO_BROADCAST_FUSION=1; for benchmarks).
+	noBroadcastFusion = os.Getenv("INTERP_NO_BROADCAST_FUSION") != ""
+	// elidedBroadcasts counts the broadcasts elided.
+	elidedBroadcasts atomic.Int64
 )

@@ -183,11 +183,13 @@ func (b *Builder) BroadcastInDim(x backends.Op, outputShape shapes.Shape, broadc
 		}
 	}
 	dStr := rowMajorStrides(shape.Dimensions)
-	return b.add(backends.OpTypeBroadcastInDim, shape, func(ins []*Buffer) *Buffer {
+	bn := b.add(backends.OpTypeBroadcastInDim, shape, func(ins []*Buffer) *Buffer {
 		out := newBuffer(shape)
 		copyAny(out.flat, 0, dStr, ins[0].flat, 0, sStr, shape.Dimensions)
 		return out
-	}, n), nil
+	}, n)
+	bn.axes = slices.Clone(broadcastAxes) // for the fusion pass (fuseBroadcast)
+	return bn, nil
 }
 
 func (b *Builder) Slice(x backends.Op, starts, limits, strides []int) (backends.Op, error) {
