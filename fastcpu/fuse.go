@@ -2,6 +2,7 @@ package fastcpu
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"sync/atomic"
 
@@ -41,6 +42,56 @@ func fuse(b *Builder, outputs []*node) {
 	for _, n := range b.nodes {
 		if seen[n] {
 			fuseBroadcast(n, consumers)
+			fuseExpSubMax(n, consumers)
+		}
+	}
+}
+
+// fuseExpSubMax rewrites exp(x - max(x)) over the last axis, the exp of a softmax that the
+// inference fusion left alone because the gradient reads the exp and its sum (training graphs),
+// into one row-by-row pass: the max, the subtraction and the exp, bit for bit the unfused ops'
+// (TestExpSubMaxFusedIsExact). The exp's node keeps its other readers.
+func fuseExpSubMax(e *node, consumers map[*node]int) {
+	if noSoftmaxExpFusion || e.op != backends.OpTypeExp || e.shape.DType != dtypes.Float32 || e.shape.Rank() == 0 {
+		return
+	}
+	sub := e.inputs[0]
+	if sub.op != backends.OpTypeSub || consumers[sub] != 1 {
+		return
+	}
+	x, mx := sub.inputs[0], skipViews(sub.inputs[1], consumers)
+	if !isLastAxisReduce(mx, backends.OpTypeReduceMax) || mx.inputs[0] != x || consumers[mx] != 1 || !x.shape.Equal(e.shape) {
+		return
+	}
+	n := e.shape.Dimensions[e.shape.Rank()-1]
+	if n == 0 {
+		return
+	}
+	shape := e.shape
+	fusedExpSubMax.Add(1)
+	e.inputs = []*node{x}
+	e.fn = func(ins []*Buffer) *Buffer {
+		out := newBuffer(shape)
+		in, o := ins[0].flat.([]float32), out.flat.([]float32)
+		parallelFor(len(in)/n, max(1, (1<<13)/n), func(s, e int) {
+			vexpSubRowMax(in[s*n:e*n], o[s*n:e*n], n)
+		})
+		return out
+	}
+}
+
+// expSubRowMaxGo is interp_exp_sub_rowmax in Go (builds without cgo).
+func expSubRowMaxGo(x, y []float32, n int) {
+	for r := range len(x) / n {
+		xr, yr := x[r*n:(r+1)*n], y[r*n:(r+1)*n]
+		m := float32(math.Inf(-1))
+		for _, v := range xr {
+			if v > m || v != v {
+				m = v
+			}
+		}
+		for i, v := range xr {
+			yr[i] = expF32(v - m)
 		}
 	}
 }
@@ -264,4 +315,9 @@ var (
 	noBroadcastFusion = os.Getenv("INTERP_NO_BROADCAST_FUSION") != ""
 	// elidedBroadcasts counts the broadcasts elided.
 	elidedBroadcasts atomic.Int64
+	// noSoftmaxExpFusion leaves training softmaxes' max, subtraction and exp unfused
+	// (INTERP_NO_SOFTMAX_EXP_FUSION=1; for benchmarks).
+	noSoftmaxExpFusion = os.Getenv("INTERP_NO_SOFTMAX_EXP_FUSION") != ""
+	// fusedExpSubMax counts them fused.
+	fusedExpSubMax atomic.Int64
 )

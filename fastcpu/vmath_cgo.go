@@ -149,6 +149,21 @@ CLONES void interp_softmax_rows(const float *x, float *y, int64_t rows, int64_t 
 		for (int64_t i = 0; i < n; i++) yr[i] *= inv;
 	}
 }
+// exp(x - rowmax(x)) of each row: the exp of a softmax whose exp and sum the gradient reads
+// (training graphs). The max is the row's largest value, or NaN when the row holds a NaN, as the
+// unfused ReduceMax gives it; the exp is exp_nonpos, the general exp's bits for x - max <= 0.
+CLONES void interp_exp_sub_rowmax(const float *x, float *y, int64_t rows, int64_t n) {
+	for (int64_t r = 0; r < rows; r++) {
+		const float *xr = x + r * n;
+		float *yr = y + r * n;
+		float m = lane_max(xr, n);
+		int nan = 0;
+		for (int64_t i = 0; i < n; i++) nan |= xr[i] != xr[i];
+		if (nan) m = __builtin_nanf("");
+		for (int64_t i = 0; i < n; i++) yr[i] = exp_nonpos(xr[i] - m);
+	}
+}
+
 static inline float lane_dot(const float *a, const float *b, int64_t n) {
 	float acc[16] = {0};
 	int64_t i = 0;
@@ -307,6 +322,14 @@ func vexpNonPos(x, y []float32) {
 		return
 	}
 	C.interp_vexp_nonpos((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(y)))
+}
+
+// vexpSubRowMax is interp_exp_sub_rowmax over rows of length n.
+func vexpSubRowMax(x, y []float32, n int) {
+	if len(x) == 0 {
+		return
+	}
+	C.interp_exp_sub_rowmax((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(x)/n), C.int64_t(n))
 }
 
 func vsoftmaxRows(x, y []float32, n int) {

@@ -26,5 +26,7 @@ func attentionBlock(q, k, v, mask, z, kt, vt, s []float32, pq, pk, dk, qs, ks, v
 
 func vsoftmaxRows(x, y []float32, n int) { softmaxRowsGo(y, x, n) }
 
+func vexpSubRowMax(x, y []float32, n int) { expSubRowMaxGo(x, y, n) }
+
 // vbinary is only called when haveVMath.
 func vbinary(op, mode int, a, b, y []float32) { panic("fastcpu: vbinary without cgo") }
