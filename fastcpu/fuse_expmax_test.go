@@ -53,7 +53,9 @@ func TestExpSubMaxFusedIsExact(t *testing.T) {
 		t.Fatalf("%d exp(x - max) fused, want 1", k)
 	}
 	want, _ := run(false)
-	same := func(a, b float32) bool { return a == b && math.Signbit(float64(a)) == math.Signbit(float64(b)) || a != a && b != b }
+	same := func(a, b float32) bool {
+		return a == b && math.Signbit(float64(a)) == math.Signbit(float64(b)) || a != a && b != b
+	}
 	for o := range want {
 		for i := range want[o] {
 			if !same(got[o][i], want[o][i]) {
