@@ -47,10 +47,12 @@ func fuse(b *Builder, outputs []*node) {
 	}
 }
 
-// fuseExpSubMax rewrites exp(x - max(x)) over the last axis, the exp of a softmax that the
+// fuseExpSubMax rewrites exp(t - max(t)) over the last axis, the exp of a softmax that the
 // inference fusion left alone because the gradient reads the exp and its sum (training graphs),
-// into one row-by-row pass: the max, the subtraction and the exp, bit for bit the unfused ops'
-// (TestExpSubMaxFusedIsExact). The exp's node keeps its other readers.
+// into one row-by-row pass. When t is the attention's scores scaled and masked, t = x * c + mask
+// (c a scalar, mask [1, .., 1, Pq, Pk]; either part optional) and nothing else reads them, those
+// ops join the pass. Each step is the unfused op's arithmetic, so the exp is bit for bit the
+// unfused graph's (TestExpSubMaxFusedIsExact). The exp's node keeps its other readers.
 func fuseExpSubMax(e *node, consumers map[*node]int) {
 	if noSoftmaxExpFusion || e.op != backends.OpTypeExp || e.shape.DType != dtypes.Float32 || e.shape.Rank() == 0 {
 		return
@@ -59,31 +61,87 @@ func fuseExpSubMax(e *node, consumers map[*node]int) {
 	if sub.op != backends.OpTypeSub || consumers[sub] != 1 {
 		return
 	}
-	x, mx := sub.inputs[0], skipViews(sub.inputs[1], consumers)
-	if !isLastAxisReduce(mx, backends.OpTypeReduceMax) || mx.inputs[0] != x || consumers[mx] != 1 || !x.shape.Equal(e.shape) {
+	t, mx := sub.inputs[0], skipViews(sub.inputs[1], consumers)
+	if !isLastAxisReduce(mx, backends.OpTypeReduceMax) || mx.inputs[0] != t || consumers[mx] != 1 || !t.shape.Equal(e.shape) {
 		return
 	}
-	n := e.shape.Dimensions[e.shape.Rank()-1]
+	dims := e.shape.Dimensions
+	n := dims[len(dims)-1]
 	if n == 0 {
 		return
+	}
+	// t's readers are the max and the subtraction: fold the scale and the mask when t is theirs alone.
+	x, scale, mask, pq := t, (*node)(nil), (*node)(nil), 1
+	if consumers[t] == 2 && t.op == backends.OpTypeAdd && len(t.inputs) == 2 && isRowMask(t.inputs[1].shape.Dimensions, dims) &&
+		t.inputs[0].shape.Equal(e.shape) {
+		x, mask = t.inputs[0], t.inputs[1]
+		pq = dims[len(dims)-2]
+	}
+	if (x == t || consumers[x] == 1) && x.op == backends.OpTypeMul && len(x.inputs) == 2 && isScalarF32(x.inputs[1]) &&
+		x.inputs[0].shape.Equal(e.shape) && (x != t || consumers[t] == 2) {
+		x, scale = x.inputs[0], x.inputs[1]
 	}
 	shape := e.shape
 	fusedExpSubMax.Add(1)
 	e.inputs = []*node{x}
+	if scale != nil {
+		e.inputs = append(e.inputs, scale)
+		foldedScoreOps.Add(1)
+	}
+	if mask != nil {
+		e.inputs = append(e.inputs, mask)
+		foldedScoreOps.Add(1)
+	}
+	scaled, masked := scale != nil, mask != nil
 	e.fn = func(ins []*Buffer) *Buffer {
 		out := newBuffer(shape)
 		in, o := ins[0].flat.([]float32), out.flat.([]float32)
+		var c float32 = 1
+		var m []float32
+		if scaled {
+			c = ins[1].flat.([]float32)[0]
+		}
+		if masked {
+			m = ins[len(ins)-1].flat.([]float32)
+		}
 		parallelFor(len(in)/n, max(1, (1<<13)/n), func(s, e int) {
-			vexpSubRowMax(in[s*n:e*n], o[s*n:e*n], n)
+			vexpSubRowMax(in[s*n:e*n], o[s*n:e*n], n, c, scaled, m, pq, s)
 		})
 		return out
 	}
 }
 
-// expSubRowMaxGo is interp_exp_sub_rowmax in Go (builds without cgo).
-func expSubRowMaxGo(x, y []float32, n int) {
+// isRowMask reports whether a mask of dims broadcasts over out's rows as [1, .., 1, Pq, Pk].
+func isRowMask(mask, out []int) bool {
+	r := len(out)
+	if len(mask) != r || r < 2 || mask[r-1] != out[r-1] || mask[r-2] != out[r-2] {
+		return false
+	}
+	for _, d := range mask[:r-2] {
+		if d != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// expSubRowMaxGo is interp_exp_sub_rowmax in Go (builds without cgo): t = x * c (scaled) + mask
+// row (r0 + r) % pq (mask non-nil), then exp(t - rowmax(t)).
+func expSubRowMaxGo(x, y []float32, n int, c float32, scaled bool, mask []float32, pq, r0 int) {
 	for r := range len(x) / n {
 		xr, yr := x[r*n:(r+1)*n], y[r*n:(r+1)*n]
+		if scaled || mask != nil {
+			for i, v := range xr {
+				if scaled {
+					v = float32(v * c)
+				}
+				if mask != nil {
+					v += mask[((r0+r)%pq)*n+i]
+				}
+				yr[i] = v
+			}
+			xr = yr
+		}
 		m := float32(math.Inf(-1))
 		for _, v := range xr {
 			if v > m || v != v {
@@ -318,6 +376,6 @@ var (
 	// noSoftmaxExpFusion leaves training softmaxes' max, subtraction and exp unfused
 	// (INTERP_NO_SOFTMAX_EXP_FUSION=1; for benchmarks).
 	noSoftmaxExpFusion = os.Getenv("INTERP_NO_SOFTMAX_EXP_FUSION") != ""
-	// fusedExpSubMax counts them fused.
-	fusedExpSubMax atomic.Int64
+	// fusedExpSubMax counts them fused, and foldedScoreOps the scales and masks folded in.
+	fusedExpSubMax, foldedScoreOps atomic.Int64
 )

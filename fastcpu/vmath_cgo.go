@@ -149,13 +149,27 @@ CLONES void interp_softmax_rows(const float *x, float *y, int64_t rows, int64_t 
 		for (int64_t i = 0; i < n; i++) yr[i] *= inv;
 	}
 }
-// exp(x - rowmax(x)) of each row: the exp of a softmax whose exp and sum the gradient reads
-// (training graphs). The max is the row's largest value, or NaN when the row holds a NaN, as the
-// unfused ReduceMax gives it; the exp is exp_nonpos, the general exp's bits for x - max <= 0.
-CLONES void interp_exp_sub_rowmax(const float *x, float *y, int64_t rows, int64_t n) {
+// exp(t - rowmax(t)) of each row of t = x * c + mask (each part optional: scaled, masked): the
+// exp of a softmax whose exp and sum the gradient reads (training graphs), with the attention's
+// scale and mask folded in. mask is [pq, n]; row r reads mask row (r0 + r) % pq, r0 being the
+// first row's index in the whole tensor. The max is the row's
+// largest value, or NaN when the row holds a NaN, as the unfused ReduceMax gives it; the exp is
+// exp_nonpos, the general exp's bits for t - max <= 0. t is built in y.
+CLONES void interp_exp_sub_rowmax(const float *x, float *y, int64_t rows, int64_t n, float c, int scaled,
+		const float *mask, int64_t pq, int64_t r0) {
 	for (int64_t r = 0; r < rows; r++) {
 		const float *xr = x + r * n;
 		float *yr = y + r * n;
+		if (scaled || mask) {
+			const float *mr = mask ? mask + ((r0 + r) % pq) * n : 0;
+			if (scaled && mask)
+				for (int64_t i = 0; i < n; i++) yr[i] = xr[i] * c + mr[i];
+			else if (scaled)
+				for (int64_t i = 0; i < n; i++) yr[i] = xr[i] * c;
+			else
+				for (int64_t i = 0; i < n; i++) yr[i] = xr[i] + mr[i];
+			xr = yr;
+		}
 		float m = lane_max(xr, n);
 		int nan = 0;
 		for (int64_t i = 0; i < n; i++) nan |= xr[i] != xr[i];
@@ -324,12 +338,21 @@ func vexpNonPos(x, y []float32) {
 	C.interp_vexp_nonpos((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(y)))
 }
 
-// vexpSubRowMax is interp_exp_sub_rowmax over rows of length n.
-func vexpSubRowMax(x, y []float32, n int) {
+// vexpSubRowMax is interp_exp_sub_rowmax over rows of length n (see expSubRowMaxGo).
+func vexpSubRowMax(x, y []float32, n int, c float32, scaled bool, mask []float32, pq, r0 int) {
 	if len(x) == 0 {
 		return
 	}
-	C.interp_exp_sub_rowmax((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(x)/n), C.int64_t(n))
+	sc := C.int(0)
+	if scaled {
+		sc = 1
+	}
+	var mp *C.float
+	if mask != nil {
+		mp = (*C.float)(unsafe.Pointer(&mask[0]))
+	}
+	C.interp_exp_sub_rowmax((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(x)/n), C.int64_t(n),
+		C.float(c), sc, mp, C.int64_t(pq), C.int64_t(r0))
 }
 
 func vsoftmaxRows(x, y []float32, n int) {

@@ -26,7 +26,9 @@ func attentionBlock(q, k, v, mask, z, kt, vt, s []float32, pq, pk, dk, qs, ks, v
 
 func vsoftmaxRows(x, y []float32, n int) { softmaxRowsGo(y, x, n) }
 
-func vexpSubRowMax(x, y []float32, n int) { expSubRowMaxGo(x, y, n) }
+func vexpSubRowMax(x, y []float32, n int, c float32, scaled bool, mask []float32, pq, r0 int) {
+	expSubRowMaxGo(x, y, n, c, scaled, mask, pq, r0)
+}
 
 // vbinary is only called when haveVMath.
 func vbinary(op, mode int, a, b, y []float32) { panic("fastcpu: vbinary without cgo") }
