@@ -40,7 +40,9 @@ func TestExpSubMaxFusedIsExact(t *testing.T) {
 			}
 		}
 	}
-	same := func(a, b float32) bool { return a == b && math.Signbit(float64(a)) == math.Signbit(float64(b)) || a != a && b != b }
+	same := func(a, b float32) bool {
+		return a == b && math.Signbit(float64(a)) == math.Signbit(float64(b)) || a != a && b != b
+	}
 	for _, tc := range []struct {
 		name          string
 		scaled, masks bool
