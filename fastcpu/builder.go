@@ -29,7 +29,10 @@ type node struct {
 	dot      *dotAxes // DotGeneral's axes (used by the fusion pass)
 	// softmaxOf is the input of a softmax the fusion pass has made this node compute.
 	softmaxOf *node
-	builder   *Builder
+	// softmaxGrad marks a node the fusion pass made compute a softmax gradient, scaled when a
+	// multiplication by a scalar was folded in.
+	softmaxGrad, scaled bool
+	builder             *Builder
 }
 
 // implementedOps records every op type some Builder method implements (for Capabilities).

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends"
@@ -43,6 +44,7 @@ func fuse(b *Builder, outputs []*node) {
 		if seen[n] {
 			fuseBroadcast(n, consumers)
 			fuseExpSubMax(n, consumers)
+			fuseScaledSoftmaxGrad(n, consumers)
 		}
 	}
 }
@@ -319,9 +321,10 @@ func fuseSoftmaxGrad(mul *node, consumers map[*node]int) {
 	shape := mul.shape
 	fusedSoftmaxGrads.Add(1)
 	mul.inputs = []*node{g, e, den}
+	mul.softmaxGrad = true
 	mul.fn = func(ins []*Buffer) *Buffer {
 		out := newBuffer(shape)
-		softmaxGradRows(out.flat.([]float32), ins[0].flat.([]float32), ins[1].flat.([]float32), ins[2].flat.([]float32), n)
+		softmaxGradRows(out.flat.([]float32), ins[0].flat.([]float32), ins[1].flat.([]float32), ins[2].flat.([]float32), n, 1, false)
 		return out
 	}
 }
@@ -336,31 +339,65 @@ func skipViewsAny(n *node) *node {
 
 // softmaxGradRows computes, for each row r of length n, out = (g/s + t) * e with
 // t = float32(sum_j -(g_j * (e_j / (s*s)))) (float64 accumulation), in parallel chunks of rows.
-func softmaxGradRows(out, g, e, s []float32, n int) {
+func softmaxGradRows(out, g, e, s []float32, n int, c float32, scaled bool) {
 	rows := len(g) / max(n, 1)
 	parallelFor(rows, max(1, (1<<13)/max(n, 1)), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			gr, er, or := g[r*n:(r+1)*n], e[r*n:(r+1)*n], out[r*n:(r+1)*n]
-			den := s[r]
-			sq := den * den
-			var acc float64
-			for j, gv := range gr {
-				acc += float64(-(gv * (er[j] / sq)))
-			}
-			t := float32(acc)
-			for j, gv := range gr {
-				or[j] = (gv/den + t) * er[j]
-			}
-		}
+		vsoftmaxGradRows(out[lo*n:hi*n], g[lo*n:hi*n], e[lo*n:hi*n], s[lo:hi], n, c, scaled)
 	})
+}
+
+// softmaxGradRowsGo is interp_softmax_grad_rows in Go (builds without cgo).
+func softmaxGradRowsGo(out, g, e, s []float32, n int, c float32, scaled bool) {
+	for r := range len(g) / max(n, 1) {
+		gr, er, or := g[r*n:(r+1)*n], e[r*n:(r+1)*n], out[r*n:(r+1)*n]
+		den := s[r]
+		sq := den * den
+		var acc float64
+		for j, gv := range gr {
+			acc += float64(-(gv * (er[j] / sq)))
+		}
+		t := float32(acc)
+		for j, gv := range gr {
+			v := (gv/den + t) * er[j]
+			if scaled {
+				v = float32(v) * c
+			}
+			or[j] = v
+		}
+	}
+}
+
+// fuseScaledSoftmaxGrad folds a multiplication by a scalar (the attention scale's gradient) into
+// the fused softmax gradient it reads, when nothing else reads that gradient: the same product,
+// rounded the same, in the same pass.
+func fuseScaledSoftmaxGrad(mul *node, consumers map[*node]int) {
+	if noFusion || mul.op != backends.OpTypeMul || len(mul.inputs) != 2 || !isScalarF32(mul.inputs[1]) {
+		return
+	}
+	sg := mul.inputs[0]
+	if !sg.softmaxGrad || sg.scaled || consumers[sg] != 1 || !sg.shape.Equal(mul.shape) {
+		return
+	}
+	n := mul.shape.Dimensions[mul.shape.Rank()-1]
+	shape := mul.shape
+	scaledSoftmaxGrads.Add(1)
+	mul.inputs = append(slices.Clone(sg.inputs), mul.inputs[1])
+	mul.softmaxGrad, mul.scaled = true, true
+	mul.fn = func(ins []*Buffer) *Buffer {
+		out := newBuffer(shape)
+		softmaxGradRows(out.flat.([]float32), ins[0].flat.([]float32), ins[1].flat.([]float32), ins[2].flat.([]float32), n,
+			ins[3].flat.([]float32)[0], true)
+		return out
+	}
 }
 
 var (
 	debugFuse = os.Getenv("INTERP_DEBUG_FUSE") != ""
 	// noFusion turns the fusion pass off (tests compare fused and unfused graphs).
 	noFusion = false
-	// fusedSoftmaxGrads counts the softmax gradients fused (tests check that the pattern matched).
-	fusedSoftmaxGrads atomic.Int64
+	// fusedSoftmaxGrads counts the softmax gradients fused (tests check that the pattern matched),
+	// and scaledSoftmaxGrads those with a scale folded in.
+	fusedSoftmaxGrads, scaledSoftmaxGrads atomic.Int64
 	// noAttentionFusion leaves attention unfused (the softmax is still fused); for benchmarks.
 	noAttentionFusion = false
 	// fusedAttentions counts the attention blocks fused.

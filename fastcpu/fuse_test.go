@@ -62,6 +62,61 @@ func TestSoftmaxGradFusedIsExact(t *testing.T) {
 	}
 }
 
+// TestScaledSoftmaxGradFusedIsExact: the gradient of softmax(a * c) multiplies the softmax's
+// gradient by c; that product joins the fused softmax gradient's pass, bit for bit the unfused
+// graph's. The Go kernel (builds without cgo) gives the C kernel's bits, scaled or not.
+func TestScaledSoftmaxGradFusedIsExact(t *testing.T) {
+	be, err := New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 9))
+	dims := []int{2, 5, 8, 8}
+	n := 2 * 5 * 8 * 8
+	x, w := make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i], w[i] = float32(rng.NormFloat64()*3), float32(rng.NormFloat64())
+		if i%8 > (i/8)%8 {
+			x[i] = float32(math.Inf(-1))
+		}
+	}
+	run := func(fused bool) []float32 {
+		noFusion = !fused
+		defer func() { noFusion = false }()
+		e := graph.MustNewExec(be, func(a, b *graph.Node) *graph.Node {
+			return graph.Gradient(graph.ReduceAllSum(graph.Mul(graph.Softmax(graph.MulScalar(a, 0.3), -1), b)), a)[0]
+		})
+		return tensors.MustCopyFlatData[float32](e.MustExec(tensors.FromFlatDataAndDimensions(x, dims...), tensors.FromFlatDataAndDimensions(w, dims...))[0])
+	}
+	before := scaledSoftmaxGrads.Load()
+	got := run(true)
+	if scaledSoftmaxGrads.Load() != before+1 {
+		t.Fatal("the scale was not folded into the softmax gradient")
+	}
+	want := run(false)
+	for i := range want {
+		if got[i] != want[i] && !(got[i] != got[i] && want[i] != want[i]) {
+			t.Fatalf("element %d: fused %g, unfused %g", i, got[i], want[i])
+		}
+	}
+	// The kernels alone: softmax-like e and its row sums s.
+	e, s := make([]float32, n), make([]float32, n/8)
+	for i := range e {
+		e[i] = float32(rng.Float64())
+		s[i/8] += e[i]
+	}
+	for _, scaled := range []bool{false, true} {
+		c, g := make([]float32, n), make([]float32, n)
+		vsoftmaxGradRows(c, w, e, s, 8, 0.3, scaled)
+		softmaxGradRowsGo(g, w, e, s, 8, 0.3, scaled)
+		for i := range c {
+			if c[i] != g[i] {
+				t.Fatalf("scaled %v, element %d: kernel %g, Go %g", scaled, i, c[i], g[i])
+			}
+		}
+	}
+}
+
 // TestAttentionFused builds attention as the model does (scores, scale, causal or windowed -inf
 // mask, softmax, pattern x v) and checks that the fused kernel replaces it when nothing reads
 // the intermediates, and that it agrees with the unfused ops within the rounding bound of the

@@ -178,6 +178,27 @@ CLONES void interp_exp_sub_rowmax(const float *x, float *y, int64_t rows, int64_
 	}
 }
 
+// The softmax gradient of each row (fuseSoftmaxGrad): with den = s[r] and sq = den*den,
+// t = float32(sum_j float64(-(g_j * (e_j / sq)))) summed in order in float64, then
+// out_j = (g_j / den + t) * e_j, times c when scaled. The row of out holds the terms of the sum
+// first, so that the divisions and products run as vectors and only the float64 sum is serial.
+CLONES void interp_softmax_grad_rows(float *out, const float *g, const float *e, const float *s, int64_t rows,
+		int64_t n, float c, int scaled) {
+	for (int64_t r = 0; r < rows; r++) {
+		const float *gr = g + r * n, *er = e + r * n;
+		float *or = out + r * n;
+		const float den = s[r], sq = den * den;
+		for (int64_t j = 0; j < n; j++) or[j] = -(gr[j] * (er[j] / sq));
+		double acc = 0;
+		for (int64_t j = 0; j < n; j++) acc += (double)or[j];
+		const float t = (float)acc;
+		if (scaled)
+			for (int64_t j = 0; j < n; j++) or[j] = ((gr[j] / den + t) * er[j]) * c;
+		else
+			for (int64_t j = 0; j < n; j++) or[j] = (gr[j] / den + t) * er[j];
+	}
+}
+
 static inline float lane_dot(const float *a, const float *b, int64_t n) {
 	float acc[16] = {0};
 	int64_t i = 0;
@@ -336,6 +357,19 @@ func vexpNonPos(x, y []float32) {
 		return
 	}
 	C.interp_vexp_nonpos((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(y)))
+}
+
+// vsoftmaxGradRows is interp_softmax_grad_rows over rows of length n (see softmaxGradRowsGo).
+func vsoftmaxGradRows(out, g, e, s []float32, n int, c float32, scaled bool) {
+	if len(out) == 0 {
+		return
+	}
+	sc := C.int(0)
+	if scaled {
+		sc = 1
+	}
+	C.interp_softmax_grad_rows((*C.float)(unsafe.Pointer(&out[0])), (*C.float)(unsafe.Pointer(&g[0])), (*C.float)(unsafe.Pointer(&e[0])),
+		(*C.float)(unsafe.Pointer(&s[0])), C.int64_t(len(out)/n), C.int64_t(n), C.float(c), sc)
 }
 
 // vexpSubRowMax is interp_exp_sub_rowmax over rows of length n (see expSubRowMaxGo).

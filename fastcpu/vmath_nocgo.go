@@ -32,3 +32,7 @@ func vexpSubRowMax(x, y []float32, n int, c float32, scaled bool, mask []float32
 
 // vbinary is only called when haveVMath.
 func vbinary(op, mode int, a, b, y []float32) { panic("fastcpu: vbinary without cgo") }
+
+func vsoftmaxGradRows(out, g, e, s []float32, n int, c float32, scaled bool) {
+	softmaxGradRowsGo(out, g, e, s, n, c, scaled)
+}
