@@ -23,7 +23,7 @@ func isColoredObjects(name string) bool {
 // coloredTemplates parses the parameters of "colored-objects:color=before|after,questions=N"
 // and returns the templates they select and the number of questions per prompt.
 func coloredTemplates(name string) ([]string, int, error) {
-	params, err := taskParams(name, ColoredObjects, "color=before|after, questions=1..8", "color", "questions")
+	params, err := taskParams(name, ColoredObjects, "color=before|after, questions=1..16", "color", "questions")
 	if err != nil {
 		return nil, 0, err
 	}
@@ -44,7 +44,7 @@ func coloredTemplates(name string) ([]string, int, error) {
 }
 
 // maxColoredQuestions bounds questions=N.
-const maxColoredQuestions = 8
+const maxColoredQuestions = 16
 
 // coloredQuestion is the question that ends every template; with questions=N the prompt asks
 // N-1 answered questions before it ("What color is the cup red ."), each about an item drawn at

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,14 +15,14 @@ import (
 // which is that other object.
 func TestColoredObjects(t *testing.T) {
 	for _, name := range []string{ColoredObjects, ColoredObjects + ":color=before", ColoredObjects + ":color=after",
-		ColoredObjects + ":questions=3", ColoredObjects + ":color=after,questions=4"} {
+		ColoredObjects + ":questions=3", ColoredObjects + ":color=after,questions=12"} {
 		t.Run(name, func(t *testing.T) { testColoredObjects(t, name, strings.Contains(name, "after")) })
 	}
 	for name, want := range map[string]string{
 		ColoredObjects + ":color=left":   "color=left: want before or after",
 		ColoredObjects + ":colour=after": `unknown parameter "colour=after"`,
-		ColoredObjects + ":questions=0":  "questions=0: want a whole number from 1 to 8",
-		ColoredObjects + ":questions=x":  "questions=x: want a whole number from 1 to 8",
+		ColoredObjects + ":questions=0":  "questions=0: want a whole number from 1 to 16",
+		ColoredObjects + ":questions=x":  "questions=x: want a whole number from 1 to 16",
 	} {
 		if _, err := New(name, Options{}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New(%q): error %v, want one containing %q", name, err, want)
@@ -33,7 +34,10 @@ func testColoredObjects(t *testing.T, name string, after bool) {
 	task := newTask(t, name, Options{})
 	questions := 1
 	if _, q, ok := strings.Cut(name, "questions="); ok {
-		questions = int(q[0] - '0')
+		var err error
+		if questions, err = strconv.Atoi(q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	tok := ToyTokenizer()
 	word := func(id int) string { return tok.TokenString(id) }

@@ -70,7 +70,7 @@
 //     about that other object. "colored-objects:color=after" puts each color
 //     after its object ("a cup red , a ball blue ..."), so that the answer
 //     is the token after the object's earlier mention (an induction look-up).
-//     "colored-objects:questions=N" (1-8; with or without color=) asks N-1
+//     "colored-objects:questions=N" (1-16; with or without color=) asks N-1
 //     answered questions first ("What color is the cup red . What color is
 //     the pen"), each about a listed item drawn at random, and training scores
 //     every answer, as icl-classify scores every label.
