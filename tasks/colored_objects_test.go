@@ -141,6 +141,26 @@ func TestToyTokenizer(t *testing.T) {
 
 // TestMix: rows come from both tasks, padded after the row's end outside the loss, in the shared
 // vocabulary; the IOI rows are the IOI task's own rows (same ids as its own tokenizer gives).
+// TestSplitMixList: a key=value item continues the previous task's parameters, so that a task
+// with several parameters fits in a mixture.
+func TestSplitMixList(t *testing.T) {
+	for list, want := range map[string][]string{
+		"ioi,colored-objects":                                         {"ioi", "colored-objects"},
+		"colored-objects:color=after,questions=8,induction":           {"colored-objects:color=after,questions=8", "induction"},
+		"ioi,colored-objects:color=after,questions=3,induction-ngram": {"ioi", "colored-objects:color=after,questions=3", "induction-ngram"},
+		"icl-classify:labels=4,colored-objects:questions=2":           {"icl-classify:labels=4", "colored-objects:questions=2"},
+		"ioi,questions=2": {"ioi", "questions=2"}, // no parameters to continue: New refuses it
+	} {
+		if got := splitMixList(list); !slices.Equal(got, want) {
+			t.Errorf("splitMixList(%q) = %q, want %q", list, got, want)
+		}
+	}
+	m := newTask(t, MixPrefix+"colored-objects:color=after,questions=3,induction", Options{})
+	if m.Name() == "" {
+		t.Fatal("no name")
+	}
+}
+
 func TestMix(t *testing.T) {
 	m := newTask(t, MixPrefix+"ioi,"+ColoredObjects, Options{})
 	tok := ToyTokenizer()

@@ -23,8 +23,23 @@ type mix struct {
 	ownTok bool
 }
 
+// splitMixList splits a mixture's list at its commas, except that an item of the form key=value
+// (no colon) continues the previous task's parameters: "colored-objects:color=after,questions=8,ioi"
+// is two tasks.
+func splitMixList(list string) []string {
+	var names []string
+	for _, item := range strings.Split(list, ",") {
+		if k := len(names) - 1; k >= 0 && strings.Contains(item, "=") && !strings.Contains(item, ":") && strings.Contains(names[k], ":") {
+			names[k] += "," + item
+			continue
+		}
+		names = append(names, item)
+	}
+	return names
+}
+
 func newMix(name, list string, opt Options) (Task, error) {
-	names := strings.Split(list, ",")
+	names := splitMixList(list)
 	if len(names) < 2 {
 		return nil, fmt.Errorf("a mixture names at least two tasks, separated by commas (e.g. %sioi,colored-objects)", MixPrefix)
 	}
