@@ -72,16 +72,18 @@ func fuseExpSubMax(e *node, consumers map[*node]int) {
 	if n == 0 {
 		return
 	}
-	// t's readers are the max and the subtraction: fold the scale and the mask when t is theirs alone.
+	// When only the max and the subtraction read t, fold in the mask and the scale that make it.
 	x, scale, mask, pq := t, (*node)(nil), (*node)(nil), 1
-	if consumers[t] == 2 && t.op == backends.OpTypeAdd && len(t.inputs) == 2 && isRowMask(t.inputs[1].shape.Dimensions, dims) &&
-		t.inputs[0].shape.Equal(e.shape) {
-		x, mask = t.inputs[0], t.inputs[1]
-		pq = dims[len(dims)-2]
-	}
-	if (x == t || consumers[x] == 1) && x.op == backends.OpTypeMul && len(x.inputs) == 2 && isScalarF32(x.inputs[1]) &&
-		x.inputs[0].shape.Equal(e.shape) && (x != t || consumers[t] == 2) {
-		x, scale = x.inputs[0], x.inputs[1]
+	if consumers[t] == 2 {
+		if t.op == backends.OpTypeAdd && len(t.inputs) == 2 && isRowMask(t.inputs[1].shape.Dimensions, dims) &&
+			t.inputs[0].shape.Equal(e.shape) {
+			x, mask = t.inputs[0], t.inputs[1]
+			pq = dims[len(dims)-2]
+		}
+		if (x == t || consumers[x] == 1) && x.op == backends.OpTypeMul && len(x.inputs) == 2 && isScalarF32(x.inputs[1]) &&
+			x.inputs[0].shape.Equal(e.shape) {
+			x, scale = x.inputs[0], x.inputs[1]
+		}
 	}
 	shape := e.shape
 	fusedExpSubMax.Add(1)

@@ -80,9 +80,8 @@ func fuseNorm(root *node, consumers map[*node]int) {
 	dims := x.shape.Dimensions
 	N := dims[len(dims)-1]
 	if x.shape.DType != dtypes.Float32 || !x.shape.Equal(root.shape) || N == 0 ||
-		skipViewsAny(w).shape.Size() != N || w.shape.Dimensions[w.shape.Rank()-1] != N || w.shape.Size() != N ||
-		(b != nil && (skipViewsAny(b).shape.Size() != N || b.shape.Size() != N || b.shape.DType != dtypes.Float32)) ||
-		w.shape.DType != dtypes.Float32 {
+		w.shape.Size() != N || w.shape.Dimensions[w.shape.Rank()-1] != N || w.shape.DType != dtypes.Float32 ||
+		(b != nil && (b.shape.Size() != N || b.shape.DType != dtypes.Float32)) {
 		return
 	}
 	shape := root.shape
