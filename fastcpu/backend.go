@@ -79,6 +79,10 @@ func (b *Backend) Builder(name string) backends.Builder {
 type Buffer struct {
 	shape shapes.Shape
 	flat  any
+	// owned marks an executable's output: its data is its own (Execute never hands out data that
+	// another live buffer shares, and GoMLX copies an output to read it), so finalizing it returns
+	// the memory to the pool of kernel outputs.
+	owned bool
 }
 
 func toBuffer(b backends.Buffer) (*Buffer, error) {
@@ -96,6 +100,9 @@ func (b *Backend) BufferFinalize(buffer backends.Buffer) error {
 	buf, err := toBuffer(buffer)
 	if err != nil {
 		return err
+	}
+	if buf.owned {
+		release(buf)
 	}
 	buf.flat = nil
 	return nil

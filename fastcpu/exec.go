@@ -148,6 +148,7 @@ func (e *Executable) Execute(inputs []backends.Buffer, _ []bool, _ backends.Devi
 			v = &Buffer{shape: o.shape, flat: v.flat}
 		}
 		given[p] = true
+		v.owned = true
 		outs[i] = v
 	}
 	return outs, nil

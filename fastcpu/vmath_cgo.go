@@ -4,9 +4,11 @@ package fastcpu
 
 /*
 #cgo CFLAGS: -O3
+#cgo LDFLAGS: -lm
 
 #include <stdint.h>
 #include <string.h>
+#include <math.h>
 
 // No user-visible floating-point traps: lets gcc if-convert the selects of exp_poly and tanh_rat
 // (speculating both sides) so that the loops vectorise for AVX2 too, not only with AVX-512's
@@ -26,6 +28,15 @@ package fastcpu
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define CLONES
+#endif
+
+// FMA_CLONES are for kernels that call fmaf: clones for x86-64-v4 and -v3 (AVX2 with FMA), where
+// fmaf is one instruction, and a baseline one, where it is the C library's. fmaf is correctly
+// rounded on every path, so all clones give the same bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#define FMA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define FMA_CLONES CLONES
 #endif
 
 // exp_parts splits e^x for x in the clamped range: *fx = round(x / ln 2), and the result is the
@@ -71,6 +82,28 @@ static inline float exp_nonpos(float x0) {
 	float res = exp_parts(x, &fx) * pow2i((int32_t)fx);
 	res = x0 < -87.3365447505531f ? 0.0f : res;
 	return x0 != x0 ? x0 : res;
+}
+
+// exp_fma_nonpos is exp_nonpos's reduction and polynomial evaluated with fused multiply-adds: about
+// a fifth faster where FMA is an instruction, and not bit-equal to exp_nonpos. It is for kernels
+// whose results are not the unfused ops' bits anyway (the inference softmax, the fused attention).
+// Over every float32 in [-87.34, 0] with a normal result it is within 1.26 ulp of exp
+// (TestExpFMANonPos checks a sweep against 4e-7, as exp's test does).
+static inline float exp_fma_nonpos(float x0) {
+	float x = x0 < -87.3365447505531f ? -87.3365447505531f : x0;
+	float fx = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+	float r = fmaf(fx, -0.693359375f, x);
+	r = fmaf(fx, 2.12194440e-4f, r);
+	float z = r * r;
+	float p = fmaf(fmaf(fmaf(fmaf(fmaf(1.9875691500e-4f, r, 1.3981999507e-3f), r, 8.3334519073e-3f), r,
+		4.1665795894e-2f), r, 1.6666665459e-1f), r, 5.0000001201e-1f);
+	float res = fmaf(p, z, r + 1.0f) * pow2i((int32_t)fx);
+	res = x0 < -87.3365447505531f ? 0.0f : res;
+	return x0 != x0 ? x0 : res;
+}
+
+FMA_CLONES void interp_vexp_fma_nonpos(const float *x, float *y, int64_t n) {
+	for (int64_t i = 0; i < n; i++) y[i] = exp_fma_nonpos(x[i]);
 }
 
 CLONES void interp_vexp_nonpos(const float *x, float *y, int64_t n) {
@@ -137,14 +170,14 @@ static inline float lane_sum(const float *x, int64_t n) {
 	return s;
 }
 
-// Softmax of each row: the max, exp(x - max) written out, its sum, the scale; each loop
-// vectorises.
-CLONES void interp_softmax_rows(const float *x, float *y, int64_t rows, int64_t n) {
+// Softmax of each row: the max, exp(x - max) written out (exp_fma_nonpos), its sum, the scale;
+// each loop vectorises.
+FMA_CLONES void interp_softmax_rows(const float *x, float *y, int64_t rows, int64_t n) {
 	for (int64_t r = 0; r < rows; r++) {
 		const float *xr = x + r * n;
 		float *yr = y + r * n;
 		float m = lane_max(xr, n);
-		for (int64_t i = 0; i < n; i++) yr[i] = exp_nonpos(xr[i] - m);
+		for (int64_t i = 0; i < n; i++) yr[i] = exp_fma_nonpos(xr[i] - m);
 		float inv = 1.0f / lane_sum(yr, n);
 		for (int64_t i = 0; i < n; i++) yr[i] *= inv;
 	}
@@ -357,6 +390,14 @@ func vexpNonPos(x, y []float32) {
 		return
 	}
 	C.interp_vexp_nonpos((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(y)))
+}
+
+// vexpFMANonPos is exp_fma_nonpos on each element, for inputs <= 0 (or NaN); for tests.
+func vexpFMANonPos(x, y []float32) {
+	if len(y) == 0 {
+		return
+	}
+	C.interp_vexp_fma_nonpos((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.int64_t(len(y)))
 }
 
 // vsoftmaxGradRows is interp_softmax_grad_rows over rows of length n (see softmaxGradRowsGo).

@@ -20,6 +20,8 @@ func vtanh(x, y []float32) {
 
 func vexpNonPos(x, y []float32) { vexp(x, y) }
 
+func vexpFMANonPos(x, y []float32) { vexp(x, y) }
+
 func attentionBlock(q, k, v, mask, z, kt, vt, s []float32, pq, pk, dk, qs, ks, vs int, scale float32, scaled bool) {
 	attentionBlockGo(q, k, v, mask, z, kt, vt, s, pq, pk, dk, qs, ks, vs, scale, scaled)
 }
