@@ -25,7 +25,7 @@ type node struct {
 	param    int      // parameter index, or -1
 	constant *Buffer  // for constants
 	view     bool     // the kernel may return an input's data (no allocation)
-	axes     []int    // reduced axes of reductions, broadcast axes of BroadcastInDim (used by the fusion pass)
+	axes     []int    // reduced axes of reductions, broadcast axes of BroadcastInDim, Transpose's permutation (used by the fusion pass)
 	dot      *dotAxes // DotGeneral's axes (used by the fusion pass)
 	// softmaxOf is the input of a softmax the fusion pass has made this node compute.
 	softmaxOf *node

@@ -99,6 +99,24 @@ func TestEquivGradients(t *testing.T) {
 			})
 			t.Run(fmt.Sprintf("Attention/%s/%02d_B%dP%dD%dH%dDh%d", dtName(dt), i, B, P, dm, nh, dh), func(t *testing.T) { runEquiv(t, c) })
 
+			// The same with the model's additive mask (scores * scale + [1, 1, P, P] of 0 and -inf):
+			// in float32 this is the graph whose backward fastcpu fuses (fuseAttentionGrad).
+			c = gradCase([]arg{
+				newArg(dt, []int{B, P, dm}, v), newArg(dt, []int{dm, nh, dh}, v), newArg(dt, []int{dm, nh, dh}, v),
+				newArg(dt, []int{dm, nh, dh}, v), newArg(dt, []int{nh, dh, dm}, v), newArg(dt, []int{B, P, dm}, v),
+			}, 5, B*P*dm*nh*dh, dt, func(x []*graph.Node) *graph.Node {
+				g := x[0].Graph()
+				proj := func(w *graph.Node) *graph.Node { return graph.DotGeneral(x[0], []int{2}, nil, w, []int{0}, nil) }
+				q, k, vv := proj(x[1]), proj(x[2]), proj(x[3])
+				scores := graph.MulScalar(graph.DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2}), 1/math.Sqrt(float64(dh)))
+				mask := graph.Where(graph.LowerTriangular(g, P), graph.BroadcastToDims(graph.ScalarZero(g, dt), P, P),
+					graph.BroadcastToDims(graph.Infinity(g, dt, -1), P, P))
+				pattern := graph.Softmax(graph.Add(scores, graph.ExpandLeftToRank(mask, 4)), -1)
+				z := graph.TransposeAllAxes(graph.DotGeneral(pattern, []int{3}, []int{0, 1}, vv, []int{1}, []int{0, 2}), 0, 2, 1, 3)
+				return weighted(graph.DotGeneral(z, []int{2, 3}, nil, x[4], []int{0, 1}, nil), x[5])
+			})
+			t.Run(fmt.Sprintf("AttentionAddMask/%s/%02d_B%dP%dD%dH%dDh%d", dtName(dt), i, B, P, dm, nh, dh), func(t *testing.T) { runEquiv(t, c) })
+
 			// Embedding lookup (Gather): the gradient wrt the table is a ScatterSum with
 			// duplicate indices; positions gathered with an Iota, as the model does.
 			V := 1 + r.IntN(8)

@@ -47,6 +47,7 @@ func fuse(b *Builder, outputs []*node) {
 			fuseScaledSoftmaxGrad(n, consumers)
 		}
 	}
+	fuseAttentionGrads(b.nodes, outputs)
 }
 
 // fuseExpSubMax rewrites exp(t - max(t)) over the last axis, the exp of a softmax that the

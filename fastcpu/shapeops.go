@@ -140,11 +140,13 @@ func (b *Builder) Transpose(x backends.Op, permutation ...int) (backends.Op, err
 		sStr[k] = inStr[p]
 	}
 	dStr := rowMajorStrides(shape.Dimensions)
-	return b.add(backends.OpTypeTranspose, shape, func(ins []*Buffer) *Buffer {
+	out := b.add(backends.OpTypeTranspose, shape, func(ins []*Buffer) *Buffer {
 		out := newBuffer(shape)
 		copyAny(out.flat, 0, dStr, ins[0].flat, 0, sStr, shape.Dimensions)
 		return out
-	}, n), nil
+	}, n)
+	out.axes = slices.Clone(permutation)
+	return out, nil
 }
 
 func (b *Builder) Broadcast(x backends.Op, prefixDims ...int) (backends.Op, error) {

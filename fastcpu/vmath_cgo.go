@@ -321,6 +321,145 @@ CLONES void interp_attention_block(const float *q, const float *k, const float *
 	}
 }
 
+// One (batch, head) block of the attention's backward pass (fuseAttentionGrad): from the output's
+// gradient dz and the forward's q, k, v (rows of kd floats with row stride hs), pattern p, exp e
+// ([pq, pk], dense) and row sums den [pq], it computes, without writing any [pq, pk] tensor,
+//
+//	g  = dz v^T                          the pattern's gradient, one row at a time (row[j] over d)
+//	ds = softmax gradient of g           interp_softmax_grad_rows's arithmetic on the row (its float64
+//	                                     sum in 4 lanes), times c when scaled
+//	dq = ds k,  dk = ds^T q,  dv = p^T dz
+//
+// dq, dk and dv are written as rows with stride hs. vt (kd*pk), g and ds (pk each) are scratch.
+// dk and dv accumulate query row by query row (i = 0, 1, ...), dq key by key, g over d in order.
+//
+// Keys outside a row's span of nonzero e (the mask's -inf, exactly 0 after the exp) add exact
+// zeros to every sum: ds and p are 0 there. They are skipped when that is exact, i.e. when
+// nothing in the block can make a 0 product non-zero or NaN: q, k, v and dz finite, every den
+// finite and >= 1 (a softmax's row sum holds exp(0) = 1), and kd*pk*max|dz|*max|v| below
+// FLT_MAX / 4, so that g, g/den and t are finite too. Otherwise (a NaN or an overflow that the
+// unfused graph would spread) every key is computed.
+// Eight floats as one GCC vector (unaligned loads and stores): the same IEEE operations per lane
+// as scalar code, in whatever width the clone has.
+// (Macros, not functions: a function taking or returning a 32-byte vector draws gcc's ABI warning
+// in the baseline clone.)
+typedef float v8f __attribute__((vector_size(32)));
+#define ld8(p) ({ v8f v_; __builtin_memcpy(&v_, (p), sizeof v_); v_; })
+#define st8(p, x) do { v8f t_ = (x); __builtin_memcpy((p), &t_, sizeof t_); } while (0)
+
+// zero8 reports whether 8 words are all zero.
+static inline __attribute__((always_inline)) int zero8(const uint32_t *w) {
+	uint64_t a[4];
+	__builtin_memcpy(a, w, sizeof a);
+	return (a[0] | a[1] | a[2] | a[3]) == 0;
+}
+
+// always_inline: a helper left out of line would be compiled for baseline x86-64, not for the
+// clone that calls it.
+static inline __attribute__((always_inline)) int finite_block(const float *x, int64_t rows, int64_t kd, int64_t hs, float *maxabs) {
+	float m = 0.0f;
+	int ok = 1;
+	for (int64_t r = 0; r < rows; r++)
+		for (int64_t d = 0; d < kd; d++) {
+			float a = x[r * hs + d];
+			a = a < 0 ? -a : a;
+			ok &= a <= 3.4e38f; // false for inf and NaN
+			m = a > m ? a : m;
+		}
+	*maxabs = m;
+	return ok;
+}
+
+static inline __attribute__((always_inline)) void attention_grad_block_k(const float *restrict q, const float *restrict k, const float *restrict v,
+		const float *restrict dz, const float *restrict p, const float *restrict e, const float *restrict den,
+		float *restrict dq, float *restrict dk, float *restrict dv, float *restrict vt, float *restrict g,
+		float *restrict ds, int64_t pq, int64_t pk, const int64_t kd, int64_t hs, float c, int scaled) {
+	for (int64_t j = 0; j < pk; j++)
+		for (int64_t d = 0; d < kd; d++) {
+			vt[d * pk + j] = v[j * hs + d];
+			dk[j * hs + d] = 0.0f;
+			dv[j * hs + d] = 0.0f;
+		}
+	float mq, mk, mv, mz;
+	int skip = finite_block(q, pq, kd, hs, &mq) & finite_block(k, pk, kd, hs, &mk) & finite_block(v, pk, kd, hs, &mv) &
+		finite_block(dz, pq, kd, hs, &mz);
+	for (int64_t i = 0; i < pq; i++) skip &= den[i] >= 1.0f && den[i] <= 3.4e38f;
+	skip &= (double)kd * (double)pk * (double)mz * (double)mv < 3.4e38 / 4;
+	for (int64_t i = 0; i < pq; i++) {
+		const float *dzi = dz + i * hs, *qi = q + i * hs, *ei = e + i * pk, *pi = p + i * pk;
+		int64_t lo = 0, hi = pk;
+		if (skip) { // +0.0 is all zero bits: an integer scan, 8 floats at a time (exp gives no -0)
+			const uint32_t *eb = (const uint32_t *)ei;
+			while (lo + 8 <= hi && zero8(eb + lo)) lo += 8;
+			while (lo < hi && eb[lo] == 0) lo++;
+			while (hi - 8 >= lo && zero8(eb + hi - 8)) hi -= 8;
+			while (hi > lo && eb[hi - 1] == 0) hi--;
+		}
+		float *dqi = dq + i * hs;
+		float acc[512]; // kd <= 512 (fuseAttentionGrad)
+		for (int64_t d = 0; d < kd; d++) acc[d] = 0.0f;
+		if (lo < hi) {
+			for (int64_t j = lo; j < hi; j++) g[j] = 0.0f;
+			for (int64_t d = 0; d < kd; d++) {
+				const float a = dzi[d];
+				const float *vd = vt + d * pk;
+				for (int64_t j = lo; j < hi; j++) g[j] += a * vd[j];
+			}
+			const float dn = den[i], sq = dn * dn;
+			for (int64_t j = lo; j < hi; j++) ds[j] = -(g[j] * (ei[j] / sq));
+			// The row's sum in float64 over 4 interleaved lanes (j mod 4), added lane 0 to 3: four
+			// chains instead of one serial one.
+			double l4[4] = {0, 0, 0, 0};
+			int64_t j4 = lo;
+			for (; j4 + 4 <= hi; j4 += 4)
+				for (int r = 0; r < 4; r++) l4[r] += (double)ds[j4 + r];
+			for (int r = 0; j4 < hi; j4++, r++) l4[r] += (double)ds[j4];
+			const float t = (float)(((l4[0] + l4[1]) + l4[2]) + l4[3]);
+			if (scaled)
+				for (int64_t j = lo; j < hi; j++) ds[j] = ((g[j] / dn + t) * ei[j]) * c;
+			else
+				for (int64_t j = lo; j < hi; j++) ds[j] = (g[j] / dn + t) * ei[j];
+			if (kd % 8 == 0) { // whole 8-float vectors (gcc leaves the plain loops scalar)
+				for (int64_t c8 = 0; c8 < kd; c8 += 8) {
+					v8f a = ld8(acc + c8);
+					const v8f qv = ld8(qi + c8), zv = ld8(dzi + c8);
+					for (int64_t j = lo; j < hi; j++) {
+						const float sj = ds[j], pj = pi[j];
+						a += sj * ld8(k + j * hs + c8);
+						st8(dk + j * hs + c8, ld8(dk + j * hs + c8) + sj * qv);
+						st8(dv + j * hs + c8, ld8(dv + j * hs + c8) + pj * zv);
+					}
+					st8(acc + c8, a);
+				}
+			} else {
+				for (int64_t j = lo; j < hi; j++) {
+					const float sj = ds[j], pj = pi[j];
+					const float *kj = k + j * hs;
+					float *dkj = dk + j * hs, *dvj = dv + j * hs;
+					for (int64_t d = 0; d < kd; d++) {
+						acc[d] += sj * kj[d];
+						dkj[d] += sj * qi[d];
+						dvj[d] += pj * dzi[d];
+					}
+				}
+			}
+		}
+		for (int64_t d = 0; d < kd; d++) dqi[d] = acc[d];
+	}
+}
+
+CLONES void interp_attention_grad_block(const float *q, const float *k, const float *v, const float *dz,
+		const float *p, const float *e, const float *den, float *dq, float *dk, float *dv,
+		float *vt, float *g, float *ds, int64_t pq, int64_t pk, int64_t kd, int64_t hs, float c, int scaled) {
+	switch (kd) { // compile-time head sizes: the d loops are whole vectors
+	case 8: attention_grad_block_k(q, k, v, dz, p, e, den, dq, dk, dv, vt, g, ds, pq, pk, 8, hs, c, scaled); break;
+	case 16: attention_grad_block_k(q, k, v, dz, p, e, den, dq, dk, dv, vt, g, ds, pq, pk, 16, hs, c, scaled); break;
+	case 32: attention_grad_block_k(q, k, v, dz, p, e, den, dq, dk, dv, vt, g, ds, pq, pk, 32, hs, c, scaled); break;
+	case 64: attention_grad_block_k(q, k, v, dz, p, e, den, dq, dk, dv, vt, g, ds, pq, pk, 64, hs, c, scaled); break;
+	default: attention_grad_block_k(q, k, v, dz, p, e, den, dq, dk, dv, vt, g, ds, pq, pk, kd, hs, c, scaled); break;
+	}
+}
+
 // Binary float32 ops on runs: mode 0: y = a op b (both contiguous); mode 1: y = a op b[0];
 // mode 2: y = a[0] op b. op: 0 add, 1 sub, 2 mul, 3 div.
 CLONES void interp_vbinary(int op, int mode, const float *a, const float *b, float *y, int64_t n) {
@@ -382,6 +521,17 @@ func attentionBlock(q, k, v, mask, z, kt, vt, s []float32, pq, pk, dk, qs, ks, v
 		(*C.float)(unsafe.Pointer(&mask[0])), (*C.float)(unsafe.Pointer(&z[0])), (*C.float)(unsafe.Pointer(&kt[0])),
 		(*C.float)(unsafe.Pointer(&vt[0])), (*C.float)(unsafe.Pointer(&s[0])), C.int64_t(pq), C.int64_t(pk), C.int64_t(dk), C.int64_t(qs), C.int64_t(ks), C.int64_t(vs),
 		C.float(scale), sc)
+}
+
+// attentionGradBlock is interp_attention_grad_block (see attentionGradBlockGo).
+func attentionGradBlock(q, k, v, dz, p, e, den, dq, dk, dv, vt, g, ds []float32, pq, pk, kd, hs int, c float32, scaled bool) {
+	sc := C.int(0)
+	if scaled {
+		sc = 1
+	}
+	f := func(x []float32) *C.float { return (*C.float)(unsafe.Pointer(&x[0])) }
+	C.interp_attention_grad_block(f(q), f(k), f(v), f(dz), f(p), f(e), f(den), f(dq), f(dk), f(dv), f(vt), f(g), f(ds),
+		C.int64_t(pq), C.int64_t(pk), C.int64_t(kd), C.int64_t(hs), C.float(c), sc)
 }
 
 // vexpNonPos is vexp for inputs <= 0 (or NaN); tests check it against vexp.

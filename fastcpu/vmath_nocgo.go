@@ -26,6 +26,10 @@ func attentionBlock(q, k, v, mask, z, kt, vt, s []float32, pq, pk, dk, qs, ks, v
 	attentionBlockGo(q, k, v, mask, z, kt, vt, s, pq, pk, dk, qs, ks, vs, scale, scaled)
 }
 
+func attentionGradBlock(q, k, v, dz, p, e, den, dq, dk, dv, vt, g, ds []float32, pq, pk, kd, hs int, c float32, scaled bool) {
+	attentionGradBlockGo(q, k, v, dz, p, e, den, dq, dk, dv, vt, g, ds, pq, pk, kd, hs, c, scaled)
+}
+
 func vsoftmaxRows(x, y []float32, n int) { softmaxRowsGo(y, x, n) }
 
 func vexpSubRowMax(x, y []float32, n int, c float32, scaled bool, mask []float32, pq, r0 int) {
