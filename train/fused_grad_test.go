@@ -1,0 +1,60 @@
+package train
+
+import (
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/interp-dev/interp/fastcpu"
+	"github.com/interp-dev/interp/hooks"
+	"github.com/interp-dev/interp/model"
+)
+
+// TestAttentionGradFusionUnderClamps: fastcpu fuses the attention's backward in every layer of a
+// plain training step, and in no layer whose pattern a clamp replaces (the clamped value is not
+// the softmax's, so the gradient takes the unfused ops there), on every head or on some. The fused kernel's numerics are fastcpu's TestAttentionGradFused and TestEquivGradients.
+func TestAttentionGradFusionUnderClamps(t *testing.T) {
+	w, err := model.NewRandomWeights(model.AttnOnlyToy(2, 4, 32, 16, 16), 0)
+	require.NoError(t, err)
+	backend, name := model.MustNewBackend("")
+	if os.Getenv("INTERP_NO_ATTENTION_GRAD_FUSION") != "" {
+		t.Skip("INTERP_NO_ATTENTION_GRAD_FUSION is set")
+	}
+	if name != fastcpu.BackendName {
+		t.Skipf("backend %s: the fusion is fastcpu's", name)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	rows := make([][]int, 4)
+	for i := range rows {
+		rows[i] = make([]int, 16)
+		for j := range rows[i] {
+			rows[i][j] = rng.IntN(16)
+		}
+	}
+	tokens, err := model.Tokens(rows)
+	require.NoError(t, err)
+	cfg := DefaultConfig()
+	for _, c := range []struct {
+		name   string
+		clamps []Clamp
+		fused  int64
+	}{
+		{"no clamp", nil, 2},
+		{"layer 0 pattern", []Clamp{{Hook: hooks.Pattern(0), Value: PrevToken()}}, 1},
+		{"layer 1 pattern, head 2", []Clamp{{Hook: hooks.Pattern(1), Heads: []int{2}, Value: Uniform()}}, 1},
+		{"both patterns", []Clamp{{Hook: hooks.Pattern(0), Value: Uniform()}, {Hook: hooks.Pattern(1), Value: PrevToken()}}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			plan, err := newClampPlan(w.Config, 16, c.clamps)
+			require.NoError(t, err)
+			step, err := newStepExec(backend, w.Config, cfg, plan, 4)
+			require.NoError(t, err)
+			before := fastcpu.FusedAttentionGrads()
+			_, _, err = step.run(newAdamState(w), cfg, 1, 1e-3, tokens, maskTensor(nil, 4, 4, 16))
+			require.NoError(t, err)
+			require.Equal(t, c.fused, fastcpu.FusedAttentionGrads()-before, "attention backward passes fused")
+		})
+	}
+}
