@@ -35,7 +35,7 @@ for b in ${backends[@]}; do
   GOMLX_BACKEND=$b go test ./model/ -run '^$' -bench 'ForwardGPT2Small|ForwardAttnOnly2L|MatMul|TrainStep|Softmax' -benchtime $n -count 1 -timeout 60m \
     | tee "$out"
   [ "$b" = go ] && continue
-  go test ./fastcpu/ -run '^$' -bench '^BenchmarkAttention$' -benchtime 50x -count 1 | tee -a "$out"
+  go test ./fastcpu/ -run '^$' -bench '^BenchmarkAttention(Grad)?$' -benchtime 50x -count 1 | tee -a "$out"
   GOMLX_BACKEND=$b go test ./train/ -run '^$' -bench TrainStep -benchtime 10x -count 1 | tee -a "$out"
   GOMLX_BACKEND=$b go test ./sae/ -run '^$' -bench TrainStep $short -benchtime 10x -count 1 | tee -a "$out"
   GOMLX_BACKEND=$b go test ./transcoder/ -run '^$' -bench TrainStep $short -benchtime 3x -count 1 | tee -a "$out"

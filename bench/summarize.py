@@ -79,6 +79,8 @@ def main():
                  "BenchmarkSoftmax", "ms")
         time_row("causal attention, q/k/v [32,64,8,8] (fastcpu: fused)", step.get("attention_32x64x8x8_min_ms"),
                  step.get("attention_32x64x8x8_ms"), "BenchmarkAttention/fused", "ns/op", 1e-6)
+        time_row("causal attention forward + backward to q, k, v (fastcpu: fused)", step.get("attention_grad_32x64x8x8_min_ms"),
+                 step.get("attention_grad_32x64x8x8_ms"), "BenchmarkAttentionGrad/fused", "ns/op", 1e-6)
         time_row("2-layer attention-only SGD step", step.get("train_step_attn_only_2l_min_ms"),
                  step.get("train_step_attn_only_2l_ms"), "BenchmarkTrainStepAttnOnly2L", "ms/step")
         time_row("2-layer attention-only AdamW step (interp train)", loop.get("adamw_step_attn_only_2l_min_ms"),

@@ -99,13 +99,26 @@ def main():
             scores = torch.matmul(qh, kh.transpose(-1, -2)).mul_(0.35).masked_fill_(mask, float("-inf"))
             torch.matmul(scores.softmax(-1), vh)
 
+    qg, kg, vg = (t.clone().requires_grad_(True) for t in (q, k, v))
+    wz = torch.randn(32, 64, 8, 8)
+
+    def attention_grad():
+        # The same attention, forward and backward to q, k and v through sum(z w), z in [B, P, H, K]
+        # (fastcpu's BenchmarkAttentionGrad).
+        qh, kh, vh = qg.transpose(1, 2), kg.transpose(1, 2), vg.transpose(1, 2)
+        scores = torch.matmul(qh, kh.transpose(-1, -2)).mul(0.35).masked_fill(mask, float("-inf"))
+        z = torch.matmul(scores.softmax(-1), vh).transpose(1, 2)
+        torch.autograd.grad((z * wz).sum(), (qg, kg, vg))
+
     step_med, step_min = median_ms(step, args.steps)
     sm_med, sm_min = median_ms(softmax, 100)
     at_med, at_min = median_ms(attention, 100)
+    ag_med, ag_min = median_ms(attention_grad, 50)
     print(json.dumps({"torch_version": torch.__version__, "threads": torch.get_num_threads(),
                       "train_step_attn_only_2l_ms": step_med, "train_step_attn_only_2l_min_ms": step_min,
                       "softmax_32x8x64x64_ms": sm_med, "softmax_32x8x64x64_min_ms": sm_min,
-                      "attention_32x64x8x8_ms": at_med, "attention_32x64x8x8_min_ms": at_min}))
+                      "attention_32x64x8x8_ms": at_med, "attention_32x64x8x8_min_ms": at_min,
+                      "attention_grad_32x64x8x8_ms": ag_med, "attention_grad_32x64x8x8_min_ms": ag_min}))
 
 
 if __name__ == "__main__":
