@@ -25,6 +25,7 @@ func cmdLoss(args []string, stdout, stderr io.Writer) error {
 	maxRows := fs.Int("max-rows", 0, "score at most this many windows (default: all)")
 	batch := fs.Int("batch", 16, "windows per forward pass")
 	out := fs.String("out", "", "write the result as JSON to this file")
+	repeat := fs.Bool("repeat", false, "repeated-text test (Olsson et al.'s repeated sequences, on real text): each window is BOS, (seq-len-1)/2 tokens of the text, then the same tokens again; reports the loss on each copy")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -72,7 +73,20 @@ func cmdLoss(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		bos = -1
 	}
-	rows := tasks.Windows(ids, bos, p, *maxRows)
+	o, h := 0, 0 // with --repeat: tokens before the first copy (BOS or none), and the copy's length
+	if bos >= 0 {
+		o = 1
+	}
+	var rows [][]int
+	if *repeat {
+		if h = (p - o) / 2; h < 2 {
+			return usagef("--seq-len %d is too short for --repeat: want at least %d", p, o+4)
+		}
+		rows = repeatRows(tasks.Windows(ids, bos, o+h, *maxRows), o)
+		p = o + 2*h
+	} else {
+		rows = tasks.Windows(ids, bos, p, *maxRows)
+	}
 	if len(rows) == 0 {
 		return usagef("--file %s: %d tokens, fewer than one window of %d", *file, len(ids), p)
 	}
@@ -85,7 +99,16 @@ func cmdLoss(args []string, stdout, stderr io.Writer) error {
 	res := map[string]any{"model": *modelSpec, "file": *file, "seq_len": p, "loss": l.Loss,
 		"perplexity": l.Perplexity(), "tokens": l.Tokens, "windows": l.Rows, "backend": m.BackendName,
 		"loss_by_position": l.ByPosition}
-	if s := l.InContextScore(); !math.IsNaN(s) {
+	if *repeat {
+		// As the training log's evaluation: tokens o+1..o+h-1 of the first copy (o..o+h-1) and
+		// o+h+1..o+2h-1 of the second, each copy's first token left out (no copy predicts it).
+		// ByPosition[t-1] is the loss of predicting token t.
+		first, second := meanLoss(l.ByPosition[o:o+h-1]), meanLoss(l.ByPosition[o+h:o+2*h-1])
+		fmt.Fprintf(stdout, "repeated windows of %d tokens: first copy %.4f, second copy %.4f nats/token (second minus first %.4f)\n",
+			h, first, second, second-first)
+		res["repeat"], res["first_half_loss"], res["repeated_half_loss"] = true, first, second
+		res["in_context_loss"] = second - first
+	} else if s := l.InContextScore(); !math.IsNaN(s) {
 		fmt.Fprintf(stdout, "in-context score %.4f (mean loss at the last 8 predicted positions minus positions 8-15)\n", s)
 		res["in_context_score"] = s
 	}
@@ -93,4 +116,21 @@ func cmdLoss(args []string, stdout, stderr io.Writer) error {
 		return writeJSON(stdout, *out, res)
 	}
 	return nil
+}
+
+// repeatRows appends to each row its own tokens after the first o (the BOS): [BOS, w, w].
+func repeatRows(rows [][]int, o int) [][]int {
+	out := make([][]int, len(rows))
+	for i, r := range rows {
+		out[i] = append(append(make([]int, 0, 2*len(r)-o), r...), r[o:]...)
+	}
+	return out
+}
+
+func meanLoss(x []float64) float64 {
+	s := 0.0
+	for _, v := range x {
+		s += v
+	}
+	return s / float64(len(x))
 }

@@ -38,3 +38,43 @@ func TestLossCommand(t *testing.T) {
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "missing.txt")
 }
+
+// TestLossRepeat: --repeat scores windows [BOS, w, w] and reports each copy's loss without its first
+// token, as the training log does; checked here against the per-position losses it writes.
+func TestLossRepeat(t *testing.T) {
+	require.Equal(t, [][]int{{0, 5, 6, 7, 5, 6, 7}, {0, 8, 9, 10, 8, 9, 10}}, repeatRows([][]int{{0, 5, 6, 7}, {0, 8, 9, 10}}, 1))
+	require.Equal(t, [][]int{{5, 6, 5, 6}}, repeatRows([][]int{{5, 6}}, 0))
+
+	dir := t.TempDir()
+	text := filepath.Join(dir, "t.txt")
+	require.NoError(t, os.WriteFile(text, []byte("The quick brown fox jumps over the lazy dog, again and again and again, and then once more."), 0o644))
+	out := filepath.Join(dir, "r.json")
+	// --seq-len 10: BOS + 4 tokens + the same 4 (a window of 9; the odd token is dropped).
+	code, stdout, stderr := runCLI(t, "loss", "--model", "toy-gpt2", "--file", text, "--seq-len", "10", "--repeat", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "repeated windows of 4 tokens")
+	var res struct {
+		Tokens           int       `json:"tokens"`
+		Windows          int       `json:"windows"`
+		SeqLen           int       `json:"seq_len"`
+		FirstHalfLoss    float64   `json:"first_half_loss"`
+		RepeatedHalfLoss float64   `json:"repeated_half_loss"`
+		InContextLoss    float64   `json:"in_context_loss"`
+		LossByPosition   []float64 `json:"loss_by_position"`
+	}
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &res))
+	require.Equal(t, 9, res.SeqLen)
+	require.Len(t, res.LossByPosition, 8)
+	require.Equal(t, 8*res.Windows, res.Tokens)
+	mean := func(x []float64) float64 { return (x[0] + x[1] + x[2]) / 3 }
+	// Tokens 2-4 (positions 1-3) and 6-8 (positions 5-7): each copy's first token is left out.
+	require.InDelta(t, mean(res.LossByPosition[1:4]), res.FirstHalfLoss, 1e-12)
+	require.InDelta(t, mean(res.LossByPosition[5:8]), res.RepeatedHalfLoss, 1e-12)
+	require.InDelta(t, res.RepeatedHalfLoss-res.FirstHalfLoss, res.InContextLoss, 1e-12)
+
+	code, _, stderr = runCLI(t, "loss", "--model", "toy-gpt2", "--file", text, "--seq-len", "4", "--repeat")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "too short for --repeat")
+}
