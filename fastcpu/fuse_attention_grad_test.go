@@ -84,7 +84,7 @@ func testAttentionGradFused(t *testing.T, be backends.Backend, K int, scale floa
 			return graph.Gradient(loss, q, k, v)
 		}
 	}
-	run := func(fused, clamp bool) [3][]float32 {
+	run := func(fused, clamp bool, w []float32) [3][]float32 {
 		noAttentionGradFusion = !fused
 		defer func() { noAttentionGradFusion = false }()
 		e := graph.MustNewExec(be, build(clamp))
@@ -97,22 +97,22 @@ func testAttentionGradFused(t *testing.T, be backends.Backend, K int, scale floa
 		return r
 	}
 	before := fusedAttentionGrads.Load()
-	got := run(true, false)
+	got := run(true, false, w)
 	if fusedAttentionGrads.Load() != before+1 {
 		t.Fatal("the attention backward was not fused")
 	}
 	before = fusedAttentionGrads.Load()
-	want := run(false, false)
+	want := run(false, false, w)
 	if fusedAttentionGrads.Load() != before {
 		t.Fatal("fused although INTERP_NO_ATTENTION_GRAD_FUSION's switch was set")
 	}
 	// A replaced pattern: nothing fused, and the same bits as with the fusion off.
 	before = fusedAttentionGrads.Load()
-	clamped := run(true, true)
+	clamped := run(true, true, w)
 	if fusedAttentionGrads.Load() != before {
 		t.Fatal("the backward of a replaced pattern was fused")
 	}
-	clampedOff := run(false, true)
+	clampedOff := run(false, true, w)
 	for i := range clamped {
 		for j := range clamped[i] {
 			if math.Float32bits(clamped[i][j]) != math.Float32bits(clampedOff[i][j]) {
@@ -125,19 +125,7 @@ func testAttentionGradFused(t *testing.T, be backends.Backend, K int, scale floa
 	// masked keys included (0 * NaN), and so must the fused kernel (it skips no key then).
 	wNaN := slices.Clone(w)
 	wNaN[((1*P+3)*H+2)*K+1] = float32(math.NaN())
-	runNaN := func(fused bool) [3][]float32 {
-		noAttentionGradFusion = !fused
-		defer func() { noAttentionGradFusion = false }()
-		e := graph.MustNewExec(be, build(false))
-		outs := e.MustExec(tensors.FromFlatDataAndDimensions(q, B, P, H, K), tensors.FromFlatDataAndDimensions(k, B, P, H, K),
-			tensors.FromFlatDataAndDimensions(v, B, P, H, K), tensors.FromFlatDataAndDimensions(wNaN, B, P, H, K))
-		var r [3][]float32
-		for i := range r {
-			r[i] = tensors.MustCopyFlatData[float32](outs[i])
-		}
-		return r
-	}
-	nanFused, nanUnfused := runNaN(true), runNaN(false)
+	nanFused, nanUnfused := run(true, false, wNaN), run(false, false, wNaN)
 	for g := range 3 {
 		for j := range nanFused[g] {
 			if math.IsNaN(float64(nanFused[g][j])) != math.IsNaN(float64(nanUnfused[g][j])) {
