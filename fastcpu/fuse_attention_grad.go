@@ -31,9 +31,10 @@ import (
 // reads the pattern, exp and row sums the forward pass wrote, so the forward is unchanged, and
 // applies the softmax gradient's own arithmetic to each row of g. The sums over K and P run in
 // another order than the matmuls', so results agree with the unfused graph to float32 rounding,
-// not bit for bit (TestAttentionGradFused derives the bound). A hook that reads or replaces the
-// pattern or scores changes this subgraph (a replaced pattern is not the one the gradient
-// reads), and it stays unfused.
+// not bit for bit (TestAttentionGradFused derives the bound). A hook that replaces the pattern or
+// the scores changes this subgraph (the gradient then goes through the replacement), and it stays
+// unfused; one that only caches them leaves the backward as it is, and it is fused. Head sizes
+// above 512 stay unfused (the kernel's row buffer).
 
 var (
 	// noAttentionGradFusion leaves the attention's backward unfused (INTERP_NO_ATTENTION_GRAD_FUSION=1;
