@@ -35,19 +35,22 @@ func TestAttentionGradFused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, K := range []int{5, 8} {
+	// Head sizes 5 (the kernel's scalar loops), 8 and 16 (one and two 8-float vectors); 11 positions,
+	// and 37 for K = 8, where rows have runs of 8 and more masked keys to skip.
+	for _, kp := range [][2]int{{5, 11}, {8, 11}, {16, 11}, {8, 37}} {
+		K, P := kp[0], kp[1]
 		for _, c := range []struct {
 			name   string
 			scale  float64
 			window int // 0: causal only
 		}{{"scaled causal", 1 / math.Sqrt(float64(K)), 0}, {"unscaled causal", 1, 0}, {"scaled local window 4", 0.5, 4}} {
-			t.Run(fmt.Sprintf("K=%d/%s", K, c.name), func(t *testing.T) { testAttentionGradFused(t, be, K, c.scale, c.window) })
+			t.Run(fmt.Sprintf("K=%d/P=%d/%s", K, P, c.name), func(t *testing.T) { testAttentionGradFused(t, be, K, P, c.scale, c.window) })
 		}
 	}
 }
 
-func testAttentionGradFused(t *testing.T, be backends.Backend, K int, scale float64, window int) {
-	const B, P, H = 2, 11, 3
+func testAttentionGradFused(t *testing.T, be backends.Backend, K, P int, scale float64, window int) {
+	const B, H = 2, 3
 	rng := rand.New(rand.NewPCG(7, uint64(K*100+window)))
 	randn := func(n int, sd float64) []float32 {
 		x := make([]float32, n)
@@ -217,10 +220,10 @@ func testAttentionGradFused(t *testing.T, be backends.Backend, K int, scale floa
 }
 
 // TestAttentionGradBlockGoMatchesC: the Go twin of the backward kernel gives the C kernel's bits
-// (with cgo; without it both are the Go twin), scaled and not, for head sizes 5 and 8.
+// (with cgo; without it both are the Go twin), scaled and not, for head sizes 5, 8 and 16.
 func TestAttentionGradBlockGoMatchesC(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, kd := range []int{5, 8} {
+	for _, kd := range []int{5, 8, 16} {
 		for _, scaled := range []bool{false, true} {
 			const pq, pk, H = 9, 9, 2
 			hs := H * kd
