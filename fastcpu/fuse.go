@@ -37,6 +37,7 @@ func fuse(b *Builder, outputs []*node) {
 			fuseSoftmaxGrad(n, consumers)
 			fuseAttention(n, consumers)
 			fuseNorm(n, consumers)
+			fuseNormGrad(n, consumers)
 		}
 	}
 	consumers, seen = countConsumers(outputs)

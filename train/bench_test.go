@@ -13,8 +13,19 @@ import (
 // weight, gradient clipping, update; one compiled graph) of the 2-layer attention-only model of the
 // induction-head studies: d_model 64, 8 heads, n_ctx 64, vocab 64, batch 32 x 64 tokens, no clamps.
 // The PyTorch side is bench/torch_train_loop.py.
-func BenchmarkTrainStep(b *testing.B) {
-	w, err := model.NewRandomWeights(model.AttnOnlyToy(2, 8, 64, 64, 64), 0)
+func BenchmarkTrainStep(b *testing.B) { benchTrainStep(b, model.AttnOnlyToy(2, 8, 64, 64, 64)) }
+
+// BenchmarkTrainStepLN is the same step with a LayerNorm before each attention layer and the
+// unembedding (the GPT-2 layout of interp train's text models): the norms' backward is fused,
+// unless INTERP_NO_NORM_FUSION=1.
+func BenchmarkTrainStepLN(b *testing.B) {
+	c := model.AttnOnlyToy(2, 8, 64, 64, 64)
+	c.Normalization = model.LayerNorm
+	benchTrainStep(b, c)
+}
+
+func benchTrainStep(b *testing.B, c model.Config) {
+	w, err := model.NewRandomWeights(c, 0)
 	require.NoError(b, err)
 	backend, _ := model.MustNewBackend("")
 	cfg := DefaultConfig()

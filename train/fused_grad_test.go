@@ -58,3 +58,40 @@ func TestAttentionGradFusionUnderClamps(t *testing.T) {
 		})
 	}
 }
+
+// TestNormGradFusion: fastcpu fuses the backward of every norm in a training step, LayerNorm (a
+// GPT-2-layout model: ln1 per layer and ln_final) and RMSNorm (Llama layout: ln1 and ln2 per layer
+// and ln_final). The fused kernel's exactness is fastcpu's TestNormGradFusedIsExact.
+func TestNormGradFusion(t *testing.T) {
+	backend, name := model.MustNewBackend("")
+	if name != fastcpu.BackendName {
+		t.Skipf("backend %s: the fusion is fastcpu's", name)
+	}
+	if os.Getenv("INTERP_NO_NORM_FUSION") != "" {
+		t.Skip("INTERP_NO_NORM_FUSION is set")
+	}
+	ln := model.AttnOnlyToy(2, 4, 32, 16, 16)
+	ln.Normalization = model.LayerNorm
+	for _, c := range []struct {
+		name  string
+		cfg   model.Config
+		fused int64
+	}{{"layernorm", ln, 3}, {"rmsnorm", model.LlamaToy(2, 4, 2, 32, 16, 16), 5}} {
+		t.Run(c.name, func(t *testing.T) {
+			w, err := model.NewRandomWeights(c.cfg, 0)
+			require.NoError(t, err)
+			rows := [][]int{{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0}, {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3}}
+			tokens, err := model.Tokens(rows)
+			require.NoError(t, err)
+			cfg := DefaultConfig()
+			plan, err := newClampPlan(w.Config, 16, nil)
+			require.NoError(t, err)
+			step, err := newStepExec(backend, w.Config, cfg, plan, 2)
+			require.NoError(t, err)
+			before := fastcpu.FusedNormGrads()
+			_, _, err = step.run(newAdamState(w), cfg, 1, 1e-3, tokens, maskTensor(nil, 2, 2, 16))
+			require.NoError(t, err)
+			require.Equal(t, c.fused, fastcpu.FusedNormGrads()-before, "norm backward passes fused")
+		})
+	}
+}
