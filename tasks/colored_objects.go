@@ -12,7 +12,8 @@ import (
 // ColoredObjects is the task name of the toy Colored Objects task (Ippolito & Callison-Burch
 // 2023, in the form Merullo et al. 2024 compare with IOI). "colored-objects:color=after" writes
 // each color after its object (ColoredObjectsAfterTemplates); "colored-objects:questions=N" asks
-// N-1 answered questions before the last, each scored in training.
+// N-1 answered questions before the last, each scored in training; "colored-objects:color=bare"
+// lists the object-color pairs with no other words before the question (an ablation).
 const ColoredObjects = "colored-objects"
 
 // isColoredObjects reports whether name is colored-objects, with or without parameters.
@@ -20,10 +21,10 @@ func isColoredObjects(name string) bool {
 	return name == ColoredObjects || strings.HasPrefix(name, ColoredObjects+":")
 }
 
-// coloredTemplates parses the parameters of "colored-objects:color=before|after,questions=N"
+// coloredTemplates parses the parameters of "colored-objects:color=before|after|bare,questions=N"
 // and returns the templates they select and the number of questions per prompt.
 func coloredTemplates(name string) ([]string, int, error) {
-	params, err := taskParams(name, ColoredObjects, "color=before|after, questions=1..16", "color", "questions")
+	params, err := taskParams(name, ColoredObjects, "color=before|after|bare, questions=1..16", "color", "questions")
 	if err != nil {
 		return nil, 0, err
 	}
@@ -38,8 +39,10 @@ func coloredTemplates(name string) ([]string, int, error) {
 		return ColoredObjectsTemplates, questions, nil
 	case v == "after":
 		return ColoredObjectsAfterTemplates, questions, nil
+	case v == "bare":
+		return ColoredObjectsBareTemplates, questions, nil
 	default:
-		return nil, 0, fmt.Errorf("color=%s: want before or after", v)
+		return nil, 0, fmt.Errorf("color=%s: want before, after or bare", v)
 	}
 }
 
@@ -71,6 +74,14 @@ var ColoredObjectsTemplates = []string{
 var ColoredObjectsAfterTemplates = []string{
 	"On the [S] , I see a [O] [C] , a [O] [C] and a [O] [C] . What color is the [O]",
 	"I see a [O] [C] , a [O] [C] and a [O] [C] on the [S] today . What color is the [O]",
+}
+
+// ColoredObjectsBareTemplates are the template of "colored-objects:color=bare": the three
+// object-color pairs alone, as icl-classify lists its exemplar-label pairs, then the question.
+// It asks whether the template's other words keep the 2-layer toy from learning the look-up
+// (docs/STUDY_REUSE.md).
+var ColoredObjectsBareTemplates = []string{
+	"[O] [C] [O] [C] [O] [C] . What color is the [O]",
 }
 
 // The colored-objects words (ToyTokenizer adds them after the IOI vocabulary).

@@ -15,11 +15,13 @@ import (
 // which is that other object.
 func TestColoredObjects(t *testing.T) {
 	for _, name := range []string{ColoredObjects, ColoredObjects + ":color=before", ColoredObjects + ":color=after",
-		ColoredObjects + ":questions=3", ColoredObjects + ":color=after,questions=12"} {
-		t.Run(name, func(t *testing.T) { testColoredObjects(t, name, strings.Contains(name, "after")) })
+		ColoredObjects + ":questions=3", ColoredObjects + ":color=after,questions=12", ColoredObjects + ":color=bare",
+		ColoredObjects + ":color=bare,questions=8"} {
+		after := strings.Contains(name, "after") || strings.Contains(name, "bare")
+		t.Run(name, func(t *testing.T) { testColoredObjects(t, name, after) })
 	}
 	for name, want := range map[string]string{
-		ColoredObjects + ":color=left":   "color=left: want before or after",
+		ColoredObjects + ":color=left":   "color=left: want before, after or bare",
 		ColoredObjects + ":colour=after": `unknown parameter "colour=after"`,
 		ColoredObjects + ":questions=0":  "questions=0: want a whole number from 1 to 16",
 		ColoredObjects + ":questions=x":  "questions=x: want a whole number from 1 to 16",
