@@ -33,14 +33,7 @@ func BenchmarkAttention(b *testing.B) {
 				pattern := graph.Softmax(graph.Add(scores, graph.ExpandLeftToRank(mask, 4)), -1)
 				return graph.DotGeneral(pattern, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2})
 			})
-			x := func(seed int) *tensors.Tensor {
-				d := make([]float32, B*P*H*K)
-				for i := range d {
-					d[i] = float32((i*7+seed)%13) * 0.1
-				}
-				return tensors.FromFlatDataAndDimensions(d, B, P, H, K)
-			}
-			q, k, v := x(0), x(1), x(2)
+			q, k, v := benchQKV(B, P, H, K, 0), benchQKV(B, P, H, K, 1), benchQKV(B, P, H, K, 2)
 			e.MustExec(q, k, v)[0].FinalizeAll() // compile
 			b.ResetTimer()
 			for b.Loop() {
@@ -76,14 +69,7 @@ func BenchmarkAttentionGrad(b *testing.B) {
 				z := graph.TransposeAllDims(graph.DotGeneral(pattern, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2}), 0, 2, 1, 3)
 				return graph.Gradient(graph.ReduceAllSum(graph.Mul(z, w)), q, k, v)
 			})
-			x := func(seed int) *tensors.Tensor {
-				d := make([]float32, B*P*H*K)
-				for i := range d {
-					d[i] = float32((i*7+seed)%13) * 0.1
-				}
-				return tensors.FromFlatDataAndDimensions(d, B, P, H, K)
-			}
-			q, k, v, w := x(0), x(1), x(2), x(3)
+			q, k, v, w := benchQKV(B, P, H, K, 0), benchQKV(B, P, H, K, 1), benchQKV(B, P, H, K, 2), benchQKV(B, P, H, K, 3)
 			run := func() {
 				for _, o := range e.MustExec(q, k, v, w) {
 					o.FinalizeAll()
@@ -96,4 +82,13 @@ func BenchmarkAttentionGrad(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchQKV is a deterministic [B, P, H, K] input for the attention benchmarks.
+func benchQKV(B, P, H, K, seed int) *tensors.Tensor {
+	d := make([]float32, B*P*H*K)
+	for i := range d {
+		d[i] = float32((i*7+seed)%13) * 0.1
+	}
+	return tensors.FromFlatDataAndDimensions(d, B, P, H, K)
 }

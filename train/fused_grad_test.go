@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/stretchr/testify/require"
 
 	"github.com/interp-dev/interp/fastcpu"
@@ -33,9 +34,6 @@ func TestAttentionGradFusionUnderClamps(t *testing.T) {
 			rows[i][j] = rng.IntN(16)
 		}
 	}
-	tokens, err := model.Tokens(rows)
-	require.NoError(t, err)
-	cfg := DefaultConfig()
 	for _, c := range []struct {
 		name   string
 		clamps []Clamp
@@ -47,13 +45,8 @@ func TestAttentionGradFusionUnderClamps(t *testing.T) {
 		{"both patterns", []Clamp{{Hook: hooks.Pattern(0), Value: Uniform()}, {Hook: hooks.Pattern(1), Value: PrevToken()}}, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			plan, err := newClampPlan(w.Config, 16, c.clamps)
-			require.NoError(t, err)
-			step, err := newStepExec(backend, w.Config, cfg, plan, 4)
-			require.NoError(t, err)
 			before := fastcpu.FusedAttentionGrads()
-			_, _, err = step.run(newAdamState(w), cfg, 1, 1e-3, tokens, maskTensor(nil, 4, 4, 16))
-			require.NoError(t, err)
+			oneStep(t, backend, w, c.clamps, rows)
 			require.Equal(t, c.fused, fastcpu.FusedAttentionGrads()-before, "attention backward passes fused")
 		})
 	}
@@ -81,17 +74,23 @@ func TestNormGradFusion(t *testing.T) {
 			w, err := model.NewRandomWeights(c.cfg, 0)
 			require.NoError(t, err)
 			rows := [][]int{{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0}, {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3}}
-			tokens, err := model.Tokens(rows)
-			require.NoError(t, err)
-			cfg := DefaultConfig()
-			plan, err := newClampPlan(w.Config, 16, nil)
-			require.NoError(t, err)
-			step, err := newStepExec(backend, w.Config, cfg, plan, 2)
-			require.NoError(t, err)
 			before := fastcpu.FusedNormGrads()
-			_, _, err = step.run(newAdamState(w), cfg, 1, 1e-3, tokens, maskTensor(nil, 2, 2, 16))
-			require.NoError(t, err)
+			oneStep(t, backend, w, nil, rows)
 			require.Equal(t, c.fused, fastcpu.FusedNormGrads()-before, "norm backward passes fused")
 		})
 	}
+}
+
+// oneStep compiles and runs one AdamW training step of w on rows (16 tokens each) under clamps.
+func oneStep(t *testing.T, backend backends.Backend, w *model.Weights, clamps []Clamp, rows [][]int) {
+	t.Helper()
+	tokens, err := model.Tokens(rows)
+	require.NoError(t, err)
+	cfg := DefaultConfig()
+	plan, err := newClampPlan(w.Config, 16, clamps)
+	require.NoError(t, err)
+	step, err := newStepExec(backend, w.Config, cfg, plan, len(rows))
+	require.NoError(t, err)
+	_, _, err = step.run(newAdamState(w), cfg, 1, 1e-3, tokens, maskTensor(nil, len(rows), len(rows), 16))
+	require.NoError(t, err)
 }
