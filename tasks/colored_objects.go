@@ -13,7 +13,10 @@ import (
 // 2023, in the form Merullo et al. 2024 compare with IOI). "colored-objects:color=after" writes
 // each color after its object (ColoredObjectsAfterTemplates); "colored-objects:questions=N" asks
 // N-1 answered questions before the last, each scored in training; "colored-objects:color=bare"
-// lists the object-color pairs with no other words before the question (an ablation).
+// lists the object-color pairs with no other words before the question (an ablation), and
+// "colored-objects:color=bare,pairs=N" lists N pairs of the same three objects, each at least
+// once, scoring every listed color as icl-classify scores every label; "colors=K" draws the
+// colors from the first K of ToyColors only.
 const ColoredObjects = "colored-objects"
 
 // isColoredObjects reports whether name is colored-objects, with or without parameters.
@@ -21,33 +24,61 @@ func isColoredObjects(name string) bool {
 	return name == ColoredObjects || strings.HasPrefix(name, ColoredObjects+":")
 }
 
-// coloredTemplates parses the parameters of "colored-objects:color=before|after|bare,questions=N"
-// and returns the templates they select and the number of questions per prompt.
-func coloredTemplates(name string) ([]string, int, error) {
-	params, err := taskParams(name, ColoredObjects, "color=before|after|bare, questions=1..16", "color", "questions")
+// coloredForm is what the parameters of
+// "colored-objects:color=before|after|bare,questions=N,pairs=M,colors=K" select.
+type coloredForm struct {
+	templates []string
+	questions int // questions per prompt; the last one is unanswered
+	pairs     int // listed pairs with pairs=M (0: the templates' three, in order)
+	palette   int // the palette's size: the first K of ToyColors (0: all)
+}
+
+// parseColoredForm parses a colored-objects task name's parameters.
+func parseColoredForm(name string) (coloredForm, error) {
+	f := coloredForm{questions: 1}
+	params, err := taskParams(name, ColoredObjects,
+		"color=before|after|bare, questions=1..16, pairs=3..32 (with color=bare), colors=3..12", "color", "questions", "pairs", "colors")
 	if err != nil {
-		return nil, 0, err
+		return f, err
 	}
-	questions := 1
 	if v, ok := params["questions"]; ok {
-		if questions, err = strconv.Atoi(v); err != nil || questions < 1 || questions > maxColoredQuestions {
-			return nil, 0, fmt.Errorf("questions=%s: want a whole number from 1 to %d", v, maxColoredQuestions)
+		if f.questions, err = strconv.Atoi(v); err != nil || f.questions < 1 || f.questions > maxColoredQuestions {
+			return f, fmt.Errorf("questions=%s: want a whole number from 1 to %d", v, maxColoredQuestions)
 		}
+	}
+	if v, ok := params["colors"]; ok {
+		if f.palette, err = strconv.Atoi(v); err != nil || f.palette < coloredObjectsItems || f.palette > len(ToyColors) {
+			return f, fmt.Errorf("colors=%s: want a whole number from %d to %d", v, coloredObjectsItems, len(ToyColors))
+		}
+	}
+	if v, ok := params["pairs"]; ok {
+		if params["color"] != "bare" {
+			return f, fmt.Errorf("pairs=%s: only color=bare lists a chosen number of pairs", v)
+		}
+		if f.pairs, err = strconv.Atoi(v); err != nil || f.pairs < coloredObjectsItems || f.pairs > maxColoredPairs {
+			return f, fmt.Errorf("pairs=%s: want a whole number from %d to %d", v, coloredObjectsItems, maxColoredPairs)
+		}
+		f.templates = []string{strings.Repeat("[O] [C] ", f.pairs) + ". " + coloredQuestion + "[O]"}
+		return f, nil
 	}
 	switch v, ok := params["color"]; {
 	case !ok || v == "before":
-		return ColoredObjectsTemplates, questions, nil
+		f.templates = ColoredObjectsTemplates
 	case v == "after":
-		return ColoredObjectsAfterTemplates, questions, nil
+		f.templates = ColoredObjectsAfterTemplates
 	case v == "bare":
-		return ColoredObjectsBareTemplates, questions, nil
+		f.templates = ColoredObjectsBareTemplates
 	default:
-		return nil, 0, fmt.Errorf("color=%s: want before, after or bare", v)
+		return f, fmt.Errorf("color=%s: want before, after or bare", v)
 	}
+	return f, nil
 }
 
-// maxColoredQuestions bounds questions=N.
-const maxColoredQuestions = 16
+// maxColoredQuestions bounds questions=N, maxColoredPairs pairs=M.
+const (
+	maxColoredQuestions = 16
+	maxColoredPairs     = 32
+)
 
 // coloredQuestion is the question that ends every template; with questions=N the prompt asks
 // N-1 answered questions before it ("What color is the cup red ."), each about an item drawn at
@@ -107,20 +138,23 @@ type coloredObjects struct {
 	colors, objects, surface []string
 	ids                      map[string]int // word -> id of " "+word
 	length                   int            // prompt length, BOS included
-	templates                []string
-	questions                int // questions per prompt; the last one is unanswered
+	coloredForm
 }
 
 func newColoredObjects(name string, opt Options) (Task, error) {
 	t := &coloredObjects{name: name, tok: opt.Tokenizer}
 	var err error
-	if t.templates, t.questions, err = coloredTemplates(name); err != nil {
+	if t.coloredForm, err = parseColoredForm(name); err != nil {
 		return nil, err
 	}
 	if t.tok == nil {
 		t.tok, t.ownTok = ToyTokenizer(), true
 	}
-	if t.colors, err = singleTokenWords(t.tok, ToyColors, "colors", coloredObjectsItems); err != nil {
+	palette := ToyColors
+	if t.palette > 0 {
+		palette = ToyColors[:t.palette]
+	}
+	if t.colors, err = singleTokenWords(t.tok, palette, "colors", coloredObjectsItems); err != nil {
 		return nil, err
 	}
 	if t.objects, err = singleTokenWords(t.tok, ToyColoredObjects, "objects", coloredObjectsItems); err != nil {
@@ -159,6 +193,7 @@ type coloredRow struct {
 	colors, objects    []string
 	query, other       int
 	asked              []int // the items of the answered questions before the last, in order
+	order              []int // the item of each listed pair, in order
 	text, otherText    string
 	template           int
 	surface            string
@@ -172,6 +207,17 @@ func (t *coloredObjects) draw(rng *rand.Rand, template int) coloredRow {
 	}
 	for _, i := range rng.Perm(len(t.objects))[:coloredObjectsItems] {
 		r.objects = append(r.objects, t.objects[i])
+	}
+	r.order = []int{0, 1, 2}
+	if t.pairs > 0 { // every item once, then random ones, in random order (as icl-classify's classes)
+		r.order = make([]int, t.pairs)
+		for k := range r.order {
+			r.order[k] = k
+			if k >= coloredObjectsItems {
+				r.order[k] = rng.IntN(coloredObjectsItems)
+			}
+		}
+		rng.Shuffle(len(r.order), func(i, j int) { r.order[i], r.order[j] = r.order[j], r.order[i] })
 	}
 	r.query = rng.IntN(coloredObjectsItems)
 	r.other = (r.query + 1 + rng.IntN(coloredObjectsItems-1)) % coloredObjectsItems
@@ -187,7 +233,7 @@ func (t *coloredObjects) draw(rng *rand.Rand, template int) coloredRow {
 // fill writes template's prompt for r, asking about item ask.
 func (t *coloredObjects) fill(template int, r coloredRow, ask int) string {
 	s := strings.ReplaceAll(t.templates[template], "[S]", r.surface)
-	for i := range coloredObjectsItems {
+	for _, i := range r.order {
 		s = strings.Replace(s, "[C]", r.colors[i], 1)
 		s = strings.Replace(s, "[O]", r.objects[i], 1)
 	}
@@ -224,6 +270,25 @@ func (t *coloredObjects) answerPositions(r coloredRow) []int {
 	return out
 }
 
+// listPositions returns, with pairs=M, the positions of the listed objects in r.text's tokens:
+// the color that follows each is a prediction training scores (the first mention of an object
+// only as a color not listed yet, the later ones from the context).
+func (t *coloredObjects) listPositions(r coloredRow) []int {
+	if t.pairs == 0 {
+		return nil
+	}
+	words := strings.Fields(r.text) // the list opens the text: object, color, object, ...
+	out := make([]int, t.pairs)
+	for k := range out {
+		ids, err := encodeBOS(t.tok, t.bos, strings.Join(words[:2*k+1], " "))
+		if err != nil {
+			panic(fmt.Sprintf("tasks: %s: %v", t.name, err)) // the whole text encoded in newColoredObjects
+		}
+		out[k] = len(ids) - 1
+	}
+	return out
+}
+
 // mustEncode encodes a prompt of a template whose length newColoredObjects checked.
 func (t *coloredObjects) mustEncode(text string) []int {
 	return mustEncodeLen(t.name, t.tok, t.bos, text, t.length)
@@ -234,7 +299,7 @@ func (t *coloredObjects) Batch(rng *rand.Rand, batch int) Batch {
 	for i := range b.Tokens {
 		r := t.draw(rng, rng.IntN(len(t.templates)))
 		ids := append(t.mustEncode(r.text), t.ids[r.answer])
-		b.Tokens[i], b.LossMask[i] = ids, maskAt(len(ids), append(t.answerPositions(r), len(ids)-2)...)
+		b.Tokens[i], b.LossMask[i] = ids, maskAt(len(ids), append(append(t.listPositions(r), t.answerPositions(r)...), len(ids)-2)...)
 	}
 	return b
 }

@@ -16,15 +16,20 @@ import (
 func TestColoredObjects(t *testing.T) {
 	for _, name := range []string{ColoredObjects, ColoredObjects + ":color=before", ColoredObjects + ":color=after",
 		ColoredObjects + ":questions=3", ColoredObjects + ":color=after,questions=12", ColoredObjects + ":color=bare",
-		ColoredObjects + ":color=bare,questions=8"} {
+		ColoredObjects + ":color=bare,questions=8", ColoredObjects + ":color=bare,pairs=3",
+		ColoredObjects + ":color=bare,pairs=12,questions=4", ColoredObjects + ":color=bare,pairs=12,colors=3"} {
 		after := strings.Contains(name, "after") || strings.Contains(name, "bare")
 		t.Run(name, func(t *testing.T) { testColoredObjects(t, name, after) })
 	}
 	for name, want := range map[string]string{
-		ColoredObjects + ":color=left":   "color=left: want before, after or bare",
-		ColoredObjects + ":colour=after": `unknown parameter "colour=after"`,
-		ColoredObjects + ":questions=0":  "questions=0: want a whole number from 1 to 16",
-		ColoredObjects + ":questions=x":  "questions=x: want a whole number from 1 to 16",
+		ColoredObjects + ":color=left":          "color=left: want before, after or bare",
+		ColoredObjects + ":colour=after":        `unknown parameter "colour=after"`,
+		ColoredObjects + ":questions=0":         "questions=0: want a whole number from 1 to 16",
+		ColoredObjects + ":questions=x":         "questions=x: want a whole number from 1 to 16",
+		ColoredObjects + ":pairs=12":            "pairs=12: only color=bare lists a chosen number of pairs",
+		ColoredObjects + ":color=bare,pairs=2":  "pairs=2: want a whole number from 3 to 32",
+		ColoredObjects + ":color=bare,pairs=33": "pairs=33: want a whole number from 3 to 32",
+		ColoredObjects + ":colors=2":            "colors=2: want a whole number from 3 to 12",
 	} {
 		if _, err := New(name, Options{}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New(%q): error %v, want one containing %q", name, err, want)
@@ -34,13 +39,19 @@ func TestColoredObjects(t *testing.T) {
 
 func testColoredObjects(t *testing.T, name string, after bool) {
 	task := newTask(t, name, Options{})
-	questions := 1
-	if _, q, ok := strings.Cut(name, "questions="); ok {
-		var err error
-		if questions, err = strconv.Atoi(q); err != nil {
+	param := func(key string, def int) int {
+		_, v, ok := strings.Cut(name, key+"=")
+		if !ok {
+			return def
+		}
+		v, _, _ = strings.Cut(v, ",")
+		n, err := strconv.Atoi(v)
+		if err != nil {
 			t.Fatal(err)
 		}
+		return n
 	}
+	questions, pairs, palette := param("questions", 1), param("pairs", 0), param("colors", len(ToyColors))
 	tok := ToyTokenizer()
 	word := func(id int) string { return tok.TokenString(id) }
 	// colorOf maps each listed object to the color next to it (before it, or after it).
@@ -67,6 +78,11 @@ func testColoredObjects(t *testing.T, name string, after bool) {
 		if len(colors) != 3 {
 			t.Fatalf("row %d %q: %d colored objects, want 3", i, p.Text[i], len(colors))
 		}
+		for _, col := range colors {
+			if !slices.Contains(ToyColors[:palette], col) {
+				t.Fatalf("row %d %q: color %q is not among the first %d", i, p.Text[i], col, palette)
+			}
+		}
 		// "... What color is the O": the object asked about is last.
 		asked, other := word(c[len(c)-1]), word(x[len(x)-1])
 		if word(c[len(c)-3]) != "is" || word(c[len(c)-2]) != "the" {
@@ -78,6 +94,11 @@ func testColoredObjects(t *testing.T, name string, after bool) {
 		}
 		if n := strings.Count(p.Text[i], "What color is the"); n != questions {
 			t.Fatalf("row %d %q: %d questions, want %d", i, p.Text[i], n, questions)
+		}
+		if pairs > 0 { // the list: pairs object-color pairs right after BOS, then "."
+			if word(c[2*pairs+1]) != "." || !slices.Contains(ToyColoredObjects, word(c[2*pairs-1])) {
+				t.Fatalf("row %d %q: want a list of %d pairs", i, p.Text[i], pairs)
+			}
 		}
 		if diff := differing(c, x); diff != 1 {
 			t.Fatalf("row %d: clean and corrupted differ at %d positions, want 1", i, diff)
@@ -98,10 +119,16 @@ func testColoredObjects(t *testing.T, name string, after bool) {
 				masked = append(masked, j)
 			}
 		}
-		if len(masked) != questions || masked[len(masked)-1] != n-2 {
-			t.Fatalf("row %d: loss at %v, want %d positions ending at the answer's prediction %d", i, masked, questions, n-2)
+		if len(masked) != pairs+questions || masked[len(masked)-1] != n-2 {
+			t.Fatalf("row %d: loss at %v, want %d positions ending at the answer's prediction %d", i, masked, pairs+questions, n-2)
 		}
-		for _, j := range masked[:questions-1] {
+		// With pairs=M every listed color is scored: the objects at 1, 3, 5, ...
+		for k, j := range masked[:pairs] {
+			if j != 2*k+1 || colors[word(s[j])] != word(s[j+1]) {
+				t.Fatalf("row %d: loss at %d predicts %q after %q, want listed pair %d", i, j, word(s[j+1]), word(s[j]), k)
+			}
+		}
+		for _, j := range masked[pairs : pairs+questions-1] {
 			if word(s[j-1]) != "the" || colors[word(s[j])] != word(s[j+1]) {
 				t.Fatalf("row %d: loss at %d predicts %q after %q %q, want an answered question's color", i, j, word(s[j+1]), word(s[j-1]), word(s[j]))
 			}
