@@ -3,6 +3,7 @@ package circuits
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -14,6 +15,11 @@ import (
 // model, share. For node (or edge) sets A and B:
 //
 //	Jaccard = |A n B| / |A u B|,  A in B = |A n B| / |A|,  B in A = |A n B| / |B|
+//
+// When both circuits come from the same N candidates (the nodes or edges a discovery scored),
+// the overlap is also set against chance: two random sets of sizes |A| and |B| drawn from the N
+// share |A||B|/N on average, and P is the chance of sharing at least as many (the
+// hypergeometric tail). Small circuits in a small model share heads by chance alone.
 
 // Overlap compares the nodes or the edges of two circuits.
 type Overlap struct {
@@ -28,6 +34,40 @@ type Overlap struct {
 	Both    []string `json:"both"`
 	OnlyA   []string `json:"only_a"`
 	OnlyB   []string `json:"only_b"`
+	// Candidates is N, the number of nodes or edges both circuits were chosen from (0: unknown,
+	// and no chance figures); ChanceShared is |A||B|/N and PValue P(shared >= Shared) for
+	// random sets of the circuits' sizes.
+	Candidates   int     `json:"candidates,omitempty"`
+	ChanceShared float64 `json:"chance_shared,omitempty"`
+	PValue       float64 `json:"p_value,omitempty"`
+}
+
+// SetChance sets the overlap's chance figures for circuits chosen from n candidates.
+func (o *Overlap) SetChance(n int) error {
+	if n < o.Union {
+		return fmt.Errorf("circuits: %d candidate %s, fewer than the %d in the two circuits", n, o.Level, o.Union)
+	}
+	o.Candidates = n
+	o.ChanceShared = float64(o.A) * float64(o.B) / float64(n)
+	o.PValue = hypergeomTail(n, o.A, o.B, o.Shared)
+	return nil
+}
+
+// hypergeomTail is P(X >= k) for X the size of the intersection of a fixed set of a items and a
+// uniformly random set of b items, both among n.
+func hypergeomTail(n, a, b, k int) float64 {
+	lchoose := func(n, k int) float64 {
+		x, _ := math.Lgamma(float64(n + 1))
+		y, _ := math.Lgamma(float64(k + 1))
+		z, _ := math.Lgamma(float64(n - k + 1))
+		return x - y - z
+	}
+	total := lchoose(n, b)
+	p := 0.0
+	for x := max(k, a+b-n); x <= min(a, b); x++ {
+		p += math.Exp(lchoose(a, x) + lchoose(n-a, b-x) - total)
+	}
+	return min(p, 1)
 }
 
 // Compare returns the node overlap of a and b, and the edge overlap when both have edges (nil
@@ -97,11 +137,25 @@ func sortNames(names []string) {
 func OverlapTable(nameA, nameB string, nodes, edges *Overlap) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "A = %s\nB = %s\n", nameA, nameB)
-	fmt.Fprintf(&b, "%-6s %5s %5s %6s %5s %8s %7s %7s\n", "level", "|A|", "|B|", "shared", "union", "jaccard", "A in B", "B in A")
+	fmt.Fprintf(&b, "%-6s %5s %5s %6s %5s %8s %7s %7s %6s %7s\n", "level", "|A|", "|B|", "shared", "union", "jaccard", "A in B", "B in A", "chance", "P")
 	for _, o := range []*Overlap{nodes, edges} {
-		if o != nil {
-			fmt.Fprintf(&b, "%-6s %5d %5d %6d %5d %8.3f %7.3f %7.3f\n", o.Level, o.A, o.B, o.Shared, o.Union, o.Jaccard, o.AInB, o.BInA)
+		if o == nil {
+			continue
 		}
+		fmt.Fprintf(&b, "%-6s %5d %5d %6d %5d %8.3f %7.3f %7.3f", o.Level, o.A, o.B, o.Shared, o.Union, o.Jaccard, o.AInB, o.BInA)
+		if o.Candidates > 0 {
+			fmt.Fprintf(&b, " %6.2f %7.3g", o.ChanceShared, o.PValue)
+		} else {
+			fmt.Fprintf(&b, " %6s %7s", "-", "-")
+		}
+		b.WriteString("\n")
+	}
+	if nodes.Candidates > 0 {
+		fmt.Fprintf(&b, "(chance: the shared count of random sets of the same sizes among the %d candidate nodes", nodes.Candidates)
+		if edges != nil && edges.Candidates > 0 {
+			fmt.Fprintf(&b, " and %d candidate edges", edges.Candidates)
+		}
+		b.WriteString("; P: the chance of sharing at least as many)\n")
 	}
 	fmt.Fprintf(&b, "shared nodes: %s\nonly in A:    %s\nonly in B:    %s\n",
 		strings.Join(nodes.Both, " "), strings.Join(nodes.OnlyA, " "), strings.Join(nodes.OnlyB, " "))
@@ -122,6 +176,43 @@ func PlotOverlap(path, nameA, nameB string, nodes, edges *Overlap) error {
 		values = append(values, o.Jaccard, o.AInB, o.BInA)
 	}
 	return plots.Bars(path, fmt.Sprintf("A = %s, B = %s", nameA, nameB), "overlap (J = shared / union)", labels, values)
+}
+
+// ReadCandidates returns the names of the nodes and edges a discovery result scored (its
+// "node_scores" and "edge_scores"): the candidates its circuit was chosen from. Both are nil for
+// a bare circuit, which does not record them. spec is as ReadCircuitFile's.
+func ReadCandidates(spec string) (nodes, edges []string, err error) {
+	path, method, _ := strings.Cut(spec, "#")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var probe struct {
+		Result
+		Results []*Result `json:"results"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return nil, nil, fmt.Errorf("circuits: %s: %w", path, err)
+	}
+	r := &probe.Result
+	for _, x := range probe.Results {
+		if string(x.Method) == method {
+			r = x
+		}
+	}
+	return sortedKeys(r.NodeScores), sortedKeys(r.EdgeScores), nil
+}
+
+func sortedKeys(m map[string]float64) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // ReadCircuitFile reads a circuit from a JSON file: a discovery result (its "circuit"), a report

@@ -87,3 +87,59 @@ func TestReadCircuitFile(t *testing.T) {
 		}
 	}
 }
+
+// TestOverlapChance: the hypergeometric tail against counting every subset, and the candidates
+// read back from discovery results.
+func TestOverlapChance(t *testing.T) {
+	// Every b-subset of n items against the fixed set {0..a-1}: count those sharing >= k.
+	count := func(n, a, b, k int) float64 {
+		hits, all := 0, 0
+		for mask := 0; mask < 1<<n; mask++ {
+			if bitsSet(mask) != b {
+				continue
+			}
+			all++
+			if bitsSet(mask&(1<<a-1)) >= k {
+				hits++
+			}
+		}
+		return float64(hits) / float64(all)
+	}
+	for _, c := range [][4]int{{16, 9, 4, 2}, {16, 9, 4, 4}, {12, 3, 5, 0}, {12, 3, 5, 1}, {10, 7, 6, 3}, {10, 7, 6, 6}, {14, 2, 2, 2}} {
+		got, want := hypergeomTail(c[0], c[1], c[2], c[3]), count(c[0], c[1], c[2], c[3])
+		// Sums of at most 7 terms, each exp of a few lgamma values: well within 1e-12 of the count.
+		if math.Abs(got-want) > 1e-12 {
+			t.Errorf("n, a, b, k = %v: tail %.15g, counted %.15g", c, got, want)
+		}
+	}
+	o := &Overlap{Level: "nodes", A: 9, B: 4, Shared: 2, Union: 11}
+	if err := o.SetChance(16); err != nil || math.Abs(o.ChanceShared-2.25) > 1e-12 || math.Abs(o.PValue-(1-350.0/1820)) > 1e-12 {
+		t.Errorf("SetChance(16): %+v, %v; want chance 2.25, P 1-350/1820", o, err)
+	}
+	if err := o.SetChance(10); err == nil || !strings.Contains(err.Error(), "fewer than the 11") {
+		t.Errorf("SetChance(10) with 11 nodes in the circuits: %v", err)
+	}
+	dir := t.TempDir()
+	res := &Result{Model: "m", Task: "ioi", Method: EAP, NodeScores: map[string]float64{"0.0": 1, "0.1": 2, "1.0": 0},
+		EdgeScores: map[string]float64{"0.0->logits": 1}}
+	data, err := MarshalIndentJSON(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "r.json")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nodes, edges, err := ReadCandidates(p)
+	if err != nil || strings.Join(nodes, " ") != "0.0 0.1 1.0" || strings.Join(edges, " ") != "0.0->logits" {
+		t.Errorf("ReadCandidates: %v %v %v", nodes, edges, err)
+	}
+}
+
+func bitsSet(x int) int {
+	n := 0
+	for ; x != 0; x &= x - 1 {
+		n++
+	}
+	return n
+}

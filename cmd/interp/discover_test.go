@@ -2,11 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/interp-dev/interp/circuits"
 	"github.com/stretchr/testify/require"
 )
 
@@ -57,6 +61,21 @@ func TestDiscover(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "shared nodes: 0.1 1.2 2.0 2.3")
 	require.Regexp(t, `nodes\s+4\s+4\s+4\s+4\s+1\.000`, stdout)
+	// Both results scored the same model's nodes, so the overlap is set against chance: 4 of
+	// planted-ioi's N heads and MLPs twice share 16/N on average.
+	m := regexp.MustCompile(`(\d+) candidate nodes`).FindStringSubmatch(stdout)
+	require.NotNil(t, m, stdout)
+	n, _ := strconv.Atoi(m[1])
+	require.Regexp(t, fmt.Sprintf(`nodes\s+4\s+4\s+4\s+4\s+1\.000\s+1\.000\s+1\.000\s+%.2f\s`, 16/float64(n)), stdout)
+	var cmp struct {
+		Nodes circuits.Overlap `json:"nodes"`
+	}
+	data, err = os.ReadFile(cmpOut)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &cmp))
+	require.Equal(t, n, cmp.Nodes.Candidates)
+	require.Greater(t, cmp.Nodes.PValue, 0.0)
+	require.Less(t, cmp.Nodes.PValue, 0.05)
 	st, err := os.Stat(bars)
 	require.NoError(t, err)
 	require.Greater(t, st.Size(), int64(1000))
