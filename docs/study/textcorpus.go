@@ -1,9 +1,12 @@
 //go:build ignore
 
-// textcorpus builds the English corpus of the natural-text study from the reStructuredText
-// sources of the Python documentation that Debian's python3.11-doc package ships
-// (/usr/share/doc/python3.11/html/_sources, Python Software Foundation License; see the
-// package's copyright file): go run docs/study/textcorpus.go SOURCES_DIR OUT_DIR [VOCAB]
+// textcorpus builds the English corpus of the natural-text study from Sphinx reStructuredText
+// sources (*.rst.txt) that Debian's documentation packages ship, e.g. python3.11-doc's
+// /usr/share/doc/python3.11/html/_sources (Python Software Foundation License) and
+// linux-doc-6.1's /usr/share/doc/linux-doc-6.1/html/_sources (GPL-2; see each package's
+// copyright file; docs/study/text_corpus.sh fetches them):
+//
+//	go run docs/study/textcorpus.go SOURCES_DIR[:SOURCES_DIR...] OUT_DIR [VOCAB]
 //
 // It keeps the prose: section underlines, directives' own lines, literal and code blocks,
 // doctest lines and tables are dropped, inline markup is reduced to its text, and each
@@ -142,7 +145,7 @@ func inline(s string) string {
 
 func main() {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: go run docs/study/textcorpus.go SOURCES_DIR OUT_DIR [VOCAB]")
+		fmt.Fprintln(os.Stderr, "usage: go run docs/study/textcorpus.go SOURCES_DIR[:SOURCES_DIR...] OUT_DIR [VOCAB]")
 		os.Exit(2)
 	}
 	src, out := os.Args[1], os.Args[2]
@@ -155,21 +158,27 @@ func main() {
 		}
 		vocab = v
 	}
+	// SOURCES_DIR may list several folders, joined by ":"; each one's files are taken in sorted
+	// path order, the folders in the order given.
 	var files []string
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".rst.txt") {
-			files = append(files, p)
+	for _, dir := range strings.Split(src, ":") {
+		var these []string
+		err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".rst.txt") {
+				these = append(these, p)
+			}
+			return err
+		})
+		if err == nil && len(these) == 0 {
+			err = fmt.Errorf("no .rst.txt files under %s", dir)
 		}
-		return err
-	})
-	if err == nil && len(files) == 0 {
-		err = fmt.Errorf("no .rst.txt files under %s", src)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "textcorpus:", err)
+			os.Exit(1)
+		}
+		sort.Strings(these)
+		files = append(files, these...)
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "textcorpus:", err)
-		os.Exit(1)
-	}
-	sort.Strings(files)
 	var train, held strings.Builder
 	nTrain, nHeld := 0, 0
 	for i, f := range files {
