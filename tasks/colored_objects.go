@@ -93,7 +93,9 @@ const coloredQuestion = "What color is the "
 // Merullo et al.'s prompts put "? A:" between the object and the answer. Here the answer comes
 // right after it, so the look-up is one step fewer (attend from the object to its earlier mention
 // and read the color before it). Even so the 3-layer toy model of docs/STUDY_REUSE.md did not learn
-// it within 6000 steps while it learnt IOI (see there).
+// it within 6000 steps while it learnt IOI. With three colors (colors=3) and bare pairs
+// (color=bare,pairs=12) in the same mixture, a 2-layer attention-only model learns all three (see
+// there).
 var ColoredObjectsTemplates = []string{
 	"On the [S] , I see a [C] [O] , a [C] [O] and a [C] [O] . What color is the [O]",
 	"I see a [C] [O] , a [C] [O] and a [C] [O] on the [S] today . What color is the [O]",
