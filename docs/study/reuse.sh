@@ -10,7 +10,7 @@
 # CO (default colored-objects:colors=3: Merullo et al.'s order, the color before the object, three
 # colors) is the colored-objects form that is discovered and boosted.
 # MIX_EXTRA (default colored-objects:color=bare,pairs=12,questions=4,colors=3) is the third task of
-# the mixture ("" for none). MODEL_ARGS (default attn-only-2l, vocabulary 127, 64 positions, batch 32)
+# the mixture ("" for none; it may list several tasks). MODEL_ARGS (default attn-only-2l, vocabulary 127, 64 positions, batch 32)
 # set the model and batch; the earlier runs used "--model-config docs/models/reuse-toy.json --batch 64".
 # SEED (default 0) is the training seed.
 # METHOD (default eap-ig) is the discovery method; HEADS_SHARED/HEADS_CONTROL override the heads
@@ -55,9 +55,10 @@ for task in ioi "$co"; do
   fi
 done
 # The look-up across colored-objects forms: the circuit of the mixture's third task (when it is a
-# colored-objects form) against CO's.
-if [[ $extra == colored-objects* ]]; then
-  $interp discover --model "$model" --task "$extra" --method "$method" --examples 40 --out "$out/extra.json" --plot "$out/extra.svg" \
+# colored-objects form; EXTRA_TASK names one when MIX_EXTRA lists several) against CO's.
+extra_task=${EXTRA_TASK:-$extra}
+if [[ $extra_task == colored-objects* ]]; then
+  $interp discover --model "$model" --task "$extra_task" --method "$method" --examples 40 --out "$out/extra.json" --plot "$out/extra.svg" \
     | tee "$out/extra.txt"
   $interp discover --compare "$out/colored-objects.json" "$out/extra.json" --plot "$out/overlap-extra.png" | tee "$out/overlap-extra.txt"
 fi
