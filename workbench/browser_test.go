@@ -222,6 +222,7 @@ func TestBrowserPages(t *testing.T) {
 		}
 		call(t, ts, "GET", "/api/compare?root=0&path=eap-vs-planted.json", nil, &cmp)
 		require.Equal(t, len(cmp.Nodes.Both)+len(cmp.Nodes.OnlyA)+len(cmp.Nodes.OnlyB), b.count(`#comparison-view .cmp-table[data-level="nodes"] .tok`))
+		require.Contains(t, b.text("#comparison-view h3"), "shared of 12 candidates, P ", "the chance figures of planted-ioi's 12 heads")
 		b.shot("circuits")
 	})
 	t.Run("features", func(t *testing.T) {

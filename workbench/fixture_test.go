@@ -121,6 +121,9 @@ func buildFixture() (string, error) {
 	}
 	// The EAP circuit against the planted one, as interp discover --compare writes it.
 	nodes, edges := circuits.Compare(res.Circuit, p.Circuit)
+	if err := nodes.SetChance(len(res.NodeScores)); err != nil { // both among planted-ioi's heads
+		return "", err
+	}
 	if data, err = circuits.MarshalIndentJSON(map[string]any{"a": "eap", "b": "planted", "nodes": nodes, "edges": edges}); err != nil {
 		return "", err
 	}

@@ -387,7 +387,8 @@ async function circuitsPage(root) {
 function drawComparison(out, d) {
   const chips = (list, color) => list.map((n) => h("span", { class: "tok", style: `background:${color}` }, n));
   const level = (o) => o ? h("div", { class: "panel" },
-    h("h3", {}, `${o.level}: Jaccard ${fmt(o.jaccard)} (${o.shared} shared of ${o.union}); ${fmt(o.a_in_b)} of A in B, ${fmt(o.b_in_a)} of B in A`),
+    h("h3", {}, `${o.level}: Jaccard ${fmt(o.jaccard)} (${o.shared} shared of ${o.union}); ${fmt(o.a_in_b)} of A in B, ${fmt(o.b_in_a)} of B in A` +
+      (o.candidates ? `; chance ${fmt(o.chance_shared)} shared of ${o.candidates} candidates, P ${o.p_value.toPrecision(2)}` : "")),
     h("table", { class: "grid cmp-table", "data-level": o.level },
       h("tr", {}, h("th", {}, `both (${o.both.length})`), h("td", {}, chips(o.both, "#c7e9c0"))),
       h("tr", {}, h("th", {}, `only A (${o.only_a.length})`), h("td", {}, chips(o.only_a, "#fdd0a2"))),
