@@ -40,8 +40,10 @@ for task in ioi "$co"; do
     | tee "$out/$n.txt"
 done
 $interp discover --compare "$out/ioi.json" "$out/colored-objects.json" --plot "$out/overlap.png" | tee "$out/overlap.txt"
-shared=${HEADS_SHARED:-$(sed -n 's/^shared nodes: *//p' "$out/overlap.txt" | tr ' ' '\n' | grep -E '^[0-9]+\.[0-9]+$' | paste -sd, -)}
-control=${HEADS_CONTROL:-$(sed -n 's/^only in A: *//p' "$out/overlap.txt" | tr ' ' '\n' | grep -E '^[0-9]+\.[0-9]+$' | paste -sd, -)}
+# heads LIST: the heads (L.H) of an overlap.txt line, comma-separated ("" when none).
+heads() { sed -n "s/^$1: *//p" "$out/overlap.txt" | tr ' ' '\n' | { grep -E '^[0-9]+\.[0-9]+$' || true; } | paste -sd, -; }
+shared=${HEADS_SHARED:-$(heads "shared nodes")}
+control=${HEADS_CONTROL:-$(heads "only in A")}
 factors=0,0.5,1,1.5,2,3,4
 for task in ioi "$co"; do
   n=$(name "$task")
