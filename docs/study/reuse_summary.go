@@ -14,7 +14,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -201,19 +200,15 @@ func at(b boost, f float64) string {
 	return "-"
 }
 
-// metrics reads a run's evaluations.
+// metrics reads a run's evaluations (the lines that score the mixture's tasks).
 func metrics(dir string) []train.Metrics {
-	f, err := os.Open(filepath.Join(dir, "metrics.jsonl"))
+	all, err := train.ReadMetrics(filepath.Join(dir, "metrics.jsonl"))
 	if err != nil {
 		fail("%v", err)
 	}
-	defer f.Close()
 	var ms []train.Metrics
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var m train.Metrics
-		if json.Unmarshal(sc.Bytes(), &m) == nil && m.PairsByTask != nil {
+	for _, m := range all {
+		if m.PairsByTask != nil {
 			ms = append(ms, m)
 		}
 	}
