@@ -94,6 +94,11 @@ type Config struct {
 	AttnOnly bool `json:"attn_only"`
 	// PositionalEmbeddings adds learned absolute positional embeddings (GPT-2: true).
 	PositionalEmbeddings bool `json:"positional_embeddings"`
+	// Shortformer adds the positional embeddings (hook_pos_embed) to the queries' and keys'
+	// inputs of every attention layer, after ln1, and not to the residual stream: TransformerLens's
+	// positional_embedding_type "shortformer" (Press et al. 2021), as in Neel Nanda's
+	// attention-only toy models. Needs PositionalEmbeddings.
+	Shortformer bool `json:"shortformer,omitempty"`
 	// TiedEmbeddings makes the unembedding the transpose of the token embedding (GPT-2: true),
 	// in which case no separate W_U is stored.
 	TiedEmbeddings bool `json:"tied_embeddings"`
@@ -314,6 +319,8 @@ func (c Config) validateArch() error {
 		return fmt.Errorf("model: config: rotary_dim %d must be even and at most d_head %d", c.RotaryDim, c.DHead)
 	case c.RotaryDim > 0 && c.PositionalEmbeddings:
 		return fmt.Errorf("model: config: rotary and learned positional embeddings together are not supported")
+	case c.Shortformer && !c.PositionalEmbeddings:
+		return fmt.Errorf("model: config: shortformer needs learned positional embeddings")
 	case c.RotaryBase < 0 || c.RotaryBaseLocal < 0:
 		return fmt.Errorf("model: config: rotary bases must be positive, got %g and %g", c.RotaryBase, c.RotaryBaseLocal)
 	case c.AttnScale < 0 || c.AttnSoftcap < 0 || c.OutputSoftcap < 0 || c.EmbedScale < 0:
@@ -376,6 +383,7 @@ type hfConfig struct {
 	InterpAttnOnly      bool   `json:"interp_attn_only,omitempty"`
 	InterpNormalization string `json:"interp_normalization,omitempty"`
 	InterpNoPosEmbed    bool   `json:"interp_no_pos_embed,omitempty"`
+	InterpShortformer   bool   `json:"interp_shortformer,omitempty"`
 	InterpDHead         int    `json:"interp_d_head,omitempty"`
 	InterpTokenizer     string `json:"interp_tokenizer,omitempty"`
 	InterpTask          string `json:"interp_task,omitempty"`
@@ -406,7 +414,7 @@ func readGPT2Config(path string) (Config, error) {
 	c := Config{
 		NLayers: hf.NLayer, DModel: hf.NEmbd, NHeads: hf.NHead, NCtx: hf.NPositions, DVocab: hf.VocabSize,
 		LNEps: hf.LayerNormEpsilon, AttnOnly: hf.InterpAttnOnly, PositionalEmbeddings: !hf.InterpNoPosEmbed,
-		Normalization: LayerNorm, TiedEmbeddings: true, Tokenizer: hf.InterpTokenizer,
+		Shortformer: hf.InterpShortformer, Normalization: LayerNorm, TiedEmbeddings: true, Tokenizer: hf.InterpTokenizer,
 		Task: hf.InterpTask,
 	}
 	if c.NCtx == 0 {
@@ -457,7 +465,7 @@ func WriteHFConfig(c Config, path string) error {
 		NLayer: c.NLayers, NEmbd: c.DModel, NHead: c.NHeads, NInner: &dMLP, NPositions: c.NCtx, NCtx: c.NCtx,
 		VocabSize: c.DVocab, ActivationFunction: string(c.Act), LayerNormEpsilon: c.LNEps,
 		TieWordEmbeddings: &tied, InterpAttnOnly: c.AttnOnly, InterpNoPosEmbed: !c.PositionalEmbeddings,
-		InterpTokenizer: c.Tokenizer, InterpTask: c.Task,
+		InterpShortformer: c.Shortformer, InterpTokenizer: c.Tokenizer, InterpTask: c.Task,
 	}
 	if c.Normalization != LayerNorm {
 		hf.InterpNormalization = string(c.Normalization)

@@ -31,6 +31,14 @@ func generationModels(t *testing.T) map[string]*Model {
 	for name, c := range testConfigs {
 		out[name] = testModel(t, c, 3)
 	}
+	// The shortformer golden: its W_pos (std 0.3) moves the queries and keys, where the random
+	// test config's (std 0.01) barely does.
+	w, err := Load("../testdata/golden/attn-only-tiny-shortformer")
+	require.NoError(t, err)
+	b, name := MustNewBackend("")
+	sf, err := New(w, b, name)
+	require.NoError(t, err)
+	out["attn-only-tiny-shortformer"] = sf
 	return out
 }
 

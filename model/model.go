@@ -41,6 +41,7 @@ func forward(c Config, p Params, tokens *Node, d *decoding, hk *hooks.Active) *N
 	}
 	embed = hk.Point(hooks.Embed, embed)
 	resid := embed
+	var posQK *Node // shortformer: added to the queries' and keys' inputs
 	if c.PositionalEmbeddings {
 		var posEmbed *Node
 		if d != nil {
@@ -51,13 +52,17 @@ func forward(c Config, p Params, tokens *Node, d *decoding, hk *hooks.Active) *N
 			posEmbed = BroadcastToDims(InsertAxes(posEmbed, 0), batch, pos, c.DModel) // [B, P, D]
 		}
 		posEmbed = hk.Point(hooks.PosEmbed, posEmbed)
-		resid = Add(resid, posEmbed)
+		if c.Shortformer {
+			posQK = posEmbed
+		} else {
+			resid = Add(resid, posEmbed)
+		}
 	}
 	if d == nil {
-		return ForwardFrom(c, p, resid, 0, hk)
+		return forwardFrom(c, p, resid, posQK, 0, hk)
 	}
 	for l := range c.NLayers {
-		resid = block(c, p, l, resid, d, hk)
+		resid = block(c, p, l, resid, posQK, d, hk)
 	}
 	x := norm(c, p, "ln_final", resid, hk)                                   // [B, P, D]
 	last := Reshape(SliceAxis(x, 1, AxisRange(pos-1, pos)), batch, c.DModel) // [B, D]
@@ -68,10 +73,27 @@ func forward(c Config, p Params, tokens *Node, d *decoding, hk *hooks.Active) *N
 // the residual stream entering block start (hook_resid_pre of start), and returns the logits
 // [B, P, V]. Patching sweeps use it to recompute only the layers after a patch point.
 func ForwardFrom(c Config, p Params, resid *Node, start int, hk *hooks.Active) *Node {
+	return forwardFrom(c, p, resid, shortformerPos(c, p, resid), start, hk)
+}
+
+func forwardFrom(c Config, p Params, resid, posQK *Node, start int, hk *hooks.Active) *Node {
 	for l := start; l < c.NLayers; l++ {
-		resid = block(c, p, l, resid, nil, hk)
+		resid = block(c, p, l, resid, posQK, nil, hk)
 	}
 	return unembed(c, p, norm(c, p, "ln_final", resid, hk))
+}
+
+// shortformerPos is what a shortformer model adds to the queries' and keys' inputs, W_pos[:P]
+// broadcast to resid's [B, P, D], for a pass that starts inside the model (ForwardFrom, Blocks:
+// hook_pos_embed is upstream of it and not visited); nil for other models.
+func shortformerPos(c Config, p Params, resid *Node) *Node {
+	if !c.Shortformer {
+		return nil
+	}
+	dims := resid.Shape().Dimensions
+	positions := Iota(resid.Graph(), shapes.Make(dtypes.Int32, dims[1], 1), 0) // [P, 1]
+	pos := Gather(p["pos_embed.W_pos"], positions)                             // [P, D]
+	return BroadcastToDims(InsertAxes(pos, 0), dims...)                        // [B, P, D]
 }
 
 // unembed maps the final normalised residual stream [..., D] to logits [..., V], soft-capped
@@ -100,11 +122,12 @@ func softcap(x *Node, cap float64) *Node {
 
 // block is one transformer block: resid_pre -> (+attn) resid_mid -> (+mlp) resid_post, or with
 // a parallel residual resid_pre -> (+attn +mlp) resid_post. Norms sit before (ln1, ln2), around
-// or after (ln1_post, ln2_post) the sublayers, as c.NormPlacement says. d is nil except in
+// or after (ln1_post, ln2_post) the sublayers, as c.NormPlacement says. posQK (shortformer
+// models; nil otherwise) is added to the attention's query and key inputs. d is nil except in
 // incremental decoding.
-func block(c Config, p Params, l int, resid *Node, d *decoding, hk *hooks.Active) *Node {
+func block(c Config, p Params, l int, resid, posQK *Node, d *decoding, hk *hooks.Active) *Node {
 	resid = hk.Point(hooks.ResidPre(l), resid)
-	attnOut := attention(c, p, l, preNorm(c, p, blockName(l, "ln1"), resid, hk), d, hk)
+	attnOut := attention(c, p, l, preNorm(c, p, blockName(l, "ln1"), resid, hk), posQK, d, hk)
 	attnOut = hk.Point(hooks.AttnOut(l), postNorm(c, p, blockName(l, "ln1_post"), attnOut, hk))
 	if !c.HasMLP() {
 		return hk.Point(hooks.ResidPost(l), Add(resid, attnOut))
@@ -184,15 +207,19 @@ func normalize(c Config, x, w, b *Node, name string, hk *hooks.Active) *Node {
 // In incremental decoding (d non-nil) the keys and values of this pass's P new tokens are written
 // into d's cache after their hooks, and the queries attend over the cache's T slots: scores and
 // pattern are [B, H, P, T].
-func attention(c Config, p Params, l int, x *Node, d *decoding, hk *hooks.Active) *Node {
+func attention(c Config, p Params, l int, x, posQK *Node, d *decoding, hk *hooks.Active) *Node {
 	pre := blockName(l, "attn.")
-	proj := func(w, b string) *Node {
-		y := DotGeneral(x, []int{2}, nil, p[pre+w], []int{1}, nil) // [B, P, H or Hkv, K]
+	proj := func(in *Node, w, b string) *Node {
+		y := DotGeneral(in, []int{2}, nil, p[pre+w], []int{1}, nil) // [B, P, H or Hkv, K]
 		return Add(y, ExpandLeftToRank(p[pre+b], 4))
 	}
-	q := hk.Point(hooks.Q(l), proj("W_Q", "b_Q")) // [B, P, H, K]
-	k := hk.Point(hooks.K(l), proj("W_K", "b_K")) // [B, P, Hkv, K]
-	v := hk.Point(hooks.V(l), proj("W_V", "b_V")) // [B, P, Hkv, K]
+	qk := x
+	if posQK != nil { // shortformer: positions enter the queries and keys only
+		qk = Add(x, posQK)
+	}
+	q := hk.Point(hooks.Q(l), proj(qk, "W_Q", "b_Q")) // [B, P, H, K]
+	k := hk.Point(hooks.K(l), proj(qk, "W_K", "b_K")) // [B, P, Hkv, K]
+	v := hk.Point(hooks.V(l), proj(x, "W_V", "b_V"))  // [B, P, Hkv, K]
 	if c.QKNorm != NoQKNorm {
 		q = qkNorm(c, p, pre+"q_norm", q, hk)
 		k = qkNorm(c, p, pre+"k_norm", k, hk)

@@ -28,6 +28,8 @@ var testConfigs = map[string]Config{
 		Act: GeluNew, Normalization: RMS, LNEps: 1e-6, GatedMLP: true, RotaryDim: 8, RotaryBase: 1e6, RotaryBaseLocal: 1e4,
 		NormPlacement: PrePostNorm, QKNorm: QKNormHead, AttnScale: 3, AttnSoftcap: 5, OutputSoftcap: 4,
 		WindowSize: 3, LocalLayers: []bool{true, false}, EmbedScale: 4, TiedEmbeddings: true},
+	"shortformer": {NLayers: 2, DModel: 16, NHeads: 4, DHead: 4, NCtx: 12, DVocab: 23, Act: Relu,
+		Normalization: LayerNorm, LNEps: 1e-5, AttnOnly: true, PositionalEmbeddings: true, Shortformer: true},
 	"olmo-like": {NLayers: 1, DModel: 16, NHeads: 2, DHead: 8, DMLP: 24, NCtx: 12, DVocab: 23,
 		Act: Silu, Normalization: RMS, LNEps: 1e-6, GatedMLP: true, RotaryDim: 8, NormPlacement: PostNorm, QKNorm: QKNormProj},
 }

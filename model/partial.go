@@ -19,8 +19,9 @@ func Blocks(c Config, p Params, resid *Node, start, end int, hk *hooks.Active) *
 	if start < 0 || end > c.NLayers || start > end {
 		panic(fmt.Sprintf("model: Blocks(%d, %d) outside the %d layers", start, end, c.NLayers))
 	}
+	posQK := shortformerPos(c, p, resid)
 	for l := start; l < end; l++ {
-		resid = block(c, p, l, resid, nil, hk)
+		resid = block(c, p, l, resid, posQK, nil, hk)
 	}
 	return resid
 }

@@ -54,9 +54,11 @@ func ParseProcess(spec string) ([]string, error) {
 //     untied, with a bias b_U for a LayerNorm's bias), and the norm's gain set to 1 and bias to 0.
 //     Query/key norms and the norms after sublayers (Gemma, OLMo 2) are not folded: nothing
 //     linear reads them. A gated MLP after a LayerNorm with bias is refused (its gate has no bias
-//     to receive the fold).
+//     to receive the fold), and so is a shortformer model (W_pos joins the queries and keys after
+//     ln1).
 //   - center_writing_weights: every weight writing to the residual stream (W_E, W_pos, W_O, b_O,
-//     W_out, b_out) is centred over d_model; only with LayerNorm (which removes the mean) and no
+//     W_out, b_out; W_pos not in a shortformer model, where it writes only to the queries and keys)
+//     is centred over d_model; only with LayerNorm (which removes the mean) and no
 //     norms after the sublayers.
 //   - center_unembed: W_U (and b_U) centred over the vocabulary; the logits change by a constant
 //     per position, the log-probabilities not at all; refused with final-logit soft-capping.
@@ -130,6 +132,9 @@ func foldLN(w *Weights) error {
 	}
 	if c.HasLN() && c.GatedMLP {
 		return fmt.Errorf("a gated MLP after a LayerNorm with bias cannot take the fold (its gate has no bias)")
+	}
+	if c.Shortformer {
+		return fmt.Errorf("a shortformer model adds W_pos to the queries' and keys' inputs after ln1, so ln1's gain cannot move into W_Q and W_K (W_pos is shared by every layer)")
 	}
 	D, H, Hkv, K, M, V := c.DModel, c.NHeads, c.KVHeads(), c.DHead, c.DMLP, c.DVocab
 	norm := func(name string) (g, b []float32) {
@@ -217,7 +222,7 @@ func centerWriting(w *Weights) error {
 		w.Config = c
 	}
 	centre(w.flat("embed.W_E"), D)
-	if c.PositionalEmbeddings {
+	if c.PositionalEmbeddings && !c.Shortformer { // a shortformer's W_pos does not write to the residual stream
 		centre(w.flat("pos_embed.W_pos"), D)
 	}
 	for l := range c.NLayers {

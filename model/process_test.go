@@ -39,7 +39,8 @@ func logSoftmaxRows(x []float32, v int) []float64 {
 func TestProcessKeepsTheFunction(t *testing.T) {
 	dirs, err := filepath.Glob("../testdata/golden-families/*/config.json")
 	require.NoError(t, err)
-	dirs = append(dirs, "../testdata/golden/gpt2-tiny/config.json", "../testdata/golden/gpt2-tiny-untied/config.json")
+	dirs = append(dirs, "../testdata/golden/gpt2-tiny/config.json", "../testdata/golden/gpt2-tiny-untied/config.json",
+		"../testdata/golden/attn-only-tiny-shortformer/config.json")
 	b, backendName := MustNewBackend("")
 	for _, cfg := range dirs {
 		dir := filepath.Dir(cfg)
@@ -124,6 +125,10 @@ func TestProcessFoldsAndErrors(t *testing.T) {
 	require.NoError(t, err)
 	_, err = Process(g, []string{CenterWritingWeights})
 	require.ErrorContains(t, err, "needs LayerNorm")
+	sf, err := Load("../testdata/golden/attn-only-tiny-shortformer")
+	require.NoError(t, err)
+	_, err = Process(sf, []string{FoldLN})
+	require.ErrorContains(t, err, "shortformer")
 	gm, err := Load("../testdata/golden-families/gemma2-softcap")
 	require.NoError(t, err)
 	_, err = Process(gm, []string{CenterUnembed})

@@ -22,9 +22,13 @@ var testConfigs = map[string]model.Config{
 	// Pythia-style: parallel residual (no resid_mid), partial rotary, untied.
 	"pythia-like": {NLayers: 2, DModel: 16, NHeads: 4, DHead: 4, DMLP: 32, NCtx: 12, DVocab: 23,
 		Act: model.Gelu, Normalization: model.LayerNorm, LNEps: 1e-5, ParallelResidual: true, RotaryDim: 2, RotaryBase: 10000},
+	// Shortformer: W_pos enters the queries and keys of every layer, not the residual stream, so
+	// sweeps that start inside the model (model.Blocks) must add it again.
+	"shortformer": {NLayers: 2, DModel: 16, NHeads: 4, DHead: 4, NCtx: 12, DVocab: 23, Act: model.Relu,
+		Normalization: model.LayerNorm, LNEps: 1e-5, AttnOnly: true, PositionalEmbeddings: true, Shortformer: true},
 }
 
-var testScale = map[string]float32{"gpt2-like": 8, "attn-only": 30, "llama-like": 8, "pythia-like": 8}
+var testScale = map[string]float32{"gpt2-like": 8, "attn-only": 30, "llama-like": 8, "pythia-like": 8, "shortformer": 8}
 
 const refTol = 1e-4
 

@@ -124,6 +124,10 @@ class RefConfig:
     attn_only: bool = False
     positional_embeddings: bool = True
     tied: bool = True
+    # shortformer (interp_shortformer; TransformerLens positional_embedding_type "shortformer"):
+    # the positional embedding is added to the queries' and keys' inputs after ln1, never to the
+    # residual stream.
+    shortformer: bool = False
 
 
 def config_from_hf(hf: dict) -> RefConfig:
@@ -149,6 +153,7 @@ def config_from_hf(hf: dict) -> RefConfig:
         attn_only=attn_only,
         positional_embeddings=not hf.get("interp_no_pos_embed", False),
         tied=hf.get("tie_word_embeddings", True),
+        shortformer=bool(hf.get("interp_shortformer", False)),
     )
 
 
@@ -257,10 +262,14 @@ def run_with_cache(params: dict, cfg: RefConfig, tokens: torch.Tensor, dtype=tor
     embed = p["embed.W_E"][tokens]  # [B,P,D]
     cache["hook_embed"] = embed
     resid = embed
+    pos_qk = 0.0  # shortformer: what the queries' and keys' inputs add
     if cfg.positional_embeddings:
         pos = p["pos_embed.W_pos"][:P].unsqueeze(0).expand(B, P, cfg.d_model)
         cache["hook_pos_embed"] = pos
-        resid = embed + pos
+        if cfg.shortformer:
+            pos_qk = pos
+        else:
+            resid = embed + pos
 
     # causal mask: key position s may be attended to from query position q only if s <= q
     causal = torch.tril(torch.ones(P, P, dtype=torch.bool))
@@ -272,8 +281,8 @@ def run_with_cache(params: dict, cfg: RefConfig, tokens: torch.Tensor, dtype=tor
 
         # --- attention ---
         x = layer_norm(resid, p[b + "ln1.w"], p[b + "ln1.b"], cfg.eps, b + "ln1", cache) if use_ln else resid
-        q = torch.einsum("bpd,hdk->bphk", x, p[b + "attn.W_Q"]) + p[b + "attn.b_Q"]
-        k = torch.einsum("bpd,hdk->bphk", x, p[b + "attn.W_K"]) + p[b + "attn.b_K"]
+        q = torch.einsum("bpd,hdk->bphk", x + pos_qk, p[b + "attn.W_Q"]) + p[b + "attn.b_Q"]
+        k = torch.einsum("bpd,hdk->bphk", x + pos_qk, p[b + "attn.W_K"]) + p[b + "attn.b_K"]
         v = torch.einsum("bpd,hdk->bphk", x, p[b + "attn.W_V"]) + p[b + "attn.b_V"]
         cache[b + "attn.hook_q"], cache[b + "attn.hook_k"], cache[b + "attn.hook_v"] = q, k, v
         scores = torch.einsum("bqhk,bshk->bhqs", q, k) / math.sqrt(cfg.d_head)
@@ -340,10 +349,14 @@ def hf_style_forward(sd: dict, cfg: RefConfig, tokens: torch.Tensor, dtype=torch
 
     h = sd["wte.weight"][tokens]
     out["hook_embed"] = h
+    pos_qk = None
     if cfg.positional_embeddings:
         pos = sd["wpe.weight"][torch.arange(P)].unsqueeze(0)
         out["hook_pos_embed"] = pos.expand(B, P, D)
-        h = h + pos
+        if cfg.shortformer:
+            pos_qk = pos
+        else:
+            h = h + pos
     for L in range(cfg.n_layers):
         pre = f"h.{L}."
         b = f"blocks.{L}."
@@ -351,6 +364,8 @@ def hf_style_forward(sd: dict, cfg: RefConfig, tokens: torch.Tensor, dtype=torch
         x = ln(h, sd[pre + "ln_1.weight"], sd[pre + "ln_1.bias"], b + "ln1") if cfg.normalization == "LN" else h
         qkv = x @ sd[pre + "attn.c_attn.weight"] + sd[pre + "attn.c_attn.bias"]  # [B,P,3HK]
         q, k, v = qkv.split(HK, dim=2)
+        if pos_qk is not None:  # shortformer: queries and keys from x + pos, values from x
+            q, k, _ = ((x + pos_qk) @ sd[pre + "attn.c_attn.weight"] + sd[pre + "attn.c_attn.bias"]).split(HK, dim=2)
 
         def split_heads(t):  # [B,P,HK] -> [B,H,P,K]
             return t.view(B, P, H, K).permute(0, 2, 1, 3)

@@ -65,6 +65,14 @@ VARIANTS = [
         act="gelu_new", eps=1e-5, tied=True, attn_only=False, normalization="LN", pos_embed=False,
         prefix="", mask_buffers=False, batch=2, pos=8,
     ),
+    # (extra) shortformer positional embeddings (interp_shortformer): W_pos goes into the queries'
+    # and keys' inputs after ln1, not into the residual stream.
+    dict(
+        name="attn-only-tiny-shortformer",
+        n_layer=2, n_embd=32, n_head=4, d_head=None, n_inner=None, n_ctx=16, vocab=50,
+        act="gelu_new", eps=1e-5, tied=False, attn_only=True, normalization="LN", pos_embed=True,
+        shortformer=True, prefix="", mask_buffers=False, batch=2, pos=8,
+    ),
 ]
 
 # Standard deviations of the random weights: large enough that attention patterns are far from
@@ -94,6 +102,8 @@ def hf_config(v: dict) -> dict:
         cfg["interp_normalization"] = v["normalization"]
     if not v["pos_embed"]:
         cfg["interp_no_pos_embed"] = True
+    if v.get("shortformer"):
+        cfg["interp_shortformer"] = True
     if v["d_head"] is not None and v["d_head"] * v["n_head"] != v["n_embd"]:
         cfg["interp_d_head"] = v["d_head"]
     return cfg
