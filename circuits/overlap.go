@@ -178,51 +178,21 @@ func PlotOverlap(path, nameA, nameB string, nodes, edges *Overlap) error {
 	return plots.Bars(path, fmt.Sprintf("A = %s, B = %s", nameA, nameB), "overlap (J = shared / union)", labels, values)
 }
 
-// ReadCandidates returns the names of the nodes and edges a discovery result scored (its
-// "node_scores" and "edge_scores"): the candidates its circuit was chosen from. Both are nil for
-// a bare circuit, which does not record them. spec is as ReadCircuitFile's.
-func ReadCandidates(spec string) (nodes, edges []string, err error) {
-	path, method, _ := strings.Cut(spec, "#")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	var probe struct {
-		Result
-		Results []*Result `json:"results"`
-	}
-	if err := json.Unmarshal(data, &probe); err != nil {
-		return nil, nil, fmt.Errorf("circuits: %s: %w", path, err)
-	}
-	r := &probe.Result
-	for _, x := range probe.Results {
-		if string(x.Method) == method {
-			r = x
-		}
-	}
-	return sortedKeys(r.NodeScores), sortedKeys(r.EdgeScores), nil
-}
-
-func sortedKeys(m map[string]float64) []string {
-	if len(m) == 0 {
-		return nil
-	}
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // ReadCircuitFile reads a circuit from a JSON file: a discovery result (its "circuit"), a report
 // of several methods (PATH#METHOD picks one) or a bare circuit {"nodes": [...], "edges":
 // [...]}. The label names it (model, task and method, or the file name).
 func ReadCircuitFile(spec string) (Circuit, string, error) {
+	c, label, _, err := readCircuitSpec(spec)
+	return c, label, err
+}
+
+// readCircuitSpec is ReadCircuitFile, also returning the discovery result the circuit comes from
+// (nil for a bare circuit), whose node and edge scores name the candidates it was chosen from.
+func readCircuitSpec(spec string) (Circuit, string, *Result, error) {
 	path, method, _ := strings.Cut(spec, "#")
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Circuit{}, "", err
+		return Circuit{}, "", nil, err
 	}
 	var probe struct {
 		Result
@@ -230,7 +200,7 @@ func ReadCircuitFile(spec string) (Circuit, string, error) {
 		Nodes   []string  `json:"nodes"`
 	}
 	if err := json.Unmarshal(data, &probe); err != nil {
-		return Circuit{}, "", fmt.Errorf("circuits: %s: %w", path, err)
+		return Circuit{}, "", nil, fmt.Errorf("circuits: %s: %w", path, err)
 	}
 	label := func(r *Result) string { return fmt.Sprintf("%s/%s/%s", r.Model, r.Task, r.Method) }
 	switch {
@@ -238,19 +208,61 @@ func ReadCircuitFile(spec string) (Circuit, string, error) {
 		var have []string
 		for _, r := range probe.Results {
 			if string(r.Method) == method {
-				return r.Circuit, label(r), nil
+				return r.Circuit, label(r), r, nil
 			}
 			have = append(have, string(r.Method))
 		}
-		return Circuit{}, "", fmt.Errorf("circuits: %s holds the results of %s: pick one with %s#METHOD", path, strings.Join(have, ", "), path)
+		return Circuit{}, "", nil, fmt.Errorf("circuits: %s holds the results of %s: pick one with %s#METHOD", path, strings.Join(have, ", "), path)
 	case probe.Method != "":
-		return probe.Circuit, label(&probe.Result), nil
+		return probe.Circuit, label(&probe.Result), &probe.Result, nil
 	case probe.Nodes != nil:
 		var c Circuit
 		if err := json.Unmarshal(data, &c); err != nil {
-			return Circuit{}, "", fmt.Errorf("circuits: %s: %w", path, err)
+			return Circuit{}, "", nil, fmt.Errorf("circuits: %s: %w", path, err)
 		}
-		return c, path, nil
+		return c, path, nil, nil
 	}
-	return Circuit{}, "", fmt.Errorf("circuits: %s: neither a discovery result nor a circuit (no \"circuit\", \"results\" or \"nodes\")", path)
+	return Circuit{}, "", nil, fmt.Errorf("circuits: %s: neither a discovery result nor a circuit (no \"circuit\", \"results\" or \"nodes\")", path)
+}
+
+// CompareFiles reads two circuits (ReadCircuitFile's specs) and returns their overlaps (Compare)
+// and labels. When both are discovery results that scored the same candidates (one model's nodes,
+// or edges), the overlap is also set against chance (SetChance).
+func CompareFiles(specA, specB string) (nodes, edges *Overlap, labelA, labelB string, err error) {
+	a, labelA, ra, err := readCircuitSpec(specA)
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	b, labelB, rb, err := readCircuitSpec(specB)
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	nodes, edges = Compare(a, b)
+	if ra == nil || rb == nil {
+		return nodes, edges, labelA, labelB, nil
+	}
+	for _, lv := range []struct {
+		o      *Overlap
+		sa, sb map[string]float64
+	}{{nodes, ra.NodeScores, rb.NodeScores}, {edges, ra.EdgeScores, rb.EdgeScores}} {
+		if lv.o == nil || len(lv.sa) == 0 || !sameKeys(lv.sa, lv.sb) {
+			continue
+		}
+		if err := lv.o.SetChance(len(lv.sa)); err != nil {
+			return nil, nil, "", "", fmt.Errorf("%s: %w", specA, err)
+		}
+	}
+	return nodes, edges, labelA, labelB, nil
+}
+
+func sameKeys(a, b map[string]float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -120,19 +120,29 @@ func TestOverlapChance(t *testing.T) {
 		t.Errorf("SetChance(10) with 11 nodes in the circuits: %v", err)
 	}
 	dir := t.TempDir()
-	res := &Result{Model: "m", Task: "ioi", Method: EAP, NodeScores: map[string]float64{"0.0": 1, "0.1": 2, "1.0": 0},
-		EdgeScores: map[string]float64{"0.0->logits": 1}}
-	data, err := MarshalIndentJSON(res)
-	if err != nil {
-		t.Fatal(err)
+	c := Circuit{Nodes: mustNodes(t, "0.1"), Edges: []Edge{{From: HeadNode(0, 0), To: LogitsNode()}}}
+	res := &Result{Model: "m", Task: "ioi", Method: EAP, Circuit: c, NodeScores: map[string]float64{"0.0": 1, "0.1": 2, "1.0": 0},
+		EdgeScores: map[string]float64{c.Edges[0].String(): 1, "0.1->logits": 0}}
+	write := func(name string, v any) string {
+		data, err := MarshalIndentJSON(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
-	p := filepath.Join(dir, "r.json")
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
+	p, bare := write("r.json", res), write("bare.json", c)
+	// Both results scored the same 3 nodes and 2 edges: the chance figures are set.
+	nodes, edges, _, _, err := CompareFiles(p, p)
+	if err != nil || nodes.Candidates != 3 || edges == nil || edges.Candidates != 2 || math.Abs(nodes.ChanceShared-1.0/3) > 1e-12 {
+		t.Errorf("CompareFiles(result, result): nodes %+v, edges %+v, %v", nodes, edges, err)
 	}
-	nodes, edges, err := ReadCandidates(p)
-	if err != nil || strings.Join(nodes, " ") != "0.0 0.1 1.0" || strings.Join(edges, " ") != "0.0->logits" {
-		t.Errorf("ReadCandidates: %v %v %v", nodes, edges, err)
+	// A bare circuit records no candidates: no chance figures.
+	if nodes, _, _, _, err = CompareFiles(p, bare); err != nil || nodes.Candidates != 0 || nodes.Shared != 1 {
+		t.Errorf("CompareFiles(result, bare): nodes %+v, %v", nodes, err)
 	}
 }
 

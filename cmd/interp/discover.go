@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -283,42 +282,10 @@ func nodeList(c circuits.Circuit) string {
 	return strings.Join(s, " ")
 }
 
-// setChance sets the overlaps' chance figures when both files are discovery results that scored
-// the same candidates (one model's nodes and edges); otherwise it leaves them unset.
-func setChance(files []string, nodes, edges *circuits.Overlap) error {
-	na, ea, err := circuits.ReadCandidates(files[0])
-	if err != nil {
-		return err
-	}
-	nb, eb, err := circuits.ReadCandidates(files[1])
-	if err != nil {
-		return err
-	}
-	if len(na) > 0 && slices.Equal(na, nb) {
-		if err := nodes.SetChance(len(na)); err != nil {
-			return fmt.Errorf("%s: %w", files[0], err)
-		}
-	}
-	if edges != nil && len(ea) > 0 && slices.Equal(ea, eb) {
-		if err := edges.SetChance(len(ea)); err != nil {
-			return fmt.Errorf("%s: %w", files[0], err)
-		}
-	}
-	return nil
-}
-
 // discoverCompare prints and saves the overlap of two circuits (cross-task reuse).
 func discoverCompare(files []string, out, plot string, stdout io.Writer) error {
-	a, la, err := circuits.ReadCircuitFile(files[0])
+	nodes, edges, la, lb, err := circuits.CompareFiles(files[0], files[1])
 	if err != nil {
-		return err
-	}
-	b, lb, err := circuits.ReadCircuitFile(files[1])
-	if err != nil {
-		return err
-	}
-	nodes, edges := circuits.Compare(a, b)
-	if err := setChance(files, nodes, edges); err != nil {
 		return err
 	}
 	fmt.Fprint(stdout, circuits.OverlapTable(la, lb, nodes, edges))
