@@ -85,6 +85,9 @@ def main():
                  step.get("train_step_attn_only_2l_ms"), "BenchmarkTrainStepAttnOnly2L", "ms/step")
         time_row("2-layer attention-only AdamW step (interp train)", loop.get("adamw_step_attn_only_2l_min_ms"),
                  loop.get("adamw_step_attn_only_2l_median_ms"), "BenchmarkTrainStep", "ms/step")
+        time_row("text-study 2-layer attention-only AdamW step, LayerNorm, vocab 4096, batch 8 x pos 512",
+                 loop.get("adamw_step_text_2l_min_ms"), loop.get("adamw_step_text_2l_median_ms"),
+                 "BenchmarkTrainStepText", "ms/step")
         if patch:
             # the PyTorch script times a sample of the patches and extrapolates (marked as such)
             key = next((k for k in ("sweep_last_logits_only_s", "sweep_last_logits_only_s_extrapolated", "sweep_s", "sweep_s_extrapolated")

@@ -21,9 +21,11 @@ import torch.nn.functional as F
 
 
 class AttnOnly(torch.nn.Module):
-    def __init__(self, layers=2, d=64, heads=8, vocab=64, n_ctx=64):
+    def __init__(self, layers=2, d=64, heads=8, vocab=64, n_ctx=64, ln=False):
         super().__init__()
         k = d // heads
+        # ln: a LayerNorm before each attention layer and before the unembedding (GPT-2 layout)
+        self.lns = torch.nn.ModuleList([torch.nn.LayerNorm(d, eps=1e-5) for _ in range(layers + 1)]) if ln else None
         self.W_E = torch.nn.Parameter(torch.randn(vocab, d) * 0.02)
         self.W_pos = torch.nn.Parameter(torch.randn(n_ctx, d) * 0.01)
         self.layers = torch.nn.ModuleList()
@@ -45,14 +47,17 @@ class AttnOnly(torch.nn.Module):
         B, P = tokens.shape
         x = self.W_E[tokens] + self.W_pos[:P]
         mask = torch.full((P, P), float("-inf")).triu(1)
-        for m in self.layers:
-            q = torch.einsum("bpd,hdk->bphk", x, m.W_Q) + m.b_Q
-            k = torch.einsum("bpd,hdk->bphk", x, m.W_K) + m.b_K
-            v = torch.einsum("bpd,hdk->bphk", x, m.W_V) + m.b_V
+        for i, m in enumerate(self.layers):
+            h = self.lns[i](x) if self.lns is not None else x
+            q = torch.einsum("bpd,hdk->bphk", h, m.W_Q) + m.b_Q
+            k = torch.einsum("bpd,hdk->bphk", h, m.W_K) + m.b_K
+            v = torch.einsum("bpd,hdk->bphk", h, m.W_V) + m.b_V
             scores = torch.einsum("bqhk,bshk->bhqs", q, k) / math.sqrt(self.k) + mask
             pattern = scores.softmax(-1)
             z = torch.einsum("bhqs,bshk->bqhk", pattern, v)
             x = x + torch.einsum("bphk,hkd->bpd", z, m.W_O) + m.b_O
+        if self.lns is not None:
+            x = self.lns[-1](x)
         return x @ self.W_U
 
 

@@ -128,15 +128,21 @@ func maskedCrossEntropy(logits, tokens, mask *graph.Node) *graph.Node {
 	return graph.Div(graph.Neg(graph.ReduceAllSum(graph.Mul(logp, mask))), total) // scalar
 }
 
-// tokenLogProbs is log p(tokens[:, p+1] | tokens[:, :p+1]) for every position, [N, P-1].
+// tokenLogProbs is log p(tokens[:, p+1] | tokens[:, :p+1]) for every position, [N, P-1]: the
+// target's logit, gathered, less the row's log-sum-exp. Gathering keeps the loss and its gradient
+// to a few passes over the [N, P-1, V] logits; a one-hot over the vocabulary cost more than the
+// unembedding's matmuls at V = 4096.
 func tokenLogProbs(logits, tokens *graph.Node) *graph.Node {
 	dims := logits.Shape().Dimensions
-	P, V := dims[1], dims[2]
-	pred := graph.SliceAxis(logits, 1, graph.AxisRange(0, P-1)) // [N, P-1, V]
-	target := graph.SliceAxis(tokens, 1, graph.AxisRange(1, P)) // [N, P-1]
-	logp := graph.LogSoftmax(pred, -1)                          // [N, P-1, V]
-	onehot := graph.OneHot(target, V, logp.DType())             // [N, P-1, V]
-	return graph.ReduceSum(graph.Mul(logp, onehot), -1)         // [N, P-1]
+	N, P, V := dims[0], dims[1], dims[2]
+	M := N * (P - 1)
+	pred := graph.Reshape(graph.SliceAxis(logits, 1, graph.AxisRange(0, P-1)), M, V)  // [M, V]
+	target := graph.Reshape(graph.SliceAxis(tokens, 1, graph.AxisRange(1, P)), M, 1)  // [M, 1]
+	rows := graph.Iota(logits.Graph(), shapes.Make(target.DType(), M, 1), 0)          // [M, 1]
+	picked := graph.Gather(pred, graph.Concatenate([]*graph.Node{rows, target}, -1))  // [M]
+	top := graph.StopGradient(graph.ReduceMax(pred, -1))                              // [M]
+	sum := graph.ReduceSum(graph.Exp(graph.Sub(pred, graph.ExpandAxes(top, -1))), -1) // [M]
+	return graph.Reshape(graph.Sub(graph.Sub(picked, top), graph.Log(sum)), N, P-1)
 }
 
 // adamState is the optimizer's state: the params on the backend, in ParamSpecs order, and the
