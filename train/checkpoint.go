@@ -42,6 +42,10 @@ type State struct {
 	// Tokens is the number of tokens trained on; ElapsedS the training time so far.
 	Tokens   int64   `json:"tokens"`
 	ElapsedS float64 `json:"elapsed_s"`
+	// LossSum and LossSteps are the training losses of the steps since the last evaluation, summed
+	// and counted, so that a resumed run's next mean_loss is the uninterrupted run's.
+	LossSum   float64 `json:"loss_sum,omitempty"`
+	LossSteps int     `json:"loss_steps,omitempty"`
 }
 
 // CheckpointPath is the folder of OutDir's current checkpoint (a model directory that model.Load

@@ -17,7 +17,8 @@ import (
 // the fixed evaluation batch (see evalSet and PhaseChange).
 type Metrics struct {
 	Step     int     `json:"step"`
-	Loss     float64 `json:"loss"` // this step's training loss
+	Loss     float64 `json:"loss"`                // this step's training loss: one batch's
+	MeanLoss float64 `json:"mean_loss,omitempty"` // the mean over the steps since the previous evaluation
 	LR       float64 `json:"lr"`
 	GradNorm float64 `json:"grad_norm"` // before clipping
 	Tokens   int64   `json:"tokens"`    // tokens trained on so far
@@ -138,9 +139,16 @@ func writeReport(outDir string, s Summary, evals []Metrics) error {
 		return nil
 	}
 	series := []plots.Series{{Name: "training loss"}, {Name: "first-half loss"}, {Name: "repeated-half loss"}, {Name: "max induction score"}}
+	if evals[len(evals)-1].MeanLoss > 0 {
+		series[0].Name = "training loss (mean since the last evaluation)"
+	}
 	for _, m := range evals {
 		x := float64(m.Step)
-		for i, y := range []float64{m.Loss, m.FirstHalfLoss, m.RepeatedHalfLoss, m.MaxInduction} {
+		train := m.Loss
+		if m.MeanLoss > 0 { // lines written before mean_loss existed have only Loss
+			train = m.MeanLoss
+		}
+		for i, y := range []float64{train, m.FirstHalfLoss, m.RepeatedHalfLoss, m.MaxInduction} {
 			series[i].X = append(series[i].X, x)
 			series[i].Y = append(series[i].Y, y)
 		}

@@ -75,6 +75,8 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 	st := newAdamState(m.Weights)
 	res := &Result{Backend: m.BackendName}
 	var prevElapsed float64
+	var lossSum float64 // training losses since the last evaluation, and their count
+	lossN := 0
 	if cfg.OutDir != "" {
 		if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 			return nil, fmt.Errorf("train: --out %s: %w", cfg.OutDir, err)
@@ -89,6 +91,7 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 				return nil, err
 			}
 			st, res.ResumedFrom, prevElapsed = saved, state.Step, state.ElapsedS
+			lossSum, lossN = state.LossSum, state.LossSteps
 		}
 		if res.Evals, err = truncateMetrics(cfg.OutDir, res.ResumedFrom); err != nil {
 			return nil, err
@@ -148,6 +151,7 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 			return nil, fmt.Errorf("train: loss is %g at step %d (lower --lr or check the data)", loss, s+1)
 		}
 		res.Steps, res.Loss = s+1, loss
+		lossSum, lossN = lossSum+loss, lossN+1
 		done := s + 1
 		bar.Add(1, fmt.Sprintf("loss %.4f", loss))
 		tokensSeen := int64(done) * int64(cfg.Batch*pos)
@@ -157,6 +161,7 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 				return nil, err
 			}
 			mt := newMetrics(done, loss, lr, norm, tokensSeen, elapsed(), ev)
+			mt.MeanLoss, lossSum, lossN = lossSum/float64(lossN), 0, 0
 			if scorePairs {
 				if mt.Pairs, err = scoreCurrent(m, c, st, pt, task.Name(), cfg.Seed); err != nil {
 					return nil, err
@@ -183,7 +188,8 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 			}
 		}
 		if cfg.OutDir != "" && every(done, cfg.CheckpointEvery, cfg.Steps) {
-			state := State{Step: done, Config: cfg, Clamps: descs, Task: task.Name(), Pos: pos, Model: c, Tokens: tokensSeen, ElapsedS: elapsed()}
+			state := State{Step: done, Config: cfg, Clamps: descs, Task: task.Name(), Pos: pos, Model: c, Tokens: tokensSeen, ElapsedS: elapsed(),
+				LossSum: lossSum, LossSteps: lossN}
 			if err := saveCheckpoint(cfg.OutDir, c, st, state, task); err != nil {
 				return nil, err
 			}

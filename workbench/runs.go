@@ -14,6 +14,7 @@ import (
 type runPoint struct {
 	Step         int         `json:"step"`
 	Loss         float64     `json:"loss"`
+	MeanLoss     float64     `json:"mean_loss,omitempty"` // absent in runs logged before it existed
 	EvalLoss     float64     `json:"eval_loss"`
 	InContext    float64     `json:"in_context_loss"`
 	Repeated     float64     `json:"repeated_half_loss"`
@@ -47,7 +48,7 @@ func (s *Server) run(r *http.Request) (any, error) {
 	for _, m := range ms {
 		steps, loss = append(steps, m.Step), append(loss, m.RepeatedHalfLoss)
 		if m.Step > after {
-			points = append(points, runPoint{Step: m.Step, Loss: m.Loss, EvalLoss: m.EvalLoss, InContext: m.InContextLoss,
+			points = append(points, runPoint{Step: m.Step, Loss: m.Loss, MeanLoss: m.MeanLoss, EvalLoss: m.EvalLoss, InContext: m.InContextLoss,
 				Repeated: m.RepeatedHalfLoss, MaxInduction: m.MaxInduction, Induction: m.Induction, PrevToken: m.PrevToken})
 		}
 	}

@@ -240,6 +240,9 @@ func TestCircuitRunGraphAndFeatures(t *testing.T) {
 	require.Equal(t, []string{"blocks.0.attn.hook_pattern[head=2]=prev-token"}, run.Clamps)
 	n := len(run.Metrics)
 	require.Greater(t, n, 2)
+	for _, m := range run.Metrics {
+		require.Greater(t, m.MeanLoss, 0.0, "step %d: mean_loss", m.Step)
+	}
 	last := run.Metrics[n-1].Step
 	require.Equal(t, 200, call(t, ts, "GET", fmt.Sprintf("/api/run?root=0&path=runs/clamped&after=%d", run.Metrics[n-2].Step), nil, &run))
 	require.Len(t, run.Metrics, 1)

@@ -607,7 +607,7 @@ async function runsPage(root) {
   root.append(h("h2", {}, "Training runs"));
   if (!list.length) { root.append(h("div", { class: "muted" }, "no training runs under --runs (interp train --out DIR)")); return; }
   const boxes = list.map((a, i) => h("label", { style: "flex-direction:row; gap:0.3em" }, h("input", { type: "checkbox", name: "run", value: i, checked: i < 4 }), `${a.path} (${a.about})`));
-  const metric = select("series", [["repeated_half_loss", "repeated-half loss (in-context)"], ["loss", "training loss"], ["eval_loss", "eval loss"], ["max_induction_score", "max induction score"]], "repeated_half_loss");
+  const metric = select("series", [["repeated_half_loss", "repeated-half loss (in-context)"], ["mean_loss", "training loss (mean since the last evaluation)"], ["loss", "training loss (one batch)"], ["eval_loss", "eval loss"], ["max_induction_score", "max induction score"]], "repeated_half_loss");
   const score = select("scores", [["induction_scores", "induction"], ["prev_token_scores", "previous-token"]], "induction_scores");
   const out = h("div", {});
   const form = h("form", { class: "controls", id: "runs-form" }, h("div", { style: "display:flex;flex-direction:column" }, boxes), field("curve", metric), field("head scores", score), h("button", { type: "submit" }, "Show"));
@@ -638,7 +638,7 @@ async function runsPage(root) {
     const series = chosen.map((i, k) => {
       const d = data.get(i);
       return { name: `${list[i].path}${d.done ? "" : " (training)"}`, color: PALETTE[k % PALETTE.length],
-        points: d.metrics.map((m) => [m.step, m[metric.value]]), marks: d.phase_change.found ? [d.phase_change.step] : [] };
+        points: d.metrics.filter((m) => m[metric.value] !== undefined).map((m) => [m.step, m[metric.value]]), marks: d.phase_change.found ? [d.phase_change.step] : [] };
     });
     const info = h("table", { class: "grid", id: "runs-table" }, h("tr", {}, h("th", {}, "run"), h("th", {}, "task"), h("th", {}, "clamps"), h("th", {}, "phase change"), h("th", {}, "steps")),
       chosen.map((i) => { const d = data.get(i); const last = d.metrics[d.metrics.length - 1];
