@@ -296,12 +296,38 @@ func (b *Builder) Iota(shape shapes.Shape, iotaAxis int) (backends.Op, error) {
 	dim := shape.Dimensions[iotaAxis]
 	return b.add(backends.OpTypeIota, shape, func([]*Buffer) *Buffer {
 		out := newBuffer(shape)
+		switch o := out.flat.(type) {
+		case []float32:
+			iotaFill(o, str[iotaAxis], dim)
+			return out
+		case []float64:
+			iotaFill(o, str[iotaAxis], dim)
+			return out
+		case []int32:
+			iotaFill(o, str[iotaAxis], dim)
+			return out
+		case []int64:
+			iotaFill(o, str[iotaAxis], dim)
+			return out
+		}
 		setF := setterOf(out.flat)
 		for i := range shape.Size() {
 			setF(i, float64((i/str[iotaAxis])%dim))
 		}
 		return out
 	}), nil
+}
+
+// iotaFill writes Iota's values into o: runs of stride equal values 0, 1, ..., dim-1, repeated.
+func iotaFill[T float32 | float64 | int32 | int64](o []T, stride, dim int) {
+	for base := 0; base < len(o); base += stride * dim {
+		for d := range dim {
+			seg := o[base+d*stride : base+(d+1)*stride]
+			for i := range seg {
+				seg[i] = T(d)
+			}
+		}
+	}
 }
 
 func (b *Builder) ConvertDType(x backends.Op, dtype dtypes.DType) (backends.Op, error) {
