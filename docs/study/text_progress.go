@@ -4,14 +4,14 @@
 // scores of its snapshots (docs/study/text_score.sh) into a markdown table (on stdout) and a
 // figure of three panels against tokens trained on, as Olsson et al. plot them:
 //
-//	go run docs/study/text_progress.go FIGURE.png RUN SCORES
+//		go run docs/study/text_progress.go FIGURE.png RUN SCORES
 //
-//   - loss: the training loss (metrics.jsonl's mean_loss, the mean since the previous evaluation,
-//     or one batch's loss where a line predates it) and the held-out loss of each snapshot;
-//   - context use on held-out text: the in-context score (the loss at the last 8 predicted
-//     positions minus positions 8-15) and the repeated-text gain (second copy minus first);
-//   - the head detector on repeated random tokens (the run's own evaluation): the best
-//     previous-token and the best induction score over the heads.
+//	  - loss: the training loss (metrics.jsonl's mean_loss, the mean since the previous evaluation,
+//	    or one batch's loss where a line predates it) and the held-out loss of each snapshot;
+//	  - context use on held-out text: the in-context score (the loss at the last 8 predicted
+//	    positions minus positions 8-15) and the repeated-text gain (second copy minus first);
+//	  - the head detector on repeated random tokens (the run's own evaluation): the best
+//	    previous-token and the best induction score over the heads.
 package main
 
 import (
