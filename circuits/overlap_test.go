@@ -48,17 +48,7 @@ func TestCompareCircuits(t *testing.T) {
 
 func TestReadCircuitFile(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name string, v any) string {
-		data, err := MarshalIndentJSON(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, v any) string { return writeJSONFile(t, dir, name, v) }
 	c := Circuit{Nodes: mustNodes(t, "0.1", "1.2"), Edges: []Edge{{From: HeadNode(0, 1), To: HeadNode(1, 2), Input: InV}}}
 	res := &Result{Model: "m", Task: "ioi", Method: ACDC, Circuit: c}
 	single := write("one.json", res)
@@ -123,17 +113,7 @@ func TestOverlapChance(t *testing.T) {
 	c := Circuit{Nodes: mustNodes(t, "0.1"), Edges: []Edge{{From: HeadNode(0, 0), To: LogitsNode()}}}
 	res := &Result{Model: "m", Task: "ioi", Method: EAP, Circuit: c, NodeScores: map[string]float64{"0.0": 1, "0.1": 2, "1.0": 0},
 		EdgeScores: map[string]float64{c.Edges[0].String(): 1, "0.1->logits": 0}}
-	write := func(name string, v any) string {
-		data, err := MarshalIndentJSON(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, v any) string { return writeJSONFile(t, dir, name, v) }
 	p, bare := write("r.json", res), write("bare.json", c)
 	// Both results scored the same 3 nodes and 2 edges: the chance figures are set.
 	nodes, edges, _, _, err := CompareFiles(p, p)
@@ -152,4 +132,18 @@ func bitsSet(x int) int {
 		n++
 	}
 	return n
+}
+
+// writeJSONFile writes v as indented JSON to dir/name and returns the path.
+func writeJSONFile(t *testing.T, dir, name string, v any) string {
+	t.Helper()
+	data, err := MarshalIndentJSON(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

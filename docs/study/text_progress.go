@@ -22,7 +22,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/interp-dev/interp/internal/plots"
 	"github.com/interp-dev/interp/train"
@@ -116,7 +115,7 @@ func run(figure, runDir, scores string) error {
 		fmt.Printf("| %d | %.1fM | %s | %.3f | %.3f | %.3f / %.3f | %s | %s |\n", s, mtok(s), trainCol, l.Loss,
 			*l.InContextScore, *r.FirstHalf, *r.RepeatedHalf, prevCol, indCol)
 	}
-	title := strings.TrimSuffix(filepath.Base(filepath.Clean(runDir)), "/")
+	title := filepath.Base(filepath.Clean(runDir))
 	panels := []plots.Panel{
 		{Title: title + ": loss", XLabel: "tokens trained on (millions)", YLabel: "loss (nats)", Series: []plots.Series{trainLoss, held}},
 		{Title: title + ": context use on held-out text", XLabel: "tokens trained on (millions)", YLabel: "loss difference (nats)", Series: []plots.Series{icl, gain}},
