@@ -11,6 +11,7 @@
 # PACKAGES defaults to python alone, the corpus of text-4l and the first text runs (docs/MODELS.md).
 # Needs apt-get (no root: each package is downloaded and unpacked, not installed) and Go.
 set -euo pipefail
+shopt -s inherit_errexit # a failed download inside $(sources ...) stops the script
 out=${1:?usage: text_corpus.sh OUTDIR [VOCAB]}
 vocab=${2:-4096}
 packages=${PACKAGES:-python}
@@ -22,7 +23,10 @@ sources() {
     echo "$2"
     return
   fi
-  (cd "$work" && apt-get download "$1" >/dev/null)
+  if ! (cd "$work" && apt-get download "$1" >/dev/null); then
+    echo "text_corpus.sh: apt-get download $1 failed; if it says 404, the package lists are stale: run apt-get update (as root)" >&2
+    exit 1
+  fi
   dpkg-deb -x "$work/$1"_*.deb "$work/$1"
   dpkg-deb -f "$work/$1"_*.deb Package Version >&2
   echo "$work/$1$2"
