@@ -5,10 +5,11 @@
 #     see /usr/share/doc/python3.11-doc/copyright);
 #   - linux-doc-6.1 (with PACKAGES=python,linux): the Linux kernel's documentation (GPL-2, see
 #     /usr/share/doc/linux-doc-6.1/copyright).
-# Usage: [PACKAGES=python|python,linux] docs/study/text_corpus.sh OUTDIR [VOCAB]
+# Usage: [PACKAGES=python|python,linux] [VERBATIM=1] docs/study/text_corpus.sh OUTDIR [VOCAB]
 # Writes OUTDIR/{train.txt,heldout.txt,tokenizer.json} (every 20th document held out; a byte-level
 # BPE of VOCAB tokens, default 4096, trained on train.txt), for interp train --task text:OUTDIR.
 # PACKAGES defaults to python alone, the corpus of text-4l and the first text runs (docs/MODELS.md).
+# VERBATIM=1 keeps each document as written (markup and code examples included), not only its prose.
 # Needs apt-get (no root: each package is downloaded and unpacked, not installed) and Go.
 set -euo pipefail
 shopt -s inherit_errexit # a failed download inside $(sources ...) stops the script
@@ -40,4 +41,6 @@ for p in ${packages//,/ }; do
   esac
 done
 src=$(IFS=:; echo "${dirs[*]}")
-go run "$(dirname "$0")/textcorpus.go" "$src" "$out" "$vocab"
+flags=()
+[[ ${VERBATIM:-} == 1 ]] && flags+=(-verbatim)
+go run "$(dirname "$0")/textcorpus.go" "${flags[@]}" "$src" "$out" "$vocab"

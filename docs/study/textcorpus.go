@@ -6,16 +6,22 @@
 // linux-doc-6.1's /usr/share/doc/linux-doc-6.1/html/_sources (GPL-2; see each package's
 // copyright file; docs/study/text_corpus.sh fetches them):
 //
-//	go run docs/study/textcorpus.go SOURCES_DIR[:SOURCES_DIR...] OUT_DIR [VOCAB]
+//	go run docs/study/textcorpus.go [-verbatim] SOURCES_DIR[:SOURCES_DIR...] OUT_DIR [VOCAB]
 //
-// It keeps the prose: section underlines, directives' own lines, literal and code blocks,
+// By default it keeps the prose: section underlines, directives' own lines, literal and code blocks,
 // doctest lines and tables are dropped, inline markup is reduced to its text, and each
 // paragraph becomes one line. Documents are taken in sorted path order; every 20th goes to
 // heldout.txt, the rest to train.txt. A byte-level BPE of VOCAB tokens (default 4096) is trained
 // on train.txt and written as tokenizer.json. OUT_DIR is then a corpus for --task text:OUT_DIR.
+//
+// With -verbatim each document is kept as its authors wrote it (reStructuredText with its markup,
+// code examples and literal blocks; only CRLF line ends become LF). Code and markup repeat names
+// within a document far more often than the prose does, which is what an induction head predicts
+// (docs/MODELS.md).
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -144,16 +150,19 @@ func inline(s string) string {
 }
 
 func main() {
-	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: go run docs/study/textcorpus.go SOURCES_DIR[:SOURCES_DIR...] OUT_DIR [VOCAB]")
+	verbatim := flag.Bool("verbatim", false, "keep each document as written (markup and code included) instead of its prose")
+	flag.Parse()
+	args := flag.Args()
+	if len(args) < 2 || len(args) > 3 {
+		fmt.Fprintln(os.Stderr, "usage: go run docs/study/textcorpus.go [-verbatim] SOURCES_DIR[:SOURCES_DIR...] OUT_DIR [VOCAB]")
 		os.Exit(2)
 	}
-	src, out := os.Args[1], os.Args[2]
+	src, out := args[0], args[1]
 	vocab := 4096
-	if len(os.Args) > 3 {
-		v, err := strconv.Atoi(os.Args[3])
+	if len(args) > 2 {
+		v, err := strconv.Atoi(args[2])
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "textcorpus: VOCAB %q is not a number\n", os.Args[3])
+			fmt.Fprintf(os.Stderr, "textcorpus: VOCAB %q is not a number\n", args[2])
 			os.Exit(2)
 		}
 		vocab = v
@@ -187,7 +196,10 @@ func main() {
 			fmt.Fprintln(os.Stderr, "textcorpus:", err)
 			os.Exit(1)
 		}
-		text := clean(string(data))
+		text := strings.TrimSpace(strings.ReplaceAll(string(data), "\r\n", "\n"))
+		if !*verbatim {
+			text = clean(string(data))
+		}
 		if text == "" {
 			continue
 		}
