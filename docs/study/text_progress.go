@@ -4,24 +4,29 @@
 // scores of its snapshots (docs/study/text_score.sh) into a markdown table (on stdout) and a
 // figure of three panels against tokens trained on, as Olsson et al. plot them:
 //
-//		go run docs/study/text_progress.go FIGURE.png RUN SCORES
+//	go run docs/study/text_progress.go FIGURE.png RUN SCORES
 //
-//	  - loss: the training loss (metrics.jsonl's mean_loss, the mean since the previous evaluation,
-//	    or one batch's loss where a line predates it) and the held-out loss of each snapshot;
-//	  - context use on held-out text: the in-context score (the loss at the last 8 predicted
-//	    positions minus positions 8-15) and the repeated-text gain (second copy minus first);
-//	  - the head detector on repeated random tokens (the run's own evaluation): the best
-//	    previous-token and the best induction score over the heads.
+// Snapshots that have no scores in SCORES yet are left out (and named on stderr).
+//
+//   - loss: the training loss (metrics.jsonl's mean_loss, the mean since the previous evaluation,
+//     or one batch's loss where a line predates it) and the held-out loss of each snapshot;
+//   - context use on held-out text: the in-context score (the loss at the last 8 predicted
+//     positions minus positions 8-15) and the repeated-text gain (second copy minus first);
+//   - the head detector on repeated random tokens (the run's own evaluation): the best
+//     previous-token and the best induction score over the heads.
 package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/interp-dev/interp/internal/plots"
 	"github.com/interp-dev/interp/train"
@@ -89,8 +94,13 @@ func run(figure, runDir, scores string) error {
 	fmt.Println("| step | tokens | training loss | held-out loss | in-context score | repeated text: first / second copy | best previous-token | best induction |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	sort.Ints(steps)
+	var unscored []string
 	for _, s := range steps {
 		name := fmt.Sprintf("%06d", s)
+		if !exists(filepath.Join(scores, "loss-"+name+".json")) || !exists(filepath.Join(scores, "rep-"+name+".json")) {
+			unscored = append(unscored, name) // not scored yet: left out of the table and the figure
+			continue
+		}
 		var l, r lossFile
 		if err := readJSON(filepath.Join(scores, "loss-"+name+".json"), &l); err != nil {
 			return err
@@ -114,6 +124,9 @@ func run(figure, runDir, scores string) error {
 		}
 		fmt.Printf("| %d | %.1fM | %s | %.3f | %.3f | %.3f / %.3f | %s | %s |\n", s, mtok(s), trainCol, l.Loss,
 			*l.InContextScore, *r.FirstHalf, *r.RepeatedHalf, prevCol, indCol)
+	}
+	if len(unscored) > 0 {
+		fmt.Fprintf(os.Stderr, "text_progress: left out the snapshots not scored in %s: %s\n", scores, strings.Join(unscored, " "))
 	}
 	title := filepath.Base(filepath.Clean(runDir))
 	panels := []plots.Panel{
@@ -139,6 +152,12 @@ func best(scores [][]float64) float64 {
 		}
 	}
 	return b
+}
+
+// exists reports whether path is there (a scoring that was stopped leaves one of the two files).
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
 }
 
 func readJSON(path string, v any) error {
