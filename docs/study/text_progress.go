@@ -6,7 +6,7 @@
 //
 //	go run docs/study/text_progress.go FIGURE.png RUN SCORES
 //
-// Snapshots that have no scores in SCORES yet are left out (and named on stderr).
+// The panels:
 //
 //   - loss: the training loss (metrics.jsonl's mean_loss, the mean since the previous evaluation,
 //     or one batch's loss where a line predates it) and the held-out loss of each snapshot;
@@ -14,6 +14,8 @@
 //     positions minus positions 8-15) and the repeated-text gain (second copy minus first);
 //   - the head detector on repeated random tokens (the run's own evaluation): the best
 //     previous-token and the best induction score over the heads.
+//
+// Snapshots that have no scores in SCORES yet are left out (and named on stderr).
 package main
 
 import (
