@@ -35,30 +35,32 @@ func main() {
 		os.Exit(2)
 	}
 	for _, dir := range flag.Args() {
-		freq, rel, err := measure(dir, *window, *windows, *seed)
+		n, freq, rel, err := measure(dir, *window, *windows, *seed)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "repeats:", err)
 			os.Exit(1)
 		}
-		fmt.Printf("%s: window %d, %d windows: bigram repeat frequency %.3f, reliability %.3f\n", dir, *window, *windows, freq, rel)
+		fmt.Printf("%s: %d training tokens; window %d, %d windows: bigram repeat frequency %.3f, reliability %.3f\n",
+			dir, n, *window, *windows, freq, rel)
 	}
 }
 
-func measure(dir string, window, windows int, seed uint64) (freq, rel float64, err error) {
+// measure returns the number of training tokens and the repeat frequency and reliability.
+func measure(dir string, window, windows int, seed uint64) (tokens int, freq, rel float64, err error) {
 	tok, err := tokenizer.FromTokenizerJSON(filepath.Join(dir, "tokenizer.json"))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	text, err := os.ReadFile(filepath.Join(dir, "train.txt"))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	ids, err := tok.Encode(string(text))
 	if err != nil {
-		return 0, 0, fmt.Errorf("%s: %w", dir, err)
+		return 0, 0, 0, fmt.Errorf("%s: %w", dir, err)
 	}
 	if len(ids) <= window {
-		return 0, 0, fmt.Errorf("%s: %d tokens, fewer than a window of %d", dir, len(ids), window)
+		return 0, 0, 0, fmt.Errorf("%s: %d tokens, fewer than a window of %d", dir, len(ids), window)
 	}
 	r := rand.New(rand.NewPCG(seed, 0))
 	var positions, repeats, reliable int
@@ -77,5 +79,5 @@ func measure(dir string, window, windows int, seed uint64) (freq, rel float64, e
 			last[w[i-1]] = i - 1
 		}
 	}
-	return float64(repeats) / float64(positions), float64(reliable) / float64(max(repeats, 1)), nil
+	return len(ids), float64(repeats) / float64(positions), float64(reliable) / float64(max(repeats, 1)), nil
 }
