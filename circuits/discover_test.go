@@ -2,7 +2,6 @@ package circuits
 
 import (
 	"math"
-	"slices"
 	"strings"
 	"testing"
 
@@ -67,10 +66,10 @@ func TestDiscoverOnPlantedModels(t *testing.T) {
 						minAUC = 0.8
 					}
 				}
-				if med := medianOf(nodeAUC); med < minAUC {
+				if med := quantile(nodeAUC, 0.5); med < minAUC {
 					t.Fatalf("node ROC AUC %v (median %.3f), want a median >= %.3f", nodeAUC, med, minAUC)
 				}
-				if meth != Patching && medianOf(edgeAUC) < 0.8 {
+				if meth != Patching && quantile(edgeAUC, 0.5) < 0.8 {
 					t.Errorf("edge ROC AUC %v, want a median >= 0.8", edgeAUC)
 				}
 				if meth == Patching && gt.Edges != nil {
@@ -87,15 +86,6 @@ func TestDiscoverOnPlantedModels(t *testing.T) {
 			})
 		}
 	}
-}
-
-// medianOf returns the median of xs (the mean of the middle two for an even count).
-func medianOf(xs []float64) float64 {
-	s := slices.Sorted(slices.Values(xs))
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // Patching effects on planted-ioi follow from its construction: the name movers' OV gains are 1

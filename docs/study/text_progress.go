@@ -99,15 +99,15 @@ func run(figure, runDir, scores string) error {
 	var unscored []string
 	for _, s := range steps {
 		name := fmt.Sprintf("%06d", s)
-		if !exists(filepath.Join(scores, "loss-"+name+".json")) || !exists(filepath.Join(scores, "rep-"+name+".json")) {
-			unscored = append(unscored, name) // not scored yet: left out of the table and the figure
-			continue
-		}
 		var l, r lossFile
-		if err := readJSON(filepath.Join(scores, "loss-"+name+".json"), &l); err != nil {
-			return err
+		err := readJSON(filepath.Join(scores, "loss-"+name+".json"), &l)
+		if err == nil {
+			err = readJSON(filepath.Join(scores, "rep-"+name+".json"), &r)
 		}
-		if err := readJSON(filepath.Join(scores, "rep-"+name+".json"), &r); err != nil {
+		if errors.Is(err, fs.ErrNotExist) { // not scored yet (a stopped scoring leaves one file): left out
+			unscored = append(unscored, name)
+			continue
+		} else if err != nil {
 			return err
 		}
 		if l.InContextScore == nil || r.FirstHalf == nil || r.RepeatedHalf == nil {
@@ -154,12 +154,6 @@ func best(scores [][]float64) float64 {
 		}
 	}
 	return b
-}
-
-// exists reports whether path is there (a scoring that was stopped leaves one of the two files).
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return !errors.Is(err, fs.ErrNotExist)
 }
 
 func readJSON(path string, v any) error {

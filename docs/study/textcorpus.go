@@ -196,8 +196,10 @@ func main() {
 			fmt.Fprintln(os.Stderr, "textcorpus:", err)
 			os.Exit(1)
 		}
-		text := strings.TrimSpace(strings.ReplaceAll(string(data), "\r\n", "\n"))
-		if !*verbatim {
+		var text string
+		if *verbatim {
+			text = strings.TrimSpace(strings.ReplaceAll(string(data), "\r\n", "\n"))
+		} else {
 			text = clean(string(data))
 		}
 		if text == "" {
