@@ -6,6 +6,8 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/interp-dev/interp/hooks"
 )
 
 // TextLoss is the next-token cross-entropy of a model over rows of tokens.
@@ -45,6 +47,13 @@ func (l TextLoss) Perplexity() float64 { return math.Exp(l.Loss) }
 // return_type="loss") for a batch with every position counted). The log-softmax is taken in
 // float64 from the model's logits.
 func (m *Model) Loss(rows [][]int, batch int) (TextLoss, error) {
+	return m.LossWithHooks(rows, batch, nil)
+}
+
+// LossWithHooks is Loss with the hooks of set in the forward pass (TransformerLens's
+// run_with_hooks(tokens, return_type="loss", fwd_hooks=...)), for the loss of a model with heads
+// ablated or activations patched. A nil set is the plain model.
+func (m *Model) LossWithHooks(rows [][]int, batch int, set *hooks.Set) (TextLoss, error) {
 	if len(rows) == 0 {
 		return TextLoss{}, fmt.Errorf("model: loss of no rows")
 	}
@@ -54,6 +63,10 @@ func (m *Model) Loss(rows [][]int, batch int) (TextLoss, error) {
 	}
 	if batch < 1 {
 		batch = 16
+	}
+	r0, err := m.Compile(set)
+	if err != nil {
+		return TextLoss{}, err
 	}
 	var sum float64
 	var n int
@@ -69,7 +82,7 @@ func (m *Model) Loss(rows [][]int, batch int) (TextLoss, error) {
 		if err != nil {
 			return TextLoss{}, err
 		}
-		out, err := m.Run(t, nil)
+		out, err := r0.Run(t)
 		if err != nil {
 			return TextLoss{}, err
 		}

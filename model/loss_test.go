@@ -1,11 +1,15 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/interp-dev/interp/hooks"
 )
 
 // TestLoss: with the unembedding zeroed every token has probability 1/V, so the loss is ln V
@@ -92,5 +96,69 @@ func TestLoss(t *testing.T) {
 	}
 	if _, err := m.Loss([][]int{{0, 1, 2}, {0, 1}}, 4); err == nil || !strings.Contains(err.Error(), "row 1 has 2 tokens") {
 		t.Errorf("ragged rows: err %v", err)
+	}
+}
+
+// TestLossWithHooks: zeroing heads' hook_z in the forward pass is the same computation as
+// zeroing its rows of W_O in the weights (the head's output z_h @ W_O[h] is exactly 0 either way,
+// and every other term of the sum over heads is the same float32 product), so the two losses agree
+// to float32 rounding of the logits. A nil set is the plain loss.
+func TestLossWithHooks(t *testing.T) {
+	w, _, err := LoadAny("induction-2l")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, bn := MustNewBackend("")
+	m, err := New(w, b, bn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Random tokens repeated, which the trained model's layer-1 induction heads predict.
+	rows := [][]int{{0, 5, 9, 13, 30, 7, 5, 9, 13, 30, 7}, {0, 41, 2, 3, 17, 4, 41, 2, 3, 17, 4}}
+	plain, err := m.Loss(rows, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := m.LossWithHooks(rows, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same.Loss != plain.Loss {
+		t.Errorf("nil set: loss %.12f, plain %.12f", same.Loss, plain.Loss)
+	}
+	c := w.Config
+	// Every head of the last layer but head 0.
+	l, h := c.NLayers-1, 1
+	keep := make([]float32, c.NHeads)
+	keep[0] = 1
+	set := hooks.New()
+	set.Func(hooks.Z(l), "ablate", func(x *graph.Node, _ []*graph.Node) *graph.Node {
+		return graph.Mul(x, graph.Reshape(graph.Const(x.Graph(), keep), 1, 1, c.NHeads, 1))
+	})
+	hooked, err := m.LossWithHooks(rows, 2, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	name := fmt.Sprintf("blocks.%d.attn.W_O", l)
+	wo := tensors.MustCopyFlatData[float32](w.Tensors[name])
+	per := len(wo) / c.NHeads // W_O is [H, K, D]
+	clear(wo[h*per:])
+	w.Tensors[name] = tensors.FromFlatDataAndDimensions(wo, w.Tensors[name].Shape().Dimensions...)
+	zm, err := New(w, b, bn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeroed, err := zm.Loss(rows, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The logits differ at most by float32 reassociation of the d_model-term unembedding and
+	// H*d_head-term output sums (~1e-6 relative); the loss is smooth in them.
+	if tol := 1e-5 * zeroed.Loss; math.Abs(hooked.Loss-zeroed.Loss) > tol {
+		t.Errorf("heads %d.%d-: hook_z zeroed %.9f, W_O[%d:] zeroed %.9f", l, h, hooked.Loss, h, zeroed.Loss)
+	}
+	if math.Abs(hooked.Loss-plain.Loss) < 1e-4 {
+		t.Errorf("heads %d.%d- ablated: loss %.9f, unchanged from %.9f", l, h, hooked.Loss, plain.Loss)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -77,4 +78,50 @@ func TestLossRepeat(t *testing.T) {
 	code, _, stderr = runCLI(t, "loss", "--model", "toy-gpt2", "--file", text, "--seq-len", "4", "--repeat")
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "too short for --repeat")
+}
+
+// TestLossAblate: --ablate scores the windows twice, plain and with the heads' hook_z zeroed (the
+// hooked loss itself is checked against zeroed W_O rows in model's TestLossWithHooks), and refuses
+// an unknown or repeated head before any work.
+func TestLossAblate(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "t.txt")
+	require.NoError(t, os.WriteFile(text, []byte(strings.Repeat("The parser reads the file, and the parser writes the tree. ", 8)), 0o644))
+	out := filepath.Join(dir, "a.json")
+	code, stdout, stderr := runCLI(t, "loss", "--model", "text-4l", "--file", text, "--seq-len", "64", "--ablate", "1.2", "--ablate", "0.1", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "with heads 1.2, 0.1 zero-ablated")
+	type score struct {
+		Loss    float64 `json:"loss"`
+		Tokens  int     `json:"tokens"`
+		Windows int     `json:"windows"`
+	}
+	var res struct {
+		score
+		Ablated struct {
+			score
+			Heads      []string `json:"heads"`
+			LossChange float64  `json:"loss_change"`
+		} `json:"ablated"`
+	}
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &res))
+	require.Equal(t, []string{"1.2", "0.1"}, res.Ablated.Heads)
+	require.Equal(t, res.Tokens, res.Ablated.Tokens)
+	require.Equal(t, res.Windows, res.Ablated.Windows)
+	require.NotEqual(t, res.Loss, res.Ablated.Loss)
+	require.Equal(t, res.Ablated.Loss-res.Loss, res.Ablated.LossChange)
+
+	for _, c := range []struct{ head, want string }{
+		{"9.1", "--ablate head 9.1: the model has layers [0, 4)"},
+		{"x", `head "x": want LAYER.HEAD`},
+	} {
+		code, _, stderr = runCLI(t, "loss", "--model", "text-4l", "--file", text, "--ablate", c.head)
+		require.Equal(t, 2, code)
+		require.Contains(t, stderr, c.want)
+	}
+	code, _, stderr = runCLI(t, "loss", "--model", "text-4l", "--file", text, "--ablate", "1.1", "--ablate", "1.1")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "--ablate 1.1: given twice")
 }
