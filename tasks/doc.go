@@ -58,7 +58,12 @@
 //     end before the IO name: Answer = IO, Wrong = S; the corrupted prompt
 //     has three other, distinct names (ABC). Pairs use templates of one token
 //     length (Options.Template picks one); Batch mixes all 30 and pads after
-//     the answer.
+//     the answer. "ioi:names=surname" (IOISurname) gives both people a first
+//     name and a surname (ToySurnames, in ToySurnameTokenizer: ToyTokenizer's
+//     ids, then the surnames) and names the subject again by surname alone
+//     ("When Mary Smith and John Jones went to the store, Jones gave a drink
+//     to": Answer = Mary, Wrong = John), so that telling IO from S takes a
+//     previous-token step, as Colored Objects does.
 //   - "ioi-gpt2": the same with GPT-2's tokenizer and the paper's names that
 //     are single GPT-2 tokens (" Mary").
 //   - "colored-objects": Colored Objects (Ippolito & Callison-Burch 2023) as

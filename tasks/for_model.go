@@ -70,7 +70,7 @@ func ForModel(name string, m Model, seqLen int) (Task, error) {
 	if strings.HasPrefix(name, MixPrefix) {
 		opt.SeqLen = m.NCtx // the synthetic tasks of a mixture fill the model's context
 	}
-	if name == "ioi" && m.Tokenizer != nil && m.Tokenizer.Name() == "gpt2" {
+	if isIOI(name) && m.Tokenizer != nil && m.Tokenizer.Name() == "gpt2" {
 		opt.Tokenizer = nil // the toy word vocabulary (ioi-gpt2 is the GPT-2 form)
 	}
 	if strings.HasPrefix(name, JSONPrefix) && m.Tokenizer == nil {

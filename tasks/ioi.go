@@ -26,15 +26,40 @@ import (
 // only the answer's prediction counts in the loss. Rows shorter than the
 // longest template are padded at the end (after the answer, where a causal
 // model cannot see them) with "<|endoftext|>".
+//
+// "ioi:names=surname" (IOISurname) gives the two people a first name and a surname
+// (ToySurnames) in the first clause and names the subject again by surname alone: "When Mary
+// Smith and John Jones went to the store, Jones gave a drink to", answer Mary, wrong John. The
+// answer's token then never sits next to anything that tells it from the subject's first name:
+// what marks the subject is its repeated surname, one position after its first name. So a
+// model needs a previous-token step (the first name moved onto the surname that follows it),
+// as Colored Objects in Merullo et al.'s order ("a red cup ... What color is the cup") does.
+// The corrupted prompt has three people who are neither, the third named by a third surname.
+// Its vocabulary is ToySurnameTokenizer.
 type ioiTask struct {
 	name                   string
 	tok                    tokenizer.Tokenizer
-	bos, pad               int // bos < 0: none
+	ownTok                 bool // tok is ToySurnameTokenizer, chosen by the task
+	bos, pad               int  // bos < 0: none
 	names, places, objects []string
+	surnames               []string       // with names=surname; nil for the plain form
 	nameIDs                map[string]int // name -> id of " "+name
 	lens                   []int          // [15] prompt length, BOS included, of each BABA template
 	group                  []int          // the BABA templates Pairs draws from
 	batchLen               int
+}
+
+// IOISurname is the toy IOI task with first names and surnames (see ioiTask).
+const IOISurname = "ioi:names=surname"
+
+// isIOI reports whether name is the toy ioi task, with or without parameters.
+func isIOI(name string) bool { return name == "ioi" || strings.HasPrefix(name, "ioi:") }
+
+// ioiSurnames reports whether a toy ioi task name asks for names=surname (false for any other
+// name, or parameters that newIOI refuses).
+func ioiSurnames(name string) bool {
+	params, err := taskParams(name, "ioi", "names=first|surname", "names")
+	return isIOI(name) && err == nil && params["names"] == "surname"
 }
 
 func newIOI(name string, opt Options, gpt2 bool) (Task, error) {
@@ -43,6 +68,20 @@ func newIOI(name string, opt Options, gpt2 bool) (Task, error) {
 		t.names, t.places, t.objects = IOIPaperNames, IOIPaperPlaces, IOIPaperObjects
 	} else {
 		t.names, t.places, t.objects = ToyIOINames, ToyIOIPlaces, ToyIOIObjects
+		params, err := taskParams(name, "ioi", "names=first|surname", "names")
+		if err != nil {
+			return nil, err
+		}
+		switch v, ok := params["names"]; {
+		case !ok || v == "first":
+		case v == "surname":
+			t.surnames = ToySurnames
+			if t.tok == nil {
+				t.tok, t.ownTok = ToySurnameTokenizer(), true
+			}
+		default:
+			return nil, fmt.Errorf("names=%s: want first or surname", v)
+		}
 	}
 	if t.tok == nil {
 		if gpt2 {
@@ -65,6 +104,11 @@ func newIOI(name string, opt Options, gpt2 bool) (Task, error) {
 	if t.objects, err = singleTokenWords(t.tok, t.objects, "objects", 1); err != nil {
 		return nil, err
 	}
+	if t.surnames != nil {
+		if t.surnames, err = singleTokenWords(t.tok, t.surnames, "surnames", 5); err != nil {
+			return nil, err
+		}
+	}
 	t.nameIDs = map[string]int{}
 	for _, w := range t.names {
 		t.nameIDs[w], _ = tokenizer.SingleToken(t.tok, " "+w) // one token: checked above
@@ -75,7 +119,7 @@ func newIOI(name string, opt Options, gpt2 bool) (Task, error) {
 	// prompts all have one length; measure it with the first words.
 	count := map[int]int{}
 	for _, tmpl := range BABATemplates {
-		ids, err := t.encode(fillIOI(tmpl, []string{t.names[1], t.names[0], t.names[1]}, t.places[0], t.objects[0]))
+		ids, err := t.encode(fillIOI(tmpl, t.slots(false, t.person(0), t.person(1)), t.places[0], t.objects[0]))
 		if err != nil {
 			return nil, err
 		}
@@ -205,6 +249,52 @@ func slotOrder(abba bool, io, s string) []string {
 	return []string{s, io, s}
 }
 
+// person is one name of a prompt: a first name, and a surname with names=surname ("" otherwise).
+type person struct{ first, last string }
+
+// full is the person as the first clause names them.
+func (p person) full() string {
+	if p.last == "" {
+		return p.first
+	}
+	return p.first + " " + p.last
+}
+
+// again is the person as a later mention names them: by surname when they have one.
+func (p person) again() string {
+	if p.last == "" {
+		return p.first
+	}
+	return p.last
+}
+
+// person returns the i-th first name, with the i-th surname in the surname form.
+func (t *ioiTask) person(i int) person {
+	p := person{first: t.names[i]}
+	if t.surnames != nil {
+		p.last = t.surnames[i]
+	}
+	return p
+}
+
+// slots fills a template's three name slots (see slotOrder) for io and s: the first clause's two
+// by full name, the subject's second mention by surname in the surname form.
+func (t *ioiTask) slots(abba bool, io, s person) []string {
+	o := slotOrder(abba, "io", "s")
+	out := make([]string, 3)
+	for k, who := range o {
+		p := io
+		if who == "s" {
+			p = s
+		}
+		out[k] = p.full()
+		if k == 2 {
+			out[k] = p.again()
+		}
+	}
+	return out
+}
+
 func (t *ioiTask) Name() string { return t.name }
 
 // encode tokenizes text with the BOS prepended.
@@ -217,7 +307,7 @@ func (t *ioiTask) tokenID(name string) int { return t.nameIDs[name] }
 type ioiRow struct {
 	template       int // index into BABATemplates
 	abba           bool
-	io, s          string
+	io, s          person
 	place, object  string
 	cleanText, abc string
 }
@@ -227,17 +317,25 @@ func (t *ioiTask) drawRow(rng *rand.Rand, template int, abba bool) ioiRow {
 	r := ioiRow{
 		template: template,
 		abba:     abba,
-		io:       t.names[perm[0]],
-		s:        t.names[perm[1]],
+		io:       person{first: t.names[perm[0]]},
+		s:        person{first: t.names[perm[1]]},
 		place:    t.places[rng.IntN(len(t.places))],
 		object:   t.objects[rng.IntN(len(t.objects))],
+	}
+	abc := []person{{first: t.names[perm[2]]}, {first: t.names[perm[3]]}, {first: t.names[perm[4]]}}
+	if t.surnames != nil { // drawn after the plain form's draws, which stay as they were
+		sp := rng.Perm(len(t.surnames))
+		r.io.last, r.s.last = t.surnames[sp[0]], t.surnames[sp[1]]
+		for k := range abc {
+			abc[k].last = t.surnames[sp[2+k]]
+		}
 	}
 	tmpl := BABATemplates[template]
 	if abba {
 		tmpl = ABBATemplate(tmpl)
 	}
-	r.cleanText = fillIOI(tmpl, slotOrder(abba, r.io, r.s), r.place, r.object)
-	r.abc = fillIOI(tmpl, []string{t.names[perm[2]], t.names[perm[3]], t.names[perm[4]]}, r.place, r.object)
+	r.cleanText = fillIOI(tmpl, t.slots(abba, r.io, r.s), r.place, r.object)
+	r.abc = fillIOI(tmpl, []string{abc[0].full(), abc[1].full(), abc[2].again()}, r.place, r.object)
 	return r
 }
 
@@ -250,7 +348,7 @@ func (t *ioiTask) Batch(rng *rand.Rand, batch int) Batch {
 			panic(fmt.Sprintf("tasks: %s: prompt %q: %d tokens (want %d), %v", t.name, r.cleanText, len(ids), t.lens[r.template], err))
 		}
 		answerAt := len(ids)
-		ids = append(ids, t.tokenID(r.io))
+		ids = append(ids, t.tokenID(r.io.first))
 		for len(ids) < t.batchLen {
 			ids = append(ids, t.pad)
 		}
@@ -284,7 +382,7 @@ func (t *ioiTask) Pairs(seed uint64, n int) (*Pairs, error) {
 		}
 		p.Clean[i], p.Corrupted[i] = clean, corrupted
 		p.Pos[i] = want - 1
-		p.Answer[i], p.Wrong[i] = t.tokenID(r.io), t.tokenID(r.s)
+		p.Answer[i], p.Wrong[i] = t.tokenID(r.io.first), t.tokenID(r.s.first)
 		p.Text[i] = r.cleanText
 	}
 	return p, nil
@@ -294,7 +392,10 @@ func (t *ioiTask) Pairs(seed uint64, n int) (*Pairs, error) {
 // folder, so a model trained on "ioi" carries its vocabulary; for "ioi-gpt2" it does nothing
 // (GPT-2's tokenizer is built in). Training calls it for every checkpoint.
 func (t *ioiTask) WriteTokenizer(dir string) error {
-	if t.name != "ioi" {
+	switch {
+	case t.ownTok:
+		return WriteToySurnameTokenizer(dir)
+	case !isIOI(t.name):
 		return nil
 	}
 	return WriteIOITokenizer(dir)

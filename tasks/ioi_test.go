@@ -199,3 +199,96 @@ func TestIOITokenizerRoundTrip(t *testing.T) {
 		t.Error("Decode of an out-of-range id did not fail")
 	}
 }
+
+// TestIOISurnames: ioi:names=surname names both people in full in the first clause and the
+// subject again by surname; the answer is IO's first name and the wrong one S's. Every prompt is
+// read back as words, and the corrupted prompt's three people are neither IO nor S.
+func TestIOISurnames(t *testing.T) {
+	task := newTask(t, IOISurname, Options{}).(*ioiTask)
+	tok := ToySurnameTokenizer()
+	if task.tok.Name() != tok.Name() || tok.VocabSize() != ToyTokenizer().VocabSize()+len(ToySurnames) {
+		t.Fatalf("tokenizer %s of %d ids, want %s of ToyTokenizer's %d + %d surnames", task.tok.Name(), task.tok.VocabSize(),
+			tok.Name(), ToyTokenizer().VocabSize(), len(ToySurnames))
+	}
+	for id := range ToyTokenizer().VocabSize() { // ToyTokenizer's ids are unchanged
+		if a, b := tok.TokenString(id), ToyTokenizer().TokenString(id); a != b {
+			t.Fatalf("id %d is %q, ToyTokenizer's %q", id, a, b)
+		}
+	}
+	words := func(ids []int) []string {
+		var w []string
+		for _, id := range ids {
+			w = append(w, strings.TrimSpace(tok.TokenString(id)))
+		}
+		return w
+	}
+	isSurname := func(w string) bool { return slices.Contains(ToySurnames, w) }
+	p, err := task.Pairs(3, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range p.Clean {
+		c, x := words(p.Clean[i]), words(p.Corrupted[i])
+		if len(c) != 18 || p.Pos[i] != 17 {
+			t.Fatalf("row %d %q: %d tokens, Pos %d; want 18 and 17", i, p.Text[i], len(c), p.Pos[i])
+		}
+		io, s := tok.TokenString(p.Answer[i]), tok.TokenString(p.Wrong[i])
+		// The first names in order, each followed by its surname; then the subject's surname alone.
+		var firsts, lasts []string
+		for j, w := range c {
+			switch {
+			case slices.Contains(task.names, w):
+				if j+1 >= len(c) || !isSurname(c[j+1]) {
+					t.Fatalf("row %d %q: first name %s is not followed by a surname", i, p.Text[i], w)
+				}
+				firsts = append(firsts, w)
+			case isSurname(w):
+				lasts = append(lasts, w)
+			}
+		}
+		want := []string{s, io} // BABA
+		if i%2 == 1 {
+			want = []string{io, s}
+		}
+		if !slices.Equal(firsts, want) || len(lasts) != 3 {
+			t.Fatalf("row %d %q: first names %v and surnames %v, want %v and three surnames", i, p.Text[i], firsts, lasts, want)
+		}
+		sLast := lasts[slices.Index(firsts, s)]
+		if lasts[2] != sLast || lasts[0] == lasts[1] {
+			t.Fatalf("row %d %q: the second mention %s is not the subject's surname %s", i, p.Text[i], lasts[2], sLast)
+		}
+		var xFirsts, xLasts []string
+		for _, w := range x {
+			if slices.Contains(task.names, w) {
+				xFirsts = append(xFirsts, w)
+			}
+			if isSurname(w) {
+				xLasts = append(xLasts, w)
+			}
+		}
+		if len(xFirsts) != 2 || len(xLasts) != 3 || xFirsts[0] == xFirsts[1] || slices.Contains(xFirsts, io) || slices.Contains(xFirsts, s) ||
+			xLasts[0] == xLasts[1] || xLasts[1] == xLasts[2] || xLasts[0] == xLasts[2] || slices.Contains(xLasts, sLast) {
+			t.Fatalf("row %d: corrupted %q: first names %v and surnames %v, want two other first names and three other surnames",
+				i, strings.Join(x, " "), xFirsts, xLasts)
+		}
+	}
+	b := task.Batch(seededRand(1), 8)
+	for i, row := range b.Tokens {
+		at := slices.Index(b.LossMask[i], true)
+		if at < 0 || !slices.Contains(task.names, strings.TrimSpace(tok.TokenString(row[at+1]))) {
+			t.Fatalf("batch row %d %v: the scored token is not a first name", i, words(row))
+		}
+	}
+	for _, bad := range []string{"ioi:names=last", "ioi:surname=1"} {
+		if _, err := New(bad, Options{}); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+	m, err := New("mix:"+IOISurname+",colored-objects", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Parts(m)[1].(*coloredObjects).tok.Name(); got != tok.Name() {
+		t.Errorf("mix with %s: colored-objects uses %s, want %s", IOISurname, got, tok.Name())
+	}
+}

@@ -68,14 +68,28 @@ var ioiTokenizer = sync.OnceValue(func() *wordTokenizer {
 	return (&wordTokenizer{name: "wordlevel:ioi", ids: map[string]int{}}).ioiWords()
 })
 
-// toyTokenizer is the IOI vocabulary (same ids) followed by the colored-objects words.
-var toyTokenizer = sync.OnceValue(func() *wordTokenizer {
-	t := (&wordTokenizer{name: "wordlevel:toy", ids: map[string]int{}}).ioiWords()
+// toyWords adds the colored-objects words after the IOI vocabulary.
+func (t *wordTokenizer) toyWords() *wordTokenizer {
+	t.ioiWords()
 	t.addTemplates(ColoredObjectsTemplates, "[S]", "[C]", "[O]")
 	for _, list := range [][]string{ToyColors, ToyColoredObjects, ToySurfaces} {
 		for _, w := range list {
 			t.add(w)
 		}
+	}
+	return t
+}
+
+// toyTokenizer is the IOI vocabulary (same ids) followed by the colored-objects words.
+var toyTokenizer = sync.OnceValue(func() *wordTokenizer {
+	return (&wordTokenizer{name: "wordlevel:toy", ids: map[string]int{}}).toyWords()
+})
+
+// toySurnameTokenizer is toyTokenizer (same ids) followed by ToySurnames.
+var toySurnameTokenizer = sync.OnceValue(func() *wordTokenizer {
+	t := (&wordTokenizer{name: "wordlevel:toy-surnames", ids: map[string]int{}}).toyWords()
+	for _, w := range ToySurnames {
+		t.add(w)
 	}
 	return t
 })
@@ -99,6 +113,14 @@ func WriteIOITokenizer(dir string) error { return ioiTokenizer().writeTo(dir) }
 
 // WriteToyTokenizer writes ToyTokenizer to dir/tokenizer.json, as WriteIOITokenizer does.
 func WriteToyTokenizer(dir string) error { return toyTokenizer().writeTo(dir) }
+
+// ToySurnameTokenizer returns ToyTokenizer's words, with their ids, followed by ToySurnames: the
+// vocabulary of "ioi:names=surname" and of mixtures that list it.
+func ToySurnameTokenizer() tokenizer.Tokenizer { return toySurnameTokenizer() }
+
+// WriteToySurnameTokenizer writes ToySurnameTokenizer to dir/tokenizer.json, as WriteIOITokenizer
+// does.
+func WriteToySurnameTokenizer(dir string) error { return toySurnameTokenizer().writeTo(dir) }
 
 func (t *wordTokenizer) writeTo(dir string) error {
 	type addedToken struct {

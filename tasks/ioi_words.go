@@ -71,3 +71,10 @@ var (
 	ToyIOIPlaces  = append(append([]string(nil), IOIPaperPlaces...), "park", "library")
 	ToyIOIObjects = append(append([]string(nil), IOIPaperObjects...), "book", "flower")
 )
+
+// ToySurnames are the surnames of "ioi:names=surname" (ToySurnameTokenizer adds them after
+// ToyTokenizer's words).
+var ToySurnames = []string{
+	"Smith", "Jones", "Brown", "Taylor", "Wilson", "Evans", "Johnson", "Roberts", "Walker", "Wright",
+	"Robinson", "Thompson", "Hughes", "Edwards", "Hall", "Wood", "Harris", "Lewis", "Jackson", "Clarke",
+}

@@ -3,6 +3,7 @@ package tasks
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 )
 
@@ -13,14 +14,15 @@ const MixPrefix = "mix:"
 // mix draws each training row from one of its tasks, chosen uniformly at random, and pads
 // every row to the longest task's row length (after the row's end, where a causal model
 // cannot see it, and outside the loss). All its tasks share one tokenizer: Options.Tokenizer,
-// or ToyTokenizer when none is given, so that the toy word tasks (ioi, colored-objects) share
-// one vocabulary. A mixture has no clean/corrupted pairs of its own: patching and discovery
+// or ToyTokenizer when none is given (ToySurnameTokenizer when a task is ioi:names=surname), so
+// that the toy word tasks (ioi, colored-objects) share one vocabulary. A mixture has no clean/corrupted pairs of its own: patching and discovery
 // name one of its tasks.
 type mix struct {
-	name   string
-	tasks  []Task
-	length int // the padded row length
-	ownTok bool
+	name     string
+	tasks    []Task
+	length   int // the padded row length
+	ownTok   bool
+	surnames bool // the shared vocabulary is ToySurnameTokenizer (a task is ioi:names=surname)
 }
 
 // splitMixList splits a mixture's list at its commas, except that an item of the form key=value
@@ -46,6 +48,9 @@ func newMix(name, list string, opt Options) (Task, error) {
 	m := &mix{name: name}
 	if opt.Tokenizer == nil {
 		opt.Tokenizer, m.ownTok = ToyTokenizer(), true
+		if slices.ContainsFunc(names, ioiSurnames) {
+			opt.Tokenizer, m.surnames = ToySurnameTokenizer(), true
+		}
 	}
 	seen := map[string]bool{}
 	for _, n := range names {
@@ -119,8 +124,11 @@ func (m *mix) Pairs(uint64, int) (*Pairs, error) {
 
 // WriteTokenizer saves the shared toy vocabulary when the mixture chose it.
 func (m *mix) WriteTokenizer(dir string) error {
-	if !m.ownTok {
+	switch {
+	case !m.ownTok:
 		return nil
+	case m.surnames:
+		return WriteToySurnameTokenizer(dir)
 	}
 	return WriteToyTokenizer(dir)
 }

@@ -91,7 +91,7 @@ func Names() []string {
 
 // Known reports whether New knows the name (json:PATH for any path).
 func Known(name string) bool {
-	if strings.HasPrefix(name, JSONPrefix) || strings.HasPrefix(name, TextPrefix) || strings.HasPrefix(name, MixPrefix) || isICLClassify(name) || isColoredObjects(name) {
+	if strings.HasPrefix(name, JSONPrefix) || strings.HasPrefix(name, TextPrefix) || strings.HasPrefix(name, MixPrefix) || isICLClassify(name) || isColoredObjects(name) || isIOI(name) {
 		return true
 	}
 	for _, n := range Names() {
@@ -119,7 +119,7 @@ func New(name string, opt Options) (Task, error) {
 		t, err = newAssocRecall(opt)
 	case isICLClassify(name):
 		t, err = newICLClassify(name, opt)
-	case name == "ioi":
+	case isIOI(name):
 		t, err = newIOI(name, opt, false)
 	case name == "ioi-gpt2":
 		t, err = newIOI(name, opt, true)
