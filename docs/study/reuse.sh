@@ -12,7 +12,8 @@
 # MIX_EXTRA (default colored-objects:color=bare,pairs=12,questions=4,colors=3) is the third task of
 # the mixture ("" for none; it may list several tasks). MODEL_ARGS (default attn-only-2l, vocabulary 127, 64 positions, batch 32)
 # set the model and batch; the earlier runs used "--model-config docs/models/reuse-toy.json --batch 64".
-# SEED (default 0) is the training seed.
+# SEED (default 0) is the training seed. IOI (default ioi) is the IOI form: ioi:names=surname needs a
+# previous-token step, as Colored Objects does (its vocabulary needs --vocab 147 in MODEL_ARGS).
 # METHOD (default eap-ig) is the discovery method; HEADS_SHARED/HEADS_CONTROL override the heads
 # boosted (layer.head,...; by default the shared heads, and as a control the heads of the
 # stronger task's circuit that the weaker task's circuit lacks).
@@ -24,7 +25,8 @@ method=${METHOD:-eap-ig}
 co=${CO:-colored-objects:colors=3}
 extra=${MIX_EXTRA-colored-objects:color=bare,pairs=12,questions=4,colors=3}
 model_args=${MODEL_ARGS:---model-config attn-only-2l --vocab 127 --seq-len 64 --batch 32}
-mix=mix:ioi,$co${extra:+,$extra}
+ioi=${IOI:-ioi}
+mix=mix:$ioi,$co${extra:+,$extra}
 mkdir -p "$out"
 model=${2:-$out/train/checkpoint}
 if [[ -z ${2:-} ]]; then
@@ -33,8 +35,8 @@ if [[ -z ${2:-} ]]; then
     --lr 1e-2 --eval-every 250 --snapshot-every 250 --checkpoint-every 500 --seed "${SEED:-0}" --out "$out/train"
 fi
 # Output files are named by task kind: ioi.* and colored-objects.* (whatever form CO names).
-name() { [[ $1 == ioi ]] && echo ioi || echo colored-objects; }
-for task in ioi "$co"; do
+name() { [[ $1 == ioi* ]] && echo ioi || echo colored-objects; }
+for task in "$ioi" "$co"; do
   n=$(name "$task")
   $interp discover --model "$model" --task "$task" --method "$method" --examples 40 --out "$out/$n.json" --plot "$out/$n.svg" \
     | tee "$out/$n.txt"
@@ -45,7 +47,7 @@ heads() { sed -n "s/^$1: *//p" "$out/overlap.txt" | tr ' ' '\n' | { grep -E '^[0
 shared=${HEADS_SHARED:-$(heads "shared nodes")}
 control=${HEADS_CONTROL:-$(heads "only in A")}
 factors=0,0.5,1,1.5,2,3,4
-for task in ioi "$co"; do
+for task in "$ioi" "$co"; do
   n=$(name "$task")
   if [[ -n $shared ]]; then
     $interp patch --model "$model" --task "$task" -n 200 --scale-heads "$shared" --factors $factors \
