@@ -13,7 +13,10 @@
 //   - context use on held-out text: the in-context score (the loss at the last 8 predicted
 //     positions minus positions 8-15) and the repeated-text gain (second copy minus first);
 //   - the head detector on repeated random tokens (the run's own evaluation): the best
-//     previous-token and the best induction score over the heads.
+//     previous-token and the best induction score over the heads;
+//   - the training loss averaged over blocks of 1000 steps on a log axis of tokens, where Olsson
+//     et al. look for the bump of the phase change, with the run's own in-context loss on repeated
+//     random tokens (second half minus first half).
 //
 // Snapshots that have no scores in SCORES yet are left out (and named on stderr).
 package main
@@ -75,6 +78,31 @@ func run(figure, runDir, scores string) error {
 	byStep := map[int]train.Metrics{}
 	trainLoss := plots.Series{Name: "training loss (mean since the previous evaluation)"}
 	prev, ind := plots.Series{Name: "best previous-token score"}, plots.Series{Name: "best induction score"}
+	// Blocks of 1000 steps: the mean of the evaluations' losses (each the mean since the previous
+	// evaluation) that fall in the block, at the block's middle.
+	const block = 1000
+	blockSum, blockN := map[int]float64{}, map[int]int{}
+	randICL := plots.Series{Name: "repeated random tokens: second half - first half"}
+	for _, m := range ms {
+		if m.Step > 0 && m.MeanLoss > 0 {
+			b := (m.Step - 1) / block
+			blockSum[b] += m.MeanLoss
+			blockN[b]++
+		}
+		if m.Step > 0 {
+			randICL.X, randICL.Y = append(randICL.X, mtok(m.Step)), append(randICL.Y, m.InContextLoss)
+		}
+	}
+	blocks := make([]int, 0, len(blockN))
+	for b := range blockN {
+		blocks = append(blocks, b)
+	}
+	sort.Ints(blocks)
+	blockLoss := plots.Series{Name: "training loss, mean over 1000 steps"}
+	for _, b := range blocks {
+		blockLoss.X = append(blockLoss.X, mtok(b*block+block/2))
+		blockLoss.Y = append(blockLoss.Y, blockSum[b]/float64(blockN[b]))
+	}
 	for _, m := range ms {
 		byStep[m.Step] = m
 		y := m.Loss
@@ -135,6 +163,8 @@ func run(figure, runDir, scores string) error {
 		{Title: title + ": loss", XLabel: "tokens trained on (millions)", YLabel: "loss (nats)", Series: []plots.Series{trainLoss, held}},
 		{Title: title + ": context use on held-out text", XLabel: "tokens trained on (millions)", YLabel: "loss difference (nats)", Series: []plots.Series{icl, gain}},
 		{Title: title + ": head detector on repeated random tokens", XLabel: "tokens trained on (millions)", YLabel: "score", Series: []plots.Series{prev, ind}},
+		{Title: title + ": training loss (log axis)", XLabel: "tokens trained on (millions)", YLabel: "loss (nats)", Series: []plots.Series{blockLoss}, LogX: true},
+		{Title: title + ": in-context loss on repeated random tokens (the run's evaluation)", XLabel: "tokens trained on (millions)", YLabel: "loss difference (nats)", Series: []plots.Series{randICL}},
 	}
 	if err := plots.LinePanels(figure, panels); err != nil {
 		return err

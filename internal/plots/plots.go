@@ -94,14 +94,7 @@ func linePlot(path string, pn Panel, area float64) (*plot.Plot, error) {
 			}
 		}
 		p.X.Scale = plot.LogScale{}
-		// Ticks at the first series' x values: a log axis over a few decades gets too few of its own.
-		var ticks plot.ConstantTicks
-		if len(series) > 0 {
-			for _, x := range series[0].X {
-				ticks = append(ticks, plot.Tick{Value: x, Label: strconv.FormatFloat(x, 'g', -1, 64)})
-			}
-		}
-		p.X.Tick.Marker = ticks
+		p.X.Tick.Marker = logTicks(series)
 	}
 	ymin, ymax := math.Inf(1), math.Inf(-1)
 	entries := 0 // legend rows
@@ -237,6 +230,38 @@ func Heatmap(path, title string, z [][]float64, rowLabels, colLabels []string, x
 	p.Draw(left)
 	bar.Draw(right)
 	return writeCanvas(c, path)
+}
+
+// logTicks are the ticks of a log x axis (gonum's own are too few over a few decades): 1, 2 and 5
+// times the powers of ten within the series' x range, or the first series' x values where fewer
+// than two of those fall inside.
+func logTicks(series []Series) plot.ConstantTicks {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, s := range series {
+		for _, x := range s.X {
+			lo, hi = math.Min(lo, x), math.Max(hi, x)
+		}
+	}
+	var ticks plot.ConstantTicks
+	if lo <= hi {
+		for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+			for _, m := range []float64{1, 2, 5} {
+				// The value as 'g' prints it (m*10^e in float64 is not always the shortest).
+				v, _ := strconv.ParseFloat(strconv.FormatFloat(m*math.Pow(10, e), 'g', 6, 64), 64)
+				if v >= lo*(1-1e-12) && v <= hi*(1+1e-12) {
+					ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
+				}
+			}
+		}
+	}
+	if len(ticks) >= 2 || len(series) == 0 {
+		return ticks
+	}
+	ticks = ticks[:0]
+	for _, x := range series[0].X {
+		ticks = append(ticks, plot.Tick{Value: x, Label: strconv.FormatFloat(x, 'g', -1, 64)})
+	}
+	return ticks
 }
 
 // niceCeil rounds v > 0 up to 1, 2 or 5 times a power of ten.

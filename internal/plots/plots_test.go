@@ -6,8 +6,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/plot"
 )
 
 func TestFigures(t *testing.T) {
@@ -104,5 +107,27 @@ func TestHeatmapLargestCellDrawn(t *testing.T) {
 	r, g, bl, _ := img.At(b.Min.X+(b.Dx()-90)/2, b.Min.Y+b.Dy()/2).RGBA()
 	if !(r > 2*bl && r > 2*g) {
 		t.Errorf("the cells at the maximum are drawn in (%d, %d, %d), want the red end of the map", r>>8, g>>8, bl>>8)
+	}
+}
+
+// TestLogTicks: a log axis gets 1-2-5 ticks within the data's range (the MIB sweep's 0.1-50% are
+// all of them), and the data's own x values where fewer than two such ticks fall inside.
+func TestLogTicks(t *testing.T) {
+	values := func(ts plot.ConstantTicks) []float64 {
+		var v []float64
+		for _, tk := range ts {
+			v = append(v, tk.Value)
+		}
+		return v
+	}
+	mib := []float64{0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50}
+	if got := values(logTicks([]Series{{X: mib}})); !slices.Equal(got, mib) {
+		t.Errorf("0.1-50: ticks %v, want %v", got, mib)
+	}
+	if got := values(logTicks([]Series{{X: []float64{1.024, 3.5}}, {X: []float64{43.5}}})); !slices.Equal(got, []float64{2, 5, 10, 20}) {
+		t.Errorf("1.024-43.5: ticks %v, want [2 5 10 20]", got)
+	}
+	if got := values(logTicks([]Series{{X: []float64{1.1, 1.5, 1.9}}})); !slices.Equal(got, []float64{1.1, 1.5, 1.9}) {
+		t.Errorf("1.1-1.9 (no 1-2-5 value inside): ticks %v, want the x values", got)
 	}
 }
