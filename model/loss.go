@@ -64,7 +64,7 @@ func (m *Model) LossWithHooks(rows [][]int, batch int, set *hooks.Set) (TextLoss
 	if batch < 1 {
 		batch = 16
 	}
-	r0, err := m.Compile(set)
+	runner, err := m.Compile(set)
 	if err != nil {
 		return TextLoss{}, err
 	}
@@ -82,7 +82,7 @@ func (m *Model) LossWithHooks(rows [][]int, batch int, set *hooks.Set) (TextLoss
 		if err != nil {
 			return TextLoss{}, err
 		}
-		out, err := r0.Run(t)
+		out, err := runner.Run(t)
 		if err != nil {
 			return TextLoss{}, err
 		}

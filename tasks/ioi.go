@@ -119,7 +119,7 @@ func newIOI(name string, opt Options, gpt2 bool) (Task, error) {
 	// prompts all have one length; measure it with the first words.
 	count := map[int]int{}
 	for _, tmpl := range BABATemplates {
-		ids, err := t.encode(fillIOI(tmpl, t.slots(false, t.person(0), t.person(1)), t.places[0], t.objects[0]))
+		ids, err := t.encode(fillIOI(tmpl, promptSlots(false, t.person(0), t.person(1)), t.places[0], t.objects[0]))
 		if err != nil {
 			return nil, err
 		}
@@ -240,15 +240,6 @@ func fillIOI(tmpl string, names []string, place, object string) string {
 	return sb.String()
 }
 
-// slotOrder returns IO and S in the order of a template's three name slots:
-// S, IO, S for BABA and IO, S, S for ABBA.
-func slotOrder(abba bool, io, s string) []string {
-	if abba {
-		return []string{io, s, s}
-	}
-	return []string{s, io, s}
-}
-
 // person is one name of a prompt: a first name, and a surname with names=surname ("" otherwise).
 type person struct{ first, last string }
 
@@ -277,22 +268,16 @@ func (t *ioiTask) person(i int) person {
 	return p
 }
 
-// slots fills a template's three name slots (see slotOrder) for io and s: the first clause's two
-// by full name, the subject's second mention by surname in the surname form.
-func (t *ioiTask) slots(abba bool, io, s person) []string {
-	o := slotOrder(abba, "io", "s")
-	out := make([]string, 3)
-	for k, who := range o {
-		p := io
-		if who == "s" {
-			p = s
-		}
-		out[k] = p.full()
-		if k == 2 {
-			out[k] = p.again()
-		}
+// nameSlots fills a template's three name slots: a and b as the first clause names them, then
+// again as a later mention does (by surname in the surname form).
+func nameSlots(a, b, again person) []string { return []string{a.full(), b.full(), again.again()} }
+
+// promptSlots fills the name slots for io and s: S, IO, S for BABA and IO, S, S for ABBA.
+func promptSlots(abba bool, io, s person) []string {
+	if abba {
+		return nameSlots(io, s, s)
 	}
-	return out
+	return nameSlots(s, io, s)
 }
 
 func (t *ioiTask) Name() string { return t.name }
@@ -334,8 +319,8 @@ func (t *ioiTask) drawRow(rng *rand.Rand, template int, abba bool) ioiRow {
 	if abba {
 		tmpl = ABBATemplate(tmpl)
 	}
-	r.cleanText = fillIOI(tmpl, t.slots(abba, r.io, r.s), r.place, r.object)
-	r.abc = fillIOI(tmpl, []string{abc[0].full(), abc[1].full(), abc[2].again()}, r.place, r.object)
+	r.cleanText = fillIOI(tmpl, promptSlots(abba, r.io, r.s), r.place, r.object)
+	r.abc = fillIOI(tmpl, nameSlots(abc[0], abc[1], abc[2]), r.place, r.object)
 	return r
 }
 

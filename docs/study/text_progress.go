@@ -79,32 +79,30 @@ func run(figure, runDir, scores string) error {
 	trainLoss := plots.Series{Name: "training loss (mean since the previous evaluation)"}
 	prev, ind := plots.Series{Name: "best previous-token score"}, plots.Series{Name: "best induction score"}
 	// Blocks of 1000 steps: the mean of the evaluations' losses (each the mean since the previous
-	// evaluation) that fall in the block, at the block's middle.
+	// evaluation) that fall in the block, at the block's middle. The evaluations come in step order.
 	const block = 1000
-	blockSum, blockN := map[int]float64{}, map[int]int{}
+	blockLoss := plots.Series{Name: "training loss, mean over 1000 steps"}
+	blockAt, blockSum, blockN := -1, 0.0, 0
+	endBlock := func() {
+		if blockN > 0 {
+			blockLoss.X = append(blockLoss.X, mtok(blockAt*block+block/2))
+			blockLoss.Y = append(blockLoss.Y, blockSum/float64(blockN))
+		}
+	}
 	randICL := plots.Series{Name: "repeated random tokens: second half - first half"}
 	for _, m := range ms {
-		if m.Step > 0 && m.MeanLoss > 0 {
-			b := (m.Step - 1) / block
-			blockSum[b] += m.MeanLoss
-			blockN[b]++
-		}
+		byStep[m.Step] = m
 		if m.Step > 0 {
 			randICL.X, randICL.Y = append(randICL.X, mtok(m.Step)), append(randICL.Y, m.InContextLoss)
 		}
-	}
-	blocks := make([]int, 0, len(blockN))
-	for b := range blockN {
-		blocks = append(blocks, b)
-	}
-	sort.Ints(blocks)
-	blockLoss := plots.Series{Name: "training loss, mean over 1000 steps"}
-	for _, b := range blocks {
-		blockLoss.X = append(blockLoss.X, mtok(b*block+block/2))
-		blockLoss.Y = append(blockLoss.Y, blockSum[b]/float64(blockN[b]))
-	}
-	for _, m := range ms {
-		byStep[m.Step] = m
+		if b := (m.Step - 1) / block; m.Step > 0 && m.MeanLoss > 0 {
+			if b != blockAt {
+				endBlock()
+				blockAt, blockSum, blockN = b, 0, 0
+			}
+			blockSum += m.MeanLoss
+			blockN++
+		}
 		y := m.Loss
 		if m.MeanLoss > 0 {
 			y = m.MeanLoss
@@ -113,6 +111,7 @@ func run(figure, runDir, scores string) error {
 		prev.X, prev.Y = append(prev.X, mtok(m.Step)), append(prev.Y, best(m.PrevToken))
 		ind.X, ind.Y = append(ind.X, mtok(m.Step)), append(ind.Y, m.MaxInduction)
 	}
+	endBlock()
 
 	_, steps, err := train.Snapshots(runDir)
 	if err != nil {
