@@ -53,6 +53,30 @@ func TestLoss(t *testing.T) {
 			wantPos[q] += nll / 3
 		}
 	}
+	// TokenLosses gives each of those terms: the same float32 logits and float64 log-sum-exp
+	// (shifted by the row's max there, unshifted here), so agreement to ~1e-12 relative.
+	per, err := m.TokenLosses(rows, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(per) != 3 {
+		t.Fatalf("TokenLosses: %d rows, want 3", len(per))
+	}
+	for i, r := range rows {
+		if len(per[i]) != 5 {
+			t.Fatalf("TokenLosses row %d: %d losses, want 5", i, len(per[i]))
+		}
+		for q := 0; q+1 < len(r); q++ {
+			var z float64
+			for k := range v {
+				z += math.Exp(float64(flat[(i*6+q)*v+k]))
+			}
+			nll := math.Log(z) - float64(flat[(i*6+q)*v+r[q+1]])
+			if math.Abs(per[i][q]-nll) > 1e-9*nll {
+				t.Errorf("TokenLosses row %d position %d: %.12f, want %.12f", i, q, per[i][q], nll)
+			}
+		}
+	}
 	// Same float32 logits, float64 sums in another order: agreement to ~1e-12 relative.
 	if math.Abs(got.Loss-want) > 1e-9*want {
 		t.Errorf("loss %.12f, want %.12f", got.Loss, want)
@@ -96,6 +120,12 @@ func TestLoss(t *testing.T) {
 	}
 	if _, err := m.Loss([][]int{{0, 1, 2}, {0, 1}}, 4); err == nil || !strings.Contains(err.Error(), "row 1 has 2 tokens") {
 		t.Errorf("ragged rows: err %v", err)
+	}
+	if _, err := m.TokenLosses([][]int{{0, 1, 2}, {0, 1}}, 4, nil); err == nil || !strings.Contains(err.Error(), "row 1 has 2 tokens") {
+		t.Errorf("TokenLosses, ragged rows: err %v", err)
+	}
+	if _, err := m.Loss(nil, 4); err == nil || !strings.Contains(err.Error(), "no rows") {
+		t.Errorf("no rows: err %v", err)
 	}
 }
 

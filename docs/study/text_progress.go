@@ -4,7 +4,7 @@
 // scores of its snapshots (docs/study/text_score.sh) into a markdown table (on stdout) and a
 // figure of three panels against tokens trained on, as Olsson et al. plot them:
 //
-//	go run docs/study/text_progress.go FIGURE.png RUN SCORES
+//	go run docs/study/text_progress.go FIGURE.png RUN SCORES [CONTROL CONTROL_SCORES]
 //
 // The panels:
 //
@@ -17,6 +17,14 @@
 //   - the training loss averaged over blocks of 1000 steps on a log axis of tokens, where Olsson
 //     et al. look for the bump of the phase change, with the run's own in-context loss on repeated
 //     random tokens (second half minus first half).
+//
+// CONTROL is a second run trained on the same batches (the same task, seed, batch and schedule;
+// each step's batch is drawn from the seed and the step alone), typically a 1-layer model, which
+// cannot form induction heads: Olsson et al. (2022) show the phase change as the 2-layer model's
+// loss leaving the 1-layer model's. With it, a second table gives both runs by blocks of 1000
+// steps, and the figure gets three more panels: both training losses on a log axis, the control's
+// training loss minus the run's at every evaluation (the same batches, so the batch-to-batch noise
+// cancels), and the in-context score of both on held-out text.
 //
 // Snapshots that have no scores in SCORES yet are left out (and named on stderr).
 package main
@@ -46,54 +54,79 @@ type lossFile struct {
 }
 
 func main() {
-	if len(os.Args) != 4 {
-		fmt.Fprintln(os.Stderr, "usage: go run docs/study/text_progress.go FIGURE.png RUN SCORES")
+	if len(os.Args) != 4 && len(os.Args) != 6 {
+		fmt.Fprintln(os.Stderr, "usage: go run docs/study/text_progress.go FIGURE.png RUN SCORES [CONTROL CONTROL_SCORES]")
 		os.Exit(2)
 	}
-	if err := run(os.Args[1], os.Args[2], os.Args[3]); err != nil {
+	if err := run(os.Args[1], os.Args[2:]); err != nil {
 		fmt.Fprintln(os.Stderr, "text_progress:", err)
 		os.Exit(1)
 	}
 }
 
-func run(figure, runDir, scores string) error {
+// block is the number of steps the training loss is averaged over on the log axis.
+const block = 1000
+
+// trained is one run's curves: from its metrics.jsonl and from its snapshots' scores.
+type trained struct {
+	name                          string
+	perStep                       float64 // tokens a step
+	metrics                       []train.Metrics
+	byStep                        map[int]train.Metrics
+	trainLoss, prev, ind, randICL plots.Series
+	blockLoss                     plots.Series // the training loss, mean over blocks of 1000 steps
+	blockMid                      []int        // each block's middle step
+	held, icl, gain               plots.Series
+	table                         []string // the snapshot table's rows
+}
+
+// mtok is step's token count in millions.
+func (t *trained) mtok(step int) float64 { return float64(step) * t.perStep / 1e6 }
+
+// trainY is m's training loss: the mean since the previous evaluation, or one batch's loss where
+// the line predates mean_loss.
+func trainY(m train.Metrics) float64 {
+	if m.MeanLoss > 0 {
+		return m.MeanLoss
+	}
+	return m.Loss
+}
+
+// readRun reads a run's metrics and state and its scored snapshots.
+func readRun(runDir, scores string) (*trained, error) {
 	ms, err := train.ReadMetrics(filepath.Join(runDir, "metrics.jsonl"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(ms) == 0 {
-		return fmt.Errorf("%s: no evaluations in metrics.jsonl", runDir)
+		return nil, fmt.Errorf("%s: no evaluations in metrics.jsonl", runDir)
 	}
 	var st train.State
 	raw, err := os.ReadFile(filepath.Join(train.CheckpointPath(runDir), "state.json"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := json.Unmarshal(raw, &st); err != nil {
-		return fmt.Errorf("%s: state.json: %w", runDir, err)
+		return nil, fmt.Errorf("%s: state.json: %w", runDir, err)
 	}
-	perStep := float64(st.Config.Batch * st.Pos) // tokens a step
-	mtok := func(step int) float64 { return float64(step) * perStep / 1e6 }
-
-	byStep := map[int]train.Metrics{}
-	trainLoss := plots.Series{Name: "training loss (mean since the previous evaluation)"}
-	prev, ind := plots.Series{Name: "best previous-token score"}, plots.Series{Name: "best induction score"}
+	t := &trained{name: filepath.Base(filepath.Clean(runDir)), perStep: float64(st.Config.Batch * st.Pos), metrics: ms, byStep: map[int]train.Metrics{}}
+	t.trainLoss.Name = "training loss (mean since the previous evaluation)"
+	t.prev.Name, t.ind.Name = "best previous-token score", "best induction score"
+	t.blockLoss.Name = "training loss, mean over 1000 steps"
+	t.randICL.Name = "repeated random tokens: second half - first half"
 	// Blocks of 1000 steps: the mean of the evaluations' losses (each the mean since the previous
 	// evaluation) that fall in the block, at the block's middle. The evaluations come in step order.
-	const block = 1000
-	blockLoss := plots.Series{Name: "training loss, mean over 1000 steps"}
 	blockAt, blockSum, blockN := -1, 0.0, 0
 	endBlock := func() {
 		if blockN > 0 {
-			blockLoss.X = append(blockLoss.X, mtok(blockAt*block+block/2))
-			blockLoss.Y = append(blockLoss.Y, blockSum/float64(blockN))
+			t.blockLoss.X = append(t.blockLoss.X, t.mtok(blockAt*block+block/2))
+			t.blockLoss.Y = append(t.blockLoss.Y, blockSum/float64(blockN))
 		}
 	}
-	randICL := plots.Series{Name: "repeated random tokens: second half - first half"}
 	for _, m := range ms {
-		byStep[m.Step] = m
+		t.byStep[m.Step] = m
 		if m.Step > 0 {
-			randICL.X, randICL.Y = append(randICL.X, mtok(m.Step)), append(randICL.Y, m.InContextLoss)
+			t.randICL.X, t.randICL.Y = append(t.randICL.X, t.mtok(m.Step)), append(t.randICL.Y, m.InContextLoss)
 		}
 		if b := (m.Step - 1) / block; m.Step > 0 && m.MeanLoss > 0 {
 			if b != blockAt {
@@ -103,25 +136,19 @@ func run(figure, runDir, scores string) error {
 			blockSum += m.MeanLoss
 			blockN++
 		}
-		y := m.Loss
-		if m.MeanLoss > 0 {
-			y = m.MeanLoss
-		}
-		trainLoss.X, trainLoss.Y = append(trainLoss.X, mtok(m.Step)), append(trainLoss.Y, y)
-		prev.X, prev.Y = append(prev.X, mtok(m.Step)), append(prev.Y, best(m.PrevToken))
-		ind.X, ind.Y = append(ind.X, mtok(m.Step)), append(ind.Y, m.MaxInduction)
+		t.trainLoss.X, t.trainLoss.Y = append(t.trainLoss.X, t.mtok(m.Step)), append(t.trainLoss.Y, trainY(m))
+		t.prev.X, t.prev.Y = append(t.prev.X, t.mtok(m.Step)), append(t.prev.Y, best(m.PrevToken))
+		t.ind.X, t.ind.Y = append(t.ind.X, t.mtok(m.Step)), append(t.ind.Y, m.MaxInduction)
 	}
 	endBlock()
 
 	_, steps, err := train.Snapshots(runDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	held := plots.Series{Name: "held-out loss (snapshots)"}
-	icl := plots.Series{Name: "in-context score (last 8 positions - positions 8-15)"}
-	gain := plots.Series{Name: "repeated text: second copy - first copy"}
-	fmt.Println("| step | tokens | training loss | held-out loss | in-context score | repeated text: first / second copy | best previous-token | best induction |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	t.held.Name = "held-out loss (snapshots)"
+	t.icl.Name = "in-context score (last 8 positions - positions 8-15)"
+	t.gain.Name = "repeated text: second copy - first copy"
 	sort.Ints(steps)
 	var unscored []string
 	for _, s := range steps {
@@ -135,41 +162,127 @@ func run(figure, runDir, scores string) error {
 			unscored = append(unscored, name)
 			continue
 		} else if err != nil {
-			return err
+			return nil, err
 		}
 		if l.InContextScore == nil || r.FirstHalf == nil || r.RepeatedHalf == nil {
-			return fmt.Errorf("%s: step %s: loss-%s.json needs in_context_score and rep-%s.json the --repeat losses", scores, name, name, name)
+			return nil, fmt.Errorf("%s: step %s: loss-%s.json needs in_context_score and rep-%s.json the --repeat losses", scores, name, name, name)
 		}
-		held.X, held.Y = append(held.X, mtok(s)), append(held.Y, l.Loss)
-		icl.X, icl.Y = append(icl.X, mtok(s)), append(icl.Y, *l.InContextScore)
-		gain.X, gain.Y = append(gain.X, mtok(s)), append(gain.Y, *r.RepeatedHalf-*r.FirstHalf)
+		t.held.X, t.held.Y = append(t.held.X, t.mtok(s)), append(t.held.Y, l.Loss)
+		t.icl.X, t.icl.Y = append(t.icl.X, t.mtok(s)), append(t.icl.Y, *l.InContextScore)
+		t.gain.X, t.gain.Y = append(t.gain.X, t.mtok(s)), append(t.gain.Y, *r.RepeatedHalf-*r.FirstHalf)
 		trainCol, prevCol, indCol := "-", "-", "-"
-		if m, ok := byStep[s]; ok {
+		if m, ok := t.byStep[s]; ok {
 			trainCol = strconv.FormatFloat(m.Loss, 'f', 3, 64)
 			if m.MeanLoss > 0 {
 				trainCol = strconv.FormatFloat(m.MeanLoss, 'f', 3, 64) + " (mean)"
 			}
 			prevCol, indCol = fmt.Sprintf("%.3f", best(m.PrevToken)), fmt.Sprintf("%.3f", m.MaxInduction)
 		}
-		fmt.Printf("| %d | %.1fM | %s | %.3f | %.3f | %.3f / %.3f | %s | %s |\n", s, mtok(s), trainCol, l.Loss,
-			*l.InContextScore, *r.FirstHalf, *r.RepeatedHalf, prevCol, indCol)
+		t.table = append(t.table, fmt.Sprintf("| %d | %.1fM | %s | %.3f | %.3f | %.3f / %.3f | %s | %s |", s, t.mtok(s), trainCol, l.Loss,
+			*l.InContextScore, *r.FirstHalf, *r.RepeatedHalf, prevCol, indCol))
 	}
 	if len(unscored) > 0 {
-		fmt.Fprintf(os.Stderr, "text_progress: left out the snapshots not scored in %s: %s\n", scores, strings.Join(unscored, " "))
+		fmt.Fprintf(os.Stderr, "text_progress: left out the snapshots of %s not scored in %s: %s\n", runDir, scores, strings.Join(unscored, " "))
 	}
-	title := filepath.Base(filepath.Clean(runDir))
+	return t, nil
+}
+
+func run(figure string, args []string) error {
+	t, err := readRun(args[0], args[1])
+	if err != nil {
+		return err
+	}
+	printTable(t)
+	title := t.name
 	panels := []plots.Panel{
-		{Title: title + ": loss", XLabel: "tokens trained on (millions)", YLabel: "loss (nats)", Series: []plots.Series{trainLoss, held}},
-		{Title: title + ": context use on held-out text", XLabel: "tokens trained on (millions)", YLabel: "loss difference (nats)", Series: []plots.Series{icl, gain}},
-		{Title: title + ": head detector on repeated random tokens", XLabel: "tokens trained on (millions)", YLabel: "score", Series: []plots.Series{prev, ind}},
-		{Title: title + ": training loss (log axis)", XLabel: "tokens trained on (millions)", YLabel: "loss (nats)", Series: []plots.Series{blockLoss}, LogX: true},
-		{Title: title + ": in-context loss on repeated random tokens (the run's evaluation)", XLabel: "tokens trained on (millions)", YLabel: "loss difference (nats)", Series: []plots.Series{randICL}},
+		{Title: title + ": loss", XLabel: "tokens trained on (millions)", YLabel: "loss (nats)", Series: []plots.Series{t.trainLoss, t.held}},
+		{Title: title + ": context use on held-out text", XLabel: "tokens trained on (millions)", YLabel: "loss difference (nats)", Series: []plots.Series{t.icl, t.gain}},
+		{Title: title + ": head detector on repeated random tokens", XLabel: "tokens trained on (millions)", YLabel: "score", Series: []plots.Series{t.prev, t.ind}},
+		{Title: title + ": training loss (log axis)", XLabel: "tokens trained on (millions)", YLabel: "loss (nats)", Series: []plots.Series{t.blockLoss}, LogX: true},
+		{Title: title + ": in-context loss on repeated random tokens (the run's evaluation)", XLabel: "tokens trained on (millions)", YLabel: "loss difference (nats)", Series: []plots.Series{t.randICL}},
+	}
+	if len(args) == 4 {
+		c, err := readRun(args[2], args[3])
+		if err != nil {
+			return err
+		}
+		more, err := compare(t, c)
+		if err != nil {
+			return err
+		}
+		panels = append(panels, more...)
 	}
 	if err := plots.LinePanels(figure, panels); err != nil {
 		return err
 	}
 	fmt.Fprintln(os.Stderr, "wrote", figure)
 	return nil
+}
+
+func printTable(t *trained) {
+	fmt.Printf("%s:\n\n", t.name)
+	fmt.Println("| step | tokens | training loss | held-out loss | in-context score | repeated text: first / second copy | best previous-token | best induction |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, row := range t.table {
+		fmt.Println(row)
+	}
+	fmt.Println()
+}
+
+// compare prints the control's table and the two runs side by side by 1000-step blocks, and
+// returns the figure's panels that set them against each other. The runs must have trained on
+// the same batches: the same tokens a step, evaluated at the same steps.
+func compare(t, c *trained) ([]plots.Panel, error) {
+	if t.perStep != c.perStep {
+		return nil, fmt.Errorf("%s trains on %.0f tokens a step and %s on %.0f: a control must train on the same batches", t.name, t.perStep, c.name, c.perStep)
+	}
+	printTable(c)
+	// The control's loss minus the run's at every evaluation both have logged a mean at, and the
+	// two losses averaged over blocks of 1000 steps on those evaluations alone.
+	diff := plots.Series{Name: c.name + " - " + t.name + ", training loss at each evaluation (the same batches)"}
+	blockDiff := plots.Series{Name: c.name + " - " + t.name + ", mean over 1000 steps"}
+	type sums struct{ t, c, n float64 }
+	blocks := map[int]*sums{}
+	var order []int
+	for _, m := range t.metrics {
+		cm, ok := c.byStep[m.Step]
+		if m.Step == 0 || !ok || m.MeanLoss <= 0 || cm.MeanLoss <= 0 {
+			continue
+		}
+		diff.X, diff.Y = append(diff.X, t.mtok(m.Step)), append(diff.Y, cm.MeanLoss-m.MeanLoss)
+		b := (m.Step - 1) / block
+		if blocks[b] == nil {
+			blocks[b] = &sums{}
+			order = append(order, b)
+		}
+		blocks[b].t += m.MeanLoss
+		blocks[b].c += cm.MeanLoss
+		blocks[b].n++
+	}
+	if len(diff.X) == 0 {
+		return nil, fmt.Errorf("%s and %s have no evaluation step with mean_loss in common", t.name, c.name)
+	}
+	fmt.Printf("Training loss by blocks of %d steps, on the evaluations both runs have (%s - %s: the control's loss minus the run's):\n\n", block, c.name, t.name)
+	fmt.Printf("| steps | tokens at the end | %s | %s | difference |\n|---|---|---|---|---|\n", t.name, c.name)
+	for _, b := range order {
+		s := blocks[b]
+		tl, cl := s.t/s.n, s.c/s.n
+		blockDiff.X, blockDiff.Y = append(blockDiff.X, t.mtok(b*block+block/2)), append(blockDiff.Y, cl-tl)
+		fmt.Printf("| %d-%d | %.1fM | %.3f | %.3f | %.3f |\n", b*block+1, (b+1)*block, t.mtok((b+1)*block), tl, cl, cl-tl)
+	}
+	fmt.Println()
+	tb, cb := t.blockLoss, c.blockLoss
+	tb.Name, cb.Name = t.name+": training loss, mean over 1000 steps", c.name+": training loss, mean over 1000 steps"
+	ti, ci := t.icl, c.icl
+	ti.Name, ci.Name = t.name+": in-context score", c.name+": in-context score"
+	tg, cg := t.gain, c.gain
+	tg.Name, cg.Name = t.name+": repeated text, second copy - first", c.name+": repeated text, second copy - first"
+	title := t.name + " against " + c.name
+	return []plots.Panel{
+		{Title: title + ": training loss (log axis)", XLabel: "tokens trained on (millions)", YLabel: "loss (nats)", Series: []plots.Series{tb, cb}, LogX: true},
+		{Title: title + ": the control's training loss minus the run's", XLabel: "tokens trained on (millions)", YLabel: "loss difference (nats)", Series: []plots.Series{diff, blockDiff}},
+		{Title: title + ": context use on held-out text", XLabel: "tokens trained on (millions)", YLabel: "loss difference (nats)", Series: []plots.Series{ti, ci, tg, cg}},
+	}, nil
 }
 
 // best is the largest score over every head, NaN when there are none.
