@@ -81,6 +81,9 @@ func run(figure, corpus string, runs []string, nRows, seq, minStep int) error {
 		if err != nil {
 			return err
 		}
+		if len(dirs) == 0 {
+			return fmt.Errorf("%s: no snapshots (train with --snapshot-every)", runDir)
+		}
 		st, err := train.ReadState(runDir)
 		if err != nil {
 			return err
