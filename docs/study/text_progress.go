@@ -75,7 +75,6 @@ type trained struct {
 	byStep                        map[int]train.Metrics
 	trainLoss, prev, ind, randICL plots.Series
 	blockLoss                     plots.Series // the training loss, mean over blocks of 1000 steps
-	blockMid                      []int        // each block's middle step
 	held, icl, gain               plots.Series
 	table                         []string // the snapshot table's rows
 }
@@ -101,13 +100,9 @@ func readRun(runDir, scores string) (*trained, error) {
 	if len(ms) == 0 {
 		return nil, fmt.Errorf("%s: no evaluations in metrics.jsonl", runDir)
 	}
-	var st train.State
-	raw, err := os.ReadFile(filepath.Join(train.CheckpointPath(runDir), "state.json"))
+	st, err := train.ReadState(runDir)
 	if err != nil {
 		return nil, err
-	}
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return nil, fmt.Errorf("%s: state.json: %w", runDir, err)
 	}
 	t := &trained{name: filepath.Base(filepath.Clean(runDir)), perStep: float64(st.Config.Batch * st.Pos), metrics: ms, byStep: map[int]train.Metrics{}}
 	t.trainLoss.Name = "training loss (mean since the previous evaluation)"
