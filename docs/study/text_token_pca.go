@@ -12,9 +12,11 @@
 // The tokens are those of the first -rows windows of CORPUS/heldout.txt, cut as interp loss cuts
 // them (BOS, then seq-1 tokens); every run's tokenizer must encode them alike.
 // Snapshots before -min-step are left out (the random start alone would take the first
-// component). It prints, for each run and snapshot, the tokens trained on, the mean loss and
-// the first two components, and the share of the variance each component explains; the figure
-// has the trajectory (PC2 against PC1) and each component against tokens.
+// component). It prints, for each run and snapshot, the tokens trained on, the mean loss, the mean
+// loss on the tokens that complete a bigram seen earlier in their window (which an induction head
+// can predict: "... A B ... A" -> B) and on the other tokens, and the first two components, with
+// the share of the variance each component explains. The figure has the trajectory (PC2 against
+// PC1), each component against tokens, and the two mean losses against tokens.
 package main
 
 import (
@@ -55,11 +57,30 @@ func main() {
 
 // point is one snapshot: its run, step and per-token losses.
 type point struct {
-	run    int
-	step   int
-	mtok   float64 // tokens trained on, millions
-	mean   float64
-	losses []float64
+	run  int
+	step int
+	mtok float64 // tokens trained on, millions
+	mean float64
+	// repeated and other are the mean losses on the tokens that complete a bigram seen earlier
+	// in their window and on the rest.
+	repeated, other float64
+	losses          []float64
+}
+
+// repeatedBigrams marks, for each window, the predicted tokens (q+1 for loss q) that complete a
+// bigram (w[q], w[q+1]) that occurred earlier in the window.
+func repeatedBigrams(windows [][]int) [][]bool {
+	out := make([][]bool, len(windows))
+	for i, w := range windows {
+		out[i] = make([]bool, len(w)-1)
+		seen := map[[2]int]bool{}
+		for q := 0; q+1 < len(w); q++ {
+			b := [2]int{w[q], w[q+1]}
+			out[i][q] = seen[b]
+			seen[b] = true
+		}
+	}
+	return out
 }
 
 func run(figure, corpus string, runs []string, nRows, seq, minStep int) error {
@@ -75,6 +96,7 @@ func run(figure, corpus string, runs []string, nRows, seq, minStep int) error {
 		return err
 	}
 	var windows [][]int
+	var repeats [][]bool
 	var pts []point
 	for ri, runDir := range runs {
 		dirs, steps, err := train.Snapshots(runDir)
@@ -119,7 +141,7 @@ func run(figure, corpus string, runs []string, nRows, seq, minStep int) error {
 				case len(w) < nRows:
 					return fmt.Errorf("%s/heldout.txt: %d windows of %d tokens, fewer than -rows %d", corpus, len(w), seq, nRows)
 				case windows == nil:
-					windows = w
+					windows, repeats = w, repeatedBigrams(w)
 				case !slices.EqualFunc(w, windows, slices.Equal):
 					return fmt.Errorf("%s: its tokenizer cuts %s/heldout.txt into other tokens than the first run's: the runs must share the held-out tokens", dir, corpus)
 				}
@@ -129,12 +151,21 @@ func run(figure, corpus string, runs []string, nRows, seq, minStep int) error {
 				return fmt.Errorf("%s: %w", dir, err)
 			}
 			p := point{run: ri, step: steps[k], mtok: float64(steps[k]) * perStep}
-			for _, r := range per {
+			var nRep int
+			for i, r := range per {
 				p.losses = append(p.losses, r...)
+				for q, x := range r {
+					p.mean += x
+					if repeats[i][q] {
+						p.repeated += x
+						nRep++
+					} else {
+						p.other += x
+					}
+				}
 			}
-			for _, x := range p.losses {
-				p.mean += x
-			}
+			p.repeated /= float64(nRep)
+			p.other /= float64(len(p.losses) - nRep)
 			p.mean /= float64(len(p.losses))
 			pts = append(pts, p)
 			fmt.Fprintf(os.Stderr, "scored %s: mean loss %.4f\n", dir, p.mean)
@@ -158,16 +189,29 @@ func run(figure, corpus string, runs []string, nRows, seq, minStep int) error {
 			}
 		}
 	}
-	fmt.Printf("%d snapshots x %d held-out tokens; PC1 explains %.1f%% of the variance, PC2 %.1f%%.\n\n", len(pts), len(pts[0].losses), 100*share[0], 100*share[1])
-	fmt.Println("| run | step | tokens | mean loss | PC1 | PC2 |\n|---|---|---|---|---|---|")
+	nRep := 0
+	for _, r := range repeats {
+		for _, b := range r {
+			if b {
+				nRep++
+			}
+		}
+	}
+	fmt.Printf("%d snapshots x %d held-out tokens (%d complete a bigram seen earlier in their window); PC1 explains %.1f%% of the variance, PC2 %.1f%%.\n\n",
+		len(pts), len(pts[0].losses), nRep, 100*share[0], 100*share[1])
+	fmt.Println("| run | step | tokens | mean loss | repeated bigrams | other tokens | PC1 | PC2 |\n|---|---|---|---|---|---|---|---|")
 	traj := make([]plots.Series, len(runs))
 	pc1, pc2 := make([]plots.Series, len(runs)), make([]plots.Series, len(runs))
+	rep, oth := make([]plots.Series, len(runs)), make([]plots.Series, len(runs))
 	for ri, r := range runs {
 		name := filepath.Base(filepath.Clean(r))
 		traj[ri].Name, pc1[ri].Name, pc2[ri].Name = name, name, name
+		rep[ri].Name, oth[ri].Name = name+": tokens completing a repeated bigram", name+": other tokens"
 	}
 	for i, p := range pts {
-		fmt.Printf("| %s | %d | %.1fM | %.4f | %.3f | %.3f |\n", traj[p.run].Name, p.step, p.mtok, p.mean, pcs[0][i], pcs[1][i])
+		fmt.Printf("| %s | %d | %.1fM | %.4f | %.4f | %.4f | %.3f | %.3f |\n", traj[p.run].Name, p.step, p.mtok, p.mean, p.repeated, p.other, pcs[0][i], pcs[1][i])
+		rep[p.run].X, rep[p.run].Y = append(rep[p.run].X, p.mtok), append(rep[p.run].Y, p.repeated)
+		oth[p.run].X, oth[p.run].Y = append(oth[p.run].X, p.mtok), append(oth[p.run].Y, p.other)
 		traj[p.run].X, traj[p.run].Y = append(traj[p.run].X, pcs[0][i]), append(traj[p.run].Y, pcs[1][i])
 		pc1[p.run].X, pc1[p.run].Y = append(pc1[p.run].X, p.mtok), append(pc1[p.run].Y, pcs[0][i])
 		pc2[p.run].X, pc2[p.run].Y = append(pc2[p.run].X, p.mtok), append(pc2[p.run].Y, pcs[1][i])
@@ -177,6 +221,7 @@ func run(figure, corpus string, runs []string, nRows, seq, minStep int) error {
 		{Title: title + ": trajectory in the first two principal components", XLabel: fmt.Sprintf("PC1 (%.0f%% of the variance)", 100*share[0]), YLabel: fmt.Sprintf("PC2 (%.0f%%)", 100*share[1]), Series: traj},
 		{Title: title + ": PC1", XLabel: "tokens trained on (millions)", YLabel: "PC1", Series: pc1},
 		{Title: title + ": PC2", XLabel: "tokens trained on (millions)", YLabel: "PC2", Series: pc2},
+		{Title: title + ": mean loss by kind of token", XLabel: "tokens trained on (millions)", YLabel: "loss (nats)", Series: append(rep, oth...)},
 	}); err != nil {
 		return err
 	}
