@@ -21,10 +21,11 @@
 // CONTROL is a second run trained on the same batches (the same task, seed, batch and schedule;
 // each step's batch is drawn from the seed and the step alone), typically a 1-layer model, which
 // cannot form induction heads: Olsson et al. (2022) show the phase change as the 2-layer model's
-// loss leaving the 1-layer model's. With it, a second table gives both runs by blocks of 1000
-// steps, and the figure gets three more panels: both training losses on a log axis, the control's
-// training loss minus the run's at every evaluation (the same batches, so the batch-to-batch noise
-// cancels), and the in-context score of both on held-out text.
+// loss leaving the 1-layer model's. With it, the control's table follows the run's, a third
+// table gives both training losses by blocks of 1000 steps, and the figure has four panels in
+// place of the five: both training losses on a log axis, the control's training loss minus the
+// run's at every evaluation (the same batches, so the batch-to-batch noise cancels), the context
+// use of both on held-out text, and both runs' in-context loss on repeated random tokens.
 //
 // Snapshots that have no scores in SCORES yet are left out (and named on stderr).
 package main
@@ -205,7 +206,7 @@ func run(figure string, args []string) error {
 		if err != nil {
 			return err
 		}
-		panels = append(panels, more...)
+		panels = more
 	}
 	if err := plots.LinePanels(figure, panels); err != nil {
 		return err
@@ -272,11 +273,14 @@ func compare(t, c *trained) ([]plots.Panel, error) {
 	ti.Name, ci.Name = t.name+": in-context score", c.name+": in-context score"
 	tg, cg := t.gain, c.gain
 	tg.Name, cg.Name = t.name+": repeated text, second copy - first", c.name+": repeated text, second copy - first"
+	tr, cr := t.randICL, c.randICL
+	tr.Name, cr.Name = t.name+": second half - first half", c.name+": second half - first half"
 	title := t.name + " against " + c.name
 	return []plots.Panel{
 		{Title: title + ": training loss (log axis)", XLabel: "tokens trained on (millions)", YLabel: "loss (nats)", Series: []plots.Series{tb, cb}, LogX: true},
 		{Title: title + ": the control's training loss minus the run's", XLabel: "tokens trained on (millions)", YLabel: "loss difference (nats)", Series: []plots.Series{diff, blockDiff}},
 		{Title: title + ": context use on held-out text", XLabel: "tokens trained on (millions)", YLabel: "loss difference (nats)", Series: []plots.Series{ti, ci, tg, cg}},
+		{Title: title + ": in-context loss on repeated random tokens (the runs' evaluations)", XLabel: "tokens trained on (millions)", YLabel: "loss difference (nats)", Series: []plots.Series{tr, cr}},
 	}, nil
 }
 
