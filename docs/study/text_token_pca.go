@@ -22,12 +22,12 @@ package main
 import (
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
 
 	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat"
 
 	"github.com/interp-dev/interp/internal/plots"
 	"github.com/interp-dev/interp/model"
@@ -230,54 +230,38 @@ func run(figure, corpus string, runs []string, nRows, seq, minStep int) error {
 }
 
 // principal returns the first k principal components' scores of the points' loss vectors
-// (pcs[c][i]: point i on component c) and the share of the total variance each explains. With
-// few points and many tokens it works on the points' Gram matrix: for centred data X = U S V^T,
-// the scores X V are U S, and the eigenvalues of X X^T are the squares of S.
+// (pcs[c][i]: point i on component c) and the share of the total variance each explains, from
+// gonum's PCA (stat.PC, which centres each token's losses over the points).
 func principal(pts []point, k int) (pcs [][]float64, share []float64) {
 	n, d := len(pts), len(pts[0].losses)
-	mean := make([]float64, d)
-	for _, p := range pts {
-		for j, x := range p.losses {
-			mean[j] += x / float64(n)
-		}
-	}
-	c := make([][]float64, n)
+	x := mat.NewDense(n, d, nil)
 	for i, p := range pts {
-		c[i] = make([]float64, d)
-		for j, x := range p.losses {
-			c[i][j] = x - mean[j]
-		}
+		x.SetRow(i, p.losses)
 	}
-	g := mat.NewSymDense(n, nil)
-	for i := range n {
-		for j := i; j < n; j++ {
-			var s float64
-			for t := range d {
-				s += c[i][t] * c[j][t]
-			}
-			g.SetSym(i, j, s)
-		}
+	var pc stat.PC
+	if !pc.PrincipalComponents(x, nil) {
+		panic("text_token_pca: the principal components analysis failed")
 	}
-	var eig mat.EigenSym
-	if !eig.Factorize(g, true) {
-		panic("text_token_pca: the eigendecomposition of the Gram matrix did not converge")
-	}
-	vals := eig.Values(nil) // ascending
-	var vecs mat.Dense
-	eig.VectorsTo(&vecs)
+	vars := pc.VarsTo(nil)
 	var total float64
-	for _, v := range vals {
-		total += max(v, 0)
+	for _, v := range vars {
+		total += v
+	}
+	var vecs mat.Dense
+	pc.VectorsTo(&vecs)
+	mean := make([]float64, d)
+	for j := range d {
+		mean[j] = stat.Mean(mat.Col(nil, j, x), nil)
 	}
 	for c := range k {
-		col := n - 1 - c
-		lam := max(vals[col], 0)
 		score := make([]float64, n)
-		for i := range n {
-			score[i] = vecs.At(i, col) * math.Sqrt(lam)
+		for i, p := range pts {
+			for j, l := range p.losses {
+				score[i] += (l - mean[j]) * vecs.At(j, c)
+			}
 		}
 		pcs = append(pcs, score)
-		share = append(share, lam/total)
+		share = append(share, vars[c]/total)
 	}
 	return pcs, share
 }
