@@ -16,7 +16,11 @@ import (
 // lists the object-color pairs with no other words before the question (an ablation), and
 // "colored-objects:color=bare,pairs=N" lists N pairs of the same three objects, each at least
 // once, scoring every listed color as icl-classify scores every label; "colors=K" draws the
-// colors from the first K of ToyColors only.
+// colors from the first K of ToyColors only; "words=names" puts first names (ToyIOINames) in
+// the objects' place and surnames (ToySurnames) in the colors', so "color=bare,words=names"
+// lists first-name/surname pairs ("Mary Smith John Jones ..."), the look-up that
+// "ioi:answer=surname" needs, in ToySurnameTokenizer's vocabulary (colors=K then takes the
+// first K surnames).
 const ColoredObjects = "colored-objects"
 
 // isColoredObjects reports whether name is colored-objects, with or without parameters.
@@ -31,15 +35,25 @@ type coloredForm struct {
 	questions int // questions per prompt; the last one is unanswered
 	pairs     int // listed pairs with pairs=M (0: the templates' three, in order)
 	palette   int // the palette's size: the first K of ToyColors (0: all)
+	names     bool // words=names: first names as the objects, surnames as the colors
 }
 
 // parseColoredForm parses a colored-objects task name's parameters.
 func parseColoredForm(name string) (coloredForm, error) {
 	f := coloredForm{questions: 1}
 	params, err := taskParams(name, ColoredObjects,
-		"color=before|after|bare, questions=1..16, pairs=3..32 (with color=bare), colors=3..12", "color", "questions", "pairs", "colors")
+		"color=before|after|bare, questions=1..16, pairs=3..32 (with color=bare), colors=3..12 (3..20 with words=names), words=objects|names",
+		"color", "questions", "pairs", "colors", "words")
 	if err != nil {
 		return f, err
+	}
+	palette := ToyColors
+	switch v, ok := params["words"]; {
+	case !ok || v == "objects":
+	case v == "names":
+		f.names, palette = true, ToySurnames
+	default:
+		return f, fmt.Errorf("words=%s: want objects or names", v)
 	}
 	if v, ok := params["questions"]; ok {
 		if f.questions, err = strconv.Atoi(v); err != nil || f.questions < 1 || f.questions > maxColoredQuestions {
@@ -47,8 +61,8 @@ func parseColoredForm(name string) (coloredForm, error) {
 		}
 	}
 	if v, ok := params["colors"]; ok {
-		if f.palette, err = strconv.Atoi(v); err != nil || f.palette < coloredObjectsItems || f.palette > len(ToyColors) {
-			return f, fmt.Errorf("colors=%s: want a whole number from %d to %d", v, coloredObjectsItems, len(ToyColors))
+		if f.palette, err = strconv.Atoi(v); err != nil || f.palette < coloredObjectsItems || f.palette > len(palette) {
+			return f, fmt.Errorf("colors=%s: want a whole number from %d to %d", v, coloredObjectsItems, len(palette))
 		}
 	}
 	if v, ok := params["pairs"]; ok {
@@ -149,17 +163,23 @@ func newColoredObjects(name string, opt Options) (Task, error) {
 	if t.coloredForm, err = parseColoredForm(name); err != nil {
 		return nil, err
 	}
+	palette, objects := ToyColors, ToyColoredObjects
+	if t.names {
+		palette, objects = ToySurnames, ToyIOINames
+	}
 	if t.tok == nil {
 		t.tok, t.ownTok = ToyTokenizer(), true
+		if t.names {
+			t.tok = ToySurnameTokenizer()
+		}
 	}
-	palette := ToyColors
 	if t.palette > 0 {
-		palette = ToyColors[:t.palette]
+		palette = palette[:t.palette]
 	}
 	if t.colors, err = singleTokenWords(t.tok, palette, "colors", coloredObjectsItems); err != nil {
 		return nil, err
 	}
-	if t.objects, err = singleTokenWords(t.tok, ToyColoredObjects, "objects", coloredObjectsItems); err != nil {
+	if t.objects, err = singleTokenWords(t.tok, objects, "objects", coloredObjectsItems); err != nil {
 		return nil, err
 	}
 	if t.surface, err = singleTokenWords(t.tok, ToySurfaces, "surfaces", 1); err != nil {
@@ -326,8 +346,11 @@ func (t *coloredObjects) Pairs(seed uint64, n int) (*Pairs, error) {
 // WriteTokenizer saves the toy word vocabulary (tokenizer.json) into a model folder when the
 // task uses it.
 func (t *coloredObjects) WriteTokenizer(dir string) error {
-	if !t.ownTok {
+	switch {
+	case !t.ownTok:
 		return nil
+	case t.names:
+		return WriteToySurnameTokenizer(dir)
 	}
 	return WriteToyTokenizer(dir)
 }

@@ -259,3 +259,36 @@ func TestMixForModel(t *testing.T) {
 		t.Error("a --seq-len for a mixture was accepted")
 	}
 }
+
+// TestColoredObjectsNames: words=names lists first names with surnames in the objects' and
+// colors' places, in ToySurnameTokenizer's vocabulary, and colors=K takes the first K surnames.
+func TestColoredObjectsNames(t *testing.T) {
+	task := newTask(t, "colored-objects:color=bare,pairs=12,words=names,colors=3", Options{}).(*coloredObjects)
+	tok := ToySurnameTokenizer()
+	if task.tok.Name() != tok.Name() {
+		t.Fatalf("tokenizer %s, want %s", task.tok.Name(), tok.Name())
+	}
+	p, err := task.Pairs(1, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range p.Clean {
+		words := strings.Fields(p.Text[i])
+		for k := 0; k < 24; k += 2 { // 12 pairs: a first name, then one of the first 3 surnames
+			if !slices.Contains(ToyIOINames, words[k]) || !slices.Contains(ToySurnames[:3], words[k+1]) {
+				t.Fatalf("row %d %q: pair %d is %q %q, want a first name and one of %v", i, p.Text[i], k/2, words[k], words[k+1], ToySurnames[:3])
+			}
+		}
+		if a := strings.TrimSpace(tok.TokenString(p.Answer[i])); !slices.Contains(ToySurnames[:3], a) {
+			t.Fatalf("row %d: answer %q is not a listed surname", i, a)
+		}
+	}
+	for _, bad := range []string{"colored-objects:words=people", "colored-objects:words=names,colors=21", "colored-objects:colors=13"} {
+		if _, err := New(bad, Options{}); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+	if _, err := New("colored-objects:words=names,colors=20", Options{}); err != nil {
+		t.Errorf("colors=20 with words=names: %v", err)
+	}
+}

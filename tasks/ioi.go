@@ -36,30 +36,47 @@ import (
 // as Colored Objects in Merullo et al.'s order ("a red cup ... What color is the cup") does.
 // The corrupted prompt has three people who are neither, the third named by a third surname.
 // Its vocabulary is ToySurnameTokenizer.
+//
+// "ioi:answer=surname" (IOISurnameAnswer) names both people in full too, but names the subject
+// again by first name and asks for IO's surname: "When Mary Smith and John Jones went to the
+// store, John gave a drink to", answer Smith, wrong Jones. The subject is found as in plain IOI
+// (its repeated first name), and the answer is the token after the other first name, so a model
+// needs a previous-token step on the key side (each first name moved onto the surname after
+// it, as an induction head's keys have it). The corrupted prompt names its third person again by
+// first name. Same vocabulary.
 type ioiTask struct {
 	name                   string
 	tok                    tokenizer.Tokenizer
 	ownTok                 bool // tok is ToySurnameTokenizer, chosen by the task
 	bos, pad               int  // bos < 0: none
 	names, places, objects []string
-	surnames               []string       // with names=surname; nil for the plain form
+	surnames               []string       // with names=surname or answer=surname; nil for the plain form
+	answerLast             bool           // answer=surname: the subject named again by first name, IO's surname the answer
 	nameIDs                map[string]int // name -> id of " "+name
 	lens                   []int          // [15] prompt length, BOS included, of each BABA template
 	group                  []int          // the BABA templates Pairs draws from
 	batchLen               int
 }
 
-// IOISurname is the toy IOI task with first names and surnames (see ioiTask).
+// IOISurname is the toy IOI task with first names and surnames, the subject named again by
+// surname (see ioiTask).
 const IOISurname = "ioi:names=surname"
+
+// IOISurnameAnswer is the toy IOI task with first names and surnames, the subject named again
+// by first name and IO's surname the answer (see ioiTask).
+const IOISurnameAnswer = "ioi:answer=surname"
+
+// ioiParams are the parameters of the toy ioi task, as taskParams describes them.
+const ioiParams = "names=first|surname, answer=first|surname"
 
 // isIOI reports whether name is the toy ioi task, with or without parameters.
 func isIOI(name string) bool { return name == "ioi" || strings.HasPrefix(name, "ioi:") }
 
-// ioiSurnames reports whether a toy ioi task name asks for names=surname (false for any other
-// name, or parameters that newIOI refuses).
+// ioiSurnames reports whether a toy ioi task name gives its people surnames (names=surname or
+// answer=surname; false for any other name, or parameters that newIOI refuses).
 func ioiSurnames(name string) bool {
-	params, err := taskParams(name, "ioi", "names=first|surname", "names")
-	return isIOI(name) && err == nil && params["names"] == "surname"
+	params, err := taskParams(name, "ioi", ioiParams, "names", "answer")
+	return isIOI(name) && err == nil && (params["names"] == "surname" || params["answer"] == "surname")
 }
 
 func newIOI(name string, opt Options, gpt2 bool) (Task, error) {
@@ -68,7 +85,7 @@ func newIOI(name string, opt Options, gpt2 bool) (Task, error) {
 		t.names, t.places, t.objects = IOIPaperNames, IOIPaperPlaces, IOIPaperObjects
 	} else {
 		t.names, t.places, t.objects = ToyIOINames, ToyIOIPlaces, ToyIOIObjects
-		params, err := taskParams(name, "ioi", "names=first|surname", "names")
+		params, err := taskParams(name, "ioi", ioiParams, "names", "answer")
 		if err != nil {
 			return nil, err
 		}
@@ -76,11 +93,20 @@ func newIOI(name string, opt Options, gpt2 bool) (Task, error) {
 		case !ok || v == "first":
 		case v == "surname":
 			t.surnames = ToySurnames
-			if t.tok == nil {
-				t.tok, t.ownTok = ToySurnameTokenizer(), true
-			}
 		default:
 			return nil, fmt.Errorf("names=%s: want first or surname", v)
+		}
+		switch v, ok := params["answer"]; {
+		case !ok || v == "first":
+		case v == "surname" && t.surnames != nil:
+			return nil, fmt.Errorf("answer=surname with names=surname asks for the surname of a person named again by surname: plain IOI on surnames; use one of the two")
+		case v == "surname":
+			t.surnames, t.answerLast = ToySurnames, true
+		default:
+			return nil, fmt.Errorf("answer=%s: want first or surname", v)
+		}
+		if t.surnames != nil && t.tok == nil {
+			t.tok, t.ownTok = ToySurnameTokenizer(), true
 		}
 	}
 	if t.tok == nil {
@@ -110,7 +136,7 @@ func newIOI(name string, opt Options, gpt2 bool) (Task, error) {
 		}
 	}
 	t.nameIDs = map[string]int{}
-	for _, w := range t.names {
+	for _, w := range append(append([]string(nil), t.names...), t.surnames...) {
 		t.nameIDs[w], _ = tokenizer.SingleToken(t.tok, " "+w) // one token: checked above
 	}
 	t.bos, t.pad = bosAndPad(t.tok, opt.NoBOS)
@@ -119,7 +145,7 @@ func newIOI(name string, opt Options, gpt2 bool) (Task, error) {
 	// prompts all have one length; measure it with the first words.
 	count := map[int]int{}
 	for _, tmpl := range BABATemplates {
-		ids, err := t.encode(fillIOI(tmpl, promptSlots(false, t.person(0), t.person(1)), t.places[0], t.objects[0]))
+		ids, err := t.encode(fillIOI(tmpl, t.promptSlots(false, t.person(0), t.person(1)), t.places[0], t.objects[0]))
 		if err != nil {
 			return nil, err
 		}
@@ -251,12 +277,22 @@ func (p person) full() string {
 	return p.first + " " + p.last
 }
 
-// again is the person as a later mention names them: by surname when they have one.
-func (p person) again() string {
-	if p.last == "" {
+// again is the person as a later mention names them: by surname when they have one, by first
+// name with answer=surname.
+func (t *ioiTask) again(p person) string {
+	if p.last == "" || t.answerLast {
 		return p.first
 	}
 	return p.last
+}
+
+// answerID is the token that names p as the answer: the first name, or with answer=surname the
+// surname.
+func (t *ioiTask) answerID(p person) int {
+	if t.answerLast {
+		return t.tokenID(p.last)
+	}
+	return t.tokenID(p.first)
 }
 
 // person returns the i-th first name, with the i-th surname in the surname form.
@@ -269,15 +305,17 @@ func (t *ioiTask) person(i int) person {
 }
 
 // nameSlots fills a template's three name slots: a and b as the first clause names them, then
-// again as a later mention does (by surname in the surname form).
-func nameSlots(a, b, again person) []string { return []string{a.full(), b.full(), again.again()} }
+// again as a later mention does (by surname with names=surname).
+func (t *ioiTask) nameSlots(a, b, again person) []string {
+	return []string{a.full(), b.full(), t.again(again)}
+}
 
 // promptSlots fills the name slots for io and s: S, IO, S for BABA and IO, S, S for ABBA.
-func promptSlots(abba bool, io, s person) []string {
+func (t *ioiTask) promptSlots(abba bool, io, s person) []string {
 	if abba {
-		return nameSlots(io, s, s)
+		return t.nameSlots(io, s, s)
 	}
-	return nameSlots(s, io, s)
+	return t.nameSlots(s, io, s)
 }
 
 func (t *ioiTask) Name() string { return t.name }
@@ -319,8 +357,8 @@ func (t *ioiTask) drawRow(rng *rand.Rand, template int, abba bool) ioiRow {
 	if abba {
 		tmpl = ABBATemplate(tmpl)
 	}
-	r.cleanText = fillIOI(tmpl, promptSlots(abba, r.io, r.s), r.place, r.object)
-	r.abc = fillIOI(tmpl, nameSlots(abc[0], abc[1], abc[2]), r.place, r.object)
+	r.cleanText = fillIOI(tmpl, t.promptSlots(abba, r.io, r.s), r.place, r.object)
+	r.abc = fillIOI(tmpl, t.nameSlots(abc[0], abc[1], abc[2]), r.place, r.object)
 	return r
 }
 
@@ -333,7 +371,7 @@ func (t *ioiTask) Batch(rng *rand.Rand, batch int) Batch {
 			panic(fmt.Sprintf("tasks: %s: prompt %q: %d tokens (want %d), %v", t.name, r.cleanText, len(ids), t.lens[r.template], err))
 		}
 		answerAt := len(ids)
-		ids = append(ids, t.tokenID(r.io.first))
+		ids = append(ids, t.answerID(r.io))
 		for len(ids) < t.batchLen {
 			ids = append(ids, t.pad)
 		}
@@ -367,7 +405,7 @@ func (t *ioiTask) Pairs(seed uint64, n int) (*Pairs, error) {
 		}
 		p.Clean[i], p.Corrupted[i] = clean, corrupted
 		p.Pos[i] = want - 1
-		p.Answer[i], p.Wrong[i] = t.tokenID(r.io.first), t.tokenID(r.s.first)
+		p.Answer[i], p.Wrong[i] = t.answerID(r.io), t.answerID(r.s)
 		p.Text[i] = r.cleanText
 	}
 	return p, nil

@@ -292,3 +292,75 @@ func TestIOISurnames(t *testing.T) {
 		t.Errorf("mix with %s: colored-objects uses %s, want %s", IOISurname, got, tok.Name())
 	}
 }
+
+// TestIOISurnameAnswer: with answer=surname both people are named in full, the subject again by
+// first name, and the answer is IO's surname (wrong: S's); every batch row scores a surname. A
+// mixture that lists it, or surname-name pairs (colored-objects words=names), uses
+// ToySurnameTokenizer, and names=surname with answer=surname is refused.
+func TestIOISurnameAnswer(t *testing.T) {
+	task := newTask(t, IOISurnameAnswer, Options{}).(*ioiTask)
+	tok := ToySurnameTokenizer()
+	if task.tok.Name() != tok.Name() {
+		t.Fatalf("tokenizer %s, want %s", task.tok.Name(), tok.Name())
+	}
+	word := func(id int) string { return strings.TrimSpace(tok.TokenString(id)) }
+	p, err := task.Pairs(5, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range p.Clean {
+		var c []string
+		for _, id := range p.Clean[i] {
+			c = append(c, word(id))
+		}
+		io, s := word(p.Answer[i]), word(p.Wrong[i])
+		if !slices.Contains(ToySurnames, io) || !slices.Contains(ToySurnames, s) || io == s {
+			t.Fatalf("row %d %q: answer %q and wrong %q, want two surnames", i, p.Text[i], io, s)
+		}
+		// The first clause: two first names, each followed by its surname; the answer's and the
+		// wrong surname each once, then the subject's first name again, and no surname after it.
+		var firsts []string
+		lastOf := map[string]string{}
+		for j, w := range c {
+			if slices.Contains(task.names, w) {
+				firsts = append(firsts, w)
+				if j+1 < len(c) && slices.Contains(ToySurnames, c[j+1]) {
+					lastOf[w] = c[j+1]
+				}
+			}
+		}
+		if len(firsts) != 3 || len(lastOf) != 2 || firsts[2] == "" || lastOf[firsts[2]] != s || firsts[0] == firsts[1] {
+			t.Fatalf("row %d %q: first names %v with surnames %v; want two people in full, then the subject (surname %s) by first name",
+				i, p.Text[i], firsts, lastOf, s)
+		}
+		ioFirst := firsts[0]
+		if ioFirst == firsts[2] {
+			ioFirst = firsts[1]
+		}
+		if lastOf[ioFirst] != io {
+			t.Fatalf("row %d %q: answer %s is not the surname of %s, the person not named again", i, p.Text[i], io, ioFirst)
+		}
+	}
+	b := task.Batch(seededRand(2), 8)
+	for i, row := range b.Tokens {
+		at := slices.Index(b.LossMask[i], true)
+		if at < 0 || !slices.Contains(ToySurnames, word(row[at+1])) {
+			t.Fatalf("batch row %d: the scored token is not a surname", i)
+		}
+	}
+	if _, err := New("ioi:names=surname,answer=surname", Options{}); err == nil || !strings.Contains(err.Error(), "answer=surname with names=surname") {
+		t.Errorf("names=surname,answer=surname: err %v", err)
+	}
+	if _, err := New("ioi:answer=last", Options{}); err == nil {
+		t.Error("ioi:answer=last: no error")
+	}
+	for _, list := range []string{"mix:ioi," + IOISurnameAnswer, "mix:ioi,colored-objects:color=bare,pairs=12,words=names"} {
+		m, err := New(list, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Parts(m)[0].(*ioiTask).tok.Name(); got != tok.Name() {
+			t.Errorf("%s: ioi uses %s, want %s", list, got, tok.Name())
+		}
+	}
+}

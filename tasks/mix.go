@@ -40,6 +40,15 @@ func splitMixList(list string) []string {
 	return names
 }
 
+// surnameVocab reports whether a task of a mixture needs ToySurnameTokenizer's surnames.
+func surnameVocab(name string) bool {
+	if ioiSurnames(name) {
+		return true
+	}
+	f, err := parseColoredForm(name)
+	return isColoredObjects(name) && err == nil && f.names
+}
+
 func newMix(name, list string, opt Options) (Task, error) {
 	names := splitMixList(list)
 	if len(names) < 2 {
@@ -48,7 +57,7 @@ func newMix(name, list string, opt Options) (Task, error) {
 	m := &mix{name: name}
 	if opt.Tokenizer == nil {
 		opt.Tokenizer, m.ownTok = ToyTokenizer(), true
-		if slices.ContainsFunc(names, ioiSurnames) {
+		if slices.ContainsFunc(names, surnameVocab) {
 			opt.Tokenizer, m.surnames = ToySurnameTokenizer(), true
 		}
 	}
