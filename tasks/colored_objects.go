@@ -32,9 +32,9 @@ func isColoredObjects(name string) bool {
 // "colored-objects:color=before|after|bare,questions=N,pairs=M,colors=K" select.
 type coloredForm struct {
 	templates []string
-	questions int // questions per prompt; the last one is unanswered
-	pairs     int // listed pairs with pairs=M (0: the templates' three, in order)
-	palette   int // the palette's size: the first K of ToyColors (0: all)
+	questions int  // questions per prompt; the last one is unanswered
+	pairs     int  // listed pairs with pairs=M (0: the templates' three, in order)
+	palette   int  // the palette's size: the first K of ToyColors (0: all)
 	names     bool // words=names: first names as the objects, surnames as the colors
 }
 
