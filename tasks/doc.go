@@ -63,7 +63,10 @@
 //     ids, then the surnames) and names the subject again by surname alone
 //     ("When Mary Smith and John Jones went to the store, Jones gave a drink
 //     to": Answer = Mary, Wrong = John), so that telling IO from S takes a
-//     previous-token step, as Colored Objects does.
+//     previous-token step, as Colored Objects does. "ioi:answer=surname"
+//     (IOISurnameAnswer) names the subject again by first name and asks for
+//     IO's surname ("..., John gave a drink to": Answer = Smith, Wrong =
+//     Jones), a previous-token step on the key side.
 //   - "ioi-gpt2": the same with GPT-2's tokenizer and the paper's names that
 //     are single GPT-2 tokens (" Mary").
 //   - "colored-objects": Colored Objects (Ippolito & Callison-Burch 2023) as
