@@ -12,8 +12,9 @@
 # MIX_EXTRA (default colored-objects:color=bare,pairs=12,questions=4,colors=3) is the third task of
 # the mixture ("" for none; it may list several tasks). MODEL_ARGS (default attn-only-2l, vocabulary 127, 64 positions, batch 32)
 # set the model and batch; the earlier runs used "--model-config docs/models/reuse-toy.json --batch 64".
-# SEED (default 0) is the training seed. IOI (default ioi) is the IOI form: ioi:names=surname needs a
-# previous-token step, as Colored Objects does (its vocabulary needs --vocab 147 in MODEL_ARGS).
+# SEED (default 0) is the training seed. IOI (default ioi) is the IOI form: ioi:names=surname and
+# ioi:answer=surname need a previous-token step, as Colored Objects does (their vocabulary needs
+# --vocab 147 in MODEL_ARGS; so does colored-objects words=names, the first-name/surname pairs).
 # METHOD (default eap-ig) is the discovery method; HEADS_SHARED/HEADS_CONTROL override the heads
 # boosted (layer.head,...; by default the shared heads, and as a control the heads of the
 # stronger task's circuit that the weaker task's circuit lacks).
