@@ -34,24 +34,26 @@ type coloredForm struct {
 	templates []string
 	questions int  // questions per prompt; the last one is unanswered
 	pairs     int  // listed pairs with pairs=M (0: the templates' three, in order)
-	palette   int  // the palette's size: the first K of ToyColors (0: all)
+	palette   int  // the palette's size: the first K of colorWords (0: all)
 	names     bool // words=names: first names as the objects, surnames as the colors
+	// colorWords and objectWords are the lists the colors and objects are drawn from: ToyColors
+	// and ToyColoredObjects, or with words=names ToySurnames and ToyIOINames.
+	colorWords, objectWords []string
 }
 
 // parseColoredForm parses a colored-objects task name's parameters.
 func parseColoredForm(name string) (coloredForm, error) {
-	f := coloredForm{questions: 1}
+	f := coloredForm{questions: 1, colorWords: ToyColors, objectWords: ToyColoredObjects}
 	params, err := taskParams(name, ColoredObjects,
 		"color=before|after|bare, questions=1..16, pairs=3..32 (with color=bare), colors=3..12 (3..20 with words=names), words=objects|names",
 		"color", "questions", "pairs", "colors", "words")
 	if err != nil {
 		return f, err
 	}
-	palette := ToyColors
 	switch v, ok := params["words"]; {
 	case !ok || v == "objects":
 	case v == "names":
-		f.names, palette = true, ToySurnames
+		f.names, f.colorWords, f.objectWords = true, ToySurnames, ToyIOINames
 	default:
 		return f, fmt.Errorf("words=%s: want objects or names", v)
 	}
@@ -61,8 +63,8 @@ func parseColoredForm(name string) (coloredForm, error) {
 		}
 	}
 	if v, ok := params["colors"]; ok {
-		if f.palette, err = strconv.Atoi(v); err != nil || f.palette < coloredObjectsItems || f.palette > len(palette) {
-			return f, fmt.Errorf("colors=%s: want a whole number from %d to %d", v, coloredObjectsItems, len(palette))
+		if f.palette, err = strconv.Atoi(v); err != nil || f.palette < coloredObjectsItems || f.palette > len(f.colorWords) {
+			return f, fmt.Errorf("colors=%s: want a whole number from %d to %d", v, coloredObjectsItems, len(f.colorWords))
 		}
 	}
 	if v, ok := params["pairs"]; ok {
@@ -149,7 +151,7 @@ const coloredObjectsItems = 3
 type coloredObjects struct {
 	name                     string
 	tok                      tokenizer.Tokenizer
-	ownTok                   bool // tok is ToyTokenizer, chosen by the task
+	ownTok                   bool // tok is ToyTokenizer (ToySurnameTokenizer with words=names), chosen by the task
 	bos                      int
 	colors, objects, surface []string
 	ids                      map[string]int // word -> id of " "+word
@@ -163,23 +165,20 @@ func newColoredObjects(name string, opt Options) (Task, error) {
 	if t.coloredForm, err = parseColoredForm(name); err != nil {
 		return nil, err
 	}
-	palette, objects := ToyColors, ToyColoredObjects
-	if t.names {
-		palette, objects = ToySurnames, ToyIOINames
-	}
 	if t.tok == nil {
 		t.tok, t.ownTok = ToyTokenizer(), true
 		if t.names {
 			t.tok = ToySurnameTokenizer()
 		}
 	}
+	palette := t.colorWords
 	if t.palette > 0 {
 		palette = palette[:t.palette]
 	}
 	if t.colors, err = singleTokenWords(t.tok, palette, "colors", coloredObjectsItems); err != nil {
 		return nil, err
 	}
-	if t.objects, err = singleTokenWords(t.tok, objects, "objects", coloredObjectsItems); err != nil {
+	if t.objects, err = singleTokenWords(t.tok, t.objectWords, "objects", coloredObjectsItems); err != nil {
 		return nil, err
 	}
 	if t.surface, err = singleTokenWords(t.tok, ToySurfaces, "surfaces", 1); err != nil {

@@ -45,8 +45,11 @@ func surnameVocab(name string) bool {
 	if ioiSurnames(name) {
 		return true
 	}
+	if !isColoredObjects(name) {
+		return false
+	}
 	f, err := parseColoredForm(name)
-	return isColoredObjects(name) && err == nil && f.names
+	return err == nil && f.names
 }
 
 func newMix(name, list string, opt Options) (Task, error) {
