@@ -2,6 +2,7 @@ package train
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/interp-dev/interp/internal/atomicfile"
 	"github.com/interp-dev/interp/model"
+	"github.com/interp-dev/interp/tokenizer"
 )
 
 // A checkpoint is the folder OutDir/checkpoint:
@@ -77,7 +79,7 @@ func Snapshots(outDir string) (dirs []string, steps []int, err error) {
 
 // saveSnapshot writes the current weights to snapshots/step-NNNNNN (with the task's tokenizer),
 // atomically: into a temporary folder, then renamed.
-func saveSnapshot(outDir string, step int, c model.Config, st *adamState, task any) error {
+func saveSnapshot(outDir string, step int, c model.Config, st *adamState, task any, tok tokenizerFiles) error {
 	w := &model.Weights{Config: c, Tensors: map[string]*tensors.Tensor{}}
 	if t, ok := task.(interface{ Name() string }); ok {
 		w.Config.Task = t.Name()
@@ -97,10 +99,8 @@ func saveSnapshot(outDir string, step int, c model.Config, st *adamState, task a
 	if err := model.Save(w, tmp); err != nil {
 		return fmt.Errorf("train: snapshot: %w", err)
 	}
-	if tw, ok := task.(interface{ WriteTokenizer(dir string) error }); ok {
-		if err := tw.WriteTokenizer(tmp); err != nil {
-			return fmt.Errorf("train: snapshot: tokenizer: %w", err)
-		}
+	if err := writeTokenizer(tmp, task, tok); err != nil {
+		return fmt.Errorf("train: snapshot: tokenizer: %w", err)
 	}
 	final := filepath.Join(dir, fmt.Sprintf("step-%06d", step))
 	if err := os.RemoveAll(final); err != nil {
@@ -112,7 +112,58 @@ func saveSnapshot(outDir string, step int, c model.Config, st *adamState, task a
 	return nil
 }
 
-func saveCheckpoint(outDir string, c model.Config, st *adamState, state State, task any) error {
+// tokenizerFiles are the tokenizer files of Config.TokenizerFrom, by name, read when the run
+// starts (a resumed run's source is its own checkpoint, which each save replaces).
+type tokenizerFiles map[string][]byte
+
+// readTokenizerFiles reads dir's tokenizer files: tokenizer.json, or vocab.json and merges.txt
+// (what tokenizer.FromDir loads). A folder with neither gives none; "" gives none.
+func readTokenizerFiles(dir string) (tokenizerFiles, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	for _, set := range [][]string{{tokenizer.TokenizerJSONFile}, {tokenizer.VocabJSONFile, tokenizer.MergesTxtFile}} {
+		files := tokenizerFiles{}
+		for _, name := range set {
+			data, err := os.ReadFile(filepath.Join(dir, name))
+			if errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("train: tokenizer of %s: %w", dir, err)
+			}
+			files[name] = data
+		}
+		if len(files) == len(set) {
+			return files, nil
+		}
+	}
+	return nil, nil
+}
+
+// writeTokenizer saves the tokenizer beside the weights in dir: the task's own, when it has one
+// (the toy word tasks, a text task's trained BPE), else the files of the model the run started
+// from.
+func writeTokenizer(dir string, task any, tok tokenizerFiles) error {
+	if tw, ok := task.(interface{ WriteTokenizer(dir string) error }); ok {
+		if err := tw.WriteTokenizer(dir); err != nil {
+			return err
+		}
+	}
+	for _, name := range []string{tokenizer.TokenizerJSONFile, tokenizer.VocabJSONFile} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return nil // the task wrote its own
+		}
+	}
+	for name, data := range tok {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func saveCheckpoint(outDir string, c model.Config, st *adamState, state State, task any, tok tokenizerFiles) error {
 	specs := model.ParamSpecs(c)
 	w := &model.Weights{Config: c, Tensors: map[string]*tensors.Tensor{}}
 	if t, ok := task.(interface{ Name() string }); ok {
@@ -133,11 +184,8 @@ func saveCheckpoint(outDir string, c model.Config, st *adamState, state State, t
 	if err := model.Save(w, tmp); err != nil {
 		return fmt.Errorf("train: checkpoint: %w", err)
 	}
-	// A task with its own vocabulary (the toy IOI task) saves its tokenizer beside the weights.
-	if tw, ok := task.(interface{ WriteTokenizer(dir string) error }); ok {
-		if err := tw.WriteTokenizer(tmp); err != nil {
-			return fmt.Errorf("train: checkpoint: tokenizer: %w", err)
-		}
+	if err := writeTokenizer(tmp, task, tok); err != nil {
+		return fmt.Errorf("train: checkpoint: tokenizer: %w", err)
 	}
 	if err := model.WriteSafetensors(filepath.Join(tmp, "optimizer.safetensors"), opt,
 		map[string]string{"format": "interp-adamw", "step": fmt.Sprint(state.Step)}); err != nil {

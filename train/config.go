@@ -57,6 +57,11 @@ type Config struct {
 	// OutDir receives checkpoints, metrics.jsonl, summary.json and progress.png. Empty: nothing is
 	// written and the run cannot be resumed (tests, notebooks).
 	OutDir string `json:"out_dir"`
+	// TokenizerFrom is a model folder whose tokenizer files (tokenizer.json, or vocab.json and
+	// merges.txt) every checkpoint and snapshot carries when the task writes no tokenizer of its
+	// own: a run that starts from a model (interp train --init) or resumes reads its vocabulary
+	// from that model, and the trained model keeps it. Empty, or a folder with none: nothing.
+	TokenizerFrom string `json:"-"`
 }
 
 // DefaultConfig returns the defaults for the 2-layer attention-only induction model (d_model 64,
@@ -146,7 +151,7 @@ func trajectoryDiff(a, b Config) string {
 	t := va.Type()
 	for i := range t.NumField() {
 		switch t.Field(i).Name {
-		case "OutDir", "EvalEvery", "CheckpointEvery", "SnapshotEvery":
+		case "OutDir", "EvalEvery", "CheckpointEvery", "SnapshotEvery", "TokenizerFrom":
 			continue
 		case "Steps", "ScheduleSteps": // how far to train is free; the schedule is not
 			if a.Schedule() != b.Schedule() {

@@ -72,6 +72,10 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 		descs[i] = cl.String()
 	}
 
+	tok, err := readTokenizerFiles(cfg.TokenizerFrom)
+	if err != nil {
+		return nil, err
+	}
 	st := newAdamState(m.Weights)
 	res := &Result{Backend: m.BackendName}
 	var prevElapsed float64
@@ -125,7 +129,7 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 	defer bar.Finish()
 	res.Steps = res.ResumedFrom
 	if cfg.OutDir != "" && cfg.SnapshotEvery > 0 && res.ResumedFrom == 0 {
-		if err := saveSnapshot(cfg.OutDir, 0, c, st, task); err != nil {
+		if err := saveSnapshot(cfg.OutDir, 0, c, st, task, tok); err != nil {
 			return nil, err
 		}
 	}
@@ -183,14 +187,14 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 			}
 		}
 		if cfg.OutDir != "" && cfg.SnapshotEvery > 0 && every(done, cfg.SnapshotEvery, cfg.Steps) {
-			if err := saveSnapshot(cfg.OutDir, done, c, st, task); err != nil {
+			if err := saveSnapshot(cfg.OutDir, done, c, st, task, tok); err != nil {
 				return nil, err
 			}
 		}
 		if cfg.OutDir != "" && every(done, cfg.CheckpointEvery, cfg.Steps) {
 			state := State{Step: done, Config: cfg, Clamps: descs, Task: task.Name(), Pos: pos, Model: c, Tokens: tokensSeen, ElapsedS: elapsed(),
 				LossSum: lossSum, LossSteps: lossN}
-			if err := saveCheckpoint(cfg.OutDir, c, st, state, task); err != nil {
+			if err := saveCheckpoint(cfg.OutDir, c, st, state, task, tok); err != nil {
 				return nil, err
 			}
 		}

@@ -141,6 +141,8 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The --init model's vocabulary stays with the trained model.
+	cfg.TokenizerFrom = dir
 	for _, c := range cs { // hook names and heads before the backend starts (positions: in Run)
 		if err := c.Check(w.Config, min(*seqLen, w.Config.NCtx)); err != nil {
 			return fmt.Errorf("--clamp: %w", err)
@@ -268,5 +270,6 @@ func trainResume(fs *flag.FlagSet, out string, steps int, taskName string, clamp
 	if err != nil {
 		return err
 	}
+	cfg.TokenizerFrom = train.CheckpointPath(out)
 	return trainAndReport(w, out+" (resumed at step "+fmt.Sprint(state.Step)+")", task, cfg, cs, backend, stdout, stderr)
 }

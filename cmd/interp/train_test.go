@@ -108,8 +108,28 @@ func TestTrainMixture(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(metrics), `"pairs_by_task":{"colored-objects":{"pairs":100`)
 	ckpt := filepath.Join(out, "checkpoint")
-	_, err = os.Stat(filepath.Join(ckpt, "tokenizer.json"))
+	want, err := os.ReadFile(filepath.Join(ckpt, "tokenizer.json"))
 	require.NoError(t, err, "the mixture's vocabulary is saved with the model")
+	text := "red pen blue cup green key"
+	code, ids, stderr := runCLI(t, "tokenize", "--model", ckpt, "--text", text)
+	require.Equal(t, 0, code, stderr)
+
+	// The vocabulary stays with the model through --resume, and through --init from it: each
+	// trained model and snapshot carries the same tokenizer and tokenizes a prompt as the first.
+	code, _, stderr = runCLI(t, "train", "--resume", "--steps", "3", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	init := t.TempDir()
+	code, _, stderr = runCLI(t, "train", "--task", "colored-objects", "--init", ckpt, "--batch", "4", "--steps", "2",
+		"--eval-every", "2", "--snapshot-every", "2", "--out", init)
+	require.Equal(t, 0, code, stderr)
+	for _, dir := range []string{ckpt, filepath.Join(init, "checkpoint"), filepath.Join(init, "snapshots", "step-000002")} {
+		got, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
+		require.NoError(t, err, dir)
+		require.Equal(t, string(want), string(got), dir)
+		code, stdout, stderr := runCLI(t, "tokenize", "--model", dir, "--text", text)
+		require.Equal(t, 0, code, "%s: %s", dir, stderr)
+		require.Equal(t, ids, stdout, dir)
+	}
 
 	js := filepath.Join(t.TempDir(), "scale.json")
 	code, stdout, stderr = runCLI(t, "patch", "--model", ckpt, "--task", "colored-objects", "-n", "8",

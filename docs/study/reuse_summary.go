@@ -3,7 +3,10 @@
 // reuse_summary turns the output folders of docs/study/reuse.sh (one per training seed, named
 // ...-sN) into docs/STUDY_REUSE.md's tables (markdown, on stdout) and figure:
 //
-//	go run docs/study/reuse_summary.go FIGURE.png OUTDIR [OUTDIR...]
+//	go run docs/study/reuse_summary.go [-train] FIGURE.png OUTDIR [OUTDIR...]
+//
+// With -train only the training table and figure are made (for runs with no discovery, such as
+// training continued from a checkpoint with interp train --init; OUTDIR/train is the run).
 //
 // Training: for each task of the mixture, the first evaluation step where its accuracy on its 100
 // fixed pairs reaches 0.9, and its final accuracy and logit difference. Circuits: each task's
@@ -39,11 +42,16 @@ type boost struct {
 }
 
 func main() {
-	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: go run docs/study/reuse_summary.go FIGURE.png OUTDIR [OUTDIR...]")
+	args := os.Args[1:]
+	trainOnly := len(args) > 0 && args[0] == "-train"
+	if trainOnly {
+		args = args[1:]
+	}
+	if len(args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: go run docs/study/reuse_summary.go [-train] FIGURE.png OUTDIR [OUTDIR...]")
 		os.Exit(2)
 	}
-	dirs := os.Args[2:]
+	figure, dirs := args[0], args[1:]
 	var tasks []string // the mixture's tasks, in the first run's order
 	panels := map[string]*plots.Panel{}
 	fmt.Println("Training (first step with accuracy >= 0.9 on the task's 100 pairs; final accuracy, logit difference):")
@@ -85,6 +93,10 @@ func main() {
 			row = append(row, fmt.Sprintf("%s; %.2f, %.2f", first, f.Accuracy, f.LogitDiff))
 		}
 		fmt.Printf("| %s |\n", strings.Join(row, " | "))
+	}
+	if trainOnly {
+		draw(figure, tasks, panels)
+		return
 	}
 
 	fmt.Println("\nCircuits (EAP-IG, 40 pairs) and overlaps (shared heads; chance: the mean for random sets of the same sizes; P: the chance of sharing as many or more):")
@@ -140,11 +152,16 @@ func main() {
 		}
 	}
 
+	draw(figure, tasks, panels)
+}
+
+// draw writes the figure: one panel of accuracy against step per task.
+func draw(figure string, tasks []string, panels map[string]*plots.Panel) {
 	var ps []plots.Panel
 	for _, t := range tasks {
 		ps = append(ps, *panels[t])
 	}
-	if err := plots.LinePanels(os.Args[1], ps); err != nil {
+	if err := plots.LinePanels(figure, ps); err != nil {
 		fail("%v", err)
 	}
 }
