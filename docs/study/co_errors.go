@@ -14,7 +14,11 @@
 // color, to show whether the look-up fails for some words only, and each head's attention from
 // the last position (the object asked about) on the asked pair and on the other two: a pair's
 // span is its color, its object and the two tokens after the object (a separator after a pair can
-// hold both of its words, and a look-up can read it there).
+// hold both of its words, and a look-up can read it there), in all and split into those parts.
+// Last, each head's direct effect on the logits there (its output times W_U) on the answer's
+// color, the other listed colors and the colors not in the prompt: a look-up raises the answer
+// alone; an elimination lowers the other listed colors. For the heads that eliminate, their
+// attention on each pair's color by the asked object's place in the list.
 package main
 
 import (
@@ -101,6 +105,7 @@ func run(spec, name string, n int) error {
 	set := hooks.New()
 	for l := range m.Config.NLayers {
 		set.Cache(fmt.Sprintf("blocks.%d.attn.hook_pattern", l))
+		set.Cache(fmt.Sprintf("blocks.%d.attn.hook_result", l))
 	}
 	out, err := m.Run(tensors.FromFlatDataAndDimensions(flat, n, rows), set)
 	if err != nil {
@@ -113,9 +118,14 @@ func run(spec, name string, n int) error {
 	}
 	// Per head, from the last position (the object asked about): the attention on the asked
 	// pair's span (its color, its object and the two tokens after the object, where a separator
-	// can hold both) and on the other two pairs' spans.
+	// can hold both) and on the other two pairs' spans, each split into the color, the object
+	// and the two tokens after it: att[layer*nh+head][asked?0:1][part].
+	// slot[layer*nh+head][k] is the same attention by the asked object's place k in the list:
+	// on the first, second and third pair's color, and on the asked object's earlier copy.
 	nh := m.Config.NHeads
-	toAsked, toOthers := make([]float64, len(patterns)*nh), make([]float64, len(patterns)*nh)
+	att := make([][2][3]float64, len(patterns)*nh)
+	slot := make([][3][4]float64, len(patterns)*nh)
+	var slotN [3]int
 	for i := range n {
 		pos, ids := p.Pos[i], p.Clean[i]
 		var objects []int // the listed objects' positions
@@ -124,19 +134,77 @@ func run(spec, name string, n int) error {
 				objects = append(objects, q)
 			}
 		}
+		k := slices.IndexFunc(objects, func(o int) bool { return ids[o] == ids[pos] })
+		if len(objects) != 3 || k < 0 {
+			return fmt.Errorf("pair %d: want three listed objects, the asked one among them: %q", i, p.Text[i])
+		}
+		slotN[k]++
 		for l := range patterns {
 			for h := range nh {
 				row := patterns[l][i][h][pos]
+				for j, o := range objects {
+					slot[l*nh+h][k][j] += float64(row[o-1])
+				}
+				slot[l*nh+h][k][3] += float64(row[objects[k]])
 				for _, o := range objects {
-					var mass float64
-					for q := o - 1; q <= min(o+2, pos-1); q++ {
-						mass += float64(row[q])
-					}
+					which := 1
 					if ids[o] == ids[pos] {
-						toAsked[l*nh+h] += mass
-					} else {
-						toOthers[l*nh+h] += mass
+						which = 0
 					}
+					a := &att[l*nh+h][which]
+					a[0] += float64(row[o-1])
+					a[1] += float64(row[o])
+					for q := o + 1; q <= min(o+2, pos-1); q++ {
+						a[2] += float64(row[q])
+					}
+				}
+			}
+		}
+	}
+	// Per head, its direct effect on the logits at the last position (its hook_result there
+	// times W_U; the final unembedding reads the residual stream directly in these models, which
+	// have no final norm): on the answer's color, the other two listed colors (mean) and the
+	// colors not listed (mean). dla[layer*nh+head] = {answer, other listed, unlisted}.
+	if m.Config.Normalization != "none" {
+		return fmt.Errorf("the direct logit attribution here assumes no final norm; the model has %q", m.Config.Normalization)
+	}
+	wu, dm := w.Flat("unembed.W_U"), m.Config.DModel
+	vocab := len(wu) / dm
+	dla := make([][3]float64, len(patterns)*nh)
+	for l := range patterns {
+		res := out.Cache.MustGet(fmt.Sprintf("blocks.%d.attn.hook_result", l)).Value().([][][][]float32)
+		for i := range n {
+			pos, ids := p.Pos[i], p.Clean[i]
+			listed := map[int]bool{}
+			for q := 1; q < pos; q++ {
+				if _, ok := colorID[ids[q]]; ok {
+					listed[ids[q]] = true
+				}
+			}
+			for h := range nh {
+				v := res[i][pos][h]
+				logit := func(c int) float64 {
+					var x float64
+					for d := range dm {
+						x += float64(v[d]) * float64(wu[d*vocab+c])
+					}
+					return x
+				}
+				var sum [3]float64
+				var cnt [3]int
+				for c := range colorID {
+					k := 2
+					switch {
+					case c == p.Answer[i]:
+						k = 0
+					case listed[c]:
+						k = 1
+					}
+					sum[k] += logit(c)
+					cnt[k]++
+				}
+				for k := range sum {
+					dla[l*nh+h][k] += sum[k] / float64(max(cnt[k], 1))
 				}
 			}
 		}
@@ -222,11 +290,30 @@ func run(spec, name string, n int) error {
 		}
 		fmt.Println()
 	}
-	fmt.Println("\nAttention from the last position, on the asked pair's span (its color, its object and the two tokens after) and on the other two pairs' spans:")
-	fmt.Println("\n| head | asked pair | other pairs |")
-	fmt.Println("|---|---|---|")
-	for k := range toAsked {
-		fmt.Printf("| %d.%d | %.2f | %.2f |\n", k/nh, k%nh, toAsked[k]/float64(n), toOthers[k]/float64(n))
+	fmt.Println("\nAttention from the last position, on the asked pair's span (its color, its object and the two tokens after) and on the other two pairs' spans, and split into those parts:")
+	fmt.Println("\n| head | asked pair | other pairs | asked color | other colors | asked object | other objects | after the asked object | after the others |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	for k, a := range att {
+		f := func(x float64) string { return fmt.Sprintf("%.2f", x/float64(n)) }
+		fmt.Printf("| %d.%d | %s | %s | %s | %s | %s | %s | %s | %s |\n", k/nh, k%nh, f(a[0][0]+a[0][1]+a[0][2]), f(a[1][0]+a[1][1]+a[1][2]),
+			f(a[0][0]), f(a[1][0]), f(a[0][1]), f(a[1][1]), f(a[0][2]), f(a[1][2]))
+	}
+	fmt.Println("\nDirect effect on the logits at the last position (the head's output times W_U; mean over the pairs): on the answer's color, each other listed color and each color not listed:")
+	fmt.Println("\n| head | answer's color | other listed colors | colors not listed |")
+	fmt.Println("|---|---|---|---|")
+	for k, d := range dla {
+		fmt.Printf("| %d.%d | %.2f | %.2f | %.2f |\n", k/nh, k%nh, d[0]/float64(n), d[1]/float64(n), d[2]/float64(n))
+	}
+	fmt.Println("\nThe heads that lower the other listed colors (by 0.5 or more): their attention from the last position on each pair's color and on the asked object's earlier copy, by the asked object's place in the list:")
+	for k, d := range dla {
+		if d[1]/float64(n) > -0.5 {
+			continue
+		}
+		fmt.Printf("\n| head %d.%d, asked | pairs | first color | second color | third color | asked object |\n|---|---|---|---|---|---|\n", k/nh, k%nh)
+		for a, name := range []string{"first", "second", "third"} {
+			f := func(x float64) string { return fmt.Sprintf("%.2f", x/float64(max(slotN[a], 1))) }
+			fmt.Printf("| %s | %d | %s | %s | %s | %s |\n", name, slotN[a], f(slot[k][a][0]), f(slot[k][a][1]), f(slot[k][a][2]), f(slot[k][a][3]))
+		}
 	}
 	return nil
 }

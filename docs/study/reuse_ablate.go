@@ -15,7 +15,8 @@
 //
 //	go run docs/study/reuse_ablate.go [-a ioi:answer=surname] [-b colored-objects:colors=3] [-n 200] [-needed 0.5] [-learnt 0.9] RUN...
 //
-// RUN is a docs/study/reuse.sh output folder (its train/checkpoint is read) or a model folder.
+// RUN is a docs/study/reuse.sh output folder (its train/checkpoint is read), an interp train
+// output folder (its checkpoint) or a model folder.
 package main
 
 import (
@@ -52,9 +53,12 @@ func main() {
 	fmt.Println("|---|---|---|---|---|---|")
 	var details []string
 	for _, run := range flag.Args() {
-		dir := filepath.Join(run, "train", "checkpoint")
-		if _, err := os.Stat(dir); err != nil {
-			dir = run
+		dir := run // a model folder, a run of interp train (its checkpoint) or of reuse.sh (train/checkpoint)
+		for _, d := range []string{filepath.Join(run, "train", "checkpoint"), filepath.Join(run, "checkpoint")} {
+			if _, err := os.Stat(d); err == nil {
+				dir = d
+				break
+			}
 		}
 		w, err := model.Load(dir)
 		check(err)
