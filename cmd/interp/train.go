@@ -59,7 +59,7 @@ func cmdTrain(args []string, stdout, stderr io.Writer) error {
 	modelConfig := fs.String("model-config", toyConfigName, "model to train from random weights: "+toyConfigName+
 		" (2 layers x 8 heads, d_model 64, attention-only), llama-2l (the same with RoPE, RMSNorm, SwiGLU and 4 key/value heads) "+
 		"or a config.json file (any family Load reads)")
-	initModel := fs.String("init", "", "start from this model directory or built-in name instead of random weights")
+	initModel := fs.String("init", "", "start from this model directory or built-in name instead of random weights (the trained model keeps its tokenizer)")
 	vocab := fs.Int("vocab", 64, "vocabulary size for the built-in --model-config "+toyConfigName+" and llama-2l")
 	out := fs.String("out", "", "output folder: checkpoint/, metrics.jsonl, summary.json, progress.png (rerun to resume)")
 	var clamps clampFlags
