@@ -165,8 +165,9 @@ func run(spec, name string, n int) error {
 	// times W_U; the final unembedding reads the residual stream directly in these models, which
 	// have no final norm): on the answer's color, the other two listed colors (mean) and the
 	// colors not listed (mean). dla[layer*nh+head] = {answer, other listed, unlisted}.
-	if m.Config.Normalization != "none" {
-		return fmt.Errorf("the direct logit attribution here assumes no final norm; the model has %q", m.Config.Normalization)
+	if m.Config.HasNorm() || m.Config.TiedEmbeddings {
+		return fmt.Errorf("the direct logit attribution here reads unembed.W_U with no final norm; the model has norm %q, tied embeddings %v",
+			m.Config.Normalization, m.Config.TiedEmbeddings)
 	}
 	wu, dm := w.Flat("unembed.W_U"), m.Config.DModel
 	vocab := len(wu) / dm
