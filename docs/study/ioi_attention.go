@@ -8,7 +8,9 @@
 //
 // TASK is an IOI form with one-token names (default ioi), N the number of held-out pairs
 // (default 200, the task's Pairs with seed 1). The names are found as the answer's token (the
-// indirect object) and the wrong answer's (the subject, named twice).
+// indirect object) and the wrong answer's (the subject, named twice). In the forms that name
+// people in full (ioi:names=surname, ioi:answer=surname) a first mention counts both of its
+// tokens, and the subject's second mention is its one repeated token.
 package main
 
 import (
@@ -99,25 +101,39 @@ func run(spec string, layer, head int, name string, n int) error {
 	var io, s1, s2 float64
 	for i := range n {
 		pos, ids := p.Pos[i], p.Clean[i]
-		var seenIO, seenS int
+		row := pat[i][head][pos]
+		var ans, wrong []int
 		for q := 1; q < pos; q++ {
-			a := float64(pat[i][head][pos][q])
 			switch ids[q] {
 			case p.Answer[i]:
-				io += a
-				seenIO++
+				ans = append(ans, q)
 			case p.Wrong[i]:
-				if seenS == 0 {
-					s1 += a
-				} else {
-					s2 += a
-				}
-				seenS++
+				wrong = append(wrong, q)
 			}
 		}
-		if seenIO != 1 || seenS != 2 {
-			return fmt.Errorf("pair %d: want the indirect object once and the subject twice before the last position, found %d and %d in %q",
-				i, seenIO, seenS, p.Text[i])
+		switch {
+		case len(ans) == 1 && len(wrong) == 2: // plain IOI: one-token names, the subject named twice
+			io += float64(row[ans[0]])
+			s1 += float64(row[wrong[0]])
+			s2 += float64(row[wrong[1]])
+		case len(ans) == 1 && len(wrong) == 1: // names=surname or answer=surname: people named in full
+			a, w, off, again := ans[0], wrong[0], 0, -1
+			for _, o := range []int{-1, 1} {
+				for q := w + 2; q < pos; q++ {
+					if ids[q] == ids[w+o] {
+						off, again = o, q
+					}
+				}
+			}
+			if again < 0 {
+				return fmt.Errorf("pair %d: the subject's name is not repeated next to its wrong answer in %q", i, p.Text[i])
+			}
+			io += float64(row[a] + row[a+off])
+			s1 += float64(row[w] + row[w+off])
+			s2 += float64(row[again])
+		default:
+			return fmt.Errorf("pair %d: want the indirect object once and the subject twice (or once, named in full) before the last position, found %d and %d in %q",
+				i, len(ans), len(wrong), p.Text[i])
 		}
 	}
 	fmt.Printf("%s, head %d.%d, from the last position of %d %s prompts: indirect object %.2f, subject's first mention %.2f, its second %.2f\n",
