@@ -10,7 +10,8 @@
 // (default 200, the task's Pairs with seed 1). The names are found as the answer's token (the
 // indirect object) and the wrong answer's (the subject, named twice). In the forms that name
 // people in full (ioi:names=surname, ioi:answer=surname) a first mention counts both of its
-// tokens, and the subject's second mention is its one repeated token.
+// tokens, and the subject's second mention is its one repeated token; a second line splits the
+// indirect object's share between its answer token and its other token.
 package main
 
 import (
@@ -98,7 +99,8 @@ func run(spec string, layer, head int, name string, n int) error {
 		return err
 	}
 	pat := out.Cache.MustGet(hook).Value().([][][][]float32)
-	var io, s1, s2 float64
+	var io, s1, s2, ioAns float64
+	full := false
 	for i := range n {
 		pos, ids := p.Pos[i], p.Clean[i]
 		row := pat[i][head][pos]
@@ -129,6 +131,8 @@ func run(spec string, layer, head int, name string, n int) error {
 				return fmt.Errorf("pair %d: the subject's name is not repeated next to its wrong answer in %q", i, p.Text[i])
 			}
 			io += float64(row[a] + row[a+off])
+			ioAns += float64(row[a])
+			full = true
 			s1 += float64(row[w] + row[w+off])
 			s2 += float64(row[again])
 		default:
@@ -138,5 +142,8 @@ func run(spec string, layer, head int, name string, n int) error {
 	}
 	fmt.Printf("%s, head %d.%d, from the last position of %d %s prompts: indirect object %.2f, subject's first mention %.2f, its second %.2f\n",
 		spec, layer, head, n, name, io/float64(n), s1/float64(n), s2/float64(n))
+	if full {
+		fmt.Printf("the indirect object's %.2f: %.2f on its answer token, %.2f on its other token\n", io/float64(n), ioAns/float64(n), (io-ioAns)/float64(n))
+	}
 	return nil
 }
