@@ -6,7 +6,7 @@
 //
 //	go run docs/study/ioi_attention.go MODEL L.H [TASK] [N]
 //
-// TASK is an IOI form with one-token names (default ioi), N the number of held-out pairs
+// TASK is a toy IOI form (default ioi), N the number of held-out pairs
 // (default 200, the task's Pairs with seed 1). The names are found as the answer's token (the
 // indirect object) and the wrong answer's (the subject, named twice). In the forms that name
 // people in full (ioi:names=surname, ioi:answer=surname) a first mention counts both of its
