@@ -75,4 +75,12 @@
 // duplicate-token and induction scores (package heads, TransformerLens's head detector). The
 // phase change is the step where the smoothed repeated-half loss falls fastest (PhaseChange); it
 // goes into Result, OutDir/summary.json and the plot OutDir/progress.png.
+//
+// A task with a right and a wrong answer (IOI, Colored Objects, icl-classify, each task of a
+// mixture) is also scored on 100 held-out prompts: accuracy and mean logit difference (pairs,
+// pairs_by_task). These too are of the clamped model, with the prompts padded at the end to the
+// training rows' length so that the clamps fit. A run with clamps also logs the same scores of
+// its weights alone (pairs_unclamped, pairs_by_task_unclamped), which is what the saved
+// checkpoint gives elsewhere: the weights that feed only a clamped value never learn, so the two
+// can differ widely.
 package train

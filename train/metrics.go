@@ -37,11 +37,17 @@ type Metrics struct {
 	DuplicateToken [][]float64 `json:"duplicate_token_scores"`
 	Induction      [][]float64 `json:"induction_scores"`
 	MaxInduction   float64     `json:"max_induction_score"`
-	// Pairs scores the unclamped model on held-out prompts of a task with a right and a wrong
-	// answer (IOI-like tasks; ScorePairs); nil for the induction tasks.
+	// Pairs scores the model being trained on held-out prompts of a task with a right and a wrong
+	// answer (IOI-like tasks; ScorePairs); nil for the induction tasks. In a run with clamps the
+	// clamps are in place, as in the training loss and every other measure here.
 	Pairs *PairScore `json:"pairs,omitempty"`
 	// PairsByTask scores each task of a mixture (mix:A,B) as Pairs scores a single task.
 	PairsByTask map[string]*PairScore `json:"pairs_by_task,omitempty"`
+	// PairsUnclamped and PairsByTaskUnclamped score the same prompts with the weights alone, the
+	// clamps removed (as the saved checkpoint runs elsewhere); only in runs with clamps. A clamped
+	// value gets no gradient, so the weights that feed only it never learn.
+	PairsUnclamped       *PairScore            `json:"pairs_unclamped,omitempty"`
+	PairsByTaskUnclamped map[string]*PairScore `json:"pairs_by_task_unclamped,omitempty"`
 }
 
 func newMetrics(step int, loss, lr, norm float64, tokens int64, elapsed float64, ev *evalResult) Metrics {

@@ -1,6 +1,11 @@
 package train
 
 import (
+	"fmt"
+	"slices"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/interp-dev/interp/model"
@@ -51,6 +56,96 @@ func ScorePairs(m *model.Model, t PairsTask, n int, seed uint64) (PairScore, err
 		s.LogitDiff += d / float64(rows)
 		if d > 0 {
 			s.Accuracy += 1 / float64(rows)
+		}
+	}
+	return s, nil
+}
+
+// pairsSeed draws the held-out prompts a run scores: a seed of their own, next to the run's.
+func pairsSeed(runSeed uint64) uint64 { return runSeed + 1 }
+
+// pairsScored is the number of held-out prompts a run scores at each evaluation.
+const pairsScored = 100
+
+// clampedPairs scores a task's held-out prompts as ScorePairs does, compiled once for a run, with
+// the run's clamps in place (the model being trained, as its training loss and its other progress
+// measures see it) or, with a plan of no clamps, the weights alone. The prompts are padded at the
+// end to the training rows' length (a padded position cannot change an earlier one's logits:
+// attention is causal, and so is every prescribed pattern), so that clamps laid out for those rows
+// fit them.
+type clampedPairs struct {
+	exec   *graph.Exec
+	pairs  *tasks.Pairs
+	tokens *tensors.Tensor
+	plan   *clampPlan
+}
+
+func newClampedPairs(backend backends.Backend, c model.Config, plan *clampPlan, pos int, task PairsTask, name string, seed uint64) (*clampedPairs, error) {
+	p, err := task.Pairs(pairsSeed(seed), pairsScored)
+	if err != nil {
+		return nil, fmt.Errorf("train: %s prompts: %w", name, err)
+	}
+	n, plen := len(p.Clean), len(p.Clean[0])
+	if plen > pos && len(plan.clamps) == 0 {
+		pos = plen // nothing is laid out for the training rows
+	}
+	if plen > pos {
+		return nil, fmt.Errorf("train: %s: its prompts have %d tokens, more than the %d of a training row, so they cannot be scored with the clamps, which are laid out for training rows", name, plen, pos)
+	}
+	rows := make([][]int, n)
+	for i, r := range p.Clean {
+		rows[i] = append(slices.Clone(r), make([]int, pos-plen)...) // padded with BOS (id 0)
+	}
+	tokens, err := model.Tokens(plan.withRefRows(rows))
+	if err != nil {
+		return nil, err
+	}
+	// (row, answer) then (row, wrong) for each prompt, indexing the logits as [N*P, V].
+	idx := make([]int32, 0, 4*n)
+	for i := range n {
+		idx = append(idx, int32(i*pos+p.Pos[i]), int32(p.Answer[i]))
+	}
+	for i := range n {
+		idx = append(idx, int32(i*pos+p.Pos[i]), int32(p.Wrong[i]))
+	}
+	specs := model.ParamSpecs(c)
+	exec, err := graph.NewExec(backend, func(in []*graph.Node) *graph.Node {
+		params := model.Params{}
+		for i, sp := range specs {
+			params[sp.Name] = in[1+i]
+		}
+		logits, _ := plan.forward(params, in[0], n, in[1+len(specs):])
+		flat := graph.Reshape(graph.SliceAxis(logits, 0, graph.AxisRange(0, n)), n*pos, c.DVocab)
+		return graph.Gather(flat, graph.ConstTensor(in[0].Graph(), tensors.FromFlatDataAndDimensions(idx, 2*n, 2))) // [2n]
+	})
+	if err != nil {
+		return nil, fmt.Errorf("train: compile the clamped scoring of %s: %w", name, err)
+	}
+	return &clampedPairs{exec: exec, pairs: p, tokens: tokens, plan: plan}, nil
+}
+
+// score scores the weights params (in ParamSpecs order) with the clamps.
+func (cp *clampedPairs) score(params []*tensors.Tensor) (*PairScore, error) {
+	args := []any{cp.tokens}
+	for _, p := range params {
+		args = append(args, p)
+	}
+	for _, x := range cp.plan.inputs {
+		args = append(args, x)
+	}
+	out, err := cp.exec.Exec1(args...)
+	if err != nil {
+		return nil, fmt.Errorf("train: clamped scoring: %w", err)
+	}
+	defer out.FinalizeAll()
+	picked := tensors.MustCopyFlatData[float32](out)
+	n := len(cp.pairs.Clean)
+	s := &PairScore{Pairs: n}
+	for i := range n {
+		d := float64(picked[i] - picked[n+i])
+		s.LogitDiff += d / float64(n)
+		if d > 0 {
+			s.Accuracy += 1 / float64(n)
 		}
 	}
 	return s, nil

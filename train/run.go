@@ -122,6 +122,45 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 			parts = append(parts, t)
 		}
 	}
+	// Each task's held-out prompts are compiled once into a scoring pass of the weights alone and,
+	// in a run with clamps, one with the clamps in place (the model being trained).
+	free, err := newClampPlan(c, pos, nil)
+	if err != nil {
+		return nil, err
+	}
+	type scorers struct{ alone, clamped *clampedPairs }
+	scoring := map[string]scorers{}
+	var scored []PairsTask
+	var scoredNames []string
+	if scorePairs {
+		scored, scoredNames = append(scored, pt), append(scoredNames, task.Name())
+	}
+	for _, t := range parts {
+		scored, scoredNames = append(scored, t), append(scoredNames, t.Name())
+	}
+	for i, t := range scored {
+		var sc scorers
+		if sc.alone, err = newClampedPairs(m.Backend, c, free, pos, t, scoredNames[i], cfg.Seed); err != nil {
+			return nil, err
+		}
+		if len(clamps) > 0 {
+			if sc.clamped, err = newClampedPairs(m.Backend, c, plan, pos, t, scoredNames[i], cfg.Seed); err != nil {
+				return nil, err
+			}
+		}
+		scoring[scoredNames[i]] = sc
+	}
+	scoreTask := func(name string) (withClamps, weightsAlone *PairScore, err error) {
+		sc := scoring[name]
+		if weightsAlone, err = sc.alone.score(st.params); err != nil {
+			return nil, nil, err
+		}
+		if sc.clamped == nil {
+			return weightsAlone, nil, nil
+		}
+		withClamps, err = sc.clamped.score(st.params)
+		return withClamps, weightsAlone, err
+	}
 
 	start := time.Now()
 	elapsed := func() float64 { return prevElapsed + time.Since(start).Seconds() }
@@ -167,7 +206,7 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 			mt := newMetrics(done, loss, lr, norm, tokensSeen, elapsed(), ev)
 			mt.MeanLoss, lossSum, lossN = lossSum/float64(lossN), 0, 0
 			if scorePairs {
-				if mt.Pairs, err = scoreCurrent(m, c, st, pt, task.Name(), cfg.Seed); err != nil {
+				if mt.Pairs, mt.PairsUnclamped, err = scoreTask(task.Name()); err != nil {
 					return nil, err
 				}
 			}
@@ -175,8 +214,16 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 				if mt.PairsByTask == nil {
 					mt.PairsByTask = map[string]*PairScore{}
 				}
-				if mt.PairsByTask[t.Name()], err = scoreCurrent(m, c, st, t, t.Name(), cfg.Seed); err != nil {
+				with, alone, err := scoreTask(t.Name())
+				if err != nil {
 					return nil, err
+				}
+				mt.PairsByTask[t.Name()] = with
+				if alone != nil {
+					if mt.PairsByTaskUnclamped == nil {
+						mt.PairsByTaskUnclamped = map[string]*PairScore{}
+					}
+					mt.PairsByTaskUnclamped[t.Name()] = alone
 				}
 			}
 			res.Evals = append(res.Evals, mt)
@@ -310,22 +357,4 @@ func checkResume(state *State, cfg Config, c model.Config, task string, pos int,
 func pairsOK(task PairsTask) bool {
 	_, err := task.Pairs(0, 1)
 	return err == nil
-}
-
-// scoreCurrent scores the weights of st (unclamped) with ScorePairs on 100 prompts drawn with a
-// seed of their own.
-func scoreCurrent(m *model.Model, c model.Config, st *adamState, task PairsTask, name string, seed uint64) (*PairScore, error) {
-	w := &model.Weights{Config: c, Tensors: map[string]*tensors.Tensor{}}
-	for i, sp := range model.ParamSpecs(c) {
-		w.Tensors[sp.Name] = st.params[i]
-	}
-	cur, err := model.New(w, m.Backend, m.BackendName)
-	if err != nil {
-		return nil, err
-	}
-	sc, err := ScorePairs(cur, task, 100, seed+1)
-	if err != nil {
-		return nil, fmt.Errorf("train: scoring %s prompts: %w", name, err)
-	}
-	return &sc, nil
 }

@@ -204,14 +204,13 @@ func trainAndReport(w *model.Weights, modelDesc string, task tasks.Task, cfg tra
 		}
 	} else if n := len(res.Evals); n > 0 && res.Evals[n-1].Pairs != nil {
 		// Tasks with a right and a wrong answer: accuracy and logit difference on held-out prompts.
-		sc := res.Evals[n-1].Pairs
-		fmt.Fprintf(stdout, "; on %d %s prompts: accuracy %.3f, logit difference (answer - wrong) %.3f", sc.Pairs, taskName, sc.Accuracy, sc.LogitDiff)
+		e := res.Evals[n-1]
+		fmt.Fprint(stdout, "; "+pairScoreLine(taskName, e.Pairs, e.PairsUnclamped))
 	} else if n := len(res.Evals); n > 0 && res.Evals[n-1].PairsByTask != nil {
 		// A mixture: each task's accuracy and logit difference.
-		byTask := res.Evals[n-1].PairsByTask
-		for _, name := range slices.Sorted(maps.Keys(byTask)) {
-			sc := byTask[name]
-			fmt.Fprintf(stdout, "\non %d %s prompts: accuracy %.3f, logit difference (answer - wrong) %.3f", sc.Pairs, name, sc.Accuracy, sc.LogitDiff)
+		e := res.Evals[n-1]
+		for _, name := range slices.Sorted(maps.Keys(e.PairsByTask)) {
+			fmt.Fprint(stdout, "\n"+pairScoreLine(name, e.PairsByTask[name], e.PairsByTaskUnclamped[name]))
 		}
 	}
 	fmt.Fprintf(stdout, "\nwrote %s (model), %s, %s, %s\n", train.CheckpointPath(out),
@@ -272,4 +271,14 @@ func trainResume(fs *flag.FlagSet, out string, steps int, taskName string, clamp
 	}
 	cfg.TokenizerFrom = train.CheckpointPath(out)
 	return trainAndReport(w, out+" (resumed at step "+fmt.Sprint(state.Step)+")", task, cfg, cs, backend, stdout, stderr)
+}
+
+// pairScoreLine says how the trained model does on a task's held-out prompts; in a run with
+// clamps, with them in place and with the weights alone.
+func pairScoreLine(task string, sc, alone *train.PairScore) string {
+	line := fmt.Sprintf("on %d %s prompts: accuracy %.3f, logit difference (answer - wrong) %.3f", sc.Pairs, task, sc.Accuracy, sc.LogitDiff)
+	if alone == nil {
+		return line
+	}
+	return fmt.Sprintf("%s with the clamps; the weights alone (clamps removed): accuracy %.3f, logit difference %.3f", line, alone.Accuracy, alone.LogitDiff)
 }

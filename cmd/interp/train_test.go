@@ -94,6 +94,21 @@ func TestTrainLlamaToy(t *testing.T) {
 	require.Equal(t, 16, c.DVocab)
 }
 
+// TestTrainClampedPairs: a clamped run on a task with pairs reports its held-out scores with the
+// clamps and with the weights alone, and logs both.
+func TestTrainClampedPairs(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "train", "--task", "icl-classify", "--model-config", "attn-only-2l",
+		"--batch", "4", "--steps", "2", "--eval-every", "2", "--clamp", "blocks.0.attn.hook_pattern[head=0]=prev-token", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "on 100 icl-classify prompts: accuracy")
+	require.Contains(t, stdout, "with the clamps; the weights alone (clamps removed): accuracy")
+	metrics, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	require.NoError(t, err)
+	require.Contains(t, string(metrics), `"pairs":{"pairs":100`)
+	require.Contains(t, string(metrics), `"pairs_unclamped":{"pairs":100`)
+}
+
 // TestTrainMixture trains on a mixture of the two toy word tasks: each task is scored on its own
 // pairs at every evaluation, the checkpoint carries the shared vocabulary, and patch --scale-heads
 // scores one of the tasks with heads boosted.

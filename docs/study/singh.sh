@@ -13,7 +13,7 @@ seeds=${*:-0 1 2 3 4}
 interp=${INTERP:-go run ./cmd/interp}
 steps=${STEPS:-2500}
 common=(--model-config attn-only-2l --steps "$steps" --eval-every 50 --checkpoint-every 500)
-conds=${CONDS:-baseline L1-half-off L1-one-left L0-uniform L1-QK-off L1-OV-off labels-2 labels-8}
+conds=${CONDS:-baseline L1-half-off L1-one-left L0-uniform L1-QK-off L1-OV-off L0-off L0-prev-forced labels-2 labels-8}
 
 run() { # condition seed task clamp...
   local cond=$1 seed=$2 task=$3
@@ -38,6 +38,10 @@ for s in $seeds; do
   run L0-uniform "$s" $t 'blocks.0.attn.hook_pattern=uniform'
   run L1-QK-off "$s" $t 'blocks.1.attn.hook_pattern=uniform'
   run L1-OV-off "$s" $t 'blocks.1.attn.hook_v=zero'
+  # The previous-token step, two more ways: layer 0's output removed (no movement in layer 0 at
+  # all), and one layer-0 head forced to a perfect previous-token pattern from step 0.
+  run L0-off "$s" $t 'blocks.0.attn.hook_z=zero'
+  run L0-prev-forced "$s" $t 'blocks.0.attn.hook_pattern[head=0]=prev-token'
   # The data property: the number of classes (and labels) in each sequence, 4 in the baseline.
   run labels-2 "$s" $t:labels=2
   run labels-8 "$s" $t:labels=8
