@@ -79,6 +79,30 @@ func (pl *clampPlan) withRefRows(rows [][]int) [][]int {
 	return append(append(out, rows...), pl.refRows...)
 }
 
+// forwardArgs lays out the inputs of a compiled clamped forward pass: the tokens, the params (in
+// ParamSpecs order), then the plan's inputs. forwardInputs reads them back in the graph.
+func (pl *clampPlan) forwardArgs(tokens *tensors.Tensor, params []*tensors.Tensor) []any {
+	args := make([]any, 0, 1+len(params)+len(pl.inputs))
+	args = append(args, tokens)
+	for _, p := range params {
+		args = append(args, p)
+	}
+	for _, x := range pl.inputs {
+		args = append(args, x)
+	}
+	return args
+}
+
+// forwardInputs is forward on graph inputs laid out by forwardArgs.
+func (pl *clampPlan) forwardInputs(in []*graph.Node, rows int, cache ...string) (*graph.Node, hooks.Outputs) {
+	specs := model.ParamSpecs(pl.cfg)
+	p := model.Params{}
+	for i, sp := range specs {
+		p[sp.Name] = in[1+i]
+	}
+	return pl.forward(p, in[0], rows, in[1+len(specs):], cache...)
+}
+
 // forward builds the clamped forward pass on tokens [N, P], whose first `rows` rows are the batch
 // and the rest the reference rows, with the plan's inputs bound to extra (in plan.inputs order).
 // It caches the names in cache and returns the logits [N, P, V] and the hooks' outputs.

@@ -52,18 +52,13 @@ func newEvalSet(backend backends.Backend, c model.Config, seed uint64, pos int, 
 		return nil, err
 	}
 	e := &evalSet{rows: rows, tokens: tok, half: half, plan: plan, layers: c.NLayers}
-	specs := model.ParamSpecs(c)
 	var names []string
 	for l := range c.NLayers {
 		names = append(names, hooks.Pattern(l))
 	}
 	exec, err := graph.NewExec(backend, func(in []*graph.Node) []*graph.Node {
 		tokens := in[0]
-		p := model.Params{}
-		for i, sp := range specs {
-			p[sp.Name] = in[1+i]
-		}
-		logits, outs := plan.forward(p, tokens, evalRows, in[1+len(specs):], names...)
+		logits, outs := plan.forwardInputs(in, evalRows, names...)
 		logp := tokenLogProbs(logits, tokens)                                                          // [N, P-1]
 		loss := graph.Neg(graph.ReduceMean(graph.SliceAxis(logp, 0, graph.AxisRange(0, evalRows)), 0)) // [P-1]
 		res := []*graph.Node{loss}
@@ -86,14 +81,7 @@ type evalResult struct {
 }
 
 func (e *evalSet) run(params []*tensors.Tensor) (*evalResult, error) {
-	args := []any{e.tokens}
-	for _, p := range params {
-		args = append(args, p)
-	}
-	for _, x := range e.plan.inputs {
-		args = append(args, x)
-	}
-	outs, err := e.exec.Exec(args...)
+	outs, err := e.exec.Exec(e.plan.forwardArgs(e.tokens, params)...)
 	if err != nil {
 		return nil, fmt.Errorf("train: evaluation: %w", err)
 	}

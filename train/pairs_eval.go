@@ -108,13 +108,8 @@ func newClampedPairs(backend backends.Backend, c model.Config, plan *clampPlan, 
 	for i := range n {
 		idx = append(idx, int32(i*pos+p.Pos[i]), int32(p.Wrong[i]))
 	}
-	specs := model.ParamSpecs(c)
 	exec, err := graph.NewExec(backend, func(in []*graph.Node) *graph.Node {
-		params := model.Params{}
-		for i, sp := range specs {
-			params[sp.Name] = in[1+i]
-		}
-		logits, _ := plan.forward(params, in[0], n, in[1+len(specs):])
+		logits, _ := plan.forwardInputs(in, n)
 		flat := graph.Reshape(graph.SliceAxis(logits, 0, graph.AxisRange(0, n)), n*pos, c.DVocab)
 		return graph.Gather(flat, graph.ConstTensor(in[0].Graph(), tensors.FromFlatDataAndDimensions(idx, 2*n, 2))) // [2n]
 	})
@@ -126,14 +121,7 @@ func newClampedPairs(backend backends.Backend, c model.Config, plan *clampPlan, 
 
 // score scores the weights params (in ParamSpecs order) with the clamps.
 func (cp *clampedPairs) score(params []*tensors.Tensor) (*PairScore, error) {
-	args := []any{cp.tokens}
-	for _, p := range params {
-		args = append(args, p)
-	}
-	for _, x := range cp.plan.inputs {
-		args = append(args, x)
-	}
-	out, err := cp.exec.Exec1(args...)
+	out, err := cp.exec.Exec1(cp.plan.forwardArgs(cp.tokens, params)...)
 	if err != nil {
 		return nil, fmt.Errorf("train: clamped scoring: %w", err)
 	}

@@ -10,7 +10,9 @@
 // mean over seeds of each condition.
 //
 // The phase change of a run is the first evaluation step where its accuracy on the 100 fixed
-// clean/corrupted pairs (answer against the swapped label) reaches 0.9.
+// clean/corrupted pairs (answer against the swapped label) reaches 0.9. In a clamped run that is
+// the clamped model's accuracy (metrics' pairs); the last column gives the weights alone
+// (pairs_unclamped), which runs before 2026-12-07 logged as their only accuracy.
 package main
 
 import (
@@ -48,8 +50,8 @@ func main() {
 			os.Exit(1)
 		}
 		fmt.Printf("\n%s:\n\n", cond)
-		fmt.Println("| seed | accuracy >= 0.9 at step | final training loss | final accuracy | final logit difference |")
-		fmt.Println("|---|---|---|---|---|")
+		fmt.Println("| seed | accuracy >= 0.9 at step | final training loss | final accuracy | final logit difference | final accuracy, weights alone |")
+		fmt.Println("|---|---|---|---|---|---|")
 		var firsts, finals, accs []float64
 		reached := 0
 		for _, r := range runs {
@@ -67,13 +69,17 @@ func main() {
 				shown = fmt.Sprint(first)
 			}
 			finals, accs = append(finals, last.Loss), append(accs, last.Pairs.Accuracy)
-			fmt.Printf("| %s | %s | %.3f | %.2f | %.2f |\n", r.name, shown, last.Loss, last.Pairs.Accuracy, last.Pairs.LogitDiff)
+			alone := "-" // no clamps: the same model
+			if last.PairsUnclamped != nil {
+				alone = fmt.Sprintf("%.2f", last.PairsUnclamped.Accuracy)
+			}
+			fmt.Printf("| %s | %s | %.3f | %.2f | %.2f | %s |\n", r.name, shown, last.Loss, last.Pairs.Accuracy, last.Pairs.LogitDiff, alone)
 			if len(conds) == 1 {
 				accPanel = append(accPanel, series(r.name, r.ms, func(m train.Metrics) float64 { return m.Pairs.Accuracy }))
 				lossPanel = append(lossPanel, series(r.name, r.ms, func(m train.Metrics) float64 { return m.Loss }))
 			}
 		}
-		fmt.Printf("| mean +- sd | %s (%d of %d) | %s | %s | |\n", spread(firsts), reached, len(runs), spread(finals), spread(accs))
+		fmt.Printf("| mean +- sd | %s (%d of %d) | %s | %s | | |\n", spread(firsts), reached, len(runs), spread(finals), spread(accs))
 		summary = append(summary, fmt.Sprintf("| %s | %d | %d of %d: %s | %s | %s |", cond, len(runs), reached, len(runs), spread(firsts), spread(accs), spread(finals)))
 		if len(conds) > 1 {
 			accPanel = append(accPanel, meanSeries(cond, runs, func(m train.Metrics) float64 { return m.Pairs.Accuracy }))
