@@ -94,7 +94,10 @@ func newClampedPairs(backend backends.Backend, c model.Config, plan *clampPlan, 
 	}
 	rows := make([][]int, n)
 	for i, r := range p.Clean {
-		rows[i] = append(slices.Clone(r), make([]int, pos-plen)...) // padded with BOS (id 0)
+		rows[i] = slices.Clone(r)
+		for len(rows[i]) < pos {
+			rows[i] = append(rows[i], tasks.BOS)
+		}
 	}
 	tokens, err := model.Tokens(plan.withRefRows(rows))
 	if err != nil {
