@@ -49,16 +49,25 @@ func ScorePairs(m *model.Model, t PairsTask, n int, seed uint64) (PairScore, err
 	}
 	logits := tensors.MustCopyFlatData[float32](out.Logits) // [N, P, V]
 	rows, pos, v := len(p.Clean), len(p.Clean[0]), m.Config.DVocab
-	s := PairScore{Pairs: rows}
+	diffs := make([]float64, rows)
 	for i := range rows {
 		at := logits[(i*pos+p.Pos[i])*v:]
-		d := float64(at[p.Answer[i]] - at[p.Wrong[i]])
-		s.LogitDiff += d / float64(rows)
+		diffs[i] = float64(at[p.Answer[i]] - at[p.Wrong[i]])
+	}
+	return scoreOf(diffs), nil
+}
+
+// scoreOf is the score of prompts whose logit differences (answer - wrong) are diffs.
+func scoreOf(diffs []float64) PairScore {
+	n := len(diffs)
+	s := PairScore{Pairs: n}
+	for _, d := range diffs {
+		s.LogitDiff += d / float64(n)
 		if d > 0 {
-			s.Accuracy += 1 / float64(rows)
+			s.Accuracy += 1 / float64(n)
 		}
 	}
-	return s, nil
+	return s
 }
 
 // pairsSeed draws the held-out prompts a run scores: a seed of their own, next to the run's.
@@ -67,20 +76,20 @@ func pairsSeed(runSeed uint64) uint64 { return runSeed + 1 }
 // pairsScored is the number of held-out prompts a run scores at each evaluation.
 const pairsScored = 100
 
-// clampedPairs scores a task's held-out prompts as ScorePairs does, compiled once for a run, with
+// pairScorer scores a task's held-out prompts as ScorePairs does, compiled once for a run, with
 // the run's clamps in place (the model being trained, as its training loss and its other progress
 // measures see it) or, with a plan of no clamps, the weights alone. The prompts are padded at the
 // end to the training rows' length (a padded position cannot change an earlier one's logits:
 // attention is causal, and so is every prescribed pattern), so that clamps laid out for those rows
 // fit them.
-type clampedPairs struct {
+type pairScorer struct {
 	exec   *graph.Exec
 	pairs  *tasks.Pairs
 	tokens *tensors.Tensor
 	plan   *clampPlan
 }
 
-func newClampedPairs(backend backends.Backend, c model.Config, plan *clampPlan, pos int, task PairsTask, name string, seed uint64) (*clampedPairs, error) {
+func newPairScorer(backend backends.Backend, c model.Config, plan *clampPlan, pos int, task PairsTask, name string, seed uint64) (*pairScorer, error) {
 	p, err := task.Pairs(pairsSeed(seed), pairsScored)
 	if err != nil {
 		return nil, fmt.Errorf("train: %s prompts: %w", name, err)
@@ -117,27 +126,24 @@ func newClampedPairs(backend backends.Backend, c model.Config, plan *clampPlan, 
 		return graph.Gather(flat, graph.ConstTensor(in[0].Graph(), tensors.FromFlatDataAndDimensions(idx, 2*n, 2))) // [2n]
 	})
 	if err != nil {
-		return nil, fmt.Errorf("train: compile the clamped scoring of %s: %w", name, err)
+		return nil, fmt.Errorf("train: compile the scoring of %s: %w", name, err)
 	}
-	return &clampedPairs{exec: exec, pairs: p, tokens: tokens, plan: plan}, nil
+	return &pairScorer{exec: exec, pairs: p, tokens: tokens, plan: plan}, nil
 }
 
-// score scores the weights params (in ParamSpecs order) with the clamps.
-func (cp *clampedPairs) score(params []*tensors.Tensor) (*PairScore, error) {
+// score scores the weights params (in ParamSpecs order), with the scorer's clamps if it has any.
+func (cp *pairScorer) score(params []*tensors.Tensor) (*PairScore, error) {
 	out, err := cp.exec.Exec1(cp.plan.forwardArgs(cp.tokens, params)...)
 	if err != nil {
-		return nil, fmt.Errorf("train: clamped scoring: %w", err)
+		return nil, fmt.Errorf("train: scoring held-out prompts: %w", err)
 	}
 	defer out.FinalizeAll()
-	picked := tensors.MustCopyFlatData[float32](out)
+	picked := tensors.MustCopyFlatData[float32](out) // answers, then wrong answers
 	n := len(cp.pairs.Clean)
-	s := &PairScore{Pairs: n}
+	diffs := make([]float64, n)
 	for i := range n {
-		d := float64(picked[i] - picked[n+i])
-		s.LogitDiff += d / float64(n)
-		if d > 0 {
-			s.Accuracy += 1 / float64(n)
-		}
+		diffs[i] = float64(picked[i] - picked[n+i])
 	}
-	return s, nil
+	s := scoreOf(diffs)
+	return &s, nil
 }

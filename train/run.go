@@ -128,27 +128,31 @@ func Run(ctx context.Context, m *model.Model, task Task, cfg Config, clamps ...C
 	if err != nil {
 		return nil, err
 	}
-	type scorers struct{ alone, clamped *clampedPairs }
+	type scorers struct{ alone, clamped *pairScorer }
 	scoring := map[string]scorers{}
-	var scored []PairsTask
-	var scoredNames []string
-	if scorePairs {
-		scored, scoredNames = append(scored, pt), append(scoredNames, task.Name())
-	}
-	for _, t := range parts {
-		scored, scoredNames = append(scored, t), append(scoredNames, t.Name())
-	}
-	for i, t := range scored {
+	addScorers := func(t PairsTask, name string) error {
 		var sc scorers
-		if sc.alone, err = newClampedPairs(m.Backend, c, free, pos, t, scoredNames[i], cfg.Seed); err != nil {
-			return nil, err
+		var err error
+		if sc.alone, err = newPairScorer(m.Backend, c, free, pos, t, name, cfg.Seed); err != nil {
+			return err
 		}
 		if len(clamps) > 0 {
-			if sc.clamped, err = newClampedPairs(m.Backend, c, plan, pos, t, scoredNames[i], cfg.Seed); err != nil {
-				return nil, err
+			if sc.clamped, err = newPairScorer(m.Backend, c, plan, pos, t, name, cfg.Seed); err != nil {
+				return err
 			}
 		}
-		scoring[scoredNames[i]] = sc
+		scoring[name] = sc
+		return nil
+	}
+	if scorePairs {
+		if err := addScorers(pt, task.Name()); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range parts {
+		if err := addScorers(t, t.Name()); err != nil {
+			return nil, err
+		}
 	}
 	scoreTask := func(name string) (withClamps, weightsAlone *PairScore, err error) {
 		sc := scoring[name]
